@@ -1,0 +1,110 @@
+/**
+ * Channel model: what is configured for each queue, fifo queue and topic subscription, with the
+ * presets that seed the defaults. Every policy documents its default here.
+ */
+
+export type TargetKind = 'queue' | 'fifo' | 'subscription';
+export type Ordering = 'none' | 'key' | 'topic';
+export type OnExhausted = 'block' | 'deadletter';
+
+/** Delivery policy shared by every kind of target. */
+export interface DeliveryPolicy {
+  /** Endpoint URL the deliveries are POSTed to (endpoint base + path). */
+  url: string;
+  /** Name of the endpoint (its origin is the circuit breaker's unit). */
+  endpoint: string;
+  /** Per-attempt timeout. Default 30s. */
+  timeoutMs: number;
+  /** Lease taken before each call and renewed while it is in flight. Default 30s. */
+  lockDurationMs: number;
+  /** Deliveries (queue), keys (fifo, subscription with ordering key) or 1 (ordering topic) in flight. */
+  concurrency: number;
+  /** Attempts before a message is dead-lettered or parked. Default 10. Subscriptions never give up. */
+  maxAttempts: number;
+  /** Smallest retry delay. Default 1s. */
+  minBackoffMs: number;
+  /** Largest retry delay, and the cap on Retry-After. Default 5m. */
+  maxBackoffMs: number;
+  /** Standard Webhooks signing secrets (several during rotation); empty for unsigned. */
+  secrets: readonly string[];
+  /** Extra headers sent with every delivery. */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface QueueTarget extends DeliveryPolicy {
+  kind: 'queue';
+  name: string;
+  ordering: 'none';
+}
+
+export interface FifoTarget extends DeliveryPolicy {
+  kind: 'fifo';
+  name: string;
+  ordering: 'key';
+  /** What happens when attempts run out or a permanent failure comes back. Default `block`. */
+  onExhausted: OnExhausted;
+}
+
+export interface SubscriptionTarget extends DeliveryPolicy {
+  kind: 'subscription';
+  /** `topic/subscription`. */
+  name: string;
+  topic: string;
+  subscription: string;
+  /** `topic`: one delivery (or batch) in flight for the whole subscription. `key`: per partition key. Default `topic`. */
+  ordering: 'key' | 'topic';
+  /** Events per call for ordering `topic`; 1 sends single events. Default 1. */
+  batchSize: number;
+  /** How long a partial batch may wait to fill. Default 0 (send what is there). */
+  maxBatchWaitMs: number;
+  /** Failed attempts after which the lane is reported stalled. Default 10. */
+  stallAfterAttempts: number;
+  /** Where a new subscription starts: only new events, or every retained event. Default `latest`. */
+  startFrom: 'latest' | 'beginning';
+}
+
+export type Target = QueueTarget | FifoTarget | SubscriptionTarget;
+
+export function isOrdered(target: Target): target is FifoTarget | SubscriptionTarget {
+  return target.ordering !== 'none';
+}
+
+export function subscriptionTargetName(topic: string, subscription: string): string {
+  return `${topic}/${subscription}`;
+}
+
+export type PresetName = 'ancillary' | 'domain-events' | 'aggregate-fifo';
+
+/** Seed defaults per preset; explicit settings in the configuration win. */
+export const PRESETS = {
+  ancillary: {
+    kind: 'queue',
+    concurrency: 32,
+    maxAttempts: 10,
+    minBackoffMs: 1_000,
+    maxBackoffMs: 300_000,
+    timeoutMs: 30_000,
+    lockDurationMs: 30_000,
+  },
+  'domain-events': {
+    ordering: 'topic',
+    concurrency: 16,
+    batchSize: 1,
+    maxBatchWaitMs: 0,
+    stallAfterAttempts: 10,
+    minBackoffMs: 1_000,
+    maxBackoffMs: 60_000,
+    timeoutMs: 30_000,
+    lockDurationMs: 30_000,
+  },
+  'aggregate-fifo': {
+    kind: 'fifo',
+    concurrency: 16,
+    maxAttempts: 10,
+    onExhausted: 'block',
+    minBackoffMs: 1_000,
+    maxBackoffMs: 300_000,
+    timeoutMs: 30_000,
+    lockDurationMs: 30_000,
+  },
+} as const;

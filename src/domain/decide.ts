@@ -1,0 +1,41 @@
+import type { Target } from './channel.js';
+import type { Random } from './clock.js';
+import type { Classification } from './outcome.js';
+import { backoffDelay } from './retry-policy.js';
+
+/** What the store is asked to do with a delivery after an attempt. */
+export type Decision =
+  | { kind: 'delivered' }
+  | { kind: 'retry'; availableAt: number; reason: string }
+  | { kind: 'deadletter'; reason: string }
+  /** fifo `block`: the key stops at this message until an operator acts. */
+  | { kind: 'park'; reason: string }
+  /** subscription: the lane is reported stalled and keeps retrying at the capped backoff. */
+  | { kind: 'stall'; availableAt: number; reason: string };
+
+/**
+ * Decides the next step after attempt number `attempt` (1-based) of a delivery. The workload
+ * decides what "giving up" means: queues dead-letter, fifo queues park (or dead-letter when
+ * allowed), subscriptions never give up but stall, because skipping an event would break order.
+ */
+export function decide(target: Target, attempt: number, outcome: Classification, now: number, random: Random): Decision {
+  if (outcome.kind === 'delivered') return { kind: 'delivered' };
+  const reason = outcome.reason;
+  if (target.kind === 'subscription') {
+    const stalled = outcome.kind === 'permanent' || attempt >= target.stallAfterAttempts;
+    const delay = stalled ? target.maxBackoffMs : retryDelay(target, attempt, outcome, random);
+    return stalled ? { kind: 'stall', availableAt: now + delay, reason } : { kind: 'retry', availableAt: now + delay, reason };
+  }
+  const exhausted = outcome.kind === 'permanent' || attempt >= target.maxAttempts;
+  if (!exhausted) return { kind: 'retry', availableAt: now + retryDelay(target, attempt, outcome, random), reason };
+  const why = outcome.kind === 'permanent' ? `permanent failure: ${reason}` : `attempts exhausted (${attempt}): ${reason}`;
+  if (target.kind === 'fifo' && target.onExhausted === 'block') return { kind: 'park', reason: why };
+  return { kind: 'deadletter', reason: why };
+}
+
+function retryDelay(target: Target, attempt: number, outcome: Classification, random: Random): number {
+  if (outcome.kind === 'retryable' && outcome.retryAfterMs !== undefined) {
+    return Math.min(Math.max(outcome.retryAfterMs, 0), target.maxBackoffMs);
+  }
+  return backoffDelay(attempt, target, random);
+}

@@ -1,0 +1,67 @@
+/**
+ * The few errors Offload raises on purpose. Each has a stable `code`; the server maps them to
+ * RFC 9457 problem responses in one place (src/server/problem.ts). Anything else is unexpected.
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'store_unavailable'
+  | 'invalid_config';
+
+export class OffloadError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: { errors?: Array<{ path: string; message: string }> },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'OffloadError';
+  }
+}
+
+export class ValidationError extends OffloadError {
+  constructor(message: string, errors?: Array<{ path: string; message: string }>) {
+    super('invalid_request', message, errors ? { errors } : undefined);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends OffloadError {
+  constructor(message: string) {
+    super('not_found', message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends OffloadError {
+  constructor(message: string) {
+    super('conflict', message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class PayloadTooLargeError extends OffloadError {
+  constructor(message: string) {
+    super('payload_too_large', message);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+export class StoreUnavailableError extends OffloadError {
+  constructor(message: string, cause?: unknown) {
+    super('store_unavailable', message, undefined, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export class ConfigError extends OffloadError {
+  constructor(message: string, errors?: Array<{ path: string; message: string }>) {
+    super('invalid_config', message, errors ? { errors } : undefined);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Glossary
+ * - channel: a queue (kind `queue` or `fifo`) or a topic, addressed by producers.
+ * - target: where deliveries are drawn from: a queue, or one subscription of a topic
+ *   (named `topic/subscription`). Every message sent to a queue has one delivery; every
+ *   message published to a topic has one delivery per subscription.
+ * - lane: the ordered stream inside an ordered target. A fifo queue and a subscription with
+ *   ordering `key` have one lane per key; a subscription with ordering `topic` has one lane.
+ *   At most one delivery (or one ordered batch) of a lane is in flight at any time.
+ * - lease: a time-bounded claim on a delivery (and its lane) with an epoch; only the holder of
+ *   the current epoch may settle it.
+ * - parked / stalled: a fifo key (parked) or a subscription lane (stalled) that stopped at its
+ *   head message after its attempts ran out or a permanent failure; parked keys wait for an
+ *   operator, stalled lanes keep retrying at the capped backoff.
+ */
+
+export type MessageStatus =
+  | 'scheduled'
+  | 'queued'
+  | 'delivering'
+  | 'retrying'
+  | 'delivered'
+  | 'deadlettered'
+  | 'parked'
+  | 'stalled'
+  | 'skipped';
+
+export interface MessageMetadata {
+  tenantId?: string;
+  correlationId?: string;
+  callerId?: string;
+  traceparent?: string;
+  /** Free string headers, forwarded to the endpoint as HTTP request headers (reserved names refused). */
+  headers?: Record<string, string>;
+}
+
+/** A message as a producer hands it over, validated, before it is stored. */
+export interface NewMessage {
+  id: string;
+  key: string | null;
+  type: string;
+  /** The payload as JSON text, stored and forwarded verbatim. */
+  data: string;
+  metadata: MessageMetadata;
+  /** Epoch ms before which the message is not delivered; null for now. */
+  deliverAt: number | null;
+}
+
+/** A stored message. */
+export interface StoredMessage extends NewMessage {
+  channel: string;
+  createdAt: number;
+  /** Topic messages only: strictly increasing in commit order. */
+  sequence: number | null;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  /** The first bytes of the response body. */
+  response: string | null;
+}
+
+/** Terminal statuses: nothing more happens to the delivery without an operator. */
+export const FINAL_STATUSES: ReadonlySet<MessageStatus> = new Set(['delivered', 'deadlettered', 'skipped']);
+
+const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/** Ids, keys and types are printable ASCII without spaces, so they travel safely in headers and URLs. */
+export function isValidIdentifier(value: string): boolean {
+  return ID_PATTERN.test(value);
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** Channel, subscription and endpoint names. No `/`: targets are named `topic/subscription`. */
+export function isValidName(value: string): boolean {
+  return NAME_PATTERN.test(value);
+}

@@ -1,0 +1,214 @@
+import type { AttemptRecord, MessageStatus, NewMessage, StoredMessage } from '../domain/message.js';
+import type { Decision } from '../domain/decide.js';
+
+/**
+ * The storage port: everything Offload keeps goes through these methods. Every adapter
+ * (SQLite, PostgreSQL) implements it and passes the one conformance suite in
+ * `test/storage/conformance.ts`. It exposes no connection or transaction type; the outbox
+ * (writing messages inside an application's own transaction) is a separate, adapter-specific
+ * entry point.
+ *
+ * Targets are named: a queue by its name, a subscription as `topic/subscription`.
+ * Times are epoch milliseconds taken from the clock the store was created with.
+ */
+export interface Store {
+  /** Creates or upgrades the schema (numbered migrations, idempotent, safe with concurrent instances). */
+  migrate(): Promise<void>;
+
+  /**
+   * Declares the channels in use. New queues, topics and subscriptions are created; a new
+   * subscription with `startFrom: 'beginning'` receives every retained message of its topic.
+   * Existing ones are left as they are (channels missing from the list are not deleted).
+   */
+  declare(channels: readonly ChannelDeclaration[]): Promise<void>;
+
+  /**
+   * Stores messages on a queue (kind `queue` or `fifo`) or publishes them to a topic (one
+   * delivery per subscription, and a sequence that follows commit order), durably: the promise
+   * resolves only after the commit is durable. Concurrent calls share one commit. A message
+   * whose id was already accepted on that channel is not stored again: its result says
+   * `duplicate: true` with the original message's status. Results are in input order.
+   */
+  send(channel: string, messages: readonly NewMessage[]): Promise<SendResult[]>;
+
+  /**
+   * Claims deliveries of one target under a lease owned by `owner` for `leaseMs`, incrementing
+   * each delivery's attempt number and lease epoch. Unordered targets return up to `limit`
+   * single-delivery claims; ordered targets return up to `limit` lanes, each with its head (or,
+   * with `batchSize` > 1, up to that many messages from its head, in order), and never a lane
+   * that is already leased, parked, or waiting for a retry. Paused targets return nothing.
+   * Expired leases are claimable again.
+   */
+  claim(request: ClaimRequest): Promise<Claim[]>;
+
+  /** Extends the leases still held (matching epoch). Returns the delivery ids whose lease was lost. */
+  renew(leases: readonly LeaseRef[], leaseMs: number): Promise<number[]>;
+
+  /**
+   * Records the outcome of attempts: each settlement carries the attempt record and the
+   * decision. A settlement whose epoch is no longer current (the lease was lost and taken over)
+   * changes nothing and is reported `fenced`. For ordered targets the lane moves on (delivered,
+   * dead-lettered), waits (retry, stall) or stops (park).
+   */
+  settle(settlements: readonly Settlement[]): Promise<SettleResult[]>;
+
+  /** Gives leased deliveries back untried (graceful shutdown): available now, attempt not counted. */
+  release(leases: readonly LeaseRef[]): Promise<void>;
+
+  /** Earliest time something of the target may become claimable (retries, delays, leases), or null. */
+  nextWakeAt(target: string): Promise<number | null>;
+
+  /** A message and each of its deliveries (one per queue, one per subscription), with attempts. */
+  getMessage(id: string, channel?: string): Promise<MessageView[]>;
+
+  /** Depth, in-flight, oldest age, dead letters, lanes parked/stalled, per target and topic. */
+  stats(): Promise<TargetStats[]>;
+
+  listDeadLetters(target: string, page: PageRequest): Promise<Page<DeliveryView>>;
+  /** Makes dead-lettered deliveries available again (all, or the given message ids); attempts restart. */
+  redrive(target: string, ids?: readonly string[]): Promise<number>;
+  /** Deletes dead-lettered deliveries (all, or the given message ids). */
+  purgeDeadLetters(target: string, ids?: readonly string[]): Promise<number>;
+
+  /** Pauses or resumes a channel (queue, topic or `topic/subscription`); shared by every instance. */
+  setPaused(channel: string, paused: boolean): Promise<void>;
+
+  /** Lanes of an ordered target that are parked or stalled, with their head message and reason. */
+  listBlockedLanes(target: string, page: PageRequest): Promise<Page<LaneView>>;
+  /** State of one lane (the lane of a topic-ordered subscription is `''`). */
+  getLane(target: string, lane: string): Promise<LaneView | null>;
+  /** Makes the lane's head available now and clears parked/stalled. Returns false when there is no such lane. */
+  retryLane(target: string, lane: string): Promise<boolean>;
+  /** Moves the lane's head aside (status `skipped`, kept with its history) and lets the lane go on. */
+  skipLaneHead(target: string, lane: string): Promise<DeliveryView | null>;
+  listSkipped(target: string, page: PageRequest): Promise<Page<DeliveryView>>;
+  /** Puts skipped deliveries back in their lane, ahead of its undelivered messages. */
+  redeliverSkipped(target: string, ids?: readonly string[]): Promise<number>;
+
+  /** Deletes delivered messages older than `olderThan` (and everything that only they referenced). */
+  sweep(olderThan: number): Promise<number>;
+
+  /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface ChannelDeclaration {
+  /** Queue or topic name, or `topic/subscription`. */
+  name: string;
+  kind: 'queue' | 'fifo' | 'topic' | 'subscription';
+  /** Subscriptions: their topic. */
+  topic?: string;
+  /** Subscriptions: `key` keeps one lane per partition key, `topic` one lane. */
+  ordering?: 'none' | 'key' | 'topic';
+  startFrom?: 'latest' | 'beginning';
+}
+
+export interface SendResult {
+  id: string;
+  status: MessageStatus;
+  duplicate: boolean;
+  /** Topic messages: the assigned sequence. */
+  sequence?: number;
+}
+
+export interface ClaimRequest {
+  target: string;
+  /** Deliveries (unordered) or lanes (ordered) to claim at most. */
+  limit: number;
+  owner: string;
+  leaseMs: number;
+  /** Ordered targets: messages per lane claim, in order. Default 1. */
+  batchSize?: number;
+}
+
+export interface ClaimedDelivery {
+  deliveryId: number;
+  epoch: number;
+  /** 1-based attempt number of this delivery. */
+  attempt: number;
+  message: StoredMessage;
+}
+
+export interface Claim {
+  target: string;
+  /** null for unordered targets. */
+  lane: string | null;
+  deliveries: ClaimedDelivery[];
+}
+
+export interface LeaseRef {
+  deliveryId: number;
+  epoch: number;
+}
+
+export interface Settlement extends LeaseRef {
+  decision: Decision;
+  attempt: AttemptRecord;
+  /** Delivered: the response body excerpt kept as the message's result. */
+  result?: string | null;
+}
+
+/** `blocked`: this settlement parked or stalled a lane that was not already (alert once). */
+export type SettleResult = 'ok' | 'fenced' | 'blocked';
+
+export interface PageRequest {
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface DeliveryView {
+  target: string;
+  status: MessageStatus;
+  attempts: number;
+  lane: string | null;
+  availableAt: number | null;
+  lastError: string | null;
+  result: string | null;
+  updatedAt: number;
+  message: StoredMessage;
+  history: AttemptRecord[];
+}
+
+export interface MessageView {
+  message: StoredMessage;
+  deliveries: DeliveryView[];
+}
+
+export interface LaneView {
+  target: string;
+  lane: string;
+  state: 'active' | 'parked' | 'stalled';
+  reason: string | null;
+  /** Undelivered messages in the lane. */
+  pending: number;
+  since: number | null;
+  head: DeliveryView | null;
+}
+
+export interface TargetStats {
+  /** Queue name, topic name, or `topic/subscription`. */
+  name: string;
+  kind: 'queue' | 'fifo' | 'topic' | 'subscription';
+  paused: boolean;
+  /** Undelivered deliveries (waiting, retrying or in flight). */
+  depth: number;
+  inFlight: number;
+  /** Age in ms of the oldest undelivered message, 0 when none. */
+  oldestAgeMs: number;
+  deadLettered: number;
+  skipped: number;
+  delivered: number;
+  /** Lanes (keys) blocked: parked (fifo) or stalled (subscriptions). */
+  parkedLanes: number;
+  stalledLanes: number;
+  /** Topics: last assigned sequence. Subscriptions: sequence of the last delivered event. */
+  lastSequence?: number;
+}

@@ -1,0 +1,89 @@
+/**
+ * Numbered migrations of the SQLite schema, applied in order inside one transaction each.
+ * Never edit a released migration; add the next number.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE channels (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('queue', 'fifo', 'topic', 'subscription')),
+  topic_id INTEGER REFERENCES channels(id),
+  ordering TEXT NOT NULL DEFAULT 'none',
+  paused INTEGER NOT NULL DEFAULT 0,
+  last_sequence INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE messages (
+  pk INTEGER PRIMARY KEY,
+  channel_id INTEGER NOT NULL REFERENCES channels(id),
+  id TEXT NOT NULL,
+  key TEXT,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deliver_at INTEGER,
+  sequence INTEGER,
+  UNIQUE (channel_id, id)
+);
+CREATE INDEX messages_by_id ON messages (id);
+CREATE INDEX messages_by_sequence ON messages (channel_id, sequence) WHERE sequence IS NOT NULL;
+
+-- available_at is non-null exactly while a delivery is live (ready or delivering): for a ready
+-- delivery it is when it may be tried, for a delivering one when its lease expires.
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  message_pk INTEGER NOT NULL REFERENCES messages(pk),
+  target_id INTEGER NOT NULL REFERENCES channels(id),
+  lane TEXT,
+  position INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  last_error TEXT,
+  result TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX deliveries_ready ON deliveries (target_id, available_at) WHERE lane IS NULL AND available_at IS NOT NULL;
+CREATE INDEX deliveries_lane ON deliveries (target_id, lane, position) WHERE available_at IS NOT NULL;
+CREATE INDEX deliveries_final ON deliveries (target_id, status, id) WHERE available_at IS NULL;
+CREATE INDEX deliveries_message ON deliveries (message_pk);
+CREATE INDEX deliveries_delivered ON deliveries (updated_at) WHERE status = 'delivered';
+
+-- One row per lane that has live deliveries (or is blocked). ready_at is when the lane may be
+-- claimed: its head's retry time, or the lease expiry while its head is in flight; null while
+-- parked. Ordering claims by ready_at makes a lane that just finished wait behind the others.
+-- leased_until is set while a delivery (or batch) of the lane is in flight: the one-in-flight rule.
+CREATE TABLE lanes (
+  target_id INTEGER NOT NULL REFERENCES channels(id),
+  lane TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'parked', 'stalled')),
+  ready_at INTEGER,
+  leased_until INTEGER,
+  reason TEXT,
+  since INTEGER,
+  PRIMARY KEY (target_id, lane)
+) WITHOUT ROWID;
+CREATE INDEX lanes_ready ON lanes (target_id, ready_at) WHERE ready_at IS NOT NULL;
+CREATE INDEX lanes_blocked ON lanes (target_id, state) WHERE state <> 'active';
+
+CREATE TABLE attempts (
+  delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+  attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response TEXT
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
+`,
+  },
+];

@@ -1,0 +1,88 @@
+import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../../domain/message.js';
+import type { DeliveryView } from '../port.js';
+
+export interface MessageRow {
+  pk: number;
+  id: string;
+  key: string | null;
+  type: string;
+  data: string;
+  metadata: string;
+  created_at: number;
+  deliver_at: number | null;
+  sequence: number | null;
+}
+
+export interface DeliveryRow extends MessageRow {
+  delivery_id: number;
+  target_name: string;
+  channel_name: string;
+  lane: string | null;
+  status: string;
+  attempts: number;
+  available_at: number | null;
+  last_error: string | null;
+  result: string | null;
+  updated_at: number;
+  lane_state: string | null;
+  is_head: number | null;
+}
+
+export interface AttemptRow {
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response: string | null;
+}
+
+export function rowToMessage(row: MessageRow, channel: { name: string; kind: string; topicName?: string | null }): StoredMessage {
+  const channelName = channel.kind === 'subscription' ? channel.topicName ?? channel.name : channel.name;
+  return {
+    id: row.id,
+    channel: channelName,
+    key: row.key,
+    type: row.type,
+    data: row.data,
+    metadata: JSON.parse(row.metadata) as MessageMetadata,
+    createdAt: row.created_at,
+    deliverAt: row.deliver_at,
+    sequence: row.sequence,
+  };
+}
+
+/** The status a user sees, derived from the stored status, the attempts, the time and the lane. */
+export function viewStatus(row: Pick<DeliveryRow, 'status' | 'attempts' | 'available_at' | 'lane_state' | 'is_head'>, now: number): MessageStatus {
+  if (row.status !== 'ready') return row.status as MessageStatus;
+  if (row.is_head && row.lane_state === 'parked') return 'parked';
+  if (row.is_head && row.lane_state === 'stalled') return 'stalled';
+  if (row.attempts > 0) return 'retrying';
+  return row.available_at !== null && row.available_at > now ? 'scheduled' : 'queued';
+}
+
+export function rowToAttempt(row: AttemptRow): AttemptRecord {
+  return {
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    statusCode: row.status_code,
+    error: row.error,
+    response: row.response,
+  };
+}
+
+export function rowToDelivery(row: DeliveryRow, history: AttemptRecord[], now: number): DeliveryView {
+  return {
+    target: row.target_name,
+    status: viewStatus(row, now),
+    attempts: row.attempts,
+    lane: row.lane,
+    availableAt: row.available_at,
+    lastError: row.last_error,
+    result: row.result,
+    updatedAt: row.updated_at,
+    message: rowToMessage(row, { name: row.channel_name, kind: 'queue' }),
+    history,
+  };
+}

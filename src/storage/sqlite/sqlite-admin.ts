@@ -1,0 +1,238 @@
+import type { Database as Db } from 'better-sqlite3';
+import type { Clock } from '../../domain/clock.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import type { DeliveryView, LaneView, Page, PageRequest, Store, TargetStats } from '../port.js';
+import type { ChannelCache, ChannelRow } from './channel-cache.js';
+import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from './rows.js';
+
+type Admin = Pick<
+  Store,
+  | 'getMessage'
+  | 'stats'
+  | 'listDeadLetters'
+  | 'redrive'
+  | 'purgeDeadLetters'
+  | 'setPaused'
+  | 'listBlockedLanes'
+  | 'getLane'
+  | 'retryLane'
+  | 'skipLaneHead'
+  | 'listSkipped'
+  | 'redeliverSkipped'
+  | 'sweep'
+>;
+
+const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
+  d.available_at, d.last_error, d.result, d.updated_at, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at,
+  m.sequence, l.state AS lane_state,
+  (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
+    WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
+  FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels tc ON tc.id = d.target_id
+  JOIN channels mc ON mc.id = m.channel_id LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
+
+/** Operator and inspection queries: not on the delivery hot path. */
+export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock): Admin {
+  const sql = {
+    byMessageId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? ORDER BY d.id`),
+    byChannelAndId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? AND m.channel_id = ? ORDER BY d.id`),
+    byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
+    finalPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = ? AND d.available_at IS NULL AND d.id > ? ORDER BY d.id LIMIT ?`),
+    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
+    live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
+      FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
+    finals: db.prepare('SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE available_at IS NULL GROUP BY target_id, status'),
+    blocked: db.prepare(`SELECT target_id, state, COUNT(*) AS n FROM lanes WHERE state <> 'active' GROUP BY target_id, state`),
+    lastDelivered: db.prepare(`SELECT d.target_id, MAX(d.position) AS seq FROM deliveries d JOIN channels c ON c.id = d.target_id
+      WHERE c.kind = 'subscription' AND d.status = 'delivered' GROUP BY d.target_id`),
+    topicSeq: db.prepare(`SELECT id, last_sequence FROM channels WHERE kind = 'topic'`),
+    setPaused: db.prepare('UPDATE channels SET paused = ? WHERE id = ?'),
+    blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND lane > ? ORDER BY lane LIMIT ?`),
+    lane: db.prepare('SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND lane = ?'),
+    lanePending: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL'),
+    laneHead: db.prepare(`SELECT id, status FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
+    retryLane: db.prepare(`UPDATE lanes SET state = 'active', reason = NULL, since = NULL, ready_at = ? WHERE target_id = ? AND lane = ?`),
+    makeReady: db.prepare(`UPDATE deliveries SET status = 'ready', available_at = ?, updated_at = ? WHERE id = ? AND status = 'ready'`),
+    skip: db.prepare(`UPDATE deliveries SET status = 'skipped', available_at = NULL, updated_at = ? WHERE id = ?`),
+    nextHead: db.prepare(`SELECT available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
+    deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
+    reopen: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, last_error = NULL, updated_at = ?
+      WHERE target_id = ? AND status = ? RETURNING lane`),
+    reopenIds: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, last_error = NULL, updated_at = ?
+      WHERE target_id = ? AND status = ? AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?))) RETURNING lane`),
+    wakeLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?)
+      ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = MIN(COALESCE(ready_at, excluded.ready_at), excluded.ready_at) WHERE state = 'active'`),
+    purge: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
+    purgeIds: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
+      AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
+    deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id = ?'),
+    deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
+    orphanMessages: db.prepare('DELETE FROM messages WHERE pk IN (SELECT m.pk FROM messages m WHERE m.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk))'),
+    oldDelivered: db.prepare(`SELECT id FROM deliveries WHERE status = 'delivered' AND updated_at < ?`),
+  };
+
+  const now = () => clock.now();
+  const history = (deliveryId: number) => (sql.attempts.all(deliveryId) as AttemptRow[]).map(rowToAttempt);
+  const toView = (row: DeliveryRow) => rowToDelivery(row, history(row.delivery_id), now());
+
+  function ordered(name: string): ChannelRow {
+    const target = channels.require(name);
+    if (target.ordering === 'none') throw new ValidationError(`'${name}' is not ordered: it has no lanes`);
+    return target;
+  }
+
+  function finalPage(target: string, status: string, page: PageRequest): Page<DeliveryView> {
+    const row = channels.require(target);
+    const after = page.cursor ? Number(page.cursor) : 0;
+    if (!Number.isInteger(after)) throw new ValidationError('cursor is not one this server gave out');
+    const rows = sql.finalPage.all(row.id, status, after, page.limit + 1) as DeliveryRow[];
+    const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
+    return { items: rows.slice(0, page.limit).map(toView), next };
+  }
+
+  function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): number {
+    const row = channels.require(target);
+    return db.transaction(() => {
+      const t = now();
+      const lanes = (ids ? sql.reopenIds.all(t, t, row.id, status, JSON.stringify(ids)) : sql.reopen.all(t, t, row.id, status)) as Array<{ lane: string | null }>;
+      for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);
+      return lanes.length;
+    }).immediate();
+  }
+
+  function laneView(target: ChannelRow, lane: { lane: string; state: LaneView['state']; reason: string | null; since: number | null }): LaneView {
+    const head = sql.laneHead.get(target.id, lane.lane) as { id: number } | undefined;
+    const headRow = head ? (sql.byDeliveryId.get(head.id) as DeliveryRow) : undefined;
+    return {
+      target: target.name,
+      lane: lane.lane,
+      state: lane.state,
+      reason: lane.reason,
+      since: lane.since,
+      pending: (sql.lanePending.get(target.id, lane.lane) as { n: number }).n,
+      head: headRow ? toView(headRow) : null,
+    };
+  }
+
+  return {
+    async getMessage(id, channel) {
+      const rows = (channel === undefined ? sql.byMessageId.all(id) : sql.byChannelAndId.all(id, channels.require(channel).id)) as DeliveryRow[];
+      const byChannel = new Map<string, DeliveryRow[]>();
+      for (const row of rows) byChannel.set(row.channel_name, [...(byChannel.get(row.channel_name) ?? []), row]);
+      return [...byChannel.values()].map((group) => {
+        const deliveries = group.map(toView);
+        return { message: deliveries[0]!.message, deliveries };
+      });
+    },
+    async stats() {
+      const t = now();
+      const stats = new Map<number, TargetStats>();
+      for (const c of channels.all()) {
+        stats.set(c.id, { name: c.name, kind: c.kind, paused: c.paused, depth: 0, inFlight: 0, oldestAgeMs: 0, deadLettered: 0, skipped: 0, delivered: 0, parkedLanes: 0, stalledLanes: 0 });
+      }
+      for (const r of sql.live.all() as Array<{ target_id: number; depth: number; in_flight: number; oldest: number }>) {
+        const s = stats.get(r.target_id);
+        if (s) Object.assign(s, { depth: r.depth, inFlight: r.in_flight, oldestAgeMs: Math.max(0, t - r.oldest) });
+      }
+      for (const r of sql.finals.all() as Array<{ target_id: number; status: string; n: number }>) {
+        const s = stats.get(r.target_id);
+        if (s && r.status === 'deadlettered') s.deadLettered = r.n;
+        if (s && r.status === 'skipped') s.skipped = r.n;
+        if (s && r.status === 'delivered') s.delivered = r.n;
+      }
+      for (const r of sql.blocked.all() as Array<{ target_id: number; state: string; n: number }>) {
+        const s = stats.get(r.target_id);
+        if (s && r.state === 'parked') s.parkedLanes = r.n;
+        if (s && r.state === 'stalled') s.stalledLanes = r.n;
+      }
+      for (const r of sql.topicSeq.all() as Array<{ id: number; last_sequence: number }>) {
+        const s = stats.get(r.id);
+        if (s) s.lastSequence = r.last_sequence;
+      }
+      for (const r of sql.lastDelivered.all() as Array<{ target_id: number; seq: number }>) {
+        const s = stats.get(r.target_id);
+        if (s) s.lastSequence = r.seq;
+      }
+      return [...stats.values()];
+    },
+    async listDeadLetters(target, page) {
+      return finalPage(target, 'deadlettered', page);
+    },
+    async redrive(target, ids) {
+      return reopen(target, 'deadlettered', ids);
+    },
+    async purgeDeadLetters(target, ids) {
+      const row = channels.require(target);
+      return db.transaction(() => {
+        const deleted = (ids ? sql.purgeIds.all(row.id, JSON.stringify(ids)) : sql.purge.all(row.id)) as Array<{ id: number }>;
+        for (const d of deleted) {
+          sql.deleteAttempts.run(d.id);
+          sql.deleteDelivery.run(d.id);
+        }
+        return deleted.length;
+      }).immediate();
+    },
+    async setPaused(channel, paused) {
+      sql.setPaused.run(paused ? 1 : 0, channels.require(channel).id);
+      channels.reload();
+    },
+    async listBlockedLanes(target, page) {
+      const row = ordered(target);
+      const lanes = sql.blockedLanes.all(row.id, page.cursor ?? '', page.limit + 1) as Array<Parameters<typeof laneView>[1]>;
+      const next = lanes.length > page.limit ? lanes[page.limit - 1]!.lane : null;
+      return { items: lanes.slice(0, page.limit).map((l) => laneView(row, l)), next };
+    },
+    async getLane(target, lane) {
+      const row = ordered(target);
+      const found = sql.lane.get(row.id, lane) as Parameters<typeof laneView>[1] | undefined;
+      return found ? laneView(row, found) : null;
+    },
+    async retryLane(target, lane) {
+      const row = ordered(target);
+      return db.transaction(() => {
+        const t = now();
+        if (sql.retryLane.run(t, row.id, lane).changes === 0) return false;
+        const head = sql.laneHead.get(row.id, lane) as { id: number } | undefined;
+        if (head) sql.makeReady.run(t, t, head.id);
+        return true;
+      }).immediate();
+    },
+    async skipLaneHead(target, lane) {
+      const row = ordered(target);
+      const skipped = db.transaction(() => {
+        const t = now();
+        const head = sql.laneHead.get(row.id, lane) as { id: number; status: string } | undefined;
+        if (!head) return null;
+        if (head.status === 'delivering') throw new ValidationError(`the head of '${lane}' is being delivered right now; retry the skip once the attempt ends`);
+        sql.skip.run(t, head.id);
+        const next = sql.nextHead.get(row.id, lane) as { available_at: number } | undefined;
+        if (next) sql.retryLane.run(Math.max(t, next.available_at), row.id, lane);
+        else sql.deleteLane.run(row.id, lane);
+        return head.id;
+      }).immediate();
+      if (skipped === null) return null;
+      return toView(sql.byDeliveryId.get(skipped) as DeliveryRow);
+    },
+    async listSkipped(target, page) {
+      return finalPage(target, 'skipped', page);
+    },
+    async redeliverSkipped(target, ids) {
+      return reopen(target, 'skipped', ids);
+    },
+    async sweep(olderThan) {
+      return db.transaction(() => {
+        const deleted = sql.oldDelivered.all(olderThan) as Array<{ id: number }>;
+        for (const d of deleted) {
+          sql.deleteAttempts.run(d.id);
+          sql.deleteDelivery.run(d.id);
+        }
+        sql.orphanMessages.run(olderThan);
+        return deleted.length;
+      }).immediate();
+    },
+  };
+}
+
+export function assertFound<T>(value: T | null | undefined, what: string): T {
+  if (value == null) throw new NotFoundError(`${what} does not exist`);
+  return value;
+}

@@ -1,0 +1,352 @@
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { systemClock, type Clock } from '../../domain/clock.js';
+import { NotFoundError } from '../../domain/errors.js';
+import type { NewMessage } from '../../domain/message.js';
+import type {
+  ChannelDeclaration,
+  Claim,
+  ClaimRequest,
+  LeaseRef,
+  SendResult,
+  Settlement,
+  SettleResult,
+  Store,
+} from '../port.js';
+import { createTickBatcher } from '../tick-batcher.js';
+import { MIGRATIONS } from './migrations.js';
+import { createSqliteAdmin } from './sqlite-admin.js';
+import { createChannelCache, type ChannelRow } from './channel-cache.js';
+import { rowToMessage, type MessageRow } from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; its folder is created when missing. */
+  path: string;
+  /**
+   * `fsync` (default): a send is acknowledged after its commit reached the disk, so it survives
+   * power loss. `process`: after it reached the OS, so it survives a process crash only.
+   */
+  durability?: 'fsync' | 'process';
+  clock?: Clock;
+}
+
+export interface SqliteStore extends Store {
+  /**
+   * Transactional outbox: stores messages using the application's own better-sqlite3
+   * connection inside its open transaction, so they commit (or roll back) with its state.
+   * The connection must open the same database file. Returns the results synchronously.
+   */
+  sendWithin(db: Db, channel: string, messages: readonly NewMessage[]): SendResult[];
+}
+
+interface SendItem {
+  channel: ChannelRow;
+  message: NewMessage;
+}
+
+/** Opens (creating if needed) a SQLite store in WAL mode. */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const clock = options.clock ?? systemClock;
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  // Two connections so sends commit with fsync while claims and settlements, whose loss at a
+  // power cut only means a redelivery, commit without waiting for the disk.
+  const writer = open(options.path, options.durability === 'process' ? 'NORMAL' : 'FULL');
+  const worker = options.path === ':memory:' ? writer : open(options.path, 'NORMAL');
+  // Statements are prepared against the schema, so the schema is brought up to date on open.
+  migrate(writer);
+  const channels = createChannelCache(worker);
+  channels.reload();
+  const sql = prepareStatements(worker);
+  const outboxStatements = new WeakMap<Db, Statements>();
+  const statementsFor = (db: Db): Statements => {
+    let st = outboxStatements.get(db);
+    if (!st) outboxStatements.set(db, (st = prepareStatements(db)));
+    return st;
+  };
+
+  function insertMessages(db: Db, items: readonly SendItem[]): SendResult[] {
+    const now = clock.now();
+    const st = db === worker ? sql : statementsFor(db);
+    return items.map(({ channel, message }) => {
+      const sequence = channel.kind === 'topic' ? (st.nextSequence.get(channel.id) as { last_sequence: number }).last_sequence : null;
+      const inserted = st.insertMessage.get(
+        channel.id, message.id, message.key, message.type, message.data, JSON.stringify(message.metadata),
+        now, message.deliverAt, sequence,
+      ) as { pk: number } | undefined;
+      if (!inserted) {
+        if (sequence !== null) st.undoSequence.run(channel.id);
+        return duplicateResult(st, channel, message.id, now);
+      }
+      const availableAt = Math.max(now, message.deliverAt ?? now);
+      if (channel.kind === 'topic') {
+        st.fanOut.run(inserted.pk, message.key ?? '', sequence, availableAt, now, channel.id);
+        st.fanOutLanes.run(message.key ?? '', availableAt, channel.id);
+        return { id: message.id, status: 'queued', duplicate: false, sequence: sequence! };
+      }
+      const lane = channel.kind === 'fifo' ? message.key ?? '' : null;
+      st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now);
+      if (lane !== null) st.insertLane.run(channel.id, lane, availableAt);
+      return { id: message.id, status: availableAt > now ? 'scheduled' : 'queued', duplicate: false };
+    });
+  }
+
+  const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => writer.transaction(() => insertMessages(writer, items)).immediate());
+
+  const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) =>
+    worker.transaction(() => items.map((s) => settleOne(sql, s, clock.now()))).immediate(),
+  );
+
+  const claimTx = worker.transaction((request: ClaimRequest, target: ChannelRow): Claim[] => {
+    const now = clock.now();
+    if (target.paused || (target.topicId !== null && channels.byId(target.topicId)?.paused)) return [];
+    const leaseUntil = now + request.leaseMs;
+    if (target.ordering === 'none') {
+      const rows = sql.claimReady.all(target.id, now, request.limit) as Array<MessageRow & { delivery_id: number }>;
+      return rows.map((row) => {
+        const leased = sql.lease.get(request.owner, leaseUntil, now, row.delivery_id) as { epoch: number; attempts: number };
+        return { target: target.name, lane: null, deliveries: [{ deliveryId: row.delivery_id, epoch: leased.epoch, attempt: leased.attempts, message: rowToMessage(row, target) }] };
+      });
+    }
+    const lanes = sql.readyLanes.all(target.id, now, now, request.limit) as Array<{ lane: string }>;
+    const claims: Claim[] = [];
+    for (const { lane } of lanes) {
+      const rows = sql.laneHead.all(target.id, lane, request.batchSize ?? 1) as Array<MessageRow & { delivery_id: number; status: string; available_at: number }>;
+      const head = rows[0];
+      if (!head) {
+        sql.deleteLane.run(target.id, lane);
+        continue;
+      }
+      // Guard the one-in-flight rule against any stale ready_at: a head still leased, or not
+      // yet due, makes the lane wait for exactly that moment.
+      if (head.available_at > now) {
+        sql.setLaneReady.run(head.available_at, target.id, lane);
+        continue;
+      }
+      sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
+      claims.push({
+        target: target.name,
+        lane,
+        deliveries: rows.map((row) => {
+          const leased = sql.lease.get(request.owner, leaseUntil, now, row.delivery_id) as { epoch: number; attempts: number };
+          return { deliveryId: row.delivery_id, epoch: leased.epoch, attempt: leased.attempts, message: rowToMessage(row, target) };
+        }),
+      });
+    }
+    return claims;
+  });
+
+  const renewTx = worker.transaction((leases: readonly LeaseRef[], leaseMs: number): number[] => {
+    const now = clock.now();
+    const until = now + leaseMs;
+    const lost: number[] = [];
+    for (const lease of leases) {
+      const row = sql.renew.get(until, now, lease.deliveryId, lease.epoch) as { target_id: number; lane: string | null } | undefined;
+      if (!row) lost.push(lease.deliveryId);
+      else if (row.lane !== null) sql.leaseLane.run(until, until, row.target_id, row.lane);
+    }
+    return lost;
+  });
+
+  const releaseTx = worker.transaction((leases: readonly LeaseRef[]) => {
+    const now = clock.now();
+    for (const lease of leases) {
+      const row = sql.release.get(now, now, lease.deliveryId, lease.epoch) as { target_id: number; lane: string | null } | undefined;
+      if (row?.lane != null) sql.unleaseLane.run(now, row.target_id, row.lane);
+    }
+  });
+
+  const admin = createSqliteAdmin(worker, channels, clock);
+
+  return {
+    ...admin,
+    async migrate() {
+      migrate(writer);
+      channels.reload();
+    },
+    async declare(declarations: readonly ChannelDeclaration[]) {
+      declareChannels(writer, declarations, clock.now());
+      channels.reload();
+    },
+    async send(channelName, messages) {
+      const channel = channels.require(channelName);
+      if (channel.kind === 'subscription') throw new NotFoundError(`'${channelName}' is a subscription; publish to its topic`);
+      return sendBatcher.push(messages.map((message) => ({ channel, message })));
+    },
+    sendWithin(db, channelName, messages) {
+      const channel = channels.require(channelName);
+      return insertMessages(db, messages.map((message) => ({ channel, message })));
+    },
+    async claim(request) {
+      const target = channels.require(request.target);
+      return claimTx(request, channels.refreshPaused(target));
+    },
+    async renew(leases, leaseMs) {
+      return leases.length === 0 ? [] : renewTx(leases, leaseMs);
+    },
+    settle(settlements) {
+      return settlements.length === 0 ? Promise.resolve([]) : settleBatcher.push(settlements);
+    },
+    async release(leases) {
+      if (leases.length > 0) releaseTx(leases);
+    },
+    async nextWakeAt(targetName) {
+      const target = channels.require(targetName);
+      const stmt = target.ordering === 'none' ? sql.nextReady : sql.nextLane;
+      return (stmt.get(target.id) as { at: number | null }).at;
+    },
+    async ping() {
+      worker.prepare('SELECT 1').get();
+    },
+    async close() {
+      if (worker !== writer) worker.close();
+      writer.close();
+    },
+  };
+}
+
+function open(path: string, synchronous: 'FULL' | 'NORMAL'): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('busy_timeout = 10000');
+  db.pragma('cache_size = -32000');
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    }).immediate();
+  }
+}
+
+function declareChannels(db: Db, declarations: readonly ChannelDeclaration[], now: number): void {
+  const insert = db.prepare('INSERT INTO channels (name, kind, topic_id, ordering, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id');
+  const topicId = db.prepare('SELECT id FROM channels WHERE name = ? AND kind = ?');
+  const backfill = db.prepare(`
+    INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+    SELECT pk, ?, CASE ? WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, ?, ?
+    FROM messages WHERE channel_id = ? ORDER BY sequence`);
+  const backfillLanes = db.prepare(`
+    INSERT INTO lanes (target_id, lane, state, ready_at)
+    SELECT DISTINCT target_id, lane, 'active', ? FROM deliveries WHERE target_id = ? AND available_at IS NOT NULL
+    ON CONFLICT DO NOTHING`);
+  db.transaction(() => {
+    // Topics first so their subscriptions can refer to them.
+    const ordered = [...declarations].sort((a, b) => Number(a.kind === 'subscription') - Number(b.kind === 'subscription'));
+    for (const d of ordered) {
+      const parent = d.kind === 'subscription' ? (topicId.get(d.topic, 'topic') as { id: number } | undefined)?.id : null;
+      if (d.kind === 'subscription' && parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
+      const ordering = d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : d.ordering ?? 'topic';
+      const created = insert.get(d.name, d.kind, parent ?? null, ordering, now) as { id: number } | undefined;
+      if (created && d.kind === 'subscription' && d.startFrom === 'beginning') {
+        backfill.run(created.id, ordering, now, now, parent);
+        backfillLanes.run(now, created.id);
+      }
+    }
+  }).immediate();
+}
+
+function duplicateResult(st: Statements, channel: ChannelRow, id: string, now: number): SendResult {
+  const rows = st.duplicateStatus.all(channel.id, id) as Array<{ status: string; attempts: number; available_at: number | null; sequence: number | null }>;
+  const live = rows.find((r) => r.available_at !== null);
+  const status = !live ? (rows[0]?.status ?? 'delivered') : live.status === 'delivering' ? 'delivering' : live.attempts > 0 ? 'retrying' : live.available_at! > now ? 'scheduled' : 'queued';
+  const result: SendResult = { id, status: status as SendResult['status'], duplicate: true };
+  if (rows[0]?.sequence != null) result.sequence = rows[0].sequence;
+  return result;
+}
+
+function settleOne(sql: Statements, s: Settlement, now: number): SettleResult {
+  const d = s.decision;
+  const row = (
+    d.kind === 'delivered'
+      ? sql.markDelivered.get(s.result ?? null, now, s.deliveryId, s.epoch)
+      : d.kind === 'deadletter'
+        ? sql.markFinal.get('deadlettered', d.reason, now, s.deliveryId, s.epoch)
+        : sql.markReady.get(d.kind === 'park' ? now : d.availableAt, d.reason, now, s.deliveryId, s.epoch)
+  ) as { target_id: number; lane: string | null } | undefined;
+  if (!row) return 'fenced';
+  const a = s.attempt;
+  sql.insertAttempt.run(s.deliveryId, a.attempt, a.startedAt, a.durationMs, a.statusCode, a.error, a.response);
+  if (row.lane === null) return 'ok';
+  if (d.kind === 'delivered' || d.kind === 'deadletter') {
+    advanceLane(sql, row.target_id, row.lane, now);
+    return 'ok';
+  }
+  if (d.kind === 'retry') {
+    sql.laneActive.run(d.availableAt, row.target_id, row.lane);
+    return 'ok';
+  }
+  const state = d.kind === 'park' ? 'parked' : 'stalled';
+  const before = sql.laneState.get(row.target_id, row.lane) as { state: string } | undefined;
+  sql.laneBlock.run(state, d.kind === 'park' ? null : d.availableAt, d.reason, now, row.target_id, row.lane);
+  return before?.state === state ? 'ok' : 'blocked';
+}
+
+/** After the head of a lane left it: point the lane at its next head, or drop it when empty. */
+function advanceLane(sql: Statements, targetId: number, lane: string, now: number): void {
+  const head = sql.nextHead.get(targetId, lane) as { status: string; available_at: number } | undefined;
+  if (!head) sql.deleteLane.run(targetId, lane);
+  else if (head.status !== 'delivering') sql.laneActive.run(Math.max(now, head.available_at), targetId, lane);
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Db) {
+  const messageColumns = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence';
+  return {
+    nextSequence: db.prepare('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
+    undoSequence: db.prepare('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
+    insertMessage: db.prepare(`INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING RETURNING pk`),
+    insertDelivery: db.prepare(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?)`),
+    insertLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
+    fanOut: db.prepare(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      SELECT ?, id, CASE ordering WHEN 'key' THEN ? ELSE '' END, ?, 'ready', 0, ?, ? FROM channels WHERE topic_id = ?`),
+    fanOutLanes: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at)
+      SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ? ON CONFLICT DO NOTHING`),
+    duplicateStatus: db.prepare(`SELECT d.status, d.attempts, d.available_at, m.sequence FROM messages m
+      JOIN deliveries d ON d.message_pk = m.pk WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
+    claimReady: db.prepare(`SELECT d.id AS delivery_id, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+      WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at <= ? ORDER BY d.available_at LIMIT ?`),
+    lease: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
+      available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch, attempts`),
+    readyLanes: db.prepare(`SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
+      ORDER BY ready_at LIMIT ?`),
+    laneHead: db.prepare(`SELECT d.id AS delivery_id, d.status, d.available_at, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+      WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT ?`),
+    setLaneReady: db.prepare('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
+    leaseLane: db.prepare('UPDATE lanes SET ready_at = ?, leased_until = ? WHERE target_id = ? AND lane = ?'),
+    unleaseLane: db.prepare('UPDATE lanes SET ready_at = ?, leased_until = NULL WHERE target_id = ? AND lane = ?'),
+    deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
+    renew: db.prepare(`UPDATE deliveries SET available_at = ?, updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering'
+      RETURNING target_id, lane`),
+    release: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
+      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    markDelivered: db.prepare(`UPDATE deliveries SET status = 'delivered', available_at = NULL, lease_owner = NULL, result = ?, last_error = NULL,
+      updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    markFinal: db.prepare(`UPDATE deliveries SET status = ?, available_at = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
+      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    markReady: db.prepare(`UPDATE deliveries SET status = 'ready', available_at = ?, lease_owner = NULL, last_error = ?, updated_at = ?
+      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    insertAttempt: db.prepare(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    nextHead: db.prepare(`SELECT status, available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL
+      ORDER BY position LIMIT 1`),
+    laneActive: db.prepare(`UPDATE lanes SET state = 'active', reason = NULL, since = NULL, ready_at = ?, leased_until = NULL
+      WHERE target_id = ? AND lane = ?`),
+    laneState: db.prepare('SELECT state FROM lanes WHERE target_id = ? AND lane = ?'),
+    laneBlock: db.prepare(`UPDATE lanes SET state = ?, ready_at = ?, leased_until = NULL, reason = ?, since = COALESCE(since, ?)
+      WHERE target_id = ? AND lane = ?`),
+    nextReady: db.prepare('SELECT MIN(available_at) AS at FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at IS NOT NULL'),
+    nextLane: db.prepare('SELECT MIN(ready_at) AS at FROM lanes WHERE target_id = ? AND ready_at IS NOT NULL'),
+  };
+}

@@ -1,0 +1,313 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import type { Decision } from '../../src/domain/decide.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+
+/**
+ * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
+ * empty store (its own database file or schema) driven by the given fake clock.
+ */
+export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
+  describe(`storage conformance: ${adapter}`, () => {
+    let clock: FakeClock;
+    let store: Store;
+    const LEASE = 30_000;
+
+    const channels: ChannelDeclaration[] = [
+      { name: 'q', kind: 'queue' },
+      { name: 'f', kind: 'fifo' },
+      { name: 't', kind: 'topic' },
+      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
+      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+    ];
+
+    beforeEach(async () => {
+      clock = createFakeClock();
+      store = await open(clock);
+      await store.migrate();
+      await store.declare(channels);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const msg = (id: string, extra: Partial<NewMessage> = {}): NewMessage => ({
+      id, key: null, type: 'test.happened', data: JSON.stringify({ id }), metadata: { tenantId: 't1' }, deliverAt: null, ...extra,
+    });
+    const claim = (target: string, limit = 10, batchSize = 1, owner = 'o1') => store.claim({ target, limit, owner, leaseMs: LEASE, batchSize });
+    const ids = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => d.message.id));
+    const attempt = (n = 1) => ({ attempt: n, startedAt: clock.now(), durationMs: 5, statusCode: 200, error: null, response: 'ok' });
+    const settle = (claims: Claim[], decision: Decision = { kind: 'delivered' }) =>
+      store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: attempt(d.attempt), result: 'ok' }))));
+
+    it('stores, claims and settles a queue message, keeping the attempt', async () => {
+      const [sent] = await store.send('q', [msg('m1')]);
+      expect(sent).toEqual({ id: 'm1', status: 'queued', duplicate: false });
+      const claims = await claim('q');
+      expect(ids(claims)).toEqual(['m1']);
+      const d = claims[0]!.deliveries[0]!;
+      expect(d.attempt).toBe(1);
+      expect(d.message).toMatchObject({ id: 'm1', channel: 'q', type: 'test.happened', data: '{"id":"m1"}', metadata: { tenantId: 't1' } });
+      expect(await settle(claims)).toEqual(['ok']);
+      const [view] = await store.getMessage('m1');
+      expect(view!.deliveries[0]).toMatchObject({ target: 'q', status: 'delivered', attempts: 1, result: 'ok' });
+      expect(view!.deliveries[0]!.history).toHaveLength(1);
+      expect(await claim('q')).toEqual([]);
+    });
+
+    it('deduplicates on message id per channel and reports the original status', async () => {
+      await store.send('q', [msg('m1')]);
+      const [again] = await store.send('q', [msg('m1', { data: '{"changed":true}' })]);
+      expect(again).toMatchObject({ id: 'm1', duplicate: true, status: 'queued' });
+      const claims = await claim('q');
+      expect(claims).toHaveLength(1);
+      expect(claims[0]!.deliveries[0]!.message.data).toBe('{"id":"m1"}');
+      const [other] = await store.send('f', [msg('m1', { key: 'k' })]);
+      expect(other!.duplicate).toBe(false);
+    });
+
+    it('answers concurrent sends in order, each durable', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.send('q', [msg(`c${i}`), msg(`d${i}`)])));
+      expect(results.flat().map((r) => r.id)).toEqual(Array.from({ length: 50 }, (_, i) => [`c${i}`, `d${i}`]).flat());
+      expect(ids(await claim('q', 1000))).toHaveLength(100);
+    });
+
+    it('rejects unknown channels', async () => {
+      await expect(store.send('nope', [msg('x')])).rejects.toMatchObject({ code: 'not_found' });
+      await expect(claim('nope')).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('holds a lease until it expires, then redelivers with the next attempt and fences the old holder', async () => {
+      await store.send('q', [msg('m1')]);
+      const first = await claim('q', 10, 1, 'a');
+      expect(await claim('q', 10, 1, 'b')).toEqual([]);
+      clock.advance(LEASE + 1);
+      const second = await claim('q', 10, 1, 'b');
+      expect(second[0]!.deliveries[0]!.attempt).toBe(2);
+      expect(await settle(first)).toEqual(['fenced']);
+      expect(await store.renew([{ deliveryId: first[0]!.deliveries[0]!.deliveryId, epoch: first[0]!.deliveries[0]!.epoch }], LEASE)).toHaveLength(1);
+      expect(await settle(second)).toEqual(['ok']);
+    });
+
+    it('renews a lease so it does not expire while the call is in flight', async () => {
+      await store.send('q', [msg('m1')]);
+      const claims = await claim('q');
+      const d = claims[0]!.deliveries[0]!;
+      clock.advance(LEASE - 1_000);
+      expect(await store.renew([{ deliveryId: d.deliveryId, epoch: d.epoch }], LEASE)).toEqual([]);
+      clock.advance(LEASE - 1_000);
+      expect(await claim('q', 10, 1, 'other')).toEqual([]);
+      expect(await settle(claims)).toEqual(['ok']);
+    });
+
+    it('retries not before the decided time', async () => {
+      await store.send('q', [msg('m1')]);
+      await settle(await claim('q'), { kind: 'retry', availableAt: clock.now() + 5_000, reason: 'HTTP 500' });
+      expect((await store.getMessage('m1'))[0]!.deliveries[0]!.status).toBe('retrying');
+      expect(await store.nextWakeAt('q')).toBe(clock.now() + 5_000);
+      clock.advance(4_999);
+      expect(await claim('q')).toEqual([]);
+      clock.advance(1);
+      const again = await claim('q');
+      expect(again[0]!.deliveries[0]!.attempt).toBe(2);
+    });
+
+    it('releases untried deliveries without counting the attempt', async () => {
+      await store.send('q', [msg('m1')]);
+      const claims = await claim('q');
+      await store.release(claims.flatMap((c) => c.deliveries));
+      const again = await claim('q');
+      expect(again[0]!.deliveries[0]!.attempt).toBe(1);
+    });
+
+    it('delays a message until deliverAt', async () => {
+      const [sent] = await store.send('q', [msg('m1', { deliverAt: clock.now() + 60_000 })]);
+      expect(sent!.status).toBe('scheduled');
+      expect(await claim('q')).toEqual([]);
+      clock.advance(60_000);
+      expect(ids(await claim('q'))).toEqual(['m1']);
+    });
+
+    it('dead-letters with reason and history, redrives with a fresh budget, and purges', async () => {
+      await store.send('q', [msg('m1'), msg('m2'), msg('m3')]);
+      await settle(await claim('q'), { kind: 'deadletter', reason: 'permanent failure: HTTP 400' });
+      const page = await store.listDeadLetters('q', { limit: 2 });
+      expect(page.items.map((d) => d.message.id)).toEqual(['m1', 'm2']);
+      expect(page.items[0]).toMatchObject({ status: 'deadlettered', lastError: 'permanent failure: HTTP 400', attempts: 1 });
+      expect(page.items[0]!.history).toHaveLength(1);
+      const rest = await store.listDeadLetters('q', { limit: 2, cursor: page.next });
+      expect(rest.items.map((d) => d.message.id)).toEqual(['m3']);
+      expect(rest.next).toBeNull();
+      expect(await store.redrive('q', ['m2'])).toBe(1);
+      const claims = await claim('q');
+      expect(ids(claims)).toEqual(['m2']);
+      expect(claims[0]!.deliveries[0]!.attempt).toBe(1);
+      expect(await store.purgeDeadLetters('q', ['m1'])).toBe(1);
+      expect(await store.purgeDeadLetters('q')).toBe(1);
+      expect((await store.listDeadLetters('q', { limit: 10 })).items).toEqual([]);
+      const stats = (await store.stats()).find((s) => s.name === 'q')!;
+      expect(stats).toMatchObject({ depth: 1, inFlight: 1, deadLettered: 0 });
+    });
+
+    it('pauses and resumes a channel for every claimer', async () => {
+      await store.send('q', [msg('m1')]);
+      await store.setPaused('q', true);
+      expect(await claim('q')).toEqual([]);
+      expect((await store.stats()).find((s) => s.name === 'q')!.paused).toBe(true);
+      await store.setPaused('q', false);
+      expect(ids(await claim('q'))).toEqual(['m1']);
+    });
+
+    describe('fifo', () => {
+      it('delivers each key in order with one in flight per key, keys in parallel', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' }), msg('b1', { key: 'b' }), msg('b2', { key: 'b' })]);
+        const first = await claim('f');
+        expect(ids(first).sort()).toEqual(['a1', 'b1']);
+        expect(await claim('f')).toEqual([]);
+        await settle(first.filter((c) => c.lane === 'a'));
+        expect(ids(await claim('f'))).toEqual(['a2']);
+      });
+
+      it('is fair across keys: a key that just finished waits behind the others', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })]);
+        clock.advance(10);
+        await store.send('f', [msg('b1', { key: 'b' })]);
+        const a = await claim('f', 1);
+        expect(ids(a)).toEqual(['a1']);
+        clock.advance(10);
+        await settle(a);
+        expect(ids(await claim('f', 1))).toEqual(['b1']);
+      });
+
+      it('parks a key on exhaustion while other keys go on; retry and skip release it', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' }), msg('b1', { key: 'b' })]);
+        const first = await claim('f');
+        const results = await store.settle(first.map((c) => c.deliveries[0]!).map((d) => ({
+          deliveryId: d.deliveryId, epoch: d.epoch, attempt: attempt(), decision: d.message.key === 'a' ? { kind: 'park', reason: 'permanent failure: HTTP 400' } : { kind: 'delivered' },
+        })));
+        expect([...results].sort()).toEqual(['blocked', 'ok']);
+        await store.send('f', [msg('b2', { key: 'b' })]);
+        expect(ids(await claim('f'))).toEqual(['b2']);
+        const parked = await store.listBlockedLanes('f', { limit: 10 });
+        expect(parked.items).toHaveLength(1);
+        expect(parked.items[0]).toMatchObject({ lane: 'a', state: 'parked', reason: 'permanent failure: HTTP 400', pending: 2 });
+        expect(parked.items[0]!.head!.message.id).toBe('a1');
+        expect(parked.items[0]!.head!.status).toBe('parked');
+        expect((await store.stats()).find((s) => s.name === 'f')!.parkedLanes).toBe(1);
+        expect(await store.retryLane('f', 'a')).toBe(true);
+        const retried = await claim('f');
+        expect(ids(retried)).toEqual(['a1']);
+        await settle(retried, { kind: 'park', reason: 'still failing' });
+        const skipped = await store.skipLaneHead('f', 'a');
+        expect(skipped).toMatchObject({ status: 'skipped' });
+        expect(skipped!.message.id).toBe('a1');
+        expect((await store.getLane('f', 'a'))!.state).toBe('active');
+        const next = await claim('f');
+        expect(ids(next)).toEqual(['a2']);
+        expect(await store.redeliverSkipped('f', ['a1'])).toBe(1);
+        await settle(next);
+        expect(ids(await claim('f'))).toEqual(['a1']);
+      });
+
+      it('puts a redriven message back ahead of its key’s undelivered messages', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' }), msg('a3', { key: 'a' })]);
+        await settle(await claim('f'), { kind: 'deadletter', reason: 'x' });
+        const a2 = await claim('f');
+        expect(ids(a2)).toEqual(['a2']);
+        expect(await store.redrive('f')).toBe(1);
+        expect(await claim('f')).toEqual([]);
+        await settle(a2);
+        expect(ids(await claim('f'))).toEqual(['a1']);
+      });
+
+      it('takes an expired lane lease over and fences the old holder', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })]);
+        const old = await claim('f', 10, 1, 'x');
+        clock.advance(LEASE + 1);
+        const taken = await claim('f', 10, 1, 'y');
+        expect(ids(taken)).toEqual(['a1']);
+        expect(taken[0]!.deliveries[0]!.attempt).toBe(2);
+        expect(await settle(old)).toEqual(['fenced']);
+        expect(await claim('f')).toEqual([]);
+        await settle(taken);
+        expect(ids(await claim('f'))).toEqual(['a2']);
+      });
+    });
+
+    describe('topics', () => {
+      it('fans out to every subscription with sequences in publish order', async () => {
+        const sent = await store.send('t', [msg('e1', { key: 'k1' }), msg('e2', { key: 'k2' }), msg('e3', { key: 'k1' })]);
+        expect(sent.map((s) => s.sequence)).toEqual([1, 2, 3]);
+        const a = await claim('t/a');
+        expect(ids(a)).toEqual(['e1']);
+        expect(a[0]!.deliveries[0]!.message).toMatchObject({ channel: 't', sequence: 1 });
+        expect(await claim('t/a')).toEqual([]);
+        await settle(a);
+        expect(ids(await claim('t/a'))).toEqual(['e2']);
+        const b = await claim('t/b');
+        expect(ids(b).sort()).toEqual(['e1', 'e2']);
+        const views = await store.getMessage('e1');
+        expect(views[0]!.deliveries.map((d) => d.target)).toEqual(['t/a', 't/b']);
+      });
+
+      it('claims ordered batches and retries them whole', async () => {
+        await store.send('t', Array.from({ length: 5 }, (_, i) => msg(`e${i + 1}`)));
+        const batch = await claim('t/a', 1, 3);
+        expect(ids(batch)).toEqual(['e1', 'e2', 'e3']);
+        await settle(batch, { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' });
+        expect(await claim('t/a', 1, 3)).toEqual([]);
+        clock.advance(1_000);
+        const again = await claim('t/a', 1, 3);
+        expect(ids(again)).toEqual(['e1', 'e2', 'e3']);
+        expect(again[0]!.deliveries.map((d) => d.attempt)).toEqual([2, 2, 2]);
+        await settle(again);
+        expect(ids(await claim('t/a', 1, 3))).toEqual(['e4', 'e5']);
+      });
+
+      it('stalls a subscription once, keeps retrying at the cap, and skips on request', async () => {
+        await store.send('t', [msg('e1'), msg('e2')]);
+        const stallAt = () => ({ kind: 'stall' as const, availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
+        expect(await settle(await claim('t/a'), stallAt())).toEqual(['blocked']);
+        expect((await store.getMessage('e1'))[0]!.deliveries[0]!.status).toBe('stalled');
+        clock.advance(60_000);
+        expect(await settle(await claim('t/a'), stallAt())).toEqual(['ok']);
+        const lane = await store.getLane('t/a', '');
+        expect(lane).toMatchObject({ state: 'stalled', reason: 'HTTP 500', pending: 2 });
+        expect((await store.stats()).find((s) => s.name === 't/a')!.stalledLanes).toBe(1);
+        expect(await claim('t/b')).toHaveLength(1);
+        await store.skipLaneHead('t/a', '');
+        expect(ids(await claim('t/a'))).toEqual(['e2']);
+        expect((await store.listSkipped('t/a', { limit: 10 })).items.map((d) => d.message.id)).toEqual(['e1']);
+      });
+
+      it('backfills a new subscription that starts from the beginning', async () => {
+        await store.send('t', [msg('e1'), msg('e2')]);
+        await store.declare([...channels, { name: 't/late', kind: 'subscription', topic: 't', ordering: 'topic', startFrom: 'beginning' }, { name: 't/new', kind: 'subscription', topic: 't', ordering: 'topic' }]);
+        expect(ids(await claim('t/late', 1, 10))).toEqual(['e1', 'e2']);
+        expect(await claim('t/new')).toEqual([]);
+        await store.send('t', [msg('e3')]);
+        expect(ids(await claim('t/new'))).toEqual(['e3']);
+      });
+
+      it('reports lag per subscription', async () => {
+        await store.send('t', [msg('e1'), msg('e2')]);
+        clock.advance(5_000);
+        await settle(await claim('t/a'));
+        const stats = await store.stats();
+        expect(stats.find((s) => s.name === 't')!.lastSequence).toBe(2);
+        expect(stats.find((s) => s.name === 't/a')).toMatchObject({ depth: 1, lastSequence: 1, oldestAgeMs: 5_000 });
+      });
+    });
+
+    it('sweeps delivered messages past retention', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      const claims = await claim('q', 1);
+      await settle(claims);
+      clock.advance(1_000);
+      expect(await store.sweep(clock.now())).toBe(1);
+      expect(await store.getMessage('m1')).toEqual([]);
+      expect(await store.getMessage('m2')).toHaveLength(1);
+    });
+  });
+}
