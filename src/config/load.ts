@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type Target } from '../domain/channel.js';
+import { ConfigError } from '../domain/errors.js';
+import type { ChannelDeclaration } from '../storage/port.js';
+import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
+
+export interface NotificationRoutes {
+  onDelivered?: string;
+  onDeadLettered?: string;
+  onStalled?: string;
+}
+
+/** The validated, frozen configuration every part of Offload reads. */
+export interface OffloadConfig {
+  /** Where the configuration came from, for the start-up banner. */
+  source: string;
+  server: { port: number; host: string; bodyLimit: number; apiKeys: ReadonlyArray<{ key: string; role: 'producer' | 'operator' | 'viewer'; channels?: string[] }> };
+  storage: { sqlite: { path: string; durability: 'fsync' | 'process' } } | { postgres: { url: string; schema: string; poolSize: number } };
+  delivery: ParsedConfig['delivery'];
+  targets: readonly Target[];
+  channels: readonly ChannelDeclaration[];
+  /** Queues and topics by name, with their kind, for routing producer calls. */
+  queues: ReadonlyMap<string, 'queue' | 'fifo'>;
+  topics: ReadonlyMap<string, readonly string[]>;
+  notifications: ReadonlyMap<string, NotificationRoutes>;
+}
+
+export interface Overrides {
+  port?: number;
+  host?: string;
+  sqlitePath?: string;
+  postgresUrl?: string;
+}
+
+/** Reads a YAML or JSON file (YAML is a superset of JSON) and builds the configuration. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, overrides: Overrides = {}): OffloadConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  return buildConfig(raw ?? {}, { source: path, env, overrides });
+}
+
+/** Defaults, then the file's values, then environment, then flags: one validated, frozen object. */
+export function buildConfig(raw: unknown, options: { source?: string; env?: NodeJS.ProcessEnv; overrides?: Overrides } = {}): OffloadConfig {
+  const env = options.env ?? process.env;
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw configError(options.source ?? 'configuration', parsed.error.issues);
+  const file = parsed.data;
+  const errors: Array<{ path: string; message: string }> = [];
+  const secret = (ref: SecretRef, path: string): string => {
+    if (typeof ref === 'string') return ref;
+    const value = env[ref.env];
+    if (value === undefined || value === '') errors.push({ path, message: `environment variable ${ref.env} is not set` });
+    return value ?? '';
+  };
+
+  const overrides = { ...fromEnv(env), ...options.overrides };
+  const server = {
+    ...file.server,
+    port: overrides.port ?? file.server.port,
+    host: overrides.host ?? file.server.host,
+    apiKeys: file.server.apiKeys.map((k, i) => ({ ...k, key: secret(k.key, `server.apiKeys.${i}.key`) })),
+  };
+  const storage: OffloadConfig['storage'] = overrides.postgresUrl
+    ? { postgres: { url: overrides.postgresUrl, schema: 'postgres' in file.storage ? file.storage.postgres.schema : 'offload', poolSize: 'postgres' in file.storage ? file.storage.postgres.poolSize : 10 } }
+    : 'sqlite' in file.storage
+      ? { sqlite: { ...file.storage.sqlite, path: overrides.sqlitePath ?? file.storage.sqlite.path } }
+      : overrides.sqlitePath
+        ? { sqlite: { path: overrides.sqlitePath, durability: 'fsync' } }
+        : { postgres: { ...file.storage.postgres, url: secret(file.storage.postgres.url, 'storage.postgres.url') } };
+
+  const targets: Target[] = [];
+  const channels: ChannelDeclaration[] = [];
+  const queues = new Map<string, 'queue' | 'fifo'>();
+  const topics = new Map<string, string[]>();
+  const notifications = new Map<string, NotificationRoutes>();
+
+  const policyFor = (where: string, p: { endpoint: string; path?: string; timeout?: number; lockDuration?: number; concurrency?: number; minBackoff?: number; maxBackoff?: number }, seed: Partial<Record<string, unknown>>): DeliveryPolicy | undefined => {
+    const ep = file.endpoints[p.endpoint];
+    if (!ep) {
+      errors.push({ path: `${where}.endpoint`, message: `endpoint '${p.endpoint}' is not defined under endpoints (defined: ${Object.keys(file.endpoints).join(', ') || 'none'})` });
+      return undefined;
+    }
+    const refs = [...(ep.secret ? [ep.secret] : []), ...(ep.secrets ?? [])];
+    const minBackoffMs = p.minBackoff ?? (seed.minBackoffMs as number);
+    const maxBackoffMs = p.maxBackoff ?? (seed.maxBackoffMs as number);
+    if (minBackoffMs > maxBackoffMs) errors.push({ path: `${where}.minBackoff`, message: `minBackoff (${minBackoffMs}ms) is larger than maxBackoff (${maxBackoffMs}ms)` });
+    return {
+      endpoint: p.endpoint,
+      url: joinUrl(ep.url, p.path),
+      timeoutMs: p.timeout ?? ep.timeout ?? (seed.timeoutMs as number),
+      lockDurationMs: p.lockDuration ?? (seed.lockDurationMs as number),
+      concurrency: p.concurrency ?? (seed.concurrency as number),
+      maxAttempts: (seed.maxAttempts as number | undefined) ?? 10,
+      minBackoffMs,
+      maxBackoffMs,
+      secrets: refs.map((r, i) => secret(r, `endpoints.${p.endpoint}.${ep.secret && i === 0 ? 'secret' : `secrets.${i}`}`)),
+      headers: ep.headers ?? {},
+    };
+  };
+
+  for (const [name, q] of Object.entries(file.queues)) {
+    const where = `queues.${name}`;
+    const seed: Record<string, unknown> = { ...(q.preset ? PRESETS[q.preset] : q.kind === 'fifo' ? PRESETS['aggregate-fifo'] : PRESETS.ancillary) };
+    const kind = q.kind ?? (seed.kind as 'queue' | 'fifo' | undefined) ?? 'queue';
+    if (q.preset === 'domain-events') errors.push({ path: `${where}.preset`, message: "the 'domain-events' preset is for topic subscriptions, not queues" });
+    if (kind === 'queue' && q.onExhausted) errors.push({ path: `${where}.onExhausted`, message: 'onExhausted applies to fifo queues only (kind: fifo); plain queues dead-letter' });
+    const policy = policyFor(where, q, { ...seed, maxAttempts: q.maxAttempts ?? seed.maxAttempts });
+    if (!policy) continue;
+    targets.push(kind === 'fifo'
+      ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block' }
+      : { ...policy, kind: 'queue', name, ordering: 'none' });
+    channels.push({ name, kind });
+    queues.set(name, kind);
+    notifications.set(name, pickNotifications(q));
+  }
+
+  for (const [topicName, t] of Object.entries(file.topics)) {
+    if (queues.has(topicName)) errors.push({ path: `topics.${topicName}`, message: `'${topicName}' is already a queue: channel names must be unique` });
+    channels.push({ name: topicName, kind: 'topic' });
+    const subs: string[] = [];
+    for (const [subName, s] of Object.entries(t.subscriptions)) {
+      const where = `topics.${topicName}.subscriptions.${subName}`;
+      if (s.preset && s.preset !== 'domain-events') errors.push({ path: `${where}.preset`, message: `the '${s.preset}' preset is for queues; subscriptions use 'domain-events'` });
+      const seed = PRESETS['domain-events'];
+      const policy = policyFor(where, s, seed);
+      if (!policy) continue;
+      const ordering = s.ordering ?? seed.ordering;
+      const batchSize = s.batchSize ?? seed.batchSize;
+      if (ordering === 'key' && batchSize > 1) errors.push({ path: `${where}.batchSize`, message: 'batches are for ordering: topic; with ordering: key each key gets one event at a time' });
+      const name = subscriptionTargetName(topicName, subName);
+      targets.push({
+        ...policy,
+        kind: 'subscription',
+        name,
+        topic: topicName,
+        subscription: subName,
+        ordering,
+        concurrency: ordering === 'topic' ? 1 : policy.concurrency,
+        batchSize,
+        maxBatchWaitMs: s.maxBatchWait ?? seed.maxBatchWaitMs,
+        stallAfterAttempts: s.stallAfterAttempts ?? seed.stallAfterAttempts,
+        startFrom: s.startFrom ?? 'latest',
+      });
+      channels.push({ name, kind: 'subscription', topic: topicName, ordering, startFrom: s.startFrom ?? 'latest' });
+      subs.push(name);
+      notifications.set(name, pickNotifications(s));
+    }
+    topics.set(topicName, subs);
+  }
+
+  if (errors.length > 0) throw configError(options.source ?? 'configuration', errors.map((e) => ({ path: e.path.split('.'), message: e.message })));
+  return deepFreeze({
+    source: options.source ?? 'inline configuration',
+    server,
+    storage,
+    delivery: file.delivery,
+    targets,
+    channels,
+    queues,
+    topics,
+    notifications,
+  });
+}
+
+function pickNotifications(p: { onDelivered?: string; onDeadLettered?: string; onStalled?: string }): NotificationRoutes {
+  const routes: NotificationRoutes = {};
+  if (p.onDelivered) routes.onDelivered = p.onDelivered;
+  if (p.onDeadLettered) routes.onDeadLettered = p.onDeadLettered;
+  if (p.onStalled) routes.onStalled = p.onStalled;
+  return routes;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Overrides {
+  const out: Overrides = {};
+  if (env.OFFLOAD_PORT) out.port = Number(env.OFFLOAD_PORT);
+  if (env.OFFLOAD_HOST) out.host = env.OFFLOAD_HOST;
+  if (env.OFFLOAD_SQLITE_PATH) out.sqlitePath = env.OFFLOAD_SQLITE_PATH;
+  if (env.OFFLOAD_DATABASE_URL) out.postgresUrl = env.OFFLOAD_DATABASE_URL;
+  return out;
+}
+
+function joinUrl(base: string, path: string | undefined): string {
+  if (!path) return base;
+  return base.replace(/\/+$/, '') + path;
+}
+
+function configError(source: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> | z.core.$ZodIssue[]): ConfigError {
+  const errors = issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  const lines = errors.map((e) => `  - ${e.path}: ${e.message}`).join('\n');
+  return new ConfigError(`invalid configuration in ${source}:\n${lines}`, errors);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof Map)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { isValidName } from '../domain/message.js';
+import { parseDuration } from '../domain/duration.js';
+
+/** The configuration file's shape (YAML or JSON). Every policy has a default (src/domain/channel.ts). */
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration: write it like 250ms, 30s, 5m, 2h or 1d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+)\s*(b|kib|kb|mib|mb)?$/i.exec(value.trim());
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a size: write it like 262144, 256KiB or 1MiB` });
+    return z.NEVER;
+  }
+  const unit = (match[2] ?? 'b').toLowerCase();
+  return Number(match[1]) * (unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1);
+});
+
+const name = z.string().refine(isValidName, 'names are 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+/** A secret is given by environment variable reference (`{ env: NAME }`) so files hold no secrets. */
+const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.string().min(1)]);
+
+const endpoint = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    timeout: duration.optional(),
+    secret: secretRef.optional(),
+    /** Several secrets during rotation: every one signs, receivers accept any. */
+    secrets: z.array(secretRef).optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const policy = {
+  preset: z.enum(['ancillary', 'domain-events', 'aggregate-fifo']).optional(),
+  endpoint: name,
+  path: z.string().startsWith('/').optional(),
+  concurrency: z.number().int().min(1).max(1024).optional(),
+  timeout: duration.optional(),
+  lockDuration: duration.optional(),
+  minBackoff: duration.optional(),
+  maxBackoff: duration.optional(),
+  onDelivered: z.string().optional(),
+  onDeadLettered: z.string().optional(),
+  onStalled: z.string().optional(),
+};
+
+const queue = z
+  .object({
+    ...policy,
+    kind: z.enum(['queue', 'fifo']).optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    onExhausted: z.enum(['block', 'deadletter']).optional(),
+  })
+  .strict();
+
+const subscription = z
+  .object({
+    ...policy,
+    ordering: z.enum(['topic', 'key']).optional(),
+    batchSize: z.number().int().min(1).max(1000).optional(),
+    maxBatchWait: duration.optional(),
+    stallAfterAttempts: z.number().int().min(1).max(1000).optional(),
+    startFrom: z.enum(['latest', 'beginning']).optional(),
+    /** Refused: dead-lettering would let later events overtake a failed one. */
+    onExhausted: z.literal('stall').optional(),
+    maxAttempts: z.never({ error: 'subscriptions never give up on an event (order would break); use stallAfterAttempts' }).optional(),
+  })
+  .strict();
+
+const topic = z.object({ subscriptions: z.record(name, subscription).default({}) }).strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().default('127.0.0.1'),
+        /** Largest request body (a batch send). */
+        bodyLimit: size.default(5 * 1024 * 1024),
+        /** API keys with roles; none configured means the API is open (loopback default host). */
+        apiKeys: z
+          .array(
+            z
+              .object({
+                key: secretRef,
+                role: z.enum(['producer', 'operator', 'viewer']),
+                channels: z.array(z.string()).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, apiKeys: [] }),
+    storage: z
+      .union([
+        z.object({ sqlite: z.object({ path: z.string().min(1), durability: z.enum(['fsync', 'process']).default('fsync') }).strict() }).strict(),
+        z.object({ postgres: z.object({ url: secretRef, schema: name.default('offload'), poolSize: z.number().int().min(1).max(200).default(10) }).strict() }).strict(),
+      ])
+      .default({ sqlite: { path: './data/offload.db', durability: 'fsync' } }),
+    delivery: z
+      .object({
+        /** Largest message payload (`data`), serialized. */
+        maxPayload: size.default(256 * 1024),
+        /** A repeated message id within this window is answered `duplicate: true`. */
+        dedupWindow: duration.default(86_400_000),
+        /** Delivered messages are kept this long (at least the dedup window) for status queries. */
+        retention: duration.default(7 * 86_400_000),
+        /** Fallback poll for work no wake-up announced. */
+        pollInterval: duration.default(1_000),
+        /** How long SIGTERM waits for in-flight deliveries before releasing them. */
+        shutdownGrace: duration.default(30_000),
+      })
+      .strict()
+      .default({ maxPayload: 256 * 1024, dedupWindow: 86_400_000, retention: 7 * 86_400_000, pollInterval: 1_000, shutdownGrace: 30_000 }),
+    endpoints: z.record(name, endpoint).default({}),
+    queues: z.record(name, queue).default({}),
+    topics: z.record(name, topic).default({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type SecretRef = z.output<typeof secretRef>;

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { isOrdered, type Target } from '../domain/channel.js';
+import { systemClock, type Clock, type Random } from '../domain/clock.js';
+import { decide, type Decision } from '../domain/decide.js';
+import type { AttemptRecord } from '../domain/message.js';
+import { classify, type AttemptResult } from '../domain/outcome.js';
+import type { Claim, ClaimedDelivery, LeaseRef, Store } from '../storage/port.js';
+import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
+import type { HttpSend } from './http-client.js';
+import { signatureHeaders } from './signing.js';
+
+/** What happened to a delivery, for logs, metrics, the event stream and notifications. */
+export interface DeliveryEvent {
+  type: 'delivered' | 'retrying' | 'deadlettered' | 'parked' | 'stalled' | 'fenced';
+  target: string;
+  lane: string | null;
+  ids: string[];
+  attempt: number;
+  durationMs: number;
+  reason?: string;
+  statusCode?: number | null;
+  /** parked/stalled: true only on the transition, so an alert is raised once. */
+  newlyBlocked?: boolean;
+}
+
+/** Lets a circuit breaker hold a target back without consuming attempts. */
+export interface DeliveryGate {
+  /** False while nothing may be sent to this target's endpoint. */
+  allows(target: Target): boolean;
+  /** Reports the outcome of one call (a delivered or a retryable/permanent failure). */
+  record(target: Target, ok: boolean): void;
+  /** Earliest time a held-back target should be looked at again. */
+  reopensAt?(target: Target): number | null;
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  targets: readonly Target[];
+  send: HttpSend;
+  /** Identifies this instance's leases. */
+  owner?: string;
+  clock?: Clock;
+  random?: Random;
+  /** Fallback poll for work that no wake-up announced (other instances, outbox writes). Default 1s. */
+  pollIntervalMs?: number;
+  gate?: DeliveryGate;
+  onEvent?: (event: DeliveryEvent) => void;
+  onError?: (error: unknown, context: string) => void;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Something may be claimable now on these targets (all when omitted). */
+  wake(targets?: readonly string[]): void;
+  /** Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the rest. */
+  stop(deadlineMs?: number): Promise<void>;
+  inFlight(): number;
+}
+
+interface Running {
+  claim: Claim;
+  abort: AbortController;
+  leases: LeaseRef[];
+}
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const owner = options.owner ?? `offload-${randomBytes(4).toString('hex')}`;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  const onError = options.onError ?? (() => undefined);
+  const workers = new Map(options.targets.map((t) => [t.name, createTargetWorker(t)]));
+  let stopping = false;
+  let renewTimer: NodeJS.Timeout | undefined;
+  const running = new Set<Running>();
+  const idleWaiters = new Set<() => void>();
+
+  function createTargetWorker(target: Target) {
+    const limit = isOrdered(target) && target.kind === 'subscription' && target.ordering === 'topic' ? 1 : target.concurrency;
+    const batchSize = target.kind === 'subscription' && target.ordering === 'topic' ? target.batchSize : 1;
+    let inFlight = 0;
+    let claiming = false;
+    let again = false;
+    let timer: NodeJS.Timeout | undefined;
+
+    function schedule(at: number): void {
+      if (stopping) return;
+      const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(pump, delay);
+    }
+
+    async function pump(): Promise<void> {
+      if (stopping) return;
+      if (claiming) {
+        again = true;
+        return;
+      }
+      const free = limit - inFlight;
+      if (free <= 0) return;
+      if (options.gate && !options.gate.allows(target)) {
+        schedule(options.gate.reopensAt?.(target) ?? clock.now() + pollIntervalMs);
+        return;
+      }
+      claiming = true;
+      again = false;
+      let claims: Claim[] = [];
+      try {
+        claims = await options.store.claim({ target: target.name, limit: free, owner, leaseMs: target.lockDurationMs, batchSize });
+      } catch (error) {
+        onError(error, `claiming from ${target.name}`);
+      } finally {
+        claiming = false;
+      }
+      for (const claim of claims) {
+        inFlight++;
+        void deliver(target, claim).finally(() => {
+          inFlight--;
+          void pump();
+        });
+      }
+      if (stopping) return;
+      if (claims.length === free || again) {
+        setImmediate(pump);
+        return;
+      }
+      try {
+        const next = await options.store.nextWakeAt(target.name);
+        schedule(next ?? clock.now() + pollIntervalMs);
+      } catch (error) {
+        onError(error, `looking ahead on ${target.name}`);
+        schedule(clock.now() + pollIntervalMs);
+      }
+    }
+
+    return {
+      pump: () => void pump(),
+      stop: () => timer && clearTimeout(timer),
+      inFlight: () => inFlight,
+    };
+  }
+
+  async function deliver(target: Target, claim: Claim): Promise<void> {
+    const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
+    const entry: Running = { claim, abort: new AbortController(), leases };
+    running.add(entry);
+    try {
+      const head = claim.deliveries[0]!;
+      const startedAt = clock.now();
+      const call = buildCall(target, claim.deliveries, startedAt);
+      const result = await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
+      if (entry.abort.signal.aborted && stopping) return; // released by stop()
+      const durationMs = Math.max(0, clock.now() - startedAt);
+      const outcome = classify(result, clock.now());
+      options.gate?.record(target, outcome.kind === 'delivered');
+      const decision = decide(target, head.attempt, outcome, clock.now(), random);
+      const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
+      const results = await options.store.settle(
+        claim.deliveries.map((d) => ({
+          deliveryId: d.deliveryId,
+          epoch: d.epoch,
+          decision,
+          attempt: { ...attempt, attempt: d.attempt },
+          result: decision.kind === 'delivered' ? attempt.response : null,
+        })),
+      );
+      report(target, claim, decision, results, attempt);
+    } catch (error) {
+      // The lease expires and the delivery is tried again: nothing is lost.
+      onError(error, `delivering from ${target.name}`);
+    } finally {
+      running.delete(entry);
+      if (running.size === 0) for (const resolve of idleWaiters) resolve();
+    }
+  }
+
+  function report(target: Target, claim: Claim, decision: Decision, results: string[], attempt: AttemptRecord): void {
+    if (!options.onEvent) return;
+    const fenced = results.every((r) => r === 'fenced');
+    const type = fenced ? 'fenced' : decision.kind === 'retry' ? 'retrying' : decision.kind === 'deadletter' ? 'deadlettered' : decision.kind === 'park' ? 'parked' : decision.kind === 'stall' ? 'stalled' : 'delivered';
+    const event: DeliveryEvent = { type, target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: attempt.attempt, durationMs: attempt.durationMs, statusCode: attempt.statusCode };
+    if ('reason' in decision) event.reason = decision.reason;
+    if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');
+    options.onEvent(event);
+  }
+
+  async function renewAll(): Promise<void> {
+    const byLease = new Map<number, { target: Target; entries: Running[] }>();
+    for (const entry of running) {
+      const target = options.targets.find((t) => t.name === entry.claim.target)!;
+      const group = byLease.get(target.lockDurationMs) ?? { target, entries: [] };
+      group.entries.push(entry);
+      byLease.set(target.lockDurationMs, group);
+    }
+    for (const [leaseMs, group] of byLease) {
+      try {
+        const lost = new Set(await options.store.renew(group.entries.flatMap((e) => e.leases), leaseMs));
+        for (const entry of group.entries) if (entry.leases.some((l) => lost.has(l.deliveryId))) entry.abort.abort();
+      } catch (error) {
+        onError(error, 'renewing leases');
+      }
+    }
+  }
+
+  return {
+    start() {
+      const shortest = Math.min(...options.targets.map((t) => t.lockDurationMs), 30_000);
+      renewTimer = setInterval(() => void renewAll(), Math.max(50, Math.floor(shortest / 3)));
+      for (const worker of workers.values()) worker.pump();
+    },
+    wake(targets) {
+      if (stopping) return;
+      if (!targets) for (const worker of workers.values()) worker.pump();
+      else for (const name of targets) workers.get(name)?.pump();
+    },
+    async stop(deadlineMs = 30_000) {
+      stopping = true;
+      for (const worker of workers.values()) worker.stop();
+      if (running.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, deadlineMs);
+          idleWaiters.add(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      const leftover = [...running];
+      for (const entry of leftover) entry.abort.abort();
+      if (renewTimer) clearInterval(renewTimer);
+      try {
+        await options.store.release(leftover.flatMap((e) => e.leases));
+      } catch (error) {
+        onError(error, 'releasing leases');
+      }
+    },
+    inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight(), 0),
+  };
+
+  function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number): { url: string; body: string; headers: Record<string, string> } {
+    const head = deliveries[0]!;
+    const batched = target.kind === 'subscription' && target.batchSize > 1;
+    const body = batched ? renderCloudEventBatch(deliveries.map((d) => ({ message: d.message, attempt: d.attempt }))) : renderCloudEvent(head.message, head.attempt);
+    const id = batched ? `${head.message.id}..${deliveries[deliveries.length - 1]!.message.id}` : head.message.id;
+    const headers: Record<string, string> = {
+      ...target.headers,
+      ...head.message.metadata.headers,
+      'content-type': batched ? CLOUDEVENT_BATCH_CONTENT_TYPE : CLOUDEVENT_CONTENT_TYPE,
+      'idempotency-key': id,
+      traceparent: head.message.metadata.traceparent ?? newTraceparent(),
+      'user-agent': 'offload',
+    };
+    if (target.secrets.length > 0) Object.assign(headers, signatureHeaders(target.secrets, id, body, now));
+    return { url: target.url, body, headers };
+  }
+}
+
+function newTraceparent(): string {
+  const bytes = randomBytes(24).toString('hex');
+  return `00-${bytes.slice(0, 32)}-${bytes.slice(32, 48)}-01`;
+}
+
+function attemptRecord(attempt: number, startedAt: number, durationMs: number, result: AttemptResult): AttemptRecord {
+  if (result.kind === 'response') {
+    return { attempt, startedAt, durationMs, statusCode: result.statusCode, error: null, response: result.body ?? null };
+  }
+  return { attempt, startedAt, durationMs, statusCode: null, error: result.kind === 'timeout' ? 'timeout' : result.error, response: null };
+}

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { OffloadConfig } from './config/load.js';
+import { systemClock, type Clock, type Random } from './domain/clock.js';
+import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
+import { createHttpClient, type HttpSend } from './delivery/http-client.js';
+import { createServer } from './server/app.js';
+import { createEventHub, type EventHub } from './server/event-hub.js';
+import { createMetrics } from './server/metrics.js';
+import type { Store } from './storage/port.js';
+import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
+
+export interface OffloadOptions {
+  logger?: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** Replace the HTTP client (tests of the delivery path use real servers instead). */
+  send?: HttpSend;
+  /** Use an already-open store instead of the configured one. */
+  store?: Store;
+  gate?: DeliveryGate;
+  /** Instance id used as lease owner. */
+  instanceId?: string;
+}
+
+export interface Offload {
+  config: OffloadConfig;
+  store: Store;
+  dispatcher: Dispatcher;
+  events: EventHub;
+  instanceId: string;
+  /** Base URL of the HTTP API once listening. */
+  url: string;
+  /** Opens the store, declares channels, starts delivering and listening. */
+  start(): Promise<void>;
+  /** Graceful stop: no new claims, in-flight calls finish (up to shutdownGrace), the rest is released. */
+  stop(): Promise<void>;
+}
+
+/** Composes the store, the dispatcher and the HTTP API from a configuration. */
+export async function createOffload(config: OffloadConfig, options: OffloadOptions = {}): Promise<Offload> {
+  const logger = options.logger ?? pino({ level: process.env.OFFLOAD_LOG_LEVEL ?? 'info' });
+  const clock = options.clock ?? systemClock;
+  const instanceId = options.instanceId ?? `offload-${randomBytes(4).toString('hex')}`;
+  const store = options.store ?? (await openStore(config, clock));
+  const http = options.send ? undefined : createHttpClient();
+  const events = createEventHub();
+  const metrics = createMetrics(store);
+  let started = false;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const onEvent = (event: DeliveryEvent) => {
+    metrics.record(event);
+    events.publish({ ...event, at: clock.now() });
+    if (event.type === 'deadlettered') logger.warn({ target: event.target, ids: event.ids, reason: event.reason }, 'message dead-lettered');
+    if (event.newlyBlocked) {
+      const what = event.type === 'parked' ? `key '${event.lane}' of ${event.target} parked` : `${event.target}${event.lane ? ` key '${event.lane}'` : ''} stalled`;
+      logger.error({ alert: event.type, target: event.target, lane: event.lane, ids: event.ids, reason: event.reason }, `ALERT: ${what}: ${event.reason}`);
+    }
+  };
+
+  const dispatcher = createDispatcher({
+    store,
+    targets: config.targets,
+    send: options.send ?? http!.send,
+    owner: instanceId,
+    clock,
+    random: options.random ?? Math.random,
+    pollIntervalMs: config.delivery.pollInterval,
+    gate: options.gate,
+    onEvent,
+    onError: (error, context) => logger.warn({ err: error }, `store error while ${context}; will retry`),
+  });
+
+  const server = createServer(
+    {
+      config,
+      store,
+      wake: (targets) => dispatcher.wake(targets),
+      events,
+      ready: () => started,
+      now: () => clock.now(),
+    },
+    { logger, metrics },
+  );
+
+  const offload: Offload = {
+    config,
+    store,
+    dispatcher,
+    events,
+    instanceId,
+    url: '',
+    async start() {
+      await store.migrate();
+      await store.declare(config.channels);
+      dispatcher.start();
+      await server.listen({ port: config.server.port, host: config.server.host });
+      const address = server.server.address() as AddressInfo;
+      offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
+      sweeper = setInterval(() => {
+        store.sweep(clock.now() - retention).catch((error: unknown) => logger.warn({ err: error }, 'sweeping old messages failed; will retry'));
+      }, 60_000);
+      sweeper.unref();
+      started = true;
+    },
+    async stop() {
+      started = false;
+      if (sweeper) clearInterval(sweeper);
+      await server.close();
+      await dispatcher.stop(config.delivery.shutdownGrace);
+      await http?.close();
+      if (!options.store) await store.close();
+    },
+  };
+  return offload;
+}
+
+async function openStore(config: OffloadConfig, clock: Clock): Promise<Store> {
+  if ('sqlite' in config.storage) return createSqliteStore({ path: config.storage.sqlite.path, durability: config.storage.sqlite.durability, clock });
+  throw new Error('PostgreSQL storage is not available in this build');
+}
+
+export function describeStore(config: OffloadConfig): string {
+  if ('sqlite' in config.storage) return `SQLite ${config.storage.sqlite.path} (durability ${config.storage.sqlite.durability})`;
+  const url = new URL(config.storage.postgres.url);
+  return `PostgreSQL ${url.hostname}:${url.port || 5432}${url.pathname} schema ${config.storage.postgres.schema}`;
+}

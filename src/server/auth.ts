@@ -1,0 +1,39 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { OffloadError } from '../domain/errors.js';
+
+export interface ApiKey {
+  key: string;
+  role: 'producer' | 'operator' | 'viewer';
+  channels?: string[];
+}
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+
+/**
+ * API keys with roles (SPEC §11): producers may only send to their channels, viewers only read,
+ * operators do everything. With no keys configured the API is open (it listens on loopback by default).
+ */
+export function authorize(keys: readonly ApiKey[], request: FastifyRequest): void {
+  if (keys.length === 0) return;
+  const path = request.url.split('?')[0]!;
+  if (OPEN_PATHS.has(path)) return;
+  const header = request.headers.authorization;
+  const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+  const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
+  if (!key) throw new OffloadError('unauthorized', 'send an API key as Authorization: Bearer <key>');
+  if (key.role === 'operator') return;
+  const produce = /^\/v1\/(queues|topics)\/([^/]+)\/messages(\/batch)?$/.exec(path);
+  if (key.role === 'producer') {
+    if (request.method === 'POST' && produce && (!key.channels || key.channels.includes(decodeURIComponent(produce[2]!)))) return;
+    throw new OffloadError('forbidden', 'this producer key may only send to its own channels');
+  }
+  if (request.method === 'GET') return;
+  throw new OffloadError('forbidden', 'a viewer key can only read');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

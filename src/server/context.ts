@@ -1,0 +1,17 @@
+import type { OffloadConfig } from '../config/load.js';
+import type { Store } from '../storage/port.js';
+import type { EventHub } from './event-hub.js';
+
+/** What the HTTP routes need from the running service. */
+export interface ServerContext {
+  config: OffloadConfig;
+  store: Store;
+  /** Tells the dispatcher that new work may be claimable on these targets. */
+  wake(targets: readonly string[]): void;
+  events: EventHub;
+  /** Store reachable and dispatcher running. */
+  ready(): boolean;
+  now(): number;
+  /** Circuit breaker states per endpoint origin, for the channel listing. */
+  breakers?(): Array<{ endpoint: string; state: string; since: number | null }>;
+}

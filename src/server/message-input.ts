@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
+import { isValidIdentifier, type NewMessage } from '../domain/message.js';
+
+const identifier = z.string().refine(isValidIdentifier, 'use 1-200 printable ASCII characters without spaces');
+const RESERVED_HEADERS = /^(content-type|content-length|host|connection|transfer-encoding|idempotency-key|traceparent|user-agent|webhook-.*|keep-alive|upgrade|te|trailer)$/i;
+
+export const messageInputSchema = z
+  .object({
+    id: identifier.optional(),
+    key: identifier.optional(),
+    type: identifier.optional(),
+    data: z.unknown().refine((v) => v !== undefined, 'data is required: the JSON payload to deliver'),
+    metadata: z
+      .object({
+        tenantId: z.string().max(200).optional(),
+        correlationId: z.string().max(200).optional(),
+        callerId: z.string().max(200).optional(),
+        traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>').optional(),
+        headers: z
+          .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'header names are letters, digits and dashes').refine((h) => !RESERVED_HEADERS.test(h), 'this header is set by Offload itself'), z.string().max(4096))
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** ISO 8601 time or epoch milliseconds. */
+    deliverAt: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
+    /** Relative delay, e.g. `30s`. */
+    delay: z.union([z.string(), z.number()]).optional(),
+  })
+  .strict();
+
+export const batchInputSchema = z.object({ messages: z.array(z.unknown()).min(1, 'send at least one message').max(1000, 'at most 1000 messages per batch') }).strict();
+
+export type MessageInput = z.infer<typeof messageInputSchema>;
+
+export interface InputContext {
+  kind: 'queue' | 'fifo' | 'topic';
+  channel: string;
+  maxPayload: number;
+  now: number;
+  idempotencyKey?: string;
+}
+
+export function issuesOf(error: z.ZodError, prefix = ''): Array<{ path: string; message: string }> {
+  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: i.message }));
+}
+
+/** Validates one message from a producer and turns it into what the store keeps. */
+export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMessage {
+  const parsed = messageInputSchema.safeParse(body);
+  if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${parsed.error.issues[0]!.message}`, issuesOf(parsed.error, path));
+  const input = parsed.data;
+  if (ctx.kind === 'fifo' && input.key === undefined) {
+    throw new ValidationError(`'${ctx.channel}' is a fifo queue: every message needs a key (the aggregate id)`, [{ path: `${path ? `${path}.` : ''}key`, message: 'required on a fifo queue' }]);
+  }
+  const data = JSON.stringify(input.data);
+  if (Buffer.byteLength(data) > ctx.maxPayload) {
+    throw new PayloadTooLargeError(`data${path ? ` at ${path}` : ''} is ${Buffer.byteLength(data)} bytes; the limit is ${ctx.maxPayload} (delivery.maxPayload)`);
+  }
+  let deliverAt: number | null = null;
+  if (input.deliverAt !== undefined) deliverAt = typeof input.deliverAt === 'number' ? input.deliverAt : Date.parse(input.deliverAt);
+  if (input.delay !== undefined) {
+    const ms = parseDuration(input.delay);
+    if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
+    deliverAt = ctx.now + ms;
+  }
+  if (deliverAt !== null && ctx.kind === 'topic') throw new ValidationError('topics deliver in publish order; deliverAt and delay are for queues');
+  return {
+    id: input.id ?? ctx.idempotencyKey ?? randomUUID(),
+    key: input.key ?? null,
+    type: input.type ?? `${ctx.channel}.message`,
+    data,
+    metadata: input.metadata ?? {},
+    deliverAt,
+  };
+}

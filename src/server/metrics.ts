@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryEvent } from '../delivery/dispatcher.js';
+import type { Store } from '../storage/port.js';
+
+export interface Metrics {
+  registry: Registry;
+  record(event: DeliveryEvent): void;
+  sent(channel: string, count: number): void;
+}
+
+/** Prometheus metrics; gauges are read from the store when scraped, so they are shared truths. */
+export function createMetrics(store: Store): Metrics {
+  const registry = new Registry();
+  const deliveries = new Counter({ name: 'offload_deliveries_total', help: 'Delivery attempts by target and outcome', labelNames: ['target', 'outcome'], registers: [registry] });
+  const duration = new Histogram({ name: 'offload_delivery_duration_seconds', help: 'Duration of delivery calls', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });
+  const sent = new Counter({ name: 'offload_messages_sent_total', help: 'Messages accepted by channel', labelNames: ['channel'], registers: [registry] });
+  const gauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Store['stats']>>[number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['channel'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of await store.stats()) this.set({ channel: s.name }, pick(s));
+      },
+    });
+  gauge('offload_depth', 'Undelivered messages per queue or subscription', (s) => s.depth);
+  gauge('offload_in_flight', 'Deliveries in flight', (s) => s.inFlight);
+  gauge('offload_oldest_age_seconds', 'Age of the oldest undelivered message', (s) => s.oldestAgeMs / 1000);
+  gauge('offload_dead_letters', 'Dead-lettered messages', (s) => s.deadLettered);
+  gauge('offload_blocked_keys', 'Parked fifo keys and stalled subscription lanes', (s) => s.parkedLanes + s.stalledLanes);
+  return {
+    registry,
+    record(event) {
+      deliveries.inc({ target: event.target, outcome: event.type }, event.ids.length);
+      duration.observe({ target: event.target }, event.durationMs / 1000);
+    },
+    sent(channel, count) {
+      sent.inc({ channel }, count);
+    },
+  };
+}

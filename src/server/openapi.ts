@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { batchInputSchema, messageInputSchema } from './message-input.js';
+
+const problem = { $ref: '#/components/schemas/Problem' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const problems = {
+  '400': { description: 'Bad input: the detail says what to fix', content: { 'application/problem+json': { schema: problem } } },
+  '404': { description: 'Unknown channel or message', content: { 'application/problem+json': { schema: problem } } },
+};
+const sendResult = { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, duplicate: { type: 'boolean' }, sequence: { type: 'integer' } }, required: ['id', 'status'] };
+const list = { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, next: { type: ['string', 'null'] } } };
+const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK', ...json(list) }, ...problems }, ...extra });
+const nameParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+/** The OpenAPI 3.1 description served at /openapi.json; request schemas come from the validators. */
+export function openApiDocument(version: string): object {
+  const send = (what: string) => ({
+    summary: `Send one message to a ${what}`,
+    parameters: [nameParam('name'), { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } }],
+    requestBody: { required: true, ...json({ $ref: '#/components/schemas/MessageInput' }) },
+    responses: { '202': { description: 'Stored durably', ...json(sendResult) }, '200': { description: 'Duplicate of an accepted message', ...json(sendResult) }, '413': { description: 'Payload too large' }, ...problems },
+  });
+  const batch = (what: string) => ({
+    summary: `Send a batch of messages to a ${what} (all stored, or none)`,
+    parameters: [nameParam('name')],
+    requestBody: { required: true, ...json({ $ref: '#/components/schemas/BatchInput' }) },
+    responses: { '202': { description: 'Stored durably', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) }, ...problems },
+  });
+  const sub = [nameParam('topic'), nameParam('sub')];
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Offload', version, description: 'Durable asynchronous work delivered as HTTP calls.' },
+    paths: {
+      '/v1/queues/{name}/messages': { post: send('queue (kind queue or fifo; fifo requires key)') },
+      '/v1/queues/{name}/messages/batch': { post: batch('queue') },
+      '/v1/topics/{name}/messages': { post: send('topic') },
+      '/v1/topics/{name}/messages/batch': { post: batch('topic') },
+      '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
+      '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker') },
+      '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
+      '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
+      '/v1/queues/{name}/parked': { get: op('Parked keys of a fifo queue', { parameters: [nameParam('name')] }) },
+      '/v1/queues/{name}/parked/{key}/retry': { post: op('Retry the head of a parked key now', { parameters: [nameParam('name'), nameParam('key')] }) },
+      '/v1/queues/{name}/parked/{key}/skip': { post: op('Move the head of a parked key aside', { parameters: [nameParam('name'), nameParam('key')] }) },
+      '/v1/queues/{name}/skipped': { get: op('Skipped messages of a fifo queue', { parameters: [nameParam('name')] }) },
+      '/v1/queues/{name}/skipped/redeliver': { post: op('Put skipped messages back ahead of their key', { parameters: [nameParam('name')] }) },
+      '/v1/topics/{topic}/subscriptions/{sub}': { get: op('Subscription state, lag and stalled lanes', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/retry': { post: op('Retry the head now (?key= for ordering key)', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/skip': { post: op('Move the head aside and go on (?key= for ordering key)', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/skipped': { get: op('Skipped events', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/skipped/redeliver': { post: op('Redeliver skipped events', { parameters: sub }) },
+      '/v1/queues/{name}/pause': { post: op('Pause deliveries', { parameters: [nameParam('name')] }) },
+      '/v1/queues/{name}/resume': { post: op('Resume deliveries', { parameters: [nameParam('name')] }) },
+      '/v1/topics/{name}/pause': { post: op('Pause every subscription of the topic', { parameters: [nameParam('name')] }) },
+      '/v1/topics/{name}/resume': { post: op('Resume the topic', { parameters: [nameParam('name')] }) },
+      '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
+      '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
+      '/readyz': { get: { summary: 'The store is reachable and deliveries run', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain' } } } },
+    },
+    components: {
+      schemas: {
+        MessageInput: z.toJSONSchema(messageInputSchema, { unrepresentable: 'any', io: 'input' }),
+        BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),
+        Problem: {
+          type: 'object',
+          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } } },
+        },
+      },
+    },
+  };
+}

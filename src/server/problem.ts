@@ -1,0 +1,88 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { OffloadError, type ErrorCode } from '../domain/errors.js';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  store_unavailable: 503,
+  invalid_config: 500,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, errors?: Problem['errors']): FastifyReply {
+  const body: Problem = { type: `urn:offload:problem:${code}`, title: TITLES[status] ?? 'Error', status, detail };
+  if (errors && errors.length > 0) body.errors = errors;
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+/**
+ * The one place errors become HTTP answers (RFC 9457). Known errors keep their message; the
+ * framework's own client errors (malformed JSON, body too large, wrong content type) say what to
+ * fix; anything else is logged once and answered 500 without internals.
+ */
+export function errorHandler(error: FastifyError | OffloadError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof OffloadError) {
+    const status = STATUS[error.code];
+    if (status >= 500) request.log.error({ err: error }, error.message);
+    return sendProblem(reply, status, error.code, error.message, error.details?.errors);
+  }
+  const fe = error as FastifyError;
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) return sendProblem(reply, status, clientCode(fe), clientDetail(fe));
+  request.log.error({ err: error }, 'unexpected error');
+  return sendProblem(reply, 500, 'internal', 'an unexpected error occurred; it has been logged');
+}
+
+function clientCode(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'malformed_json';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'payload_too_large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported_media_type';
+    default:
+      return 'invalid_request';
+  }
+}
+
+function clientDetail(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return `the body is not valid JSON: ${error.message}`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the body is empty; send a JSON object';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'the request body is larger than the server accepts (server.bodyLimit); send fewer or smaller messages';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'send the body as application/json';
+    default:
+      return error.message;
+  }
+}

@@ -1,0 +1,108 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import type { SendResult } from '../../storage/port.js';
+import type { ServerContext } from '../context.js';
+import { batchInputSchema, issuesOf, toNewMessage } from '../message-input.js';
+
+type Params = { name: string };
+
+/** Producer routes: send to queues and publish to topics, single and batch. */
+export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const channelOf = (kind: 'queues' | 'topics', name: string) => {
+    if (kind === 'queues') {
+      const queueKind = ctx.config.queues.get(name);
+      if (!queueKind) throw new NotFoundError(notFoundText('queue', name, [...ctx.config.queues.keys()], ctx.config.topics.has(name) ? `'${name}' is a topic: POST /v1/topics/${name}/messages` : undefined));
+      return { kind: queueKind, targets: [name] };
+    }
+    const subs = ctx.config.topics.get(name);
+    if (!subs) throw new NotFoundError(notFoundText('topic', name, [...ctx.config.topics.keys()], ctx.config.queues.has(name) ? `'${name}' is a queue: POST /v1/queues/${name}/messages` : undefined));
+    return { kind: 'topic' as const, targets: subs };
+  };
+
+  const idempotencyKey = (header: string | string[] | undefined) => (typeof header === 'string' && header.length > 0 ? header : undefined);
+
+  const answer = (reply: FastifyReply, result: SendResult) => reply.code(result.duplicate ? 200 : 202).send(result.duplicate ? result : withoutDuplicate(result));
+
+  for (const kind of ['queues', 'topics'] as const) {
+    app.post<{ Params: Params }>(`/v1/${kind}/:name/messages`, async (request, reply) => {
+      const channel = channelOf(kind, request.params.name);
+      const ctxInput = { kind: channel.kind, channel: request.params.name, maxPayload: ctx.config.delivery.maxPayload, now: ctx.now(), idempotencyKey: idempotencyKey(request.headers['idempotency-key']) } as const;
+      const message = toNewMessage(request.body, ctxInput);
+      const [result] = await ctx.store.send(request.params.name, [message]);
+      if (!result!.duplicate) ctx.wake(channel.targets);
+      return answer(reply, result!);
+    });
+
+    app.post<{ Params: Params }>(`/v1/${kind}/:name/messages/batch`, async (request, reply) => {
+      const channel = channelOf(kind, request.params.name);
+      const parsed = batchInputSchema.safeParse(request.body);
+      if (!parsed.success) throw new ValidationError(`invalid batch: ${parsed.error.issues[0]!.message}; send { "messages": [ ... ] }`, issuesOf(parsed.error));
+      const now = ctx.now();
+      const messages = parsed.data.messages.map((m, i) => toNewMessage(m, { kind: channel.kind, channel: request.params.name, maxPayload: ctx.config.delivery.maxPayload, now }, `messages.${i}`));
+      const ids = new Set<string>();
+      for (const [i, m] of messages.entries()) {
+        if (ids.has(m.id)) throw new ValidationError(`message id '${m.id}' appears twice in the batch`, [{ path: `messages.${i}.id`, message: 'repeated in this batch' }]);
+        ids.add(m.id);
+      }
+      const results = await ctx.store.send(request.params.name, messages);
+      if (results.some((r) => !r.duplicate)) ctx.wake(channel.targets);
+      return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
+    });
+  }
+
+  app.get<{ Params: { id: string }; Querystring: { channel?: string } }>('/v1/messages/:id', async (request) => {
+    const views = await ctx.store.getMessage(request.params.id, request.query.channel);
+    if (views.length === 0) throw new NotFoundError(`no message '${request.params.id}'${request.query.channel ? ` on '${request.query.channel}'` : ''} (delivered messages are kept for delivery.retention)`);
+    if (views.length > 1) {
+      throw new ValidationError(`message id '${request.params.id}' exists on several channels (${views.map((v) => v.message.channel).join(', ')}); add ?channel=<name>`);
+    }
+    const view = views[0]!;
+    return {
+      ...presentMessage(view.message),
+      status: view.deliveries.length === 1 ? view.deliveries[0]!.status : summarize(view.deliveries.map((d) => d.status)),
+      deliveries: view.deliveries.map((d) => ({
+        target: d.target,
+        status: d.status,
+        attempts: d.attempts,
+        nextAttemptAt: d.status === 'retrying' || d.status === 'scheduled' || d.status === 'stalled' ? iso(d.availableAt) : null,
+        lastError: d.lastError,
+        result: d.result,
+        updatedAt: iso(d.updatedAt),
+        history: d.history.map((a) => ({ ...a, startedAt: iso(a.startedAt) })),
+      })),
+    };
+  });
+}
+
+function withoutDuplicate(result: SendResult): Omit<SendResult, 'duplicate'> {
+  const { duplicate: _duplicate, ...rest } = result;
+  return rest;
+}
+
+function notFoundText(kind: string, name: string, known: string[], hint?: string): string {
+  return `${kind} '${name}' is not configured${hint ? `; ${hint}` : ''} (configured ${kind}s: ${known.join(', ') || 'none'})`;
+}
+
+function summarize(statuses: string[]): string {
+  if (statuses.every((s) => s === 'delivered')) return 'delivered';
+  for (const s of ['stalled', 'parked', 'deadlettered', 'retrying', 'delivering', 'queued', 'scheduled', 'skipped']) if (statuses.includes(s)) return s;
+  return statuses[0] ?? 'queued';
+}
+
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function presentMessage(m: { id: string; channel: string; key: string | null; type: string; data: string; metadata: object; createdAt: number; deliverAt: number | null; sequence: number | null }) {
+  return {
+    id: m.id,
+    channel: m.channel,
+    key: m.key,
+    type: m.type,
+    data: JSON.parse(m.data) as unknown,
+    metadata: m.metadata,
+    createdAt: iso(m.createdAt),
+    deliverAt: iso(m.deliverAt),
+    sequence: m.sequence,
+  };
+}

@@ -1,0 +1,180 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { subscriptionTargetName } from '../../domain/channel.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
+import type { ServerContext } from '../context.js';
+import { issuesOf } from '../message-input.js';
+import { iso, presentMessage } from './messages.js';
+
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1, 'limit is at least 1').max(1000, 'limit is at most 1000').default(100),
+  cursor: z.string().optional(),
+});
+const idsBody = z.object({ ids: z.array(z.string().min(1)).min(1).max(10_000).optional() }).strict().optional();
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`invalid ${what}: ${parsed.error.issues[0]!.message}`, issuesOf(parsed.error));
+  return parsed.data;
+}
+
+/** Operator routes: channel stats, dead letters, parked keys, stalled subscriptions, pause/resume. */
+export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const queue = (name: string, fifoOnly = false) => {
+    const kind = ctx.config.queues.get(name);
+    if (!kind) throw new NotFoundError(`queue '${name}' is not configured (configured queues: ${[...ctx.config.queues.keys()].join(', ') || 'none'})`);
+    if (fifoOnly && kind !== 'fifo') throw new ValidationError(`'${name}' is not a fifo queue: only fifo queues park keys`);
+    return name;
+  };
+  const subscription = (topic: string, sub: string) => {
+    const name = subscriptionTargetName(topic, sub);
+    if (!ctx.config.topics.get(topic)?.includes(name)) throw new NotFoundError(`subscription '${sub}' of topic '${topic}' is not configured`);
+    return name;
+  };
+  const channel = (kind: 'queues' | 'topics', name: string) => {
+    if (kind === 'queues') return queue(name);
+    if (!ctx.config.topics.has(name)) throw new NotFoundError(`topic '${name}' is not configured`);
+    return name;
+  };
+
+  app.get('/v1/channels', async () => {
+    const stats = await ctx.store.stats();
+    const breakers = new Map((ctx.breakers?.() ?? []).map((b) => [b.endpoint, b]));
+    const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat()]);
+    return {
+      items: stats.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
+      next: null,
+    };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/deadletters', async (request) => {
+    const page = parse(pageQuery, request.query, 'query');
+    const result = await ctx.store.listDeadLetters(queue(request.params.name), page);
+    return { items: result.items.map(presentDelivery), next: result.next };
+  });
+  app.post<{ Params: { name: string } }>('/v1/queues/:name/deadletters/redrive', async (request) => {
+    const name = queue(request.params.name);
+    const body = parse(idsBody, request.body, 'body');
+    const redriven = await ctx.store.redrive(name, body?.ids);
+    ctx.wake([name]);
+    return { redriven };
+  });
+  app.delete<{ Params: { name: string } }>('/v1/queues/:name/deadletters', async (request) => {
+    const body = parse(idsBody, request.body, 'body');
+    return { purged: await ctx.store.purgeDeadLetters(queue(request.params.name), body?.ids) };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/parked', async (request) => {
+    const page = parse(pageQuery, request.query, 'query');
+    const result = await ctx.store.listBlockedLanes(queue(request.params.name, true), page);
+    return { items: result.items.map(presentLane), next: result.next };
+  });
+  app.post<{ Params: { name: string; key: string } }>('/v1/queues/:name/parked/:key/retry', async (request) => {
+    const name = queue(request.params.name, true);
+    if (!(await ctx.store.retryLane(name, request.params.key))) throw new NotFoundError(`key '${request.params.key}' has nothing waiting on '${name}'`);
+    ctx.wake([name]);
+    return { retried: request.params.key };
+  });
+  app.post<{ Params: { name: string; key: string } }>('/v1/queues/:name/parked/:key/skip', async (request) => {
+    const name = queue(request.params.name, true);
+    const skipped = await ctx.store.skipLaneHead(name, request.params.key);
+    if (!skipped) throw new NotFoundError(`key '${request.params.key}' has nothing waiting on '${name}'`);
+    ctx.wake([name]);
+    return { skipped: presentDelivery(skipped) };
+  });
+
+  app.get<{ Params: { topic: string; sub: string } }>('/v1/topics/:topic/subscriptions/:sub', async (request) => {
+    const name = subscription(request.params.topic, request.params.sub);
+    const stats = (await ctx.store.stats()).find((s) => s.name === name);
+    const blocked = await ctx.store.listBlockedLanes(name, { limit: 100 });
+    return { ...(stats ? presentStats(stats, ctx, new Map()) : { name }), blockedLanes: blocked.items.map(presentLane) };
+  });
+  app.post<{ Params: { topic: string; sub: string }; Querystring: { key?: string } }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
+    const name = subscription(request.params.topic, request.params.sub);
+    const lane = request.query.key ?? '';
+    if (!(await ctx.store.retryLane(name, lane))) throw new NotFoundError(`'${name}' has nothing waiting${lane ? ` for key '${lane}'` : ''}`);
+    ctx.wake([name]);
+    return { retried: name, key: request.query.key ?? null };
+  });
+  app.post<{ Params: { topic: string; sub: string }; Querystring: { key?: string } }>('/v1/topics/:topic/subscriptions/:sub/skip', async (request) => {
+    const name = subscription(request.params.topic, request.params.sub);
+    const skipped = await ctx.store.skipLaneHead(name, request.query.key ?? '');
+    if (!skipped) throw new NotFoundError(`'${name}' has nothing waiting${request.query.key ? ` for key '${request.query.key}'` : ''}`);
+    ctx.wake([name]);
+    return { skipped: presentDelivery(skipped) };
+  });
+
+  // Skipped messages are kept with their history and can be put back in their lane.
+  for (const [prefix, resolve] of [
+    ['/v1/queues/:name', (p: Record<string, string>) => queue(p.name!, true)],
+    ['/v1/topics/:topic/subscriptions/:sub', (p: Record<string, string>) => subscription(p.topic!, p.sub!)],
+  ] as const) {
+    app.get<{ Params: Record<string, string>; Querystring: unknown }>(`${prefix}/skipped`, async (request) => {
+      const page = parse(pageQuery, request.query, 'query');
+      const result = await ctx.store.listSkipped(resolve(request.params), page);
+      return { items: result.items.map(presentDelivery), next: result.next };
+    });
+    app.post<{ Params: Record<string, string> }>(`${prefix}/skipped/redeliver`, async (request) => {
+      const name = resolve(request.params);
+      const body = parse(idsBody, request.body, 'body');
+      const redelivered = await ctx.store.redeliverSkipped(name, body?.ids);
+      ctx.wake([name]);
+      return { redelivered };
+    });
+  }
+
+  for (const action of ['pause', 'resume'] as const) {
+    for (const kind of ['queues', 'topics'] as const) {
+      app.post<{ Params: { name: string } }>(`/v1/${kind}/:name/${action}`, async (request) => {
+        const name = channel(kind, request.params.name);
+        await ctx.store.setPaused(name, action === 'pause');
+        if (action === 'resume') ctx.wake(kind === 'queues' ? [name] : ctx.config.topics.get(name) ?? []);
+        return { name, paused: action === 'pause' };
+      });
+    }
+    app.post<{ Params: { topic: string; sub: string } }>(`/v1/topics/:topic/subscriptions/:sub/${action}`, async (request) => {
+      const name = subscription(request.params.topic, request.params.sub);
+      await ctx.store.setPaused(name, action === 'pause');
+      if (action === 'resume') ctx.wake([name]);
+      return { name, paused: action === 'pause' };
+    });
+  }
+}
+
+function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>) {
+  const target = ctx.config.targets.find((t) => t.name === s.name);
+  return {
+    name: s.name,
+    kind: s.kind,
+    paused: s.paused,
+    depth: s.depth,
+    inFlight: s.inFlight,
+    oldestAgeMs: s.oldestAgeMs,
+    delivered: s.delivered,
+    deadLettered: s.deadLettered,
+    skipped: s.skipped,
+    parkedKeys: s.parkedLanes,
+    stalledLanes: s.stalledLanes,
+    stalled: s.kind === 'subscription' ? s.stalledLanes > 0 : undefined,
+    lastSequence: s.lastSequence,
+    endpoint: target?.endpoint,
+    breaker: target ? breakers.get(target.endpoint)?.state ?? 'closed' : undefined,
+  };
+}
+
+export function presentDelivery(d: DeliveryView) {
+  return {
+    ...presentMessage(d.message),
+    target: d.target,
+    status: d.status,
+    attempts: d.attempts,
+    lastError: d.lastError,
+    updatedAt: iso(d.updatedAt),
+    history: d.history.map((a) => ({ ...a, startedAt: iso(a.startedAt) })),
+  };
+}
+
+function presentLane(l: LaneView) {
+  return { key: l.lane, state: l.state, reason: l.reason, since: iso(l.since), pending: l.pending, head: l.head ? presentDelivery(l.head) : null };
+}

@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildConfig, type OffloadConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { createOffload, type Offload, type OffloadOptions } from '../../src/offload.js';
+import { tempDir } from './temp.js';
+
+export interface TestOffload extends Offload {
+  cleanup(): Promise<void>;
+}
+
+/** Starts a real Offload (SQLite file in a temp folder, API on a free loopback port). */
+export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'> & { storage?: ConfigInput['storage'] }, options: OffloadOptions = {}): Promise<TestOffload> {
+  const dir = tempDir();
+  const config: OffloadConfig = buildConfig({
+    ...input,
+    server: { port: 0 },
+    storage: input.storage ?? { sqlite: { path: join(dir.path, 'offload.db') } },
+  });
+  const offload = await createOffload(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...options });
+  await offload.start();
+  return Object.assign(offload, {
+    async cleanup() {
+      await offload.stop();
+      dir.cleanup();
+    },
+  });
+}
+
+/** POSTs JSON to the running API. */
+export async function post(base: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+export async function get(base: string, path: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
