@@ -1,0 +1,129 @@
+/**
+ * TypeScript client for Offload's HTTP API (SPEC §9). Uses the global fetch; no dependencies, so
+ * API hosts can import it without pulling in the server.
+ */
+
+export interface MessageInput {
+  id?: string;
+  key?: string;
+  type?: string;
+  data: unknown;
+  metadata?: { tenantId?: string; correlationId?: string; callerId?: string; traceparent?: string; headers?: Record<string, string> };
+  /** ISO time or epoch ms. */
+  deliverAt?: string | number;
+  /** Relative delay such as `30s`. */
+  delay?: string;
+}
+
+export interface SendResult {
+  id: string;
+  status: string;
+  duplicate?: boolean;
+  sequence?: number;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export class OffloadApiError extends Error {
+  constructor(readonly status: number, readonly problem: Problem | undefined, message: string) {
+    super(message);
+    this.name = 'OffloadApiError';
+  }
+}
+
+export interface ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+}
+
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+/** Items are the API's JSON as is; see GET /openapi.json for their fields. */
+export type Json = Record<string, unknown>;
+
+export interface OffloadClient {
+  send(queue: string, message: MessageInput): Promise<SendResult>;
+  sendBatch(queue: string, messages: MessageInput[]): Promise<SendResult[]>;
+  publish(topic: string, message: MessageInput): Promise<SendResult>;
+  publishBatch(topic: string, messages: MessageInput[]): Promise<SendResult[]>;
+  getMessage(id: string, channel?: string): Promise<Json>;
+  channels(): Promise<Json[]>;
+  deadLetters(queue: string, page?: { limit?: number; cursor?: string }): Promise<Page<Json>>;
+  redrive(queue: string, ids?: string[]): Promise<number>;
+  purgeDeadLetters(queue: string, ids?: string[]): Promise<number>;
+  parked(queue: string): Promise<Page<Json>>;
+  retryParked(queue: string, key: string): Promise<void>;
+  skipParked(queue: string, key: string): Promise<Json>;
+  subscription(topic: string, subscription: string): Promise<Json>;
+  retrySubscription(topic: string, subscription: string, key?: string): Promise<void>;
+  skipSubscription(topic: string, subscription: string, key?: string): Promise<Json>;
+  pause(kind: 'queues' | 'topics', name: string): Promise<void>;
+  resume(kind: 'queues' | 'topics', name: string): Promise<void>;
+}
+
+export function createClient(options: ClientOptions): OffloadClient {
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  const enc = encodeURIComponent;
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+    const res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const problem = parsed as Problem | undefined;
+      throw new OffloadApiError(res.status, problem, `${method} ${path}: ${res.status} ${problem?.detail ?? text}`);
+    }
+    return parsed as T;
+  }
+  const query = (page?: { limit?: number; cursor?: string }) => {
+    const params = new URLSearchParams();
+    if (page?.limit) params.set('limit', String(page.limit));
+    if (page?.cursor) params.set('cursor', page.cursor);
+    const text = params.toString();
+    return text ? `?${text}` : '';
+  };
+  const keyQuery = (key?: string) => (key === undefined ? '' : `?key=${enc(key)}`);
+
+  return {
+    send: (queue, message) => call('POST', `/v1/queues/${enc(queue)}/messages`, message),
+    sendBatch: async (queue, messages) => (await call<{ items: SendResult[] }>('POST', `/v1/queues/${enc(queue)}/messages/batch`, { messages })).items,
+    publish: (topic, message) => call('POST', `/v1/topics/${enc(topic)}/messages`, message),
+    publishBatch: async (topic, messages) => (await call<{ items: SendResult[] }>('POST', `/v1/topics/${enc(topic)}/messages/batch`, { messages })).items,
+    getMessage: (id, channel) => call('GET', `/v1/messages/${enc(id)}${channel ? `?channel=${enc(channel)}` : ''}`),
+    channels: async () => (await call<Page<Json>>('GET', '/v1/channels')).items,
+    deadLetters: (queue, page) => call('GET', `/v1/queues/${enc(queue)}/deadletters${query(page)}`),
+    redrive: async (queue, ids) => (await call<{ redriven: number }>('POST', `/v1/queues/${enc(queue)}/deadletters/redrive`, ids ? { ids } : {})).redriven,
+    purgeDeadLetters: async (queue, ids) => (await call<{ purged: number }>('DELETE', `/v1/queues/${enc(queue)}/deadletters`, ids ? { ids } : {})).purged,
+    parked: (queue) => call('GET', `/v1/queues/${enc(queue)}/parked`),
+    retryParked: async (queue, key) => {
+      await call('POST', `/v1/queues/${enc(queue)}/parked/${enc(key)}/retry`);
+    },
+    skipParked: (queue, key) => call('POST', `/v1/queues/${enc(queue)}/parked/${enc(key)}/skip`),
+    subscription: (topic, sub) => call('GET', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}`),
+    retrySubscription: async (topic, sub, key) => {
+      await call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/retry${keyQuery(key)}`);
+    },
+    skipSubscription: (topic, sub, key) => call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/skip${keyQuery(key)}`),
+    pause: async (kind, name) => {
+      await call('POST', `/v1/${kind}/${enc(name)}/pause`);
+    },
+    resume: async (kind, name) => {
+      await call('POST', `/v1/${kind}/${enc(name)}/resume`);
+    },
+  };
+}
