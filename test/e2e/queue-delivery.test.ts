@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { byProbability, checkHistory, createFaultReceiver, firstOf, forIds, type FaultReceiver } from '../../src/testing/index.js';
+import { byProbability, checkHistory, createFaultReceiver, firstOf, type FaultReceiver } from '../../src/testing/index.js';
 import { get, post, startOffload, type TestOffload } from '../support/offload.js';
 
 describe('ancillary queue delivery', () => {
