@@ -1,0 +1,46 @@
+import type { BenchCase } from './types.js';
+import { checkReceiver, checkStream } from './checks.js';
+import { streamOf } from '../lib/receiver-client.js';
+
+const STREAM = 'queue';
+
+/**
+ * Open-loop load at a fixed rate with consumers running: enqueue-to-receipt latency,
+ * measured from the body's `sentAt` (stamped just before the send call) to the moment
+ * the receiver saw the request.
+ */
+export const latencyCase: BenchCase = {
+  scenario: 'latency',
+  name: 'latency',
+  measures: [
+    { name: 'p50', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt p50' },
+    { name: 'p95', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt p95' },
+    { name: 'p99', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt p99' },
+    { name: 'max', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt max' },
+  ],
+  channel: (sizes) => ({
+    kind: 'queue', name: 'bench-latency', path: `/deliver/${STREAM}`, concurrency: sizes.latencyConcurrency,
+  }),
+  async run({ host, receiver, tag, sizes, limits, opTimeoutMs }) {
+    await host.call('start', {}, opTimeoutMs);
+    const durationMs = sizes.latencySeconds * 1000;
+    const load = await host.call('openLoop', {
+      prefix: `${tag}-l`, ratePerSec: sizes.latencyRatePerSec, durationMs,
+      // More than two seconds of backlog means the system cannot keep the rate.
+      maxOutstanding: sizes.latencyRatePerSec * 2,
+    }, durationMs + opTimeoutMs);
+    const expected = Math.round((sizes.latencyRatePerSec * durationMs) / 1000);
+    const failures: string[] = [];
+    if (load.failed > 0) failures.push(`${load.failed} sends failed or not issued: ${load.firstError ?? 'backlog'}`);
+    const snapshot = await receiver.waitFor({ [STREAM]: load.sent - load.failed }, limits);
+    await host.call('stop', {}, opTimeoutMs);
+    const latency = streamOf(snapshot, STREAM).latency;
+    return {
+      measures: {
+        p50: latency?.p50 ?? Number.NaN, p95: latency?.p95 ?? Number.NaN,
+        p99: latency?.p99 ?? Number.NaN, max: latency?.max ?? Number.NaN,
+      },
+      failures: [...failures, ...checkReceiver(snapshot), ...checkStream(snapshot, STREAM, expected, { ordered: false, serial: false })],
+    };
+  },
+};
