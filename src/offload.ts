@@ -10,6 +10,7 @@ import { createEventHub, type EventHub } from './server/event-hub.js';
 import { createMetrics } from './server/metrics.js';
 import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
+import { createNotifier } from './delivery/notifier.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -50,8 +51,10 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   let started = false;
   let sweeper: NodeJS.Timeout | undefined;
 
+  const notify = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
+    notify(event);
     events.publish({ ...event, at: clock.now() });
     if (event.type === 'deadlettered') logger.warn({ target: event.target, ids: event.ids, reason: event.reason }, 'message dead-lettered');
     if (event.newlyBlocked) {

@@ -6,11 +6,15 @@ import { ConfigError } from '../domain/errors.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 
+/** Per target: the internal notification queue for each kind of event. */
 export interface NotificationRoutes {
   onDelivered?: string;
   onDeadLettered?: string;
   onStalled?: string;
 }
+
+/** Notification queues are internal: their names start with `_`, which channel names cannot. */
+export const NOTIFICATION_QUEUE_PREFIX = '_notify.';
 
 /** The validated, frozen configuration every part of Offload reads. */
 export interface OffloadConfig {
@@ -25,6 +29,8 @@ export interface OffloadConfig {
   queues: ReadonlyMap<string, 'queue' | 'fifo'>;
   topics: ReadonlyMap<string, readonly string[]>;
   notifications: ReadonlyMap<string, NotificationRoutes>;
+  /** Internal queues (notifications): delivered like queues, not open to producers. */
+  internalQueues: readonly string[];
 }
 
 export interface Overrides {
@@ -85,6 +91,26 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
   const queues = new Map<string, 'queue' | 'fifo'>();
   const topics = new Map<string, string[]>();
   const notifications = new Map<string, NotificationRoutes>();
+  const notifyQueues = new Map<string, string>();
+  const pickNotifications = (where: string, p: Partial<Record<keyof NotificationRoutes, { endpoint: string; path?: string }>>): NotificationRoutes => {
+    const routes: NotificationRoutes = {};
+    for (const kind of ['onDelivered', 'onDeadLettered', 'onStalled'] as const) {
+      const route = p[kind];
+      if (!route) continue;
+      const id = `${route.endpoint}${route.path ?? ''}`;
+      let queue = notifyQueues.get(id);
+      if (!queue) {
+        queue = `${NOTIFICATION_QUEUE_PREFIX}${notifyQueues.size}`;
+        const policy = policyFor(`${where}.${kind}`, route, { ...PRESETS.ancillary, concurrency: 4 });
+        if (!policy) continue;
+        notifyQueues.set(id, queue);
+        targets.push({ ...policy, kind: 'queue', name: queue, ordering: 'none' });
+        channels.push({ name: queue, kind: 'queue' });
+      }
+      routes[kind] = queue;
+    }
+    return routes;
+  };
 
   const policyFor = (where: string, p: { endpoint: string; path?: string; timeout?: number; lockDuration?: number; concurrency?: number; minBackoff?: number; maxBackoff?: number }, seed: Partial<Record<string, unknown>>): DeliveryPolicy | undefined => {
     const ep = file.endpoints[p.endpoint];
@@ -105,7 +131,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       maxAttempts: (seed.maxAttempts as number | undefined) ?? 10,
       minBackoffMs,
       maxBackoffMs,
-      secrets: refs.map((r, i) => secret(r, `endpoints.${p.endpoint}.${ep.secret && i === 0 ? 'secret' : `secrets.${i}`}`)),
+      secrets: refs.map((r, i) => secret(r, `endpoints.${p.endpoint}.${!ep.secret ? `secrets.${i}` : i === 0 ? 'secret' : `secrets.${i - 1}`}`)),
       headers: ep.headers ?? {},
     };
   };
@@ -123,7 +149,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       : { ...policy, kind: 'queue', name, ordering: 'none' });
     channels.push({ name, kind });
     queues.set(name, kind);
-    notifications.set(name, pickNotifications(q));
+    notifications.set(name, pickNotifications(where, q));
   }
 
   for (const [topicName, t] of Object.entries(file.topics)) {
@@ -155,7 +181,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       });
       channels.push({ name, kind: 'subscription', topic: topicName, ordering, startFrom: s.startFrom ?? 'latest' });
       subs.push(name);
-      notifications.set(name, pickNotifications(s));
+      notifications.set(name, pickNotifications(where, s));
     }
     topics.set(topicName, subs);
   }
@@ -171,15 +197,8 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     queues,
     topics,
     notifications,
+    internalQueues: [...notifyQueues.values()],
   });
-}
-
-function pickNotifications(p: { onDelivered?: string; onDeadLettered?: string; onStalled?: string }): NotificationRoutes {
-  const routes: NotificationRoutes = {};
-  if (p.onDelivered) routes.onDelivered = p.onDelivered;
-  if (p.onDeadLettered) routes.onDeadLettered = p.onDeadLettered;
-  if (p.onStalled) routes.onStalled = p.onStalled;
-  return routes;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Overrides {

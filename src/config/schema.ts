@@ -49,10 +49,14 @@ const policy = {
   lockDuration: duration.optional(),
   minBackoff: duration.optional(),
   maxBackoff: duration.optional(),
-  onDelivered: z.string().optional(),
-  onDeadLettered: z.string().optional(),
-  onStalled: z.string().optional(),
+  /** Notification endpoints Offload calls itself (signed, retried through an internal queue). */
+  onDelivered: z.lazy(() => notification).optional(),
+  onDeadLettered: z.lazy(() => notification).optional(),
+  /** Called once when a subscription lane stalls or a fifo key is parked. */
+  onStalled: z.lazy(() => notification).optional(),
 };
+
+const notification = z.object({ endpoint: name, path: z.string().startsWith('/').optional() }).strict();
 
 const queue = z
   .object({
@@ -72,7 +76,7 @@ const subscription = z
     stallAfterAttempts: z.number().int().min(1).max(1000).optional(),
     startFrom: z.enum(['latest', 'beginning']).optional(),
     /** Refused: dead-lettering would let later events overtake a failed one. */
-    onExhausted: z.literal('stall').optional(),
+    onExhausted: z.literal('stall', { error: 'subscriptions never dead-letter or skip an event (later events would overtake it and order would break); they stall and wait for an operator: use stallAfterAttempts' }).optional(),
     maxAttempts: z.never({ error: 'subscriptions never give up on an event (order would break); use stallAfterAttempts' }).optional(),
   })
   .strict();

@@ -78,6 +78,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function createTargetWorker(target: Target) {
     const limit = isOrdered(target) && target.kind === 'subscription' && target.ordering === 'topic' ? 1 : target.concurrency;
     const batchSize = target.kind === 'subscription' && target.ordering === 'topic' ? target.batchSize : 1;
+    const maxBatchWaitMs = target.kind === 'subscription' ? target.maxBatchWaitMs : 0;
     let inFlight = 0;
     let claiming = false;
     let again = false;
@@ -106,7 +107,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       again = false;
       let claims: Claim[] = [];
       try {
-        claims = await options.store.claim({ target: target.name, limit: free, owner, leaseMs: target.lockDurationMs, batchSize });
+        claims = await options.store.claim({ target: target.name, limit: free, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
       } catch (error) {
         onError(error, `claiming from ${target.name}`);
       } finally {

@@ -45,14 +45,23 @@ export interface InputContext {
 }
 
 export function issuesOf(error: z.ZodError, prefix = ''): Array<{ path: string; message: string }> {
-  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: i.message }));
+  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: messageOf(i) }));
+}
+
+/** Zod reports a refused record key (a metadata header name) only as "Invalid key in record"; the reason is nested. */
+function messageOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key' && issue.issues[0]) return `${issue.issues[0].message} ('${String(issue.path.at(-1))}')`;
+  return issue.message;
 }
 
 /** Validates one message from a producer and turns it into what the store keeps. */
 export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMessage {
   const parsed = messageInputSchema.safeParse(body);
-  if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${parsed.error.issues[0]!.message}`, issuesOf(parsed.error, path));
+  if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${messageOf(parsed.error.issues[0]!)}`, issuesOf(parsed.error, path));
   const input = parsed.data;
+  if (input.id === undefined && ctx.idempotencyKey !== undefined && !isValidIdentifier(ctx.idempotencyKey)) {
+    throw new ValidationError('the Idempotency-Key header becomes the message id: use 1-200 printable ASCII characters without spaces', [{ path: 'Idempotency-Key', message: 'use 1-200 printable ASCII characters without spaces' }]);
+  }
   if (ctx.kind === 'fifo' && input.key === undefined) {
     throw new ValidationError(`'${ctx.channel}' is a fifo queue: every message needs a key (the aggregate id)`, [{ path: `${path ? `${path}.` : ''}key`, message: 'required on a fifo queue' }]);
   }

@@ -121,6 +121,11 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Ordered targets: messages per lane claim, in order. Default 1. */
   batchSize?: number;
+  /**
+   * With batchSize > 1: a lane holding fewer than batchSize messages is not claimed until its
+   * head is this old (it waits for the batch to fill). Default 0.
+   */
+  maxBatchWaitMs?: number;
 }
 
 export interface ClaimedDelivery {

@@ -265,6 +265,24 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect(ids(await claim('t/a', 1, 3))).toEqual(['e4', 'e5']);
       });
 
+      it('lets a partial batch wait up to maxBatchWait for the batch to fill', async () => {
+        await store.send('t', [msg('e1'), msg('e2')]);
+        const wait = (limit: number) => store.claim({ target: 't/a', limit, owner: 'o', leaseMs: LEASE, batchSize: 3, maxBatchWaitMs: 500 });
+        expect(await wait(1)).toEqual([]);
+        expect(await store.nextWakeAt('t/a')).toBe(clock.now() + 500);
+        clock.advance(100);
+        await store.send('t', [msg('e3'), msg('e4')]);
+        expect(ids(await wait(1))).toEqual(['e1', 'e2', 'e3']);
+      });
+
+      it('claims a short batch once the head has waited maxBatchWait', async () => {
+        await store.send('t', [msg('e1')]);
+        const wait = () => store.claim({ target: 't/a', limit: 1, owner: 'o', leaseMs: LEASE, batchSize: 3, maxBatchWaitMs: 500 });
+        expect(await wait()).toEqual([]);
+        clock.advance(500);
+        expect(ids(await wait())).toEqual(['e1']);
+      });
+
       it('stalls a subscription once, keeps retrying at the cap, and skips on request', async () => {
         await store.send('t', [msg('e1'), msg('e2')]);
         const stallAt = () => ({ kind: 'stall' as const, availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
@@ -274,6 +292,8 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect(await settle(await claim('t/a'), stallAt())).toEqual(['ok']);
         const lane = await store.getLane('t/a', '');
         expect(lane).toMatchObject({ state: 'stalled', reason: 'HTTP 500', pending: 2 });
+        const blocked = await store.listBlockedLanes('t/a', { limit: 10 });
+        expect(blocked.items.map((l) => l.lane)).toEqual(['']);
         expect((await store.stats()).find((s) => s.name === 't/a')!.stalledLanes).toBe(1);
         expect(await claim('t/b')).toHaveLength(1);
         await store.skipLaneHead('t/a', '');

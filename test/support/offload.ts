@@ -29,7 +29,8 @@ export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'
 
 /** POSTs JSON to the running API. */
 export async function post(base: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const init = body === undefined ? { method: 'POST' } : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }

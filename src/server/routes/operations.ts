@@ -41,7 +41,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   app.get('/v1/channels', async () => {
     const stats = await ctx.store.stats();
     const breakers = new Map((ctx.breakers?.() ?? []).map((b) => [b.endpoint, b]));
-    const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat()]);
+    const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
     return {
       items: stats.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
       next: null,
@@ -157,6 +157,8 @@ function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, 
     parkedKeys: s.parkedLanes,
     stalledLanes: s.stalledLanes,
     stalled: s.kind === 'subscription' ? s.stalledLanes > 0 : undefined,
+    /** Subscriptions: events published but not yet delivered, and how old the oldest is. */
+    lag: s.kind === 'subscription' ? s.depth : undefined,
     lastSequence: s.lastSequence,
     endpoint: target?.endpoint,
     breaker: target ? breakers.get(target.endpoint)?.state ?? 'closed' : undefined,

@@ -61,12 +61,14 @@ CREATE INDEX deliveries_delivered ON deliveries (updated_at) WHERE status = 'del
 -- claimed: its head's retry time, or the lease expiry while its head is in flight; null while
 -- parked. Ordering claims by ready_at makes a lane that just finished wait behind the others.
 -- leased_until is set while a delivery (or batch) of the lane is in flight: the one-in-flight rule.
+-- filling is set while a short batch waits (maxBatchWait) for more events; a new event wakes it.
 CREATE TABLE lanes (
   target_id INTEGER NOT NULL REFERENCES channels(id),
   lane TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'parked', 'stalled')),
   ready_at INTEGER,
   leased_until INTEGER,
+  filling INTEGER NOT NULL DEFAULT 0,
   reason TEXT,
   since INTEGER,
   PRIMARY KEY (target_id, lane)

@@ -46,7 +46,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       WHERE c.kind = 'subscription' AND d.status = 'delivered' GROUP BY d.target_id`),
     topicSeq: db.prepare(`SELECT id, last_sequence FROM channels WHERE kind = 'topic'`),
     setPaused: db.prepare('UPDATE channels SET paused = ? WHERE id = ?'),
-    blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND lane > ? ORDER BY lane LIMIT ?`),
+    blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
     lane: db.prepare('SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND lane = ?'),
     lanePending: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL'),
     laneHead: db.prepare(`SELECT id, status FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
@@ -177,7 +177,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async listBlockedLanes(target, page) {
       const row = ordered(target);
-      const lanes = sql.blockedLanes.all(row.id, page.cursor ?? '', page.limit + 1) as Array<Parameters<typeof laneView>[1]>;
+      const after = page.cursor ?? null;
+      const lanes = sql.blockedLanes.all(row.id, after, after, page.limit + 1) as Array<Parameters<typeof laneView>[1]>;
       const next = lanes.length > page.limit ? lanes[page.limit - 1]!.lane : null;
       return { items: lanes.slice(0, page.limit).map((l) => laneView(row, l)), next };
     },

@@ -112,7 +112,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     const lanes = sql.readyLanes.all(target.id, now, now, request.limit) as Array<{ lane: string }>;
     const claims: Claim[] = [];
     for (const { lane } of lanes) {
-      const rows = sql.laneHead.all(target.id, lane, request.batchSize ?? 1) as Array<MessageRow & { delivery_id: number; status: string; available_at: number }>;
+      const rows = sql.laneHead.all(target.id, lane, request.batchSize ?? 1) as Array<MessageRow & { delivery_id: number; status: string; available_at: number; attempts: number }>;
       const head = rows[0];
       if (!head) {
         sql.deleteLane.run(target.id, lane);
@@ -122,6 +122,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       // yet due, makes the lane wait for exactly that moment.
       if (head.available_at > now) {
         sql.setLaneReady.run(head.available_at, target.id, lane);
+        continue;
+      }
+      const fillBy = head.created_at + (request.maxBatchWaitMs ?? 0);
+      if (rows.length < (request.batchSize ?? 1) && fillBy > now && head.attempts === 0) {
+        sql.waitForFill.run(fillBy, target.id, lane);
         continue;
       }
       sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
@@ -312,7 +317,8 @@ function prepareStatements(db: Db) {
     fanOut: db.prepare(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
       SELECT ?, id, CASE ordering WHEN 'key' THEN ? ELSE '' END, ?, 'ready', 0, ?, ? FROM channels WHERE topic_id = ?`),
     fanOutLanes: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at)
-      SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ? ON CONFLICT DO NOTHING`),
+      SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ?
+      ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = excluded.ready_at, filling = 0 WHERE filling = 1`),
     duplicateStatus: db.prepare(`SELECT d.status, d.attempts, d.available_at, m.sequence FROM messages m
       JOIN deliveries d ON d.message_pk = m.pk WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
     claimReady: db.prepare(`SELECT d.id AS delivery_id, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
@@ -321,10 +327,11 @@ function prepareStatements(db: Db) {
       available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch, attempts`),
     readyLanes: db.prepare(`SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
       ORDER BY ready_at LIMIT ?`),
-    laneHead: db.prepare(`SELECT d.id AS delivery_id, d.status, d.available_at, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+    laneHead: db.prepare(`SELECT d.id AS delivery_id, d.status, d.available_at, d.attempts, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
       WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT ?`),
     setLaneReady: db.prepare('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
-    leaseLane: db.prepare('UPDATE lanes SET ready_at = ?, leased_until = ? WHERE target_id = ? AND lane = ?'),
+    waitForFill: db.prepare('UPDATE lanes SET ready_at = ?, filling = 1 WHERE target_id = ? AND lane = ?'),
+    leaseLane: db.prepare('UPDATE lanes SET ready_at = ?, leased_until = ?, filling = 0 WHERE target_id = ? AND lane = ?'),
     unleaseLane: db.prepare('UPDATE lanes SET ready_at = ?, leased_until = NULL WHERE target_id = ? AND lane = ?'),
     deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
     renew: db.prepare(`UPDATE deliveries SET available_at = ?, updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering'

@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import type { FifoTarget, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
+import { ConfigError } from '../domain/errors.js';
+import { buildConfig } from './load.js';
+
+const endpoints = { sink: { url: 'http://127.0.0.1:9000/' } };
+const build = (raw: unknown, env: NodeJS.ProcessEnv = {}) => buildConfig(raw, { env });
+const target = (targets: readonly Target[], name: string) => targets.find((t) => t.name === name);
+
+/** The validation errors of a configuration that must be refused. */
+function errorsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: string; message: string }> {
+  try {
+    build(raw, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const config = error as ConfigError;
+    expect(config.code).toBe('invalid_config');
+    for (const e of config.details?.errors ?? []) expect(config.message).toContain(`${e.path}: ${e.message}`);
+    return config.details?.errors ?? [];
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('buildConfig', () => {
+  it('seeds queue policies from the ancillary preset', () => {
+    const config = build({ endpoints, queues: { audits: { preset: 'ancillary', endpoint: 'sink', path: '/audits' } } });
+    expect(target(config.targets, 'audits')).toEqual<QueueTarget>({
+      kind: 'queue',
+      name: 'audits',
+      ordering: 'none',
+      endpoint: 'sink',
+      url: 'http://127.0.0.1:9000/audits',
+      concurrency: 32,
+      maxAttempts: 10,
+      minBackoffMs: 1_000,
+      maxBackoffMs: 300_000,
+      timeoutMs: 30_000,
+      lockDurationMs: 30_000,
+      secrets: [],
+      headers: {},
+    });
+    expect(config.queues.get('audits')).toBe('queue');
+    expect(config.channels).toEqual([{ name: 'audits', kind: 'queue' }]);
+  });
+
+  it('lets explicit settings win over the preset, with durations written 250ms, 30s and 5m', () => {
+    const config = build({
+      endpoints,
+      queues: { audits: { preset: 'ancillary', endpoint: 'sink', concurrency: 4, maxAttempts: 3, minBackoff: '250ms', maxBackoff: '5m', timeout: '30s', lockDuration: 90_000 } },
+    });
+    expect(target(config.targets, 'audits')).toMatchObject({ concurrency: 4, maxAttempts: 3, minBackoffMs: 250, maxBackoffMs: 300_000, timeoutMs: 30_000, lockDurationMs: 90_000 });
+  });
+
+  it('takes the endpoint timeout unless the channel sets its own', () => {
+    const config = build({
+      endpoints: { slow: { url: 'http://127.0.0.1:9001', timeout: '10s' } },
+      queues: { a: { endpoint: 'slow' }, b: { endpoint: 'slow', timeout: '2s' } },
+    });
+    expect([target(config.targets, 'a')?.timeoutMs, target(config.targets, 'b')?.timeoutMs]).toEqual([10_000, 2_000]);
+  });
+
+  it('seeds fifo queues from aggregate-fifo, blocking by default', () => {
+    const config = build({
+      endpoints,
+      queues: {
+        provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/provisionings' },
+        refunds: { kind: 'fifo', endpoint: 'sink', onExhausted: 'deadletter', maxAttempts: 4 },
+      },
+    });
+    expect(target(config.targets, 'provisionings')).toMatchObject<Partial<FifoTarget>>({ kind: 'fifo', ordering: 'key', onExhausted: 'block', concurrency: 16, maxAttempts: 10 });
+    expect(target(config.targets, 'refunds')).toMatchObject<Partial<FifoTarget>>({ kind: 'fifo', onExhausted: 'deadletter', concurrency: 16, maxAttempts: 4 });
+    expect([...config.queues]).toEqual([['provisionings', 'fifo'], ['refunds', 'fifo']]);
+  });
+
+  it('seeds subscriptions from domain-events; ordering topic means one in flight', () => {
+    const config = build({
+      endpoints,
+      topics: {
+        domain_events: {
+          subscriptions: {
+            'read-models': { preset: 'domain-events', endpoint: 'sink', path: '/events', batchSize: 100, stallAfterAttempts: 4, maxBatchWait: '250ms', concurrency: 8 },
+            billing: { endpoint: 'sink', ordering: 'key', concurrency: 8, startFrom: 'beginning' },
+          },
+        },
+      },
+    });
+    expect(target(config.targets, 'domain_events/read-models')).toMatchObject<Partial<SubscriptionTarget>>({
+      kind: 'subscription',
+      topic: 'domain_events',
+      subscription: 'read-models',
+      ordering: 'topic',
+      concurrency: 1,
+      batchSize: 100,
+      maxBatchWaitMs: 250,
+      stallAfterAttempts: 4,
+      minBackoffMs: 1_000,
+      maxBackoffMs: 60_000,
+      startFrom: 'latest',
+      url: 'http://127.0.0.1:9000/events',
+    });
+    expect(target(config.targets, 'domain_events/billing')).toMatchObject<Partial<SubscriptionTarget>>({ ordering: 'key', concurrency: 8, batchSize: 1, stallAfterAttempts: 10, startFrom: 'beginning' });
+    expect(config.topics.get('domain_events')).toEqual(['domain_events/read-models', 'domain_events/billing']);
+    expect(config.channels.map((c) => c.name)).toEqual(['domain_events', 'domain_events/read-models', 'domain_events/billing']);
+  });
+
+  it('fills server, storage and delivery defaults', () => {
+    const config = build({});
+    expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, apiKeys: [] });
+    expect(config.storage).toEqual({ sqlite: { path: './data/offload.db', durability: 'fsync' } });
+    expect(config.delivery).toEqual({ maxPayload: 262_144, dedupWindow: 86_400_000, retention: 604_800_000, pollInterval: 1_000, shutdownGrace: 30_000 });
+    expect(config.targets).toEqual([]);
+  });
+
+  it('reads sizes and lets environment and flags override the file', () => {
+    const config = buildConfig(
+      { server: { port: 9000, bodyLimit: '1MiB' }, delivery: { maxPayload: '64KiB' } },
+      { env: { OFFLOAD_PORT: '9100', OFFLOAD_HOST: '0.0.0.0' }, overrides: { port: 9200, sqlitePath: '/tmp/x.db' } },
+    );
+    expect(config.server).toMatchObject({ port: 9200, host: '0.0.0.0', bodyLimit: 1_048_576 });
+    expect(config.delivery.maxPayload).toBe(65_536);
+    expect(config.storage).toEqual({ sqlite: { path: '/tmp/x.db', durability: 'fsync' } });
+  });
+
+  it('resolves secrets from the environment, in rotation order', () => {
+    const config = build(
+      { endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: { env: 'SINK_SECRET' }, secrets: ['whsec_b2xk', { env: 'SINK_NEXT' }] } }, queues: { a: { endpoint: 'sink' } }, server: { apiKeys: [{ key: { env: 'OPS_KEY' }, role: 'operator' }] } },
+      { SINK_SECRET: 'whsec_c2VjcmV0', SINK_NEXT: 'whsec_bmV4dA==', OPS_KEY: 'k-1' },
+    );
+    expect(config.targets[0]!.secrets).toEqual(['whsec_c2VjcmV0', 'whsec_b2xk', 'whsec_bmV4dA==']);
+    expect(config.server.apiKeys).toEqual([{ key: 'k-1', role: 'operator' }]);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = build({ endpoints, queues: { audits: { endpoint: 'sink' } }, server: { apiKeys: [{ key: 'k', role: 'producer', channels: ['audits'] }] } });
+    for (const part of [config, config.server, config.server.apiKeys, config.server.apiKeys[0], config.server.apiKeys[0]!.channels, config.storage, config.delivery, config.targets, config.targets[0], config.targets[0]!.secrets, config.channels]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(() => {
+      (config.delivery as { maxPayload: number }).maxPayload = 1;
+    }).toThrow(TypeError);
+  });
+
+  describe('refuses', () => {
+    it('a value out of range, naming its key path', () => {
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'sink', concurrency: 0 } } })).toEqual([{ path: 'queues.audits.concurrency', message: expect.stringContaining('>=1') }]);
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'sink', concurrency: 'lots' } } })).toEqual([{ path: 'queues.audits.concurrency', message: expect.stringContaining('expected number') }]);
+    });
+
+    it('a reference to an endpoint that is not defined, listing the defined ones', () => {
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'mailer' } } })).toEqual([{ path: 'queues.audits.endpoint', message: "endpoint 'mailer' is not defined under endpoints (defined: sink)" }]);
+      expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'mailer' } } } } })).toEqual([{ path: 'topics.t.subscriptions.s.endpoint', message: "endpoint 'mailer' is not defined under endpoints (defined: sink)" }]);
+    });
+
+    it('a bad duration, saying how to write one', () => {
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'sink', minBackoff: 'soon' } } })).toEqual([
+        { path: 'queues.audits.minBackoff', message: "'soon' is not a duration: write it like 250ms, 30s, 5m, 2h or 1d" },
+      ]);
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', timeout: '10 seconds' } } })[0]!.path).toBe('endpoints.sink.timeout');
+    });
+
+    it('minBackoff larger than maxBackoff', () => {
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'sink', minBackoff: '10s', maxBackoff: '1s' } } })).toEqual([
+        { path: 'queues.audits.minBackoff', message: 'minBackoff (10000ms) is larger than maxBackoff (1000ms)' },
+      ]);
+    });
+
+    it('unknown keys anywhere (strict), naming where and which', () => {
+      expect(errorsOf({ endpoints, queues: { audits: { endpoint: 'sink', retries: 3 } } })).toEqual([{ path: 'queues.audits', message: expect.stringContaining('"retries"') }]);
+      expect(errorsOf({ endpoints, queus: {} })).toEqual([{ path: '(root)', message: expect.stringContaining('"queus"') }]);
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: { env: 'X', value: 'y' } } } })[0]!.path).toMatch(/^endpoints\.sink\.secret/);
+    });
+
+    it('maxAttempts on a subscription, explaining why', () => {
+      expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', maxAttempts: 5 } } } } })).toEqual([
+        { path: 'topics.t.subscriptions.s.maxAttempts', message: 'subscriptions never give up on an event (order would break); use stallAfterAttempts' },
+      ]);
+    });
+
+    it('dead-lettering on a subscription, explaining why', () => {
+      const [error, ...rest] = errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', onExhausted: 'deadletter' } } } } });
+      expect(rest).toEqual([]);
+      expect(error!.path).toBe('topics.t.subscriptions.s.onExhausted');
+      expect(error!.message).toMatch(/order/);
+      expect(error!.message).toMatch(/stall/);
+    });
+
+    it('a batchSize with ordering key', () => {
+      expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', ordering: 'key', batchSize: 10 } } } } })).toEqual([
+        { path: 'topics.t.subscriptions.s.batchSize', message: 'batches are for ordering: topic; with ordering: key each key gets one event at a time' },
+      ]);
+    });
+
+    it('onExhausted on a plain queue, and presets used on the wrong kind of channel', () => {
+      expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink', onExhausted: 'block' } } }).map((e) => e.path)).toEqual(['queues.a.onExhausted']);
+      expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink', preset: 'domain-events' } } }).map((e) => e.path)).toEqual(['queues.a.preset']);
+      expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', preset: 'ancillary' } } } } }).map((e) => e.path)).toEqual(['topics.t.subscriptions.s.preset']);
+    });
+
+    it('a queue and a topic of the same name', () => {
+      expect(errorsOf({ endpoints, queues: { events: { endpoint: 'sink' } }, topics: { events: {} } })).toEqual([
+        { path: 'topics.events', message: "'events' is already a queue: channel names must be unique" },
+      ]);
+    });
+
+    it('a secret whose environment variable is not set, naming the variable and the key', () => {
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: { env: 'SINK_SECRET' } } }, queues: { a: { endpoint: 'sink' } } })).toEqual([
+        { path: 'endpoints.sink.secret', message: 'environment variable SINK_SECRET is not set' },
+      ]);
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: 's', secrets: ['t', { env: 'SINK_NEXT' }] } }, queues: { a: { endpoint: 'sink' } } }, { SINK_NEXT: '' })).toEqual([
+        { path: 'endpoints.sink.secrets.1', message: 'environment variable SINK_NEXT is not set' },
+      ]);
+      expect(errorsOf({ server: { apiKeys: [{ key: { env: 'OPS_KEY' }, role: 'operator' }] } })).toEqual([{ path: 'server.apiKeys.0.key', message: 'environment variable OPS_KEY is not set' }]);
+    });
+
+    it('bad names and urls', () => {
+      expect(errorsOf({ endpoints: { sink: { url: 'ftp://example.com' } } }).map((e) => e.path)).toEqual(['endpoints.sink.url']);
+      expect(errorsOf({ endpoints, queues: { 'a/b': { endpoint: 'sink' } } }).map((e) => e.path)).toEqual(['queues.a/b']);
+    });
+
+    it('every problem at once, not only the first', () => {
+      const errors = errorsOf({ endpoints, queues: { a: { endpoint: 'nope' }, b: { endpoint: 'sink', minBackoff: '2m', maxBackoff: '1m' } } });
+      expect(errors.map((e) => e.path)).toEqual(['queues.a.endpoint', 'queues.b.minBackoff']);
+    });
+  });
+});
