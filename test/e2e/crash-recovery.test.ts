@@ -50,3 +50,60 @@ describe('crash recovery on SQLite', () => {
     expect(inFlightAtKill).toBeGreaterThanOrEqual(150);
   });
 });
+
+describe('crash recovery of ordered workloads', () => {
+  let receiver: FaultReceiver | undefined;
+  let proc: OffloadProcess | undefined;
+  const dir = tempDir();
+  afterEach(async () => {
+    await proc?.kill('SIGKILL');
+    await receiver?.close();
+    dir.cleanup();
+  });
+
+  it('SIGKILL mid-run: topic order, fifo order and per-key exclusivity hold after a restart', async () => {
+    receiver = await createFaultReceiver({ exclusive: 'key', latencyMs: { min: 1, max: 15 } });
+    const configPath = writeConfig(dir.path, {
+      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+      endpoints: { sink: { url: receiver.url, timeout: '10s' } },
+      queues: { provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/fifo', concurrency: 32, lockDuration: '1s', minBackoff: '20ms' } },
+      topics: {
+        events: {
+          subscriptions: {
+            projector: { endpoint: 'sink', path: '/projector', ordering: 'topic', batchSize: 10, lockDuration: '1s' },
+            billing: { endpoint: 'sink', path: '/billing', ordering: 'key', concurrency: 16, lockDuration: '1s' },
+          },
+        },
+      },
+    });
+    proc = await spawnOffload(configPath);
+    const accepted: Array<{ id: string; channel: string; key?: string; sequence?: number; order?: number }> = [];
+    for (let b = 0; b < 10; b++) {
+      const fifo = Array.from({ length: 100 }, (_, i) => ({ id: `f-${b}-${i}`, key: `k-${i % 50}`, data: { b, i } }));
+      const res = await post(proc.url, '/v1/queues/provisionings/messages/batch', { messages: fifo });
+      fifo.forEach((m) => accepted.push({ id: m.id, channel: 'provisionings', key: m.key, order: b * 100 + m.data.i }));
+      expect(res.status).toBe(202);
+      const events = Array.from({ length: 100 }, (_, i) => ({ id: `t-${b}-${i}`, key: `o-${i % 20}`, data: { b, i } }));
+      const pub = await post(proc.url, '/v1/topics/events/messages/batch', { messages: events });
+      pub.body.items.forEach((r: { id: string; sequence: number }, i: number) => accepted.push({ id: r.id, channel: 'events', key: events[i]!.key, sequence: r.sequence }));
+    }
+    await receiver.waitFor((r) => r.acceptCounts('/fifo').size >= 200 && r.acceptCounts('/billing').size >= 200, { timeoutMs: 30_000 });
+    const killedAt = receiver.now();
+    await proc.kill('SIGKILL');
+    const restartedAt = receiver.now();
+    proc = await spawnOffload(configPath);
+    await receiver.waitFor((r) => r.acceptCounts('/fifo').size === 1_000 && r.acceptCounts('/projector').size === 1_000 && r.acceptCounts('/billing').size === 1_000, { timeoutMs: 60_000 });
+    const report = checkHistory({
+      accepted,
+      targets: [
+        { target: '/fifo', channel: 'provisionings', ordering: 'key' },
+        { target: '/projector', channel: 'events', ordering: 'topic' },
+        { target: '/billing', channel: 'events', ordering: 'key' },
+      ],
+      deliveries: receiver.deliveries(),
+      crashes: [{ from: killedAt - 100, to: restartedAt }],
+    });
+    expect(report.ok, report.summary()).toBe(true);
+    expect(receiver.overlaps()).toEqual([]);
+  });
+});
