@@ -18,6 +18,13 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: Ran
 }
 
 /**
+ * The three HTTP-date forms (RFC 9110: IMF-fixdate, RFC 850, asctime) start with a day name and
+ * carry a time of day. Checked before Date.parse, which also reads text such as `-1` or `1.5` as
+ * dates in the distant past and would turn a garbled header into an immediate retry.
+ */
+const HTTP_DATE = /^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s.*\b\d{2}:\d{2}:\d{2}\b/i;
+
+/**
  * Parses a Retry-After header: delay-seconds or an HTTP date. Returns the delay in ms, or
  * undefined when absent or unreadable (then ordinary backoff applies).
  */
@@ -25,6 +32,7 @@ export function parseRetryAfter(value: string | undefined | null, now: number): 
   if (value == null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1_000;
+  if (!HTTP_DATE.test(text)) return undefined;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { classify } from './outcome.js';
+
+const now = Date.parse('2024-01-01T00:00:00Z');
+const status = (statusCode: number, retryAfter?: string) => classify({ kind: 'response', statusCode, retryAfter }, now);
+
+describe('classify (SPEC §3)', () => {
+  it.each([200, 201, 202, 204, 299])('%i is delivered', (code) => {
+    expect(status(code)).toEqual({ kind: 'delivered' });
+  });
+
+  it.each([429, 503])('%i with Retry-After in seconds retries not before then', (code) => {
+    expect(status(code, '30')).toEqual({ kind: 'retryable', reason: `HTTP ${code}`, retryAfterMs: 30_000 });
+  });
+
+  it.each([429, 503])('%i with Retry-After as an HTTP date retries not before then', (code) => {
+    expect(status(code, 'Mon, 01 Jan 2024 00:02:00 GMT')).toEqual({ kind: 'retryable', reason: `HTTP ${code}`, retryAfterMs: 120_000 });
+  });
+
+  it('ignores Retry-After on other retryable codes', () => {
+    expect(status(500, '30')).toEqual({ kind: 'retryable', reason: 'HTTP 500' });
+    expect(status(408, '30')).toEqual({ kind: 'retryable', reason: 'HTTP 408' });
+  });
+
+  it('falls back to backoff when Retry-After is missing or unreadable', () => {
+    expect(status(429)).toEqual({ kind: 'retryable', reason: 'HTTP 429' });
+    expect(status(503, 'later')).toEqual({ kind: 'retryable', reason: 'HTTP 503' });
+    expect(classify({ kind: 'response', statusCode: 503, retryAfter: null }, now)).toEqual({ kind: 'retryable', reason: 'HTTP 503' });
+  });
+
+  it.each([408, 425, 429, 500, 502, 503, 504, 599])('%i is retryable', (code) => {
+    expect(status(code)).toEqual({ kind: 'retryable', reason: `HTTP ${code}` });
+  });
+
+  it.each([400, 401, 403, 404, 405, 409, 410, 413, 422])('%i is a permanent failure', (code) => {
+    expect(status(code)).toEqual({ kind: 'permanent', reason: `HTTP ${code}` });
+  });
+
+  it('retries timeouts and network errors', () => {
+    expect(classify({ kind: 'timeout' }, now)).toEqual({ kind: 'retryable', reason: 'timeout' });
+    expect(classify({ kind: 'network', error: 'ECONNREFUSED' }, now)).toEqual({ kind: 'retryable', reason: 'network error: ECONNREFUSED' });
+  });
+});
