@@ -18,8 +18,16 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Requests the router refuses (a malformed percent-encoding) get the same problem answers.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   });
   app.setErrorHandler(errorHandler);
+  // Operator actions are POSTs without a body; accept an empty body even when sent as JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
   app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request));
 

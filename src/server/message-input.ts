@@ -7,6 +7,9 @@ import { isValidIdentifier, type NewMessage } from '../domain/message.js';
 const identifier = z.string().refine(isValidIdentifier, 'use 1-200 printable ASCII characters without spaces');
 const RESERVED_HEADERS = /^(content-type|content-length|host|connection|transfer-encoding|idempotency-key|traceparent|user-agent|webhook-.*|keep-alive|upgrade|te|trailer)$/i;
 
+/** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 export const messageInputSchema = z
   .object({
     id: identifier.optional(),
@@ -75,6 +78,11 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMe
     const ms = parseDuration(input.delay);
     if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
     deliverAt = ctx.now + ms;
+  }
+  // Beyond the largest date JavaScript can represent the message could be stored but never shown.
+  if (deliverAt !== null && !(deliverAt <= MAX_DATE_MS)) {
+    const field = input.delay !== undefined ? 'delay' : 'deliverAt';
+    throw new ValidationError(`${field} is too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`, [{ path: `${path ? `${path}.` : ''}${field}`, message: 'too far in the future' }]);
   }
   if (deliverAt !== null && ctx.kind === 'topic') throw new ValidationError('topics deliver in publish order; deliverAt and delay are for queues');
   return {

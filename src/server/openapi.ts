@@ -53,6 +53,8 @@ export function openApiDocument(version: string): object {
       '/v1/queues/{name}/resume': { post: op('Resume deliveries', { parameters: [nameParam('name')] }) },
       '/v1/topics/{name}/pause': { post: op('Pause every subscription of the topic', { parameters: [nameParam('name')] }) },
       '/v1/topics/{name}/resume': { post: op('Resume the topic', { parameters: [nameParam('name')] }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/pause': { post: op('Pause one subscription', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/resume': { post: op('Resume one subscription', { parameters: sub }) },
       '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
       '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'The store is reachable and deliveries run', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
