@@ -59,6 +59,7 @@ function messageOf(issue: z.core.$ZodIssue): string {
 
 /** Validates one message from a producer and turns it into what the store keeps. */
 export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMessage {
+  if (body === undefined && !path) throw new ValidationError('the body is empty; send a JSON object such as { "data": { ... } }', [{ path: '(body)', message: 'required' }]);
   const parsed = messageInputSchema.safeParse(body);
   if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${messageOf(parsed.error.issues[0]!)}`, issuesOf(parsed.error, path));
   const input = parsed.data;

@@ -107,10 +107,12 @@ describe('bad input (SPEC §9)', () => {
   });
 
   it('an empty body', async () => {
+    const empty = 'the body is empty; send a JSON object such as { "data": { ... } }';
     const res = await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages', payload: '', headers: { 'content-type': 'application/json' } });
-    expectProblem(res, 400, 'malformed_json', 'the body is empty; send a JSON object');
-    const none = await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages' });
-    expectProblem(none, 400, 'invalid_request', /^invalid message: .*object/);
+    expect(expectProblem(res, 400, 'invalid_request', empty).errors).toEqual([{ path: '(body)', message: 'required' }]);
+    expectProblem(await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages' }), 400, 'invalid_request', empty);
+    const batch = await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages/batch', payload: '', headers: { 'content-type': 'application/json' } });
+    expectProblem(batch, 400, 'invalid_request', /^invalid batch: .*; send \{ "messages": \[ \.\.\. \] \}$/);
     expect(await depths()).toEqual(seeded);
   });
 
