@@ -5,6 +5,7 @@ import type { BenchSystemFactory } from './bench-system.js';
  * only the client library of the system it drives.
  */
 export const systemLoaders: Readonly<Record<string, () => Promise<{ default: BenchSystemFactory }>>> = {
+  offload: () => import('./offload.js'),
   bullmq: () => import('./bullmq.js'),
   'pg-boss': () => import('./pg-boss.js'),
   'graphile-worker': () => import('./graphile-worker.js'),

@@ -83,12 +83,23 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let claiming = false;
     let again = false;
     let timer: NodeJS.Timeout | undefined;
+    let pending = false;
+
+    /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
+    function request(): void {
+      if (pending || stopping) return;
+      pending = true;
+      setImmediate(() => {
+        pending = false;
+        void pump();
+      });
+    }
 
     function schedule(at: number): void {
       if (stopping) return;
       const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
       if (timer) clearTimeout(timer);
-      timer = setTimeout(pump, delay);
+      timer = setTimeout(request, delay);
     }
 
     async function pump(): Promise<void> {
@@ -117,12 +128,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         inFlight++;
         void deliver(target, claim).finally(() => {
           inFlight--;
-          void pump();
+          request();
         });
       }
       if (stopping) return;
       if (claims.length === free || again) {
-        setImmediate(pump);
+        request();
         return;
       }
       try {
@@ -135,7 +146,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
 
     return {
-      pump: () => void pump(),
+      pump: request,
       stop: () => timer && clearTimeout(timer),
       inFlight: () => inFlight,
     };
@@ -256,9 +267,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 }
 
+let entropy = Buffer.alloc(0);
+let entropyOffset = 0;
+/** A new W3C trace context per delivery; random bytes are drawn in bulk because this is per call. */
 function newTraceparent(): string {
-  const bytes = randomBytes(24).toString('hex');
-  return `00-${bytes.slice(0, 32)}-${bytes.slice(32, 48)}-01`;
+  if (entropyOffset + 24 > entropy.length) {
+    entropy = randomBytes(24 * 1024);
+    entropyOffset = 0;
+  }
+  const hex = entropy.toString('hex', entropyOffset, entropyOffset + 24);
+  entropyOffset += 24;
+  return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`;
 }
 
 function attemptRecord(attempt: number, startedAt: number, durationMs: number, result: AttemptResult): AttemptRecord {

@@ -33,25 +33,33 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
   });
 
   async function send(call: HttpCall): Promise<AttemptResult> {
-    const timeout = AbortSignal.timeout(call.timeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    // One controller per call, aborted by the timeout or by the caller (lease lost, shutdown).
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, call.timeoutMs);
+    const onAbort = () => controller.abort();
+    call.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const response = await request(call.url, {
         method: 'POST',
         body: call.body,
         headers: call.headers,
         dispatcher: agent,
-        signal,
-        headersTimeout: call.timeoutMs,
-        bodyTimeout: call.timeoutMs,
+        signal: controller.signal,
       });
       const body = await readExcerpt(response.body);
       const retryAfter = response.headers['retry-after'];
       return { kind: 'response', statusCode: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body };
     } catch (error) {
-      if (timeout.aborted) return { kind: 'timeout' };
+      if (timedOut) return { kind: 'timeout' };
       if (call.signal?.aborted) return { kind: 'network', error: 'aborted: lease lost or shutting down' };
       return { kind: 'network', error: describe(error) };
+    } finally {
+      clearTimeout(timer);
+      call.signal?.removeEventListener('abort', onAbort);
     }
   }
 

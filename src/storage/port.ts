@@ -85,7 +85,7 @@ export interface Store {
   /** Puts skipped deliveries back in their lane, ahead of its undelivered messages. */
   redeliverSkipped(target: string, ids?: readonly string[]): Promise<number>;
 
-  /** Deletes delivered messages older than `olderThan` (and everything that only they referenced). */
+  /** Deletes messages created before `olderThan` whose every delivery was delivered, with their deliveries and attempts. */
   sweep(olderThan: number): Promise<number>;
 
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */

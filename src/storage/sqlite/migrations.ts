@@ -29,9 +29,10 @@ CREATE TABLE messages (
   created_at INTEGER NOT NULL,
   deliver_at INTEGER,
   sequence INTEGER,
-  UNIQUE (channel_id, id)
+  -- (id, channel_id) serves both deduplication and the lookup by id alone.
+  UNIQUE (id, channel_id)
 );
-CREATE INDEX messages_by_id ON messages (id);
+CREATE INDEX messages_by_age ON messages (created_at);
 CREATE INDEX messages_by_sequence ON messages (channel_id, sequence) WHERE sequence IS NOT NULL;
 
 -- available_at is non-null exactly while a delivery is live (ready or delivering): for a ready
@@ -52,10 +53,9 @@ CREATE TABLE deliveries (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX deliveries_ready ON deliveries (target_id, available_at) WHERE lane IS NULL AND available_at IS NOT NULL;
-CREATE INDEX deliveries_lane ON deliveries (target_id, lane, position) WHERE available_at IS NOT NULL;
+CREATE INDEX deliveries_lane ON deliveries (target_id, lane, position) WHERE lane IS NOT NULL AND available_at IS NOT NULL;
 CREATE INDEX deliveries_final ON deliveries (target_id, status, id) WHERE available_at IS NULL;
 CREATE INDEX deliveries_message ON deliveries (message_pk);
-CREATE INDEX deliveries_delivered ON deliveries (updated_at) WHERE status = 'delivered';
 
 -- One row per lane that has live deliveries (or is blocked). ready_at is when the lane may be
 -- claimed: its head's retry time, or the lease expiry while its head is in flight; null while
@@ -83,9 +83,9 @@ CREATE TABLE attempts (
   duration_ms INTEGER NOT NULL,
   status_code INTEGER,
   error TEXT,
-  response TEXT
-);
-CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
+  response TEXT,
+  PRIMARY KEY (delivery_id, started_at, attempt)
+) WITHOUT ROWID;
 `,
   },
 ];

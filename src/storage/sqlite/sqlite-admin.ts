@@ -37,7 +37,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     byChannelAndId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? AND m.channel_id = ? ORDER BY d.id`),
     byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
     finalPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = ? AND d.available_at IS NULL AND d.id > ? ORDER BY d.id LIMIT ?`),
-    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
+    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY started_at, attempt'),
     live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
     finals: db.prepare('SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE available_at IS NULL GROUP BY target_id, status'),
@@ -66,8 +66,11 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id = ?'),
     deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
-    orphanMessages: db.prepare('DELETE FROM messages WHERE pk IN (SELECT m.pk FROM messages m WHERE m.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk))'),
-    oldDelivered: db.prepare(`SELECT id FROM deliveries WHERE status = 'delivered' AND updated_at < ?`),
+    sweepable: db.prepare(`SELECT m.pk FROM messages m WHERE m.created_at < ?
+      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered') LIMIT 5000`),
+    sweepAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_pk = ?)'),
+    sweepDeliveries: db.prepare('DELETE FROM deliveries WHERE message_pk = ?'),
+    sweepMessage: db.prepare('DELETE FROM messages WHERE pk = ?'),
   };
 
   const now = () => clock.now();
@@ -220,15 +223,21 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       return reopen(target, 'skipped', ids);
     },
     async sweep(olderThan) {
-      return db.transaction(() => {
-        const deleted = sql.oldDelivered.all(olderThan) as Array<{ id: number }>;
-        for (const d of deleted) {
-          sql.deleteAttempts.run(d.id);
-          sql.deleteDelivery.run(d.id);
-        }
-        sql.orphanMessages.run(olderThan);
-        return deleted.length;
-      }).immediate();
+      // In slices, so a large backlog never holds the write lock for long.
+      let total = 0;
+      for (;;) {
+        const swept = db.transaction(() => {
+          const rows = sql.sweepable.all(olderThan) as Array<{ pk: number }>;
+          for (const { pk } of rows) {
+            sql.sweepAttempts.run(pk);
+            sql.sweepDeliveries.run(pk);
+            sql.sweepMessage.run(pk);
+          }
+          return rows.length;
+        }).immediate();
+        total += swept;
+        if (swept < 5000) return total;
+      }
     },
   };
 }

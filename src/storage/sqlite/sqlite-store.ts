@@ -103,11 +103,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (target.paused || (target.topicId !== null && channels.byId(target.topicId)?.paused)) return [];
     const leaseUntil = now + request.leaseMs;
     if (target.ordering === 'none') {
-      const rows = sql.claimReady.all(target.id, now, request.limit) as Array<MessageRow & { delivery_id: number }>;
-      return rows.map((row) => {
-        const leased = sql.lease.get(request.owner, leaseUntil, now, row.delivery_id) as { epoch: number; attempts: number };
-        return { target: target.name, lane: null, deliveries: [{ deliveryId: row.delivery_id, epoch: leased.epoch, attempt: leased.attempts, message: rowToMessage(row, target) }] };
-      });
+      // Two statements for the whole batch: lease the rows, then read their messages.
+      const leased = sql.leaseReady.all(request.owner, leaseUntil, now, target.id, now, request.limit) as Array<{ id: number; message_pk: number; epoch: number; attempts: number }>;
+      if (leased.length === 0) return [];
+      const messages = new Map((sql.messagesByPk.all(JSON.stringify(leased.map((l) => l.message_pk))) as MessageRow[]).map((m) => [m.pk, m]));
+      return leased.map((l) => ({
+        target: target.name,
+        lane: null,
+        deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(messages.get(l.message_pk)!, target) }],
+      }));
     }
     const lanes = sql.readyLanes.all(target.id, now, now, request.limit) as Array<{ lane: string }>;
     const claims: Claim[] = [];
@@ -310,7 +314,7 @@ function prepareStatements(db: Db) {
     nextSequence: db.prepare('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
     undoSequence: db.prepare('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
     insertMessage: db.prepare(`INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING RETURNING pk`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk`),
     insertDelivery: db.prepare(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
       VALUES (?, ?, ?, ?, 'ready', 0, ?, ?)`),
     insertLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
@@ -321,8 +325,10 @@ function prepareStatements(db: Db) {
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = excluded.ready_at, filling = 0 WHERE filling = 1`),
     duplicateStatus: db.prepare(`SELECT d.status, d.attempts, d.available_at, m.sequence FROM messages m
       JOIN deliveries d ON d.message_pk = m.pk WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
-    claimReady: db.prepare(`SELECT d.id AS delivery_id, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
-      WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at <= ? ORDER BY d.available_at LIMIT ?`),
+    leaseReady: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
+      available_at = ?, updated_at = ? WHERE id IN (SELECT id FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at <= ?
+      ORDER BY available_at LIMIT ?) RETURNING id, message_pk, epoch, attempts`),
+    messagesByPk: db.prepare(`SELECT ${messageColumns} FROM messages m WHERE m.pk IN (SELECT value FROM json_each(?))`),
     lease: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
       available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch, attempts`),
     readyLanes: db.prepare(`SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
