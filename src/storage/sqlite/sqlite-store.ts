@@ -19,6 +19,7 @@ import { createTickBatcher } from '../tick-batcher.js';
 import { MIGRATIONS } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
+import { createWalSync } from './wal-sync.js';
 import { rowToMessage, type MessageRow } from './rows.js';
 
 export interface SqliteStoreOptions {
@@ -50,10 +51,12 @@ interface SendItem {
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const clock = options.clock ?? systemClock;
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  // Two connections so sends commit with fsync while claims and settlements, whose loss at a
-  // power cut only means a redelivery, commit without waiting for the disk.
-  const writer = open(options.path, options.durability === 'process' ? 'NORMAL' : 'FULL');
-  const worker = options.path === ':memory:' ? writer : open(options.path, 'NORMAL');
+  // One connection; every commit is fast (NORMAL). Sends then wait for a shared WAL flush
+  // (group commit); claims and settlements do not, as losing one at a power cut only means a
+  // redelivery.
+  const worker = open(options.path, 'NORMAL');
+  const writer = worker;
+  const walSync = options.durability === 'process' || options.path === ':memory:' ? null : createWalSync(options.path);
   // Statements are prepared against the schema, so the schema is brought up to date on open.
   migrate(writer);
   const channels = createChannelCache(worker);
@@ -92,7 +95,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     });
   }
 
-  const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => writer.transaction(() => insertMessages(writer, items)).immediate());
+  const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
+    const results = writer.transaction(() => insertMessages(writer, items)).immediate();
+    await walSync?.sync();
+    return results;
+  });
 
   const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) =>
     worker.transaction(() => items.map((s) => settleOne(sql, s, clock.now()))).immediate(),
@@ -209,8 +216,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       worker.prepare('SELECT 1').get();
     },
     async close() {
-      if (worker !== writer) worker.close();
-      writer.close();
+      worker.close();
     },
   };
 }
