@@ -11,6 +11,7 @@ import { createMetrics } from './server/metrics.js';
 import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
 import { createNotifier } from './delivery/notifier.js';
+import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -50,7 +51,24 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const metrics = createMetrics(store);
   let started = false;
   let sweeper: NodeJS.Timeout | undefined;
+  let breakerSync: NodeJS.Timeout | undefined;
 
+  const gate =
+    options.gate ??
+    createBreakerGate({
+      store,
+      clock,
+      targets: config.targets,
+      policyFor: (endpoint) => config.breakers.get(endpoint) ?? null,
+      onTransition: (origin, t) => {
+        const line = `circuit breaker for ${origin}: ${t.from} -> ${t.to} (${t.reason})`;
+        if (t.to === 'open') logger.error({ alert: 'breaker-open', origin, reason: t.reason }, `ALERT: ${line}`);
+        else logger.info({ origin, reason: t.reason }, line);
+        events.publish({ type: 'breaker', at: clock.now(), origin, from: t.from, to: t.to, reason: t.reason });
+        if (t.to === 'closed') dispatcher.wake();
+      },
+      onError: (error) => logger.warn({ err: error }, 'could not share a circuit breaker state; will retry'),
+    });
   const notify = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
@@ -71,7 +89,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     clock,
     random: options.random ?? Math.random,
     pollIntervalMs: config.delivery.pollInterval,
-    gate: options.gate,
+    gate,
     onEvent,
     onError: (error, context) => logger.warn({ err: error }, `store error while ${context}; will retry`),
   });
@@ -84,6 +102,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       events,
       ready: () => started,
       now: () => clock.now(),
+      breakers: () => ('views' in gate ? (gate as BreakerGate).views() : []),
     },
     { logger, metrics },
   );
@@ -103,6 +122,12 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       const address = server.server.address() as AddressInfo;
       offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
+      if ('sync' in gate) {
+        breakerSync = setInterval(() => {
+          (gate as BreakerGate).sync().catch((error: unknown) => logger.warn({ err: error }, 'reading shared circuit breaker states failed; will retry'));
+        }, Math.max(250, config.delivery.pollInterval));
+        breakerSync.unref();
+      }
       sweeper = setInterval(() => {
         store.sweep(clock.now() - retention).catch((error: unknown) => logger.warn({ err: error }, 'sweeping old messages failed; will retry'));
       }, 60_000);
@@ -112,6 +137,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     async stop() {
       started = false;
       if (sweeper) clearInterval(sweeper);
+      if (breakerSync) clearInterval(breakerSync);
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);
       await http?.close();

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type Target } from '../domain/channel.js';
 import { ConfigError } from '../domain/errors.js';
+import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 
@@ -31,6 +32,8 @@ export interface OffloadConfig {
   notifications: ReadonlyMap<string, NotificationRoutes>;
   /** Internal queues (notifications): delivered like queues, not open to producers. */
   internalQueues: readonly string[];
+  /** Circuit breaker policy per endpoint name; null when turned off. */
+  breakers: ReadonlyMap<string, BreakerPolicy | null>;
 }
 
 export interface Overrides {
@@ -198,6 +201,20 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     topics,
     notifications,
     internalQueues: [...notifyQueues.values()],
+    breakers: new Map(
+      Object.entries(file.endpoints).map(([name, ep]) => [
+        name,
+        ep.breaker === false
+          ? null
+          : {
+              consecutiveFailures: ep.breaker?.consecutiveFailures ?? DEFAULT_BREAKER_POLICY.consecutiveFailures,
+              failureRate: ep.breaker?.failureRate ?? DEFAULT_BREAKER_POLICY.failureRate,
+              windowMs: ep.breaker?.window ?? DEFAULT_BREAKER_POLICY.windowMs,
+              minimumCalls: ep.breaker?.minimumCalls ?? DEFAULT_BREAKER_POLICY.minimumCalls,
+              coolDownMs: ep.breaker?.coolDown ?? DEFAULT_BREAKER_POLICY.coolDownMs,
+            },
+      ]),
+    ),
   });
 }
 

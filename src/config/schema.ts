@@ -37,6 +37,21 @@ const endpoint = z
     /** Several secrets during rotation: every one signs, receivers accept any. */
     secrets: z.array(secretRef).optional(),
     headers: z.record(z.string(), z.string()).optional(),
+    /** Circuit breaker for this endpoint's origin; `false` turns it off. */
+    breaker: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            consecutiveFailures: z.number().int().min(1).optional(),
+            failureRate: z.number().gt(0).max(1).optional(),
+            window: duration.optional(),
+            minimumCalls: z.number().int().min(1).optional(),
+            coolDown: duration.optional(),
+          })
+          .strict(),
+      ])
+      .optional(),
   })
   .strict();
 

@@ -25,12 +25,13 @@ export interface DeliveryEvent {
 
 /** Lets a circuit breaker hold a target back without consuming attempts. */
 export interface DeliveryGate {
-  /** False while nothing may be sent to this target's endpoint. */
-  allows(target: Target): boolean;
-  /** Reports the outcome of one call (a delivered or a retryable/permanent failure). */
-  record(target: Target, ok: boolean): void;
-  /** Earliest time a held-back target should be looked at again. */
-  reopensAt?(target: Target): number | null;
+  /** Calls to this target's endpoint that may start now: unlimited, none (open) or one probe. */
+  permits(target: Target): number;
+  started(target: Target, count: number): void;
+  /** Outcome of one call: `failure` (5xx, timeout, network), `success`, or `neutral` (4xx: the endpoint works). */
+  record(target: Target, outcome: 'success' | 'failure' | 'neutral'): void;
+  /** When a held-back target should be looked at again. */
+  reopensAt(target: Target): number | null;
 }
 
 export interface DispatcherOptions {
@@ -108,12 +109,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         again = true;
         return;
       }
-      const free = limit - inFlight;
-      if (free <= 0) return;
-      if (options.gate && !options.gate.allows(target)) {
-        schedule(options.gate.reopensAt?.(target) ?? clock.now() + pollIntervalMs);
+      const permitted = options.gate ? options.gate.permits(target) : Number.POSITIVE_INFINITY;
+      const free = Math.min(limit - inFlight, permitted);
+      if (permitted <= 0) {
+        schedule(options.gate?.reopensAt(target) ?? clock.now() + pollIntervalMs);
         return;
       }
+      if (free <= 0) return;
       claiming = true;
       again = false;
       let claims: Claim[] = [];
@@ -124,6 +126,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       } finally {
         claiming = false;
       }
+      options.gate?.started(target, claims.length);
       for (const claim of claims) {
         inFlight++;
         void deliver(target, claim).finally(() => {
@@ -164,7 +167,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (entry.abort.signal.aborted && stopping) return; // released by stop()
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
-      options.gate?.record(target, outcome.kind === 'delivered');
+      // A 4xx (or 429 throttling) means the endpoint is up and answering: not a breaker failure.
+      const throttled = result.kind === 'response' && result.statusCode === 429;
+      options.gate?.record(target, outcome.kind === 'delivered' ? 'success' : outcome.kind === 'permanent' || throttled ? 'neutral' : 'failure');
       const decision = decide(target, head.attempt, outcome, clock.now(), random);
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
       const results = await options.store.settle(

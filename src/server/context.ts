@@ -13,5 +13,5 @@ export interface ServerContext {
   ready(): boolean;
   now(): number;
   /** Circuit breaker states per endpoint origin, for the channel listing. */
-  breakers?(): Array<{ endpoint: string; state: string; since: number | null }>;
+  breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
 }

@@ -37,6 +37,7 @@ export function openApiDocument(version: string): object {
       '/v1/topics/{name}/messages/batch': { post: batch('topic') },
       '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
       '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker') },
+      '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },
       '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/parked': { get: op('Parked keys of a fifo queue', { parameters: [nameParam('name')] }) },

@@ -88,6 +88,11 @@ export interface Store {
   /** Deletes messages created before `olderThan` whose every delivery was delivered, with their deliveries and attempts. */
   sweep(olderThan: number): Promise<number>;
 
+  /** Circuit breaker states shared by every instance on this store (SPEC §5). */
+  listBreakers(): Promise<BreakerRecord[]>;
+  /** Records a breaker transition; the newest `updatedAt` per origin wins. */
+  saveBreaker(record: BreakerRecord): Promise<void>;
+
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
   ping(): Promise<void>;
 
@@ -216,4 +221,14 @@ export interface TargetStats {
   stalledLanes: number;
   /** Topics: last assigned sequence. Subscriptions: sequence of the last delivered event. */
   lastSequence?: number;
+}
+
+export interface BreakerRecord {
+  /** Endpoint origin, e.g. `https://api.example.com:443`. */
+  origin: string;
+  state: 'open' | 'closed';
+  /** Open: when a probe may go through. */
+  openUntil: number | null;
+  reason: string | null;
+  updatedAt: number;
 }

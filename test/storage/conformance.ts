@@ -320,6 +320,15 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       });
     });
 
+    it('shares circuit breaker states, newest wins', async () => {
+      expect(await store.listBreakers()).toEqual([]);
+      await store.saveBreaker({ origin: 'http://a:1', state: 'open', openUntil: 2_000, reason: '5 consecutive failures', updatedAt: 1_000 });
+      await store.saveBreaker({ origin: 'http://a:1', state: 'closed', openUntil: null, reason: 'stale', updatedAt: 999 });
+      expect(await store.listBreakers()).toEqual([{ origin: 'http://a:1', state: 'open', openUntil: 2_000, reason: '5 consecutive failures', updatedAt: 1_000 }]);
+      await store.saveBreaker({ origin: 'http://a:1', state: 'closed', openUntil: null, reason: 'probe succeeded', updatedAt: 3_000 });
+      expect((await store.listBreakers())[0]).toMatchObject({ state: 'closed', updatedAt: 3_000 });
+    });
+
     it('sweeps delivered messages past retention', async () => {
       await store.send('q', [msg('m1'), msg('m2')]);
       const claims = await claim('q', 1);
@@ -328,6 +337,110 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect(await store.sweep(clock.now())).toBe(1);
       expect(await store.getMessage('m1')).toEqual([]);
       expect(await store.getMessage('m2')).toHaveLength(1);
+    });
+
+    describe('edge cases', () => {
+      it('keeps topic sequences gap-free when a batch carries duplicates', async () => {
+        expect((await store.send('t', [msg('e1'), msg('e2')])).map((r) => r.sequence)).toEqual([1, 2]);
+        const again = await store.send('t', [msg('e2'), msg('e3'), msg('e3'), msg('e4')]);
+        expect(again.map((r) => [r.sequence, r.duplicate])).toEqual([[2, true], [3, false], [3, true], [4, false]]);
+        expect((await store.stats()).find((s) => s.name === 't')!.lastSequence).toBe(4);
+        const a = await claim('t/a', 1, 10);
+        expect(a[0]!.deliveries.map((d) => d.message.sequence)).toEqual([1, 2, 3, 4]);
+      });
+
+      it('fences the second settlement of one delivery in the same batch', async () => {
+        await store.send('q', [msg('m1')]);
+        const [c] = await claim('q');
+        const d = c!.deliveries[0]!;
+        const once = { deliveryId: d.deliveryId, epoch: d.epoch, attempt: attempt(), decision: { kind: 'delivered' as const } };
+        expect(await store.settle([once, once])).toEqual(['ok', 'fenced']);
+        expect((await store.getMessage('m1'))[0]!.deliveries[0]!.history).toHaveLength(1);
+      });
+
+      it('applies mixed outcomes of one ordered batch as if settled one by one', async () => {
+        await store.send('t', Array.from({ length: 4 }, (_, i) => msg(`e${i + 1}`)));
+        const [batch] = await claim('t/a', 1, 3);
+        const later = clock.now() + 1_000;
+        const results = await store.settle(batch!.deliveries.map((d, i) => ({
+          deliveryId: d.deliveryId, epoch: d.epoch, attempt: attempt(d.attempt),
+          decision: i === 0 ? { kind: 'delivered' as const } : { kind: 'retry' as const, availableAt: later, reason: 'HTTP 503' },
+        })));
+        expect(results).toEqual(['ok', 'ok', 'ok']);
+        expect(await claim('t/a', 1, 3)).toEqual([]);
+        expect(await store.nextWakeAt('t/a')).toBe(later);
+        clock.advance(1_000);
+        expect(ids(await claim('t/a', 1, 3))).toEqual(['e2', 'e3', 'e4']);
+      });
+
+      it('drops an emptied fifo lane and starts it again for the next message', async () => {
+        await store.send('f', [msg('a1', { key: 'a' })]);
+        await settle(await claim('f'));
+        expect(await store.getLane('f', 'a')).toBeNull();
+        await store.send('f', [msg('a2', { key: 'a' })]);
+        expect(ids(await claim('f'))).toEqual(['a2']);
+      });
+
+      it('pauses every subscription of a paused topic', async () => {
+        await store.send('t', [msg('e1')]);
+        await store.setPaused('t', true);
+        expect(await claim('t/a')).toEqual([]);
+        await store.setPaused('t', false);
+        expect(ids(await claim('t/a'))).toEqual(['e1']);
+      });
+
+      it('releases a lane so its head is claimable at once, attempt not counted', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })]);
+        const first = await claim('f');
+        await store.release(first.flatMap((c) => c.deliveries));
+        const again = await claim('f');
+        expect(ids(again)).toEqual(['a1']);
+        expect(again[0]!.deliveries[0]!.attempt).toBe(1);
+      });
+
+      it('keeps a renewed lane leased past its first expiry', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })]);
+        const held = await claim('f');
+        const d = held[0]!.deliveries[0]!;
+        clock.advance(LEASE - 1_000);
+        expect(await store.renew([{ deliveryId: d.deliveryId, epoch: d.epoch }], LEASE)).toEqual([]);
+        clock.advance(LEASE - 1_000);
+        expect(await claim('f', 10, 1, 'other')).toEqual([]);
+        expect(await settle(held)).toEqual(['ok']);
+        expect(ids(await claim('f'))).toEqual(['a2']);
+      });
+
+      it('refuses to skip a head that is being delivered', async () => {
+        await store.send('f', [msg('a1', { key: 'a' })]);
+        await claim('f');
+        await expect(store.skipLaneHead('f', 'a')).rejects.toMatchObject({ code: 'invalid_request' });
+      });
+
+      it('pages through blocked lanes', async () => {
+        await store.send('f', ['a', 'b', 'c'].map((k) => msg(`${k}1`, { key: k })));
+        await settle(await claim('f'), { kind: 'park', reason: 'permanent failure: HTTP 400' });
+        const first = await store.listBlockedLanes('f', { limit: 2 });
+        expect(first.items.map((l) => l.lane)).toEqual(['a', 'b']);
+        const rest = await store.listBlockedLanes('f', { limit: 2, cursor: first.next });
+        expect(rest.items.map((l) => l.lane)).toEqual(['c']);
+        expect(rest.next).toBeNull();
+      });
+
+      it('sweeps a published message only once every subscription delivered it', async () => {
+        await store.send('t', [msg('e1')]);
+        await settle(await claim('t/a'));
+        clock.advance(1_000);
+        expect(await store.sweep(clock.now())).toBe(0);
+        await settle(await claim('t/b'));
+        expect(await store.sweep(clock.now())).toBe(1);
+        expect(await store.getMessage('e1')).toEqual([]);
+      });
+
+      it('answers a duplicate of a delivered message as delivered', async () => {
+        await store.send('q', [msg('m1')]);
+        await settle(await claim('q'));
+        expect((await store.send('q', [msg('m1')]))[0]).toMatchObject({ id: 'm1', duplicate: true, status: 'delivered' });
+      });
     });
   });
 }

@@ -40,13 +40,18 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   app.get('/v1/channels', async () => {
     const stats = await ctx.store.stats();
-    const breakers = new Map((ctx.breakers?.() ?? []).map((b) => [b.endpoint, b]));
+    const breakers = new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
     const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
     return {
       items: stats.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
       next: null,
     };
   });
+
+  app.get('/v1/breakers', async () => ({
+    items: (ctx.breakers?.() ?? []).map((b) => ({ origin: b.origin, endpoints: b.endpoints, state: b.state, openUntil: iso(b.openUntil), since: iso(b.since) })),
+    next: null,
+  }));
 
   app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/deadletters', async (request) => {
     const page = parse(pageQuery, request.query, 'query');

@@ -88,4 +88,17 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'circuit breakers',
+    sql: `
+CREATE TABLE breakers (
+  origin TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+  open_until INTEGER,
+  reason TEXT,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];

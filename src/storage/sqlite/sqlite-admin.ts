@@ -20,6 +20,8 @@ type Admin = Pick<
   | 'listSkipped'
   | 'redeliverSkipped'
   | 'sweep'
+  | 'listBreakers'
+  | 'saveBreaker'
 >;
 
 const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
@@ -64,6 +66,10 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     purge: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
     purgeIds: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
+    listBreakers: db.prepare('SELECT origin, state, open_until, reason, updated_at FROM breakers ORDER BY origin'),
+    saveBreaker: db.prepare(`INSERT INTO breakers (origin, state, open_until, reason, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (origin) DO UPDATE SET state = excluded.state, open_until = excluded.open_until, reason = excluded.reason,
+      updated_at = excluded.updated_at WHERE excluded.updated_at >= breakers.updated_at`),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id = ?'),
     deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
     sweepable: db.prepare(`SELECT m.pk FROM messages m WHERE m.created_at < ?
@@ -221,6 +227,13 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async redeliverSkipped(target, ids) {
       return reopen(target, 'skipped', ids);
+    },
+    async listBreakers() {
+      const rows = sql.listBreakers.all() as Array<{ origin: string; state: 'open' | 'closed'; open_until: number | null; reason: string | null; updated_at: number }>;
+      return rows.map((r) => ({ origin: r.origin, state: r.state, openUntil: r.open_until, reason: r.reason, updatedAt: r.updated_at }));
+    },
+    async saveBreaker(b) {
+      sql.saveBreaker.run(b.origin, b.state, b.openUntil, b.reason, b.updatedAt);
     },
     async sweep(olderThan) {
       // In slices, so a large backlog never holds the write lock for long.

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { createCircuitBreaker } from './breaker.js';
+import { createFakeClock } from './clock.js';
+
+const policy = { consecutiveFailures: 3, failureRate: 0.5, windowMs: 10_000, minimumCalls: 6, coolDownMs: 5_000 };
+
+describe('circuit breaker', () => {
+  it('opens after consecutive failures, blocks calls for the cool-down, then lets one probe through', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    expect(breaker.permits(clock.now())).toBe(Infinity);
+    expect(breaker.record(false, clock.now())).toBeNull();
+    expect(breaker.record(false, clock.now())).toBeNull();
+    expect(breaker.record(false, clock.now())).toEqual({ from: 'closed', to: 'open', reason: '3 consecutive failures' });
+    expect(breaker.permits(clock.now())).toBe(0);
+    clock.advance(4_999);
+    expect(breaker.state(clock.now())).toBe('open');
+    clock.advance(1);
+    expect(breaker.state(clock.now())).toBe('half-open');
+    expect(breaker.permits(clock.now())).toBe(1);
+    breaker.started(1, clock.now());
+    expect(breaker.permits(clock.now())).toBe(0);
+    expect(breaker.record(true, clock.now())).toEqual({ from: 'half-open', to: 'closed', reason: 'probe succeeded' });
+    expect(breaker.permits(clock.now())).toBe(Infinity);
+  });
+
+  it('reopens when the probe fails', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    for (let i = 0; i < 3; i++) breaker.record(false, clock.now());
+    clock.advance(5_000);
+    breaker.started(1, clock.now());
+    expect(breaker.record(false, clock.now())).toMatchObject({ from: 'half-open', to: 'open' });
+    expect(breaker.openUntil()).toBe(clock.now() + 5_000);
+  });
+
+  it('opens on the failure rate in the window once enough calls were seen', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    const outcomes = [true, false, true, false, true];
+    for (const ok of outcomes) expect(breaker.record(ok, clock.now())).toBeNull();
+    expect(breaker.record(false, clock.now())).toMatchObject({ to: 'open', reason: '3 of the last 6 calls failed' });
+  });
+
+  it('forgets outcomes older than the window', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    for (const ok of [false, true, false, true, false]) breaker.record(ok, clock.now());
+    clock.advance(10_001);
+    expect(breaker.record(true, clock.now())).toBeNull();
+    expect(breaker.state(clock.now())).toBe('closed');
+  });
+
+  it('ignores late answers while open and adopts state shared by other instances', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    expect(breaker.adopt('open', clock.now() + 2_000, clock.now())).toMatchObject({ from: 'closed', to: 'open' });
+    expect(breaker.record(false, clock.now())).toBeNull();
+    expect(breaker.adopt('open', clock.now() + 1_000, clock.now())).toBeNull();
+    expect(breaker.adopt('closed', null, clock.now())).toMatchObject({ to: 'closed' });
+    expect(breaker.adopt('open', clock.now() - 1, clock.now())).toBeNull();
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Circuit breaker per endpoint origin (SPEC §5). Closed: calls flow and outcomes are counted.
+ * Open: no call is made, so waiting messages keep their attempts. After the cool-down one probe
+ * goes through (half-open): success closes the circuit, failure opens it again.
+ * Pure: time is passed in, so tests drive it with a fake clock.
+ */
+export interface BreakerPolicy {
+  /** Consecutive failures that open the circuit. Default 5. */
+  consecutiveFailures: number;
+  /** Failure rate over `windowMs` that opens it, once `minimumCalls` were seen. Default 0.5. */
+  failureRate: number;
+  /** Default 30s. */
+  windowMs: number;
+  /** Default 20. */
+  minimumCalls: number;
+  /** How long the circuit stays open before a probe. Default 15s. */
+  coolDownMs: number;
+}
+
+export const DEFAULT_BREAKER_POLICY: BreakerPolicy = { consecutiveFailures: 5, failureRate: 0.5, windowMs: 30_000, minimumCalls: 20, coolDownMs: 15_000 };
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerTransition {
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+}
+
+export interface CircuitBreaker {
+  state(now: number): BreakerState;
+  /** Calls that may start now: unlimited when closed, none when open, one probe when half-open. */
+  permits(now: number): number;
+  /** Marks calls as started (a half-open probe is then in flight). */
+  started(count: number, now: number): void;
+  /** Counts the outcome of a call; returns a transition when the state changed. */
+  record(ok: boolean, now: number): BreakerTransition | null;
+  /** When the open circuit lets a probe through, or null when not open. */
+  openUntil(): number | null;
+  /** Adopts the state another instance shared through the store. */
+  adopt(state: 'open' | 'closed', openUntil: number | null, now: number): BreakerTransition | null;
+  /** Time of the last transition, for display. */
+  since(): number | null;
+}
+
+export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POLICY): CircuitBreaker {
+  let open: number | null = null; // open until this time
+  let probing = false;
+  let consecutive = 0;
+  let since: number | null = null;
+  const window: Array<{ at: number; ok: boolean }> = [];
+
+  const stateAt = (now: number): BreakerState => (open === null ? 'closed' : now < open ? 'open' : 'half-open');
+
+  function trip(now: number, reason: string): BreakerTransition {
+    const from = stateAt(now);
+    open = now + policy.coolDownMs;
+    probing = false;
+    since = now;
+    return { from, to: 'open', reason };
+  }
+
+  function close(now: number): BreakerTransition {
+    const from = stateAt(now);
+    open = null;
+    probing = false;
+    consecutive = 0;
+    window.length = 0;
+    since = now;
+    return { from, to: 'closed', reason: 'probe succeeded' };
+  }
+
+  return {
+    state: stateAt,
+    permits(now) {
+      const state = stateAt(now);
+      if (state === 'closed') return Number.POSITIVE_INFINITY;
+      return state === 'half-open' && !probing ? 1 : 0;
+    },
+    started(count, now) {
+      if (count > 0 && stateAt(now) === 'half-open') probing = true;
+    },
+    record(ok, now) {
+      const state = stateAt(now);
+      if (state === 'half-open') return ok ? close(now) : trip(now, 'probe failed');
+      if (state === 'open') return null; // late answers of calls started before it opened
+      while (window.length > 0 && window[0]!.at <= now - policy.windowMs) window.shift();
+      window.push({ at: now, ok });
+      consecutive = ok ? 0 : consecutive + 1;
+      if (consecutive >= policy.consecutiveFailures) return trip(now, `${consecutive} consecutive failures`);
+      if (window.length >= policy.minimumCalls) {
+        const failures = window.filter((w) => !w.ok).length;
+        if (failures / window.length >= policy.failureRate) return trip(now, `${failures} of the last ${window.length} calls failed`);
+      }
+      return null;
+    },
+    openUntil: () => open,
+    adopt(state, until, now) {
+      if (state === 'open' && until !== null && until > now && (open === null || open < until)) {
+        const from = stateAt(now);
+        open = until;
+        probing = false;
+        since = now;
+        return from === 'open' ? null : { from, to: 'open', reason: 'opened by another instance' };
+      }
+      if (state === 'closed' && open !== null) return close(now);
+      return null;
+    },
+    since: () => since,
+  };
+}

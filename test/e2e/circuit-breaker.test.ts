@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFaultReceiver, createFaultSwitch, type FaultReceiver } from '../../src/testing/index.js';
+import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+
+const OUTAGE_MS = 30_000;
+
+describe('circuit breaker', () => {
+  const opened: Array<FaultReceiver | TestOffload> = [];
+  afterEach(async () => {
+    for (const thing of opened.reverse()) await ('cleanup' in thing ? thing.cleanup() : thing.close());
+    opened.length = 0;
+  });
+
+  it('a 30-second outage opens the breaker, other endpoints keep their pace, and waiting messages keep their attempts', { timeout: 120_000 }, async () => {
+    const outage = createFaultSwitch({ kind: 'status', status: 500, body: 'down' });
+    const down = await createFaultReceiver({ decide: outage.decide });
+    const healthy = await createFaultReceiver({ latencyMs: 2 });
+    opened.push(down, healthy);
+    const offload = await startOffload({
+      endpoints: {
+        sms: { url: down.url, breaker: { consecutiveFailures: 5, coolDown: '5s' } },
+        audit: { url: healthy.url },
+      },
+      queues: {
+        smses: { endpoint: 'sms', path: '/sms', concurrency: 8, minBackoff: '100ms', maxBackoff: '1s', maxAttempts: 10 },
+        audits: { endpoint: 'audit', path: '/audit', concurrency: 8 },
+      },
+    });
+    opened.push(offload);
+
+    const outageStart = down.now();
+    const smsIds = Array.from({ length: 200 }, (_, i) => `sms-${i}`);
+    expect((await post(offload.url, '/v1/queues/smses/messages/batch', { messages: smsIds.map((id) => ({ id, data: {} })) })).status).toBe(202);
+    await expect.poll(async () => (await get(offload.url, '/v1/breakers')).body.items.find((b: { endpoints: string[] }) => b.endpoints.includes('sms'))?.state, { timeout: 10_000 }).toBe('open');
+    const channels = (await get(offload.url, '/v1/channels')).body.items;
+    expect(channels.find((c: { name: string }) => c.name === 'smses').breaker).toBe('open');
+    expect(channels.find((c: { name: string }) => c.name === 'audits').breaker).toBe('closed');
+
+    // The healthy endpoint keeps its pace while the other is down: each audit arrives promptly.
+    const lags: number[] = [];
+    let n = 0;
+    while (down.now() - outageStart < OUTAGE_MS) {
+      const id = `audit-${n++}`;
+      const sentAt = healthy.now();
+      await post(offload.url, '/v1/queues/audits/messages', { id, data: {} });
+      await healthy.waitFor((r) => r.acceptCounts('/audit').has(id), { timeoutMs: 5_000 });
+      lags.push(healthy.records().find((r) => r.events[0]?.id === id)!.startedAt - sentAt);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    lags.sort((a, b) => a - b);
+    expect(lags[Math.floor(lags.length * 0.99)]!).toBeLessThan(500);
+
+    const callsDuringOutage = down.records().length;
+    outage.release();
+    await down.waitFor((r) => r.acceptCounts('/sms').size === 200, { timeoutMs: 30_000 });
+    // Without the breaker, 200 messages retried every ≤1s for 30s would have made thousands of
+    // calls and dead-lettered them all. With it: the calls that opened it, in-flight ones, probes.
+    expect(callsDuringOutage).toBeLessThan(40);
+    expect((await get(offload.url, '/v1/queues/smses/deadletters')).body.items).toEqual([]);
+    const attempts = await Promise.all(smsIds.map(async (id) => (await get(offload.url, `/v1/messages/${id}`)).body.deliveries[0].attempts as number));
+    expect(attempts.filter((a) => a === 1).length).toBeGreaterThan(150);
+    expect(Math.max(...attempts)).toBeLessThan(10);
+    await expect.poll(async () => (await get(offload.url, '/v1/breakers')).body.items.find((b: { endpoints: string[] }) => b.endpoints.includes('sms'))?.state, { timeout: 10_000 }).toBe('closed');
+  });
+});
