@@ -50,6 +50,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const events = createEventHub();
   const metrics = createMetrics(store);
   let started = false;
+  // Readiness turns false for a while after the store failed, so load balancers steer producers away.
+  let lastStoreError = Number.NEGATIVE_INFINITY;
   let sweeper: NodeJS.Timeout | undefined;
   let breakerSync: NodeJS.Timeout | undefined;
 
@@ -91,7 +93,10 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     pollIntervalMs: config.delivery.pollInterval,
     gate,
     onEvent,
-    onError: (error, context) => logger.warn({ err: error }, `store error while ${context}; will retry`),
+    onError: (error, context) => {
+      lastStoreError = clock.now();
+      logger.warn({ err: error }, `store error while ${context}; will retry`);
+    },
   });
 
   const server = createServer(
@@ -100,7 +105,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       store,
       wake: (targets) => dispatcher.wake(targets),
       events,
-      ready: () => started,
+      ready: () => started && clock.now() - lastStoreError > 5_000,
       now: () => clock.now(),
       breakers: () => ('views' in gate ? (gate as BreakerGate).views() : []),
     },

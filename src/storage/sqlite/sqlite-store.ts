@@ -3,7 +3,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../domain/clock.js';
-import { NotFoundError } from '../../domain/errors.js';
+import { NotFoundError, StoreUnavailableError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
 import type {
   ChannelDeclaration,
@@ -175,7 +175,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const admin = createSqliteAdmin(worker, channels, clock);
 
-  return {
+  return withStoreErrors({
     ...admin,
     async migrate() {
       migrate(writer);
@@ -218,14 +218,45 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async close() {
       worker.close();
     },
-  };
+  });
+}
+
+/**
+ * Failures of the database itself (disk full, I/O error, locked, corrupt) become
+ * StoreUnavailableError: the API answers 503 and the dispatcher retries, instead of a crash.
+ */
+function withStoreErrors<T extends object>(store: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value !== 'function') {
+      wrapped[name] = value;
+      continue;
+    }
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        const result = (value as (...a: unknown[]) => unknown)(...args);
+        return result instanceof Promise ? result.catch(rethrow) : result;
+      } catch (error) {
+        return rethrow(error);
+      }
+    };
+  }
+  return wrapped as T;
+}
+
+function rethrow(error: unknown): never {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_') && !code.startsWith('SQLITE_CONSTRAINT')) {
+    throw new StoreUnavailableError(`the SQLite store failed (${code}): ${(error as Error).message}`, error);
+  }
+  throw error;
 }
 
 function open(path: string, synchronous: 'FULL' | 'NORMAL'): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
-  db.pragma('busy_timeout = 10000');
+  db.pragma('busy_timeout = 2000');
   db.pragma('cache_size = -32000');
   return db;
 }
