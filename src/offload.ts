@@ -48,7 +48,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const store = options.store ?? (await openStore(config, clock));
   const http = options.send ? undefined : createHttpClient();
   const events = createEventHub();
-  const metrics = createMetrics(store);
+  const metrics = createMetrics(store, () => breakerViews());
   let started = false;
   // Readiness turns false for a while after the store failed, so load balancers steer producers away.
   let lastStoreError = Number.NEGATIVE_INFINITY;
@@ -71,6 +71,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       },
       onError: (error) => logger.warn({ err: error }, 'could not share a circuit breaker state; will retry'),
     });
+  const breakerViews = () => ('views' in gate ? (gate as BreakerGate).views() : []);
   const notify = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
@@ -107,7 +108,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       events,
       ready: () => started && clock.now() - lastStoreError > 5_000,
       now: () => clock.now(),
-      breakers: () => ('views' in gate ? (gate as BreakerGate).views() : []),
+      breakers: breakerViews,
     },
     { logger, metrics },
   );

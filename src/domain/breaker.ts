@@ -5,19 +5,19 @@
  * Pure: time is passed in, so tests drive it with a fake clock.
  */
 export interface BreakerPolicy {
-  /** Consecutive failures that open the circuit. Default 5. */
+  /** Consecutive failures that open the circuit. Default 20. */
   consecutiveFailures: number;
   /** Failure rate over `windowMs` that opens it, once `minimumCalls` were seen. Default 0.5. */
   failureRate: number;
   /** Default 30s. */
   windowMs: number;
-  /** Default 20. */
+  /** Default 50. */
   minimumCalls: number;
   /** How long the circuit stays open before a probe. Default 15s. */
   coolDownMs: number;
 }
 
-export const DEFAULT_BREAKER_POLICY: BreakerPolicy = { consecutiveFailures: 5, failureRate: 0.5, windowMs: 30_000, minimumCalls: 20, coolDownMs: 15_000 };
+export const DEFAULT_BREAKER_POLICY: BreakerPolicy = { consecutiveFailures: 20, failureRate: 0.5, windowMs: 30_000, minimumCalls: 50, coolDownMs: 15_000 };
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 

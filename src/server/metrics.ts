@@ -9,7 +9,7 @@ export interface Metrics {
 }
 
 /** Prometheus metrics; gauges are read from the store when scraped, so they are shared truths. */
-export function createMetrics(store: Store): Metrics {
+export function createMetrics(store: Store, breakers: () => ReadonlyArray<{ origin: string; state: string }> = () => []): Metrics {
   const registry = new Registry();
   const deliveries = new Counter({ name: 'offload_deliveries_total', help: 'Delivery attempts by target and outcome', labelNames: ['target', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'offload_delivery_duration_seconds', help: 'Duration of delivery calls', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });
@@ -30,6 +30,16 @@ export function createMetrics(store: Store): Metrics {
   gauge('offload_oldest_age_seconds', 'Age of the oldest undelivered message', (s) => s.oldestAgeMs / 1000);
   gauge('offload_dead_letters', 'Dead-lettered messages', (s) => s.deadLettered);
   gauge('offload_blocked_keys', 'Parked fifo keys and stalled subscription lanes', (s) => s.parkedLanes + s.stalledLanes);
+  new Gauge({
+    name: 'offload_breaker_open',
+    help: 'Circuit breaker per endpoint origin: 0 closed, 0.5 half-open, 1 open',
+    labelNames: ['origin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of breakers()) this.set({ origin: b.origin }, b.state === 'open' ? 1 : b.state === 'half-open' ? 0.5 : 0);
+    },
+  });
   return {
     registry,
     record(event) {

@@ -19,6 +19,12 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { kind: 'topic' as const, targets: subs };
   };
 
+  /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
+  const accepted = (channel: string, targets: readonly string[], ids: string[]) => {
+    ctx.wake(targets);
+    if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
+  };
+
   const idempotencyKey = (header: string | string[] | undefined) => (typeof header === 'string' && header.length > 0 ? header : undefined);
 
   const answer = (reply: FastifyReply, result: SendResult) => reply.code(result.duplicate ? 200 : 202).send(result.duplicate ? result : withoutDuplicate(result));
@@ -29,7 +35,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const ctxInput = { kind: channel.kind, channel: request.params.name, maxPayload: ctx.config.delivery.maxPayload, now: ctx.now(), idempotencyKey: idempotencyKey(request.headers['idempotency-key']) } as const;
       const message = toNewMessage(request.body, ctxInput);
       const [result] = await ctx.store.send(request.params.name, [message]);
-      if (!result!.duplicate) ctx.wake(channel.targets);
+      if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
       return answer(reply, result!);
     });
 
@@ -45,7 +51,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
         ids.add(m.id);
       }
       const results = await ctx.store.send(request.params.name, messages);
-      if (results.some((r) => !r.duplicate)) ctx.wake(channel.targets);
+      const fresh = results.filter((r) => !r.duplicate).map((r) => r.id);
+      if (fresh.length > 0) accepted(request.params.name, channel.targets, fresh);
       return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
     });
   }
