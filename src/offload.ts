@@ -123,8 +123,14 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     async start() {
       await store.migrate();
       await store.declare(config.channels);
+      try {
+        await server.listen({ port: config.server.port, host: config.server.host });
+      } catch (error) {
+        await http?.close();
+        if (!options.store) await store.close();
+        throw error;
+      }
       dispatcher.start();
-      await server.listen({ port: config.server.port, host: config.server.host });
       const address = server.server.address() as AddressInfo;
       offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);

@@ -77,7 +77,7 @@ export interface Store {
   listBlockedLanes(target: string, page: PageRequest): Promise<Page<LaneView>>;
   /** State of one lane (the lane of a topic-ordered subscription is `''`). */
   getLane(target: string, lane: string): Promise<LaneView | null>;
-  /** Makes the lane's head available now and clears parked/stalled. Returns false when there is no such lane. */
+  /** Makes the lane's head available now with a fresh budget of attempts and clears parked/stalled. False when there is no such lane. */
   retryLane(target: string, lane: string): Promise<boolean>;
   /** Moves the lane's head aside (status `skipped`, kept with its history) and lets the lane go on. */
   skipLaneHead(target: string, lane: string): Promise<DeliveryView | null>;

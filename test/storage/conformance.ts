@@ -198,6 +198,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect(await store.retryLane('f', 'a')).toBe(true);
         const retried = await claim('f');
         expect(ids(retried)).toEqual(['a1']);
+        expect(retried[0]!.deliveries[0]!.attempt).toBe(1);
         await settle(retried, { kind: 'park', reason: 'still failing' });
         const skipped = await store.skipLaneHead('f', 'a');
         expect(skipped).toMatchObject({ status: 'skipped' });

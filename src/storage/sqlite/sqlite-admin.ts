@@ -53,7 +53,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     lanePending: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL'),
     laneHead: db.prepare(`SELECT id, status FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
     retryLane: db.prepare(`UPDATE lanes SET state = 'active', reason = NULL, since = NULL, ready_at = ? WHERE target_id = ? AND lane = ?`),
-    makeReady: db.prepare(`UPDATE deliveries SET status = 'ready', available_at = ?, updated_at = ? WHERE id = ? AND status = 'ready'`),
+    // An operator's retry gives the head a fresh budget of attempts, as a redrive does.
+    makeReady: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, updated_at = ? WHERE id = ? AND status = 'ready'`),
     skip: db.prepare(`UPDATE deliveries SET status = 'skipped', available_at = NULL, updated_at = ? WHERE id = ?`),
     nextHead: db.prepare(`SELECT available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
     deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
