@@ -83,9 +83,9 @@ CREATE TABLE attempts (
   duration_ms INTEGER NOT NULL,
   status_code INTEGER,
   error TEXT,
-  response TEXT,
-  PRIMARY KEY (delivery_id, started_at, attempt)
-) WITHOUT ROWID;
+  response TEXT
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
 `,
   },
   {

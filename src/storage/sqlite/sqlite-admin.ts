@@ -39,7 +39,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     byChannelAndId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? AND m.channel_id = ? ORDER BY d.id`),
     byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
     finalPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = ? AND d.available_at IS NULL AND d.id > ? ORDER BY d.id LIMIT ?`),
-    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY started_at, attempt'),
+    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
     live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
     finals: db.prepare('SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE available_at IS NULL GROUP BY target_id, status'),
