@@ -1,0 +1,90 @@
+import { MESSAGE_COLUMNS, statementFactory } from './statements.js';
+
+/** Statements of inspection and operator actions: not on the delivery hot path. */
+export function adminStatements(schema: string) {
+  const st = statementFactory(schema);
+  const select = (s: string) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
+    d.available_at, d.last_error, d.result, d.updated_at, ${MESSAGE_COLUMNS}, l.state AS lane_state,
+    (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
+      WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL))::int AS is_head
+    FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
+    JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
+  const byIds = (s: string) => `message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($4::text[]))`;
+  // Redrive and redeliver: final deliveries become live again, then their lanes are upserted.
+  // DO UPDATE (not DO NOTHING) locks an existing lane, or re-creates one deleted meanwhile (lanes.ts, R2).
+  const reopen = (s: string, filter: string) => `WITH r AS (
+      UPDATE ${s}.deliveries SET status = 'ready', attempts = 0, available_at = $3, last_error = NULL, updated_at = $3
+      WHERE target_id = $1 AND status = $2 ${filter} RETURNING lane
+    ), w AS (
+      INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
+      SELECT DISTINCT $1::bigint, lane, 'active', $3::bigint FROM r WHERE lane IS NOT NULL ORDER BY 2
+      ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = LEAST(COALESCE(lanes.ready_at, EXCLUDED.ready_at), EXCLUDED.ready_at)
+      WHERE lanes.state = 'active'
+    )
+    SELECT COUNT(*) AS n FROM r`;
+  return {
+    byMessageId: st('a_by_msg', (s) => `${select(s)} WHERE m.id = $1 ORDER BY d.id`),
+    byChannelAndId: st('a_by_chan_msg', (s) => `${select(s)} WHERE m.id = $1 AND m.channel_id = $2 ORDER BY d.id`),
+    byDeliveryId: st('a_by_delivery', (s) => `${select(s)} WHERE d.id = $1`),
+    finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.status = $2 AND d.available_at IS NULL AND d.id > $3
+      ORDER BY d.id LIMIT $4`),
+    attempts: st('a_attempts', (s) => `SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, response
+      FROM ${s}.attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id`),
+
+    channels: st('a_channels', (s) => `SELECT id, name, kind, paused, last_sequence FROM ${s}.channels ORDER BY id`),
+    live: st('a_live', (s) => `SELECT d.target_id, COUNT(*) AS depth, COUNT(*) FILTER (WHERE d.status = 'delivering') AS in_flight,
+      MIN(m.created_at) AS oldest FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
+      WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
+    finals: st('a_finals', (s) => `SELECT target_id, status, COUNT(*) AS n FROM ${s}.deliveries WHERE available_at IS NULL GROUP BY target_id, status`),
+    blocked: st('a_blocked', (s) => `SELECT target_id, state, COUNT(*) AS n FROM ${s}.lanes WHERE state <> 'active' GROUP BY target_id, state`),
+    lastDelivered: st('a_last_delivered', (s) => `SELECT d.target_id, MAX(d.position) AS seq FROM ${s}.deliveries d
+      JOIN ${s}.channels c ON c.id = d.target_id WHERE c.kind = 'subscription' AND d.status = 'delivered' GROUP BY d.target_id`),
+    setPaused: st('a_set_paused', (s) => `UPDATE ${s}.channels SET paused = $2 WHERE id = $1`),
+
+    blockedLanes: st('a_blocked_lanes', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes
+      WHERE target_id = $1 AND state <> 'active' AND ($2::text IS NULL OR lane > $2) ORDER BY lane LIMIT $3`),
+    lane: st('a_lane', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
+    lanePending: st('a_lane_pending', (s) => `SELECT COUNT(*) AS n FROM ${s}.deliveries WHERE target_id = $1 AND lane = $2 AND available_at IS NOT NULL`),
+    laneHead: st('a_lane_head', (s) => `SELECT id, status, available_at FROM ${s}.deliveries
+      WHERE target_id = $1 AND lane = $2 AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
+    lockLane: st('a_lock_lane', (s) => `SELECT state FROM ${s}.lanes WHERE target_id = $1 AND lane = $2 FOR UPDATE`),
+    /** Also the lane's lock: the first statement of retryLane. */
+    retryLane: st('a_retry_lane', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $3
+      WHERE target_id = $1 AND lane = $2`),
+    /** An operator's retry gives the head a fresh budget of attempts, as a redrive does. */
+    makeReady: st('a_make_ready', (s) => `UPDATE ${s}.deliveries SET attempts = 0, available_at = $2, updated_at = $2 WHERE id = $1 AND status = 'ready'`),
+    skip: st('a_skip', (s) => `UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $2 WHERE id = $1`),
+    deleteLane: st('a_delete_lane', (s) => `DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
+    reopen: st('a_reopen', (s) => reopen(s, '')),
+    reopenIds: st('a_reopen_ids', (s) => reopen(s, `AND ${byIds(s)}`)),
+
+    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered' RETURNING id)
+      SELECT COUNT(*) AS n FROM d`),
+    purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered'
+      AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING id) SELECT COUNT(*) AS n FROM d`),
+    /**
+     * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
+     * their deliveries (attempts go by cascade), $2 at a time. A topic's are swept holding its row
+     * lock (see sweep), like declare's backfill reads them.
+     */
+    sweep: st('a_sweep', (s) => `WITH victims AS (
+        SELECT m.pk FROM ${s}.messages m WHERE m.channel_id = $3 AND m.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')
+        LIMIT $2 FOR UPDATE OF m SKIP LOCKED
+      ), gone AS (
+        DELETE FROM ${s}.deliveries WHERE message_pk IN (SELECT pk FROM victims)
+      ), swept AS (
+        DELETE FROM ${s}.messages WHERE pk IN (SELECT pk FROM victims) RETURNING pk
+      )
+      SELECT COUNT(*) AS n FROM swept`),
+    listBreakers: st('a_list_breakers', (s) => `SELECT origin, state, open_until, reason, updated_at FROM ${s}.breakers ORDER BY origin`),
+    /** The newest transition per origin wins, whichever instance records it first. */
+    saveBreaker: st('a_save_breaker', (s) => `INSERT INTO ${s}.breakers (origin, state, open_until, reason, updated_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (origin) DO UPDATE SET state = EXCLUDED.state, open_until = EXCLUDED.open_until, reason = EXCLUDED.reason,
+        updated_at = EXCLUDED.updated_at
+      WHERE EXCLUDED.updated_at >= breakers.updated_at`),
+    lockTopic: st('a_lock_topic', (s) => `SELECT id FROM ${s}.channels WHERE id = $1 FOR NO KEY UPDATE`),
+  };
+}
+
+export type AdminStatements = ReturnType<typeof adminStatements>;

@@ -1,0 +1,1 @@
+export { createPostgresStore, type PostgresStore, type PostgresStoreOptions, type WakeListenerFn } from './postgres-store.js';

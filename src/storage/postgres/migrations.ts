@@ -1,0 +1,149 @@
+import type pg from 'pg';
+import { quoteIdent } from './connection.js';
+
+/**
+ * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
+ * the store's schema, inside the one migrating transaction. Never edit a released migration;
+ * add the next number. Times are epoch milliseconds (bigint) from the store's clock.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE channels (
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('queue', 'fifo', 'topic', 'subscription')),
+  topic_id BIGINT REFERENCES channels(id),
+  ordering TEXT NOT NULL DEFAULT 'none' CHECK (ordering IN ('none', 'key', 'topic')),
+  paused BOOLEAN NOT NULL DEFAULT false,
+  -- Topics: the last sequence handed out. Updated inside the publishing transaction, so the row
+  -- lock orders publishers and sequences become visible in commit order.
+  last_sequence BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX channels_by_topic ON channels (topic_id) WHERE topic_id IS NOT NULL;
+
+CREATE TABLE messages (
+  pk BIGSERIAL PRIMARY KEY,
+  channel_id BIGINT NOT NULL REFERENCES channels(id),
+  id TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C",
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  -- JSON text, like data: stored and handed back verbatim.
+  metadata TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  deliver_at BIGINT,
+  sequence BIGINT,
+  -- (id, channel_id) serves both deduplication and the lookup by id alone.
+  UNIQUE (id, channel_id)
+);
+CREATE INDEX messages_by_sequence ON messages (channel_id, sequence) WHERE sequence IS NOT NULL;
+CREATE INDEX messages_by_age ON messages (channel_id, created_at);
+
+-- available_at is non-null exactly while a delivery is live (ready or delivering): for a ready
+-- delivery it is when it may be tried, for a delivering one when its lease expires.
+CREATE TABLE deliveries (
+  id BIGSERIAL PRIMARY KEY,
+  message_pk BIGINT NOT NULL REFERENCES messages(pk),
+  target_id BIGINT NOT NULL REFERENCES channels(id),
+  lane TEXT COLLATE "C",
+  position BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ready', 'delivering', 'delivered', 'deadlettered', 'skipped')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  available_at BIGINT,
+  epoch INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  last_error TEXT,
+  result TEXT,
+  updated_at BIGINT NOT NULL,
+  CHECK ((available_at IS NOT NULL) = (status IN ('ready', 'delivering')))
+);
+CREATE INDEX deliveries_ready ON deliveries (target_id, available_at) WHERE lane IS NULL AND available_at IS NOT NULL;
+CREATE INDEX deliveries_lane ON deliveries (target_id, lane, position) WHERE lane IS NOT NULL AND available_at IS NOT NULL;
+CREATE INDEX deliveries_final ON deliveries (target_id, status, id) WHERE available_at IS NULL;
+CREATE INDEX deliveries_message ON deliveries (message_pk);
+
+-- One row per lane that has live deliveries (or is blocked). ready_at is when the lane may be
+-- claimed: its head's retry time, or the lease expiry while its head is in flight; null while
+-- parked. leased_until is set while a delivery (or batch) of the lane is in flight; filling while
+-- a short batch waits (maxBatchWait) for more events, which wake it when published. The row is
+-- also the lane's lock: every transaction that changes a lane's live deliveries, or creates or
+-- deletes the lane, holds it (see the notes at the top of lanes.ts).
+CREATE TABLE lanes (
+  target_id BIGINT NOT NULL REFERENCES channels(id),
+  lane TEXT COLLATE "C" NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'parked', 'stalled')),
+  ready_at BIGINT,
+  leased_until BIGINT,
+  filling BOOLEAN NOT NULL DEFAULT false,
+  reason TEXT,
+  since BIGINT,
+  PRIMARY KEY (target_id, lane)
+);
+CREATE INDEX lanes_ready ON lanes (target_id, ready_at) WHERE ready_at IS NOT NULL;
+CREATE INDEX lanes_blocked ON lanes (target_id, state, lane) WHERE state <> 'active';
+
+CREATE TABLE attempts (
+  id BIGSERIAL,
+  delivery_id BIGINT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response TEXT,
+  PRIMARY KEY (delivery_id, id)
+);
+
+-- Lanes and live deliveries are rewritten on every claim and settlement: vacuum them early.
+ALTER TABLE lanes SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 500);
+ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.05);
+`,
+  },
+  {
+    version: 2,
+    name: 'circuit breakers',
+    sql: `
+CREATE TABLE breakers (
+  origin TEXT COLLATE "C" PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+  open_until BIGINT,
+  reason TEXT,
+  updated_at BIGINT NOT NULL
+);
+`,
+  },
+];
+
+/** Any constant shared by every Offload build; the schema name tells stores apart. */
+const LOCK_CLASS = 0x0ff10ad;
+
+/**
+ * Brings the schema up to date. Instances starting together serialize on a transaction-level
+ * advisory lock keyed by the schema, so each migration runs exactly once; the others then find
+ * it applied. The schema is created when missing (which needs CREATE on the database).
+ */
+export async function migrate(client: pg.PoolClient, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LOCK_CLASS, schema]);
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
+    await client.query(`SET LOCAL search_path TO ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,126 @@
+import pg from 'pg';
+import { quoteIdent } from './connection.js';
+
+export type WakeHandler = (targets: string[]) => void;
+
+export interface WakeListenerOptions {
+  /** A new, unconnected client for the dedicated LISTEN connection. */
+  newClient: () => pg.Client;
+  /** The NOTIFY channel, e.g. `offload_<schema>`. */
+  channel: string;
+  /** Turns a payload (channel names, or `*`) into target names. */
+  targetsOf: (payload: string) => Promise<string[]>;
+  /** First reconnect delay; doubles up to `maxBackoffMs`. Default 250 ms. */
+  minBackoffMs?: number;
+  /** Default 10 s. */
+  maxBackoffMs?: number;
+}
+
+export interface WakeListener {
+  subscribe(handler: WakeHandler): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * One dedicated connection that LISTENs for wake-ups, opened while anyone subscribes. When the
+ * connection fails it reconnects with exponential backoff and jitter; notifications sent while it
+ * was away are lost, so after reconnecting it wakes every target once (`*`), and dispatchers
+ * poll as well in any case.
+ */
+export function createWakeListener(options: WakeListenerOptions): WakeListener {
+  const handlers = new Set<WakeHandler>();
+  const minBackoff = options.minBackoffMs ?? 250;
+  const maxBackoff = options.maxBackoffMs ?? 10_000;
+  let client: pg.Client | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let failures = 0;
+  let connectedBefore = false;
+  let running = false;
+
+  function emit(targets: string[]): void {
+    if (targets.length === 0) return;
+    for (const handler of handlers) {
+      try {
+        handler(targets);
+      } catch {
+        // A failing handler must not stop the others or the connection.
+      }
+    }
+  }
+
+  function deliver(payload: string): void {
+    options.targetsOf(payload).then(emit, () => {});
+  }
+
+  function scheduleReconnect(): void {
+    if (!running || timer) return;
+    const delay = Math.min(maxBackoff, minBackoff * 2 ** failures) * (0.5 + Math.random() / 2);
+    failures++;
+    timer = setTimeout(() => {
+      timer = null;
+      void connect();
+    }, delay);
+    timer.unref();
+  }
+
+  function drop(old: pg.Client): void {
+    if (client !== old) return;
+    client = null;
+    old.removeAllListeners('notification');
+    old.end().catch(() => {});
+    scheduleReconnect();
+  }
+
+  async function connect(): Promise<void> {
+    if (!running || client) return;
+    const next = options.newClient();
+    client = next;
+    next.on('error', () => drop(next));
+    next.on('end', () => drop(next));
+    next.on('notification', (message) => {
+      if (message.channel === options.channel) deliver(message.payload ?? '*');
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${quoteIdent(options.channel)}`);
+      if (client !== next) return;
+      failures = 0;
+      if (connectedBefore) deliver('*');
+      connectedBefore = true;
+    } catch {
+      drop(next);
+    }
+  }
+
+  async function stop(): Promise<void> {
+    running = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const old = client;
+    client = null;
+    connectedBefore = false;
+    failures = 0;
+    if (old) {
+      old.removeAllListeners('notification');
+      await old.end().catch(() => {});
+    }
+  }
+
+  return {
+    subscribe(handler) {
+      handlers.add(handler);
+      if (!running) {
+        running = true;
+        void connect();
+      }
+      return () => {
+        handlers.delete(handler);
+        if (handlers.size === 0) void stop();
+      };
+    },
+    async close() {
+      handlers.clear();
+      await stop();
+    },
+  };
+}

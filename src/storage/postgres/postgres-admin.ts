@@ -1,0 +1,218 @@
+import type pg from 'pg';
+import type { Clock } from '../../domain/clock.js';
+import { ValidationError } from '../../domain/errors.js';
+import type { AttemptRecord } from '../../domain/message.js';
+import type { DeliveryView, LaneView, Page, PageRequest, Store, TargetStats } from '../port.js';
+import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../sqlite/rows.js';
+import type { AdminStatements } from './admin-statements.js';
+import type { ChannelCache, ChannelRow } from './channel-cache.js';
+import { execute, guard, run, transaction } from './connection.js';
+
+export type Admin = Pick<
+  Store,
+  | 'getMessage'
+  | 'stats'
+  | 'listDeadLetters'
+  | 'redrive'
+  | 'purgeDeadLetters'
+  | 'setPaused'
+  | 'listBlockedLanes'
+  | 'getLane'
+  | 'retryLane'
+  | 'skipLaneHead'
+  | 'listSkipped'
+  | 'redeliverSkipped'
+  | 'sweep'
+  | 'listBreakers'
+  | 'saveBreaker'
+>;
+
+type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
+
+const SWEEP_SLICE = 5_000;
+
+/** Operator and inspection methods, mirroring the SQLite adapter; lane changes follow lanes.ts. */
+export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channels: ChannelCache, clock: Clock): Admin {
+  const now = () => clock.now();
+
+  async function views(db: pg.Pool | pg.PoolClient, rows: DeliveryRow[]): Promise<DeliveryView[]> {
+    if (rows.length === 0) return [];
+    const attempts = await run<AttemptRow & { delivery_id: number }>(db, sql.attempts, [rows.map((r) => r.delivery_id)], true);
+    const history = new Map<number, AttemptRecord[]>();
+    for (const a of attempts) history.set(a.delivery_id, [...(history.get(a.delivery_id) ?? []), rowToAttempt(a)]);
+    const t = now();
+    return rows.map((row) => rowToDelivery(row, history.get(row.delivery_id) ?? [], t));
+  }
+
+  async function ordered(name: string): Promise<ChannelRow> {
+    const target = await channels.require(name);
+    if (target.ordering === 'none') throw new ValidationError(`'${name}' is not ordered: it has no lanes`);
+    return target;
+  }
+
+  async function finalPage(target: string, status: string, page: PageRequest): Promise<Page<DeliveryView>> {
+    const row = await channels.require(target);
+    const after = page.cursor ? Number(page.cursor) : 0;
+    if (!Number.isInteger(after)) throw new ValidationError('cursor is not one this server gave out');
+    const rows = await run<DeliveryRow>(pool, sql.finalPage, [row.id, status, after, page.limit + 1], true);
+    const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
+    return { items: await views(pool, rows.slice(0, page.limit)), next };
+  }
+
+  async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {
+    const row = await channels.require(target);
+    return transaction(pool, 'durable', async (client) => {
+      const [count] = ids
+        ? await run<{ n: number }>(client, sql.reopenIds, [row.id, status, now(), ids], true)
+        : await run<{ n: number }>(client, sql.reopen, [row.id, status, now()], true);
+      return count!.n;
+    });
+  }
+
+  async function laneView(target: ChannelRow, lane: LaneRow): Promise<LaneView> {
+    const [head] = await run<{ id: number }>(pool, sql.laneHead, [target.id, lane.lane], true);
+    const headRows = head ? await run<DeliveryRow>(pool, sql.byDeliveryId, [head.id], true) : [];
+    const [pending] = await run<{ n: number }>(pool, sql.lanePending, [target.id, lane.lane], true);
+    const [headView] = await views(pool, headRows);
+    return { target: target.name, lane: lane.lane, state: lane.state, reason: lane.reason, since: lane.since, pending: pending!.n, head: headView ?? null };
+  }
+
+  async function sweepChannel(channelId: number, olderThan: number, isTopic: boolean): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // A topic's messages are swept holding its row lock, as declare's backfill reads them, so a
+      // message is never deleted while a new subscription is being given a delivery for it.
+      const [swept] = await transaction(pool, 'relaxed', async (client) => {
+        if (isTopic) await run(client, sql.lockTopic, [channelId], true);
+        return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
+      });
+      total += swept!.n;
+      if (swept!.n < SWEEP_SLICE) return total;
+    }
+  }
+
+  return {
+    getMessage: (id, channel) =>
+      guard(async () => {
+        const rows = channel === undefined
+          ? await run<DeliveryRow>(pool, sql.byMessageId, [id], true)
+          : await run<DeliveryRow>(pool, sql.byChannelAndId, [id, (await channels.require(channel)).id], true);
+        const all = await views(pool, rows);
+        const byChannel = new Map<string, DeliveryView[]>();
+        rows.forEach((row, i) => byChannel.set(row.channel_name, [...(byChannel.get(row.channel_name) ?? []), all[i]!]));
+        return [...byChannel.values()].map((deliveries) => ({ message: deliveries[0]!.message, deliveries }));
+      }),
+
+    stats: () =>
+      guard(async () => {
+        const t = now();
+        const stats = new Map<number, TargetStats>();
+        const topics = new Map<number, number>();
+        for (const c of await run<{ id: number; name: string; kind: TargetStats['kind']; paused: boolean; last_sequence: number }>(pool, sql.channels, [], true)) {
+          stats.set(c.id, { name: c.name, kind: c.kind, paused: c.paused, depth: 0, inFlight: 0, oldestAgeMs: 0, deadLettered: 0, skipped: 0, delivered: 0, parkedLanes: 0, stalledLanes: 0 });
+          if (c.kind === 'topic') topics.set(c.id, c.last_sequence);
+        }
+        for (const r of await run<{ target_id: number; depth: number; in_flight: number; oldest: number }>(pool, sql.live, [], true)) {
+          const s = stats.get(r.target_id);
+          if (s) Object.assign(s, { depth: r.depth, inFlight: r.in_flight, oldestAgeMs: Math.max(0, t - r.oldest) });
+        }
+        for (const r of await run<{ target_id: number; status: string; n: number }>(pool, sql.finals, [], true)) {
+          const s = stats.get(r.target_id);
+          if (s && r.status === 'deadlettered') s.deadLettered = r.n;
+          if (s && r.status === 'skipped') s.skipped = r.n;
+          if (s && r.status === 'delivered') s.delivered = r.n;
+        }
+        for (const r of await run<{ target_id: number; state: string; n: number }>(pool, sql.blocked, [], true)) {
+          const s = stats.get(r.target_id);
+          if (s && r.state === 'parked') s.parkedLanes = r.n;
+          if (s && r.state === 'stalled') s.stalledLanes = r.n;
+        }
+        for (const [id, seq] of topics) stats.get(id)!.lastSequence = seq;
+        for (const r of await run<{ target_id: number; seq: number }>(pool, sql.lastDelivered, [], true)) {
+          const s = stats.get(r.target_id);
+          if (s) s.lastSequence = r.seq;
+        }
+        return [...stats.values()];
+      }),
+
+    listDeadLetters: (target, page) => guard(() => finalPage(target, 'deadlettered', page)),
+    redrive: (target, ids) => guard(() => reopen(target, 'deadlettered', ids)),
+    purgeDeadLetters: (target, ids) =>
+      guard(async () => {
+        const row = await channels.require(target);
+        const [count] = ids
+          ? await run<{ n: number }>(pool, sql.purgeIds, [row.id, ids], true)
+          : await run<{ n: number }>(pool, sql.purge, [row.id], true);
+        return count!.n;
+      }),
+    setPaused: (channel, paused) =>
+      guard(async () => {
+        await run(pool, sql.setPaused, [(await channels.require(channel)).id, paused], true);
+      }),
+
+    listBlockedLanes: (target, page) =>
+      guard(async () => {
+        const row = await ordered(target);
+        const lanes = await run<LaneRow>(pool, sql.blockedLanes, [row.id, page.cursor ?? null, page.limit + 1], true);
+        const next = lanes.length > page.limit ? lanes[page.limit - 1]!.lane : null;
+        const items: LaneView[] = [];
+        for (const lane of lanes.slice(0, page.limit)) items.push(await laneView(row, lane));
+        return { items, next };
+      }),
+    getLane: (target, lane) =>
+      guard(async () => {
+        const row = await ordered(target);
+        const [found] = await run<LaneRow>(pool, sql.lane, [row.id, lane], true);
+        return found ? laneView(row, found) : null;
+      }),
+    retryLane: async (target, lane) => {
+      const row = await guard(() => ordered(target));
+      return transaction(pool, 'durable', async (client) => {
+        const t = now();
+        // The UPDATE is the lane lock: it waits for a claim or settlement holding the lane.
+        if ((await execute(client, sql.retryLane, [row.id, lane, t], true)) === 0) return false;
+        const [head] = await run<{ id: number }>(client, sql.laneHead, [row.id, lane], true);
+        if (head) await run(client, sql.makeReady, [head.id, t], true);
+        return true;
+      });
+    },
+    skipLaneHead: async (target, lane) => {
+      const row = await guard(() => ordered(target));
+      const skipped = await transaction(pool, 'durable', async (client) => {
+        const t = now();
+        await run(client, sql.lockLane, [row.id, lane], true);
+        const [head] = await run<{ id: number; status: string }>(client, sql.laneHead, [row.id, lane], true);
+        if (!head) return null;
+        if (head.status === 'delivering') throw new ValidationError(`the head of '${lane}' is being delivered right now; retry the skip once the attempt ends`);
+        await run(client, sql.skip, [head.id, t], true);
+        const [next] = await run<{ available_at: number }>(client, sql.laneHead, [row.id, lane], true);
+        if (next) await run(client, sql.retryLane, [row.id, lane, Math.max(t, next.available_at)], true);
+        else await run(client, sql.deleteLane, [row.id, lane], true);
+        return head.id;
+      });
+      if (skipped === null) return null;
+      return guard(async () => (await views(pool, await run<DeliveryRow>(pool, sql.byDeliveryId, [skipped], true)))[0]!);
+    },
+    listSkipped: (target, page) => guard(() => finalPage(target, 'skipped', page)),
+    redeliverSkipped: (target, ids) => guard(() => reopen(target, 'skipped', ids)),
+
+    listBreakers: () =>
+      guard(async () => {
+        const rows = await run<{ origin: string; state: 'open' | 'closed'; open_until: number | null; reason: string | null; updated_at: number }>(
+          pool, sql.listBreakers, [], true,
+        );
+        return rows.map((r) => ({ origin: r.origin, state: r.state, openUntil: r.open_until, reason: r.reason, updatedAt: r.updated_at }));
+      }),
+    saveBreaker: (b) =>
+      guard(async () => {
+        await run(pool, sql.saveBreaker, [b.origin, b.state, b.openUntil, b.reason, b.updatedAt], true);
+      }),
+    sweep: (olderThan) =>
+      guard(async () => {
+        await channels.reload();
+        let total = 0;
+        for (const c of channels.all()) if (c.kind !== 'subscription') total += await sweepChannel(c.id, olderThan, c.kind === 'topic');
+        return total;
+      }),
+  };
+}

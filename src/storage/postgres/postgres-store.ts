@@ -1,0 +1,256 @@
+import pg from 'pg';
+import { systemClock, type Clock } from '../../domain/clock.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import type { NewMessage } from '../../domain/message.js';
+import type { ChannelDeclaration, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import { createTickBatcher } from '../tick-batcher.js';
+import { adminStatements } from './admin-statements.js';
+import { createChannelCache, type ChannelRow } from './channel-cache.js';
+import { guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
+import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch } from './leases.js';
+import { migrate } from './migrations.js';
+import { createWakeListener } from './notify.js';
+import { createPostgresAdmin } from './postgres-admin.js';
+import { hotStatements, type HotStatements } from './statements.js';
+import { insertMessages, type SendItem } from './writes.js';
+
+export interface PostgresStoreOptions {
+  /** Connection string (`postgres://user:pass@host:5432/db`). Either this or `pool`. */
+  url?: string;
+  /** Use the application's pool instead of opening one; `close()` then leaves it open. */
+  pool?: pg.Pool;
+  /** Schema holding Offload's tables: lower-case letters, digits and `_`. Default `offload`. */
+  schema?: string;
+  /** Source of every stored time. Default the system clock; instances should keep clocks in sync (NTP). */
+  clock?: Clock;
+  /** Connections in the store's own pool (ignored with `pool`). Default 10. */
+  poolSize?: number;
+  /** Give up opening a connection after this long (ignored with `pool`). Default 10 s. */
+  connectionTimeoutMs?: number;
+  /** NOTIFY `offload_<schema>` after each commit that adds messages, and LISTEN for `onWake`. Default true. */
+  notify?: boolean;
+  /** Run `migrate()` before the first operation. Default true. */
+  autoMigrate?: boolean;
+}
+
+export type WakeListenerFn = (targets: string[]) => void;
+
+export interface PostgresStore extends Store {
+  /** The schema in use. */
+  readonly schema: string;
+  /**
+   * Transactional outbox: stores messages with the application's own client inside its open
+   * transaction (BEGIN already issued; this issues no BEGIN or COMMIT), so they commit or roll
+   * back with the application's state. Publishing to a topic takes the topic's row lock until
+   * that transaction ends, which is what makes sequences follow commit order: call it as late
+   * in the transaction as possible and commit promptly. Wake-ups are sent at commit.
+   */
+  sendWithin(client: pg.PoolClient | pg.Client, channel: string, messages: readonly NewMessage[]): Promise<SendResult[]>;
+  /**
+   * Calls `listener` with the targets (queues, `topic/subscription`) that may have new work,
+   * as sent by any instance's commits. Best effort: dispatchers keep polling. Returns the unsubscribe.
+   */
+  onWake(listener: WakeListenerFn): () => void;
+}
+
+/** Opens a PostgreSQL store. No connection is made until the first call. */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
+  const schema = options.schema ?? 'offload';
+  if (!SCHEMA_PATTERN.test(schema)) throw new ValidationError(`schema '${schema}' must be lower-case letters, digits and '_' (at most 41)`);
+  const clock = options.clock ?? systemClock;
+  const notify = options.notify ?? true;
+  const notifyChannel = `offload_${schema}`;
+  const { pool, owned } = openPool({ url: options.url, pool: options.pool, poolSize: options.poolSize ?? 10, connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000 });
+  const sql = hotStatements(schema);
+  const channels = createChannelCache(pool, sql);
+
+  let ready: Promise<void> | null = null;
+  let closed = false;
+  const ensureReady = (): Promise<void> => {
+    ready ??= (options.autoMigrate === false ? channels.reload() : migrateNow()).catch((error: unknown) => {
+      ready = null;
+      throw error;
+    });
+    return ready;
+  };
+  async function migrateNow(): Promise<void> {
+    const client = await pool.connect();
+    try {
+      await migrate(client, schema);
+      client.release();
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    await channels.reload();
+  }
+
+  const listener = createWakeListener({
+    channel: notifyChannel,
+    newClient: () =>
+      options.url
+        ? new pg.Client({ connectionString: options.url, keepAlive: true, application_name: 'offload-listen' })
+        : new pg.Client({ ...pool.options, keepAlive: true }),
+    targetsOf: async (payload) => {
+      const names = payload === '*' ? null : payload.split(' ').filter(Boolean);
+      if (names === null || names.some((n) => !channels.find(n))) await channels.reload().catch(() => {});
+      if (names === null) return channels.all().filter((c) => c.kind !== 'topic').map((c) => c.name);
+      return names.flatMap((n) => {
+        const c = channels.find(n);
+        if (!c) return [];
+        return c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name];
+      });
+    },
+  });
+
+  const wake = notify ? notifyChannel : null;
+  // Group commit: the sends of one tick share a transaction. The common batch, one queue, is a
+  // single statement, so it runs on its own: one round trip, still committed durably.
+  const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => {
+    const first = items[0]!.channel;
+    const write = { now: clock.now(), prepared: true, wake };
+    if (first.kind !== 'topic' && items.every((item) => item.channel.id === first.id)) return retrying(() => insertMessages(pool, sql, items, write));
+    return transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
+  });
+  const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) =>
+    transaction(pool, 'relaxed', (client) => settleBatch(client, sql, items, clock.now())),
+  );
+
+  async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
+    await ensureReady();
+    const channel = await channels.require(name);
+    if (channel.kind === 'subscription') throw new NotFoundError(`'${name}' is a subscription; publish to its topic`);
+    for (const m of messages) {
+      // PostgreSQL text cannot hold NUL; refuse one message rather than fail a shared commit.
+      if (`${m.id}${m.key ?? ''}${m.type}${m.data}`.includes('\u0000')) throw new ValidationError(`message '${m.id}' contains a NUL character`);
+    }
+    return channel;
+  }
+
+  const admin = createPostgresAdmin(pool, adminStatements(schema), channels, clock);
+  const ensured = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    await guard(ensureReady);
+    return fn(...args);
+  };
+
+  return {
+    schema,
+    getMessage: ensured(admin.getMessage),
+    stats: ensured(admin.stats),
+    listDeadLetters: ensured(admin.listDeadLetters),
+    redrive: ensured(admin.redrive),
+    purgeDeadLetters: ensured(admin.purgeDeadLetters),
+    setPaused: ensured(admin.setPaused),
+    listBlockedLanes: ensured(admin.listBlockedLanes),
+    getLane: ensured(admin.getLane),
+    retryLane: ensured(admin.retryLane),
+    skipLaneHead: ensured(admin.skipLaneHead),
+    listSkipped: ensured(admin.listSkipped),
+    redeliverSkipped: ensured(admin.redeliverSkipped),
+    sweep: ensured(admin.sweep),
+    listBreakers: ensured(admin.listBreakers),
+    saveBreaker: ensured(admin.saveBreaker),
+
+    migrate: () =>
+      guard(async () => {
+        await migrateNow();
+        ready ??= Promise.resolve();
+      }),
+    declare: (declarations) =>
+      guard(async () => {
+        await ensureReady();
+        await transaction(pool, 'durable', (client) => declareChannels(client, sql, declarations, clock.now()));
+        await channels.reload();
+      }),
+    send: (channelName, messages) =>
+      guard(async () => {
+        const channel = await producible(channelName, messages);
+        return messages.length === 0 ? [] : sendBatcher.push(messages.map((message) => ({ channel, message })));
+      }),
+    sendWithin: (client, channelName, messages) =>
+      guard(async () => {
+        const channel = await producible(channelName, messages);
+        if (messages.length === 0) return [];
+        await client.query('SAVEPOINT offload_send_within').catch((error: { code?: string }) => {
+          throw error.code === '25P01' ? new ValidationError('sendWithin needs a client inside an open transaction (BEGIN first)') : error;
+        });
+        try {
+          const items = messages.map((message) => ({ channel, message }));
+          const results = await insertMessages(client, sql, items, { now: clock.now(), prepared: false, wake });
+          await client.query('RELEASE SAVEPOINT offload_send_within');
+          return results;
+        } catch (error) {
+          // Leave the application's transaction usable; it decides whether to roll back.
+          await client.query('ROLLBACK TO SAVEPOINT offload_send_within').catch(() => {});
+          throw error;
+        }
+      }),
+    claim: (request) =>
+      guard(async () => {
+        await ensureReady();
+        const target = await channels.require(request.target);
+        const now = clock.now();
+        if (target.ordering === 'none') return claimUnordered(pool, sql, target, request, now);
+        return transaction(pool, 'relaxed', (client) => claimOrdered(client, sql, target, request, now));
+      }),
+    renew: async (leases, leaseMs) => {
+      if (leases.length === 0) return [];
+      await guard(ensureReady);
+      return transaction(pool, 'relaxed', (client) => renewLeases(client, sql, leases, leaseMs, clock.now()));
+    },
+    settle: async (settlements) => {
+      if (settlements.length === 0) return [];
+      await guard(ensureReady);
+      return settleBatcher.push(settlements);
+    },
+    release: async (leases) => {
+      if (leases.length === 0) return;
+      await guard(ensureReady);
+      await transaction(pool, 'relaxed', (client) => releaseLeases(client, sql, leases, clock.now()));
+    },
+    nextWakeAt: (targetName) =>
+      guard(async () => {
+        await ensureReady();
+        const target = await channels.require(targetName);
+        const [row] = await run<{ at: number | null }>(pool, target.ordering === 'none' ? sql.nextReady : sql.nextLane, [target.id], true);
+        return row?.at ?? null;
+      }),
+    ping: () =>
+      guard(async () => {
+        await run(pool, sql.ping, [], true);
+      }),
+    onWake: (handler) => (notify ? listener.subscribe(handler) : () => {}),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await listener.close();
+      if (owned) await pool.end();
+    },
+  };
+}
+
+/**
+ * Topics and queues first, then subscriptions. The topics of declared subscriptions are locked
+ * as a publisher locks them, so a backfill sees every committed message and a concurrent publish
+ * fans out to the new subscription (lanes.ts).
+ */
+async function declareChannels(client: pg.PoolClient, sql: HotStatements, declarations: readonly ChannelDeclaration[], now: number): Promise<void> {
+  const ordering = (d: ChannelDeclaration) => (d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic'));
+  for (const d of declarations) {
+    if (d.kind !== 'subscription') await run(client, sql.insertChannel, [d.name, d.kind, null, ordering(d), now], true);
+  }
+  const subscriptions = declarations.filter((d) => d.kind === 'subscription');
+  if (subscriptions.length === 0) return;
+  const topics = new Map(
+    (await run<{ id: number; name: string }>(client, sql.lockTopics, [[...new Set(subscriptions.map((d) => d.topic ?? ''))]], true)).map((t) => [t.name, t.id]),
+  );
+  for (const d of subscriptions) {
+    const parent = topics.get(d.topic ?? '');
+    if (parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
+    const [created] = await run<{ id: number }>(client, sql.insertChannel, [d.name, d.kind, parent, ordering(d), now], true);
+    if (created && d.startFrom === 'beginning') {
+      await run(client, sql.backfill, [created.id, ordering(d), now, parent], true);
+      await run(client, sql.backfillLanes, [now, created.id], true);
+    }
+  }
+}

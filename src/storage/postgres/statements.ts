@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { quoteIdent } from './connection.js';
+
+/** One SQL statement, schema-qualified and parameterized. `name` identifies it as a prepared statement. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/** Columns rowToMessage reads, from `messages m`. */
+export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence';
+
+/** Builds statements for one schema: every name is qualified, so they also run on an application's client (outbox). */
+export function statementFactory(schema: string): (key: string, text: (s: string) => string) => Statement {
+  const s = quoteIdent(schema);
+  // Prepared statement names are cut at 63 bytes by the server: keep them short and schema-specific.
+  const tag = createHash('sha1').update(schema).digest('hex').slice(0, 8);
+  return (key, text) => ({ name: `ofl_${tag}_${key}`, text: text(s) });
+}
+
+/** Statements of the delivery hot path: send, claim, renew, settle, release. */
+export function hotStatements(schema: string) {
+  const st = statementFactory(schema);
+  const input = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
+      AS i(id, key, type, data, metadata, deliver_at, ord)`;
+  return {
+    channels: st('channels', (s) => `SELECT c.id, c.name, c.kind, c.topic_id, t.name AS topic_name, c.ordering
+      FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id`),
+
+    /**
+     * Queue and fifo messages with their deliveries and (fifo) lanes, in one statement. The lane
+     * upsert's DO UPDATE never writes (WHERE false) but, unlike DO NOTHING, locks an existing lane
+     * row until commit, and when that row is deleted under it, inserts a new one (see lanes.ts).
+     * When anything was inserted, NOTIFY $10 (unless null) with the channel name $11: delivered
+     * to listeners at commit. $1 channel, $2..$7 message columns, $8 now, $9 whether the channel
+     * has lanes.
+     */
+    insertQueued: st('ins_queued', (s) => `WITH ins AS (
+        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at)
+        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at FROM ${input} ORDER BY i.ord
+        ON CONFLICT (id, channel_id) DO NOTHING
+        RETURNING pk, id, key, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
+      ), dlv AS (
+        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+        SELECT pk, $1::bigint, CASE WHEN $9::boolean THEN COALESCE(key, '') END, pk, 'ready', 0, available_at, $8::bigint FROM ins ORDER BY pk
+      ), lane AS (
+        INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
+        SELECT DISTINCT ON (COALESCE(key, '')) $1::bigint, COALESCE(key, ''), 'active', available_at FROM ins
+        WHERE $9::boolean ORDER BY COALESCE(key, ''), pk
+        ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = lanes.ready_at WHERE false
+      )
+      SELECT id, available_at, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
+
+    /** Takes the topic row lock (held until commit) and reserves $2 sequences: returns the last one. */
+    reserveSequences: st('reserve_seq', (s) => `UPDATE ${s}.channels SET last_sequence = last_sequence + $2 WHERE id = $1 RETURNING last_sequence`),
+
+    /**
+     * Topic messages numbered $9 + ordinal, fanned out to every subscription of the topic that is
+     * visible now (declare takes the same topic lock, so none is missed), with their lanes. A lane
+     * waiting for its batch to fill is made due now; any other existing lane is only locked.
+     */
+    insertPublished: st('ins_published', (s) => `WITH ins AS (
+        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
+        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, $9::bigint + i.ord FROM ${input} ORDER BY i.ord
+        ON CONFLICT (id, channel_id) DO NOTHING
+        RETURNING pk, id, key, sequence, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
+      ), fan AS (
+        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+        SELECT ins.pk, c.id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END, ins.sequence, 'ready', 0, ins.available_at, $8::bigint
+        FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1 ORDER BY c.id, ins.sequence
+      ), lane AS (
+        INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
+        SELECT DISTINCT ON (x.target_id, x.lane) x.target_id, x.lane, 'active', x.available_at
+        FROM (SELECT c.id AS target_id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END AS lane, ins.available_at, ins.sequence
+          FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1) x
+        ORDER BY x.target_id, x.lane, x.sequence
+        ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = EXCLUDED.ready_at, filling = false WHERE lanes.filling
+      )
+      SELECT id, pk, sequence, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
+
+    /** After duplicates left holes in the reserved range: renumber this transaction's messages and give the rest back. */
+    compactSequences: st('compact_seq', (s) => `WITH fix AS (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS f(pk, sequence)),
+        msg AS (UPDATE ${s}.messages m SET sequence = fix.sequence FROM fix WHERE m.pk = fix.pk),
+        dlv AS (UPDATE ${s}.deliveries d SET position = fix.sequence FROM fix WHERE d.message_pk = fix.pk)
+      UPDATE ${s}.channels SET last_sequence = $4 WHERE id = $1`),
+
+    duplicateStatus: st('dup_status', (s) => `SELECT m.id, d.status, d.attempts, d.available_at, m.sequence
+      FROM ${s}.messages m LEFT JOIN ${s}.deliveries d ON d.message_pk = m.pk
+      WHERE m.channel_id = $1 AND m.id = ANY($2::text[]) ORDER BY m.id, d.id`),
+
+    /**
+     * Unordered claim: the due deliveries nobody else is taking (SKIP LOCKED), leased in the same
+     * statement. Paused is read here, not cached: another instance may have paused the target.
+     * It runs on its own (one round trip), and a claim lost at a crash only means the lease is
+     * taken again, so it commits without waiting for the WAL flush: set_config(..., true) lasts
+     * until the statement's own transaction has committed.
+     * $1 target, $2 now, $3 limit, $4 owner, $5 lease expiry.
+     */
+    claimReady: st('claim_ready', (s) => `WITH relaxed AS MATERIALIZED (
+        SELECT set_config('synchronous_commit', 'off', true) AS commit
+      ), picked AS (
+        SELECT d.id, d.available_at AS due FROM ${s}.deliveries d
+        WHERE d.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
+            WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false) AND EXISTS (SELECT 1 FROM relaxed))
+          AND d.lane IS NULL AND d.available_at <= $2
+        ORDER BY d.available_at LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ), leased AS (
+        UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $4,
+          available_at = $5, updated_at = $2
+        FROM picked WHERE d.id = picked.id
+        RETURNING d.id, d.epoch, d.attempts, d.message_pk, picked.due
+      )
+      SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
+      FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.due, l.id`),
+
+    /** Ordered claim, step 1: lock claimable lanes, skipping those another transaction holds. $1 target, $2 now, $3 limit. */
+    lockReadyLanes: st('lock_ready_lanes', (s) => `SELECT l.lane FROM ${s}.lanes l
+      WHERE l.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
+          WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false))
+        AND l.ready_at <= $2 AND (l.leased_until IS NULL OR l.leased_until <= $2)
+      ORDER BY l.ready_at LIMIT $3
+      FOR UPDATE OF l SKIP LOCKED`),
+
+    /** Ordered claim, step 2 (a new snapshot, taken with the lanes locked): up to $3 live deliveries per lane, in order. */
+    laneHeads: st('lane_heads', (s) => `SELECT v.lane, h.* FROM unnest($2::text[]) WITH ORDINALITY AS v(lane, ord)
+      CROSS JOIN LATERAL (
+        SELECT d.id AS delivery_id, d.position, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS}
+        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
+        WHERE d.target_id = $1 AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT $3
+      ) h
+      ORDER BY v.ord, h.position`),
+
+    /**
+     * Ordered claim, step 3: lanes whose head is not due, or whose short batch may still fill,
+     * wait ($2 lanes, $3 until, $10 filling), empty lanes go ($4), the others are leased ($6) with
+     * their heads ($9). $1 target, $5 lease expiry, $7 owner, $8 now.
+     */
+    applyLaneClaim: st('apply_lane_claim', (s) => `WITH waits AS (
+        UPDATE ${s}.lanes l SET ready_at = w.ready_at, filling = l.filling OR w.filling
+        FROM unnest($2::text[], $3::bigint[], $10::boolean[]) AS w(lane, ready_at, filling)
+        WHERE l.target_id = $1 AND l.lane = w.lane
+      ), gone AS (
+        DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = ANY($4::text[])
+      ), held AS (
+        UPDATE ${s}.lanes SET ready_at = $5, leased_until = $5, filling = false WHERE target_id = $1 AND lane = ANY($6::text[])
+      )
+      UPDATE ${s}.deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = $7,
+        available_at = $5, updated_at = $8
+      WHERE id = ANY($9::bigint[]) AND available_at IS NOT NULL
+      RETURNING id, epoch, attempts`),
+
+    /** Settle, renew, release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
+    lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l
+      WHERE (l.target_id, l.lane) IN (SELECT d.target_id, d.lane FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL)
+      ORDER BY l.target_id, l.lane
+      FOR UPDATE OF l`),
+
+    /**
+     * Settle step 2: every outcome of the batch in one statement, fenced by epoch, with its attempt
+     * record. $1..$6 delivery changes, $7..$12 attempt records, $13 now.
+     */
+    settleDeliveries: st('settle', (s) => `WITH v AS (
+        SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[],
+          $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
+          AS v(id, epoch, status, available_at, reason, result, attempt, started_at, duration_ms, status_code, error, response, ord)
+      ), upd AS (
+        UPDATE ${s}.deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason,
+          result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = $13
+        FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
+        RETURNING d.id, d.target_id, d.lane, d.position
+      ), att AS (
+        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response)
+        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response FROM v JOIN upd ON upd.id = v.id ORDER BY v.ord
+      )
+      SELECT id, target_id, lane, position FROM upd`),
+
+    /** Settle step 3: the head of each lane after the batch. */
+    headsOf: st('heads_of', (s) => `SELECT v.target_id, v.lane, h.id, h.position, h.status, h.available_at
+      FROM unnest($1::bigint[], $2::text[]) AS v(target_id, lane)
+      CROSS JOIN LATERAL (
+        SELECT d.id, d.position, d.status, d.available_at FROM ${s}.deliveries d
+        WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
+      ) h`),
+
+    /** Settle step 4: drop emptied lanes ($1/$2), set the others active or blocked ($3..$7). $8 now. */
+    applyLanes: st('apply_lanes', (s) => `WITH gone AS (
+        DELETE FROM ${s}.lanes l USING unnest($1::bigint[], $2::text[]) AS g(target_id, lane)
+        WHERE l.target_id = g.target_id AND l.lane = g.lane
+      )
+      UPDATE ${s}.lanes l SET state = v.state, ready_at = v.ready_at, leased_until = NULL, reason = v.reason,
+        since = CASE WHEN v.state = 'active' THEN NULL ELSE COALESCE(l.since, $8) END
+      FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS v(target_id, lane, state, ready_at, reason)
+      WHERE l.target_id = v.target_id AND l.lane = v.lane`),
+
+    /** Extends current leases (and their lanes' guard). $3 new expiry, $4 now. Returns the ids still held. */
+    renew: st('renew', (s) => `WITH r AS (
+        UPDATE ${s}.deliveries d SET available_at = $3, updated_at = $4
+        FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
+        WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
+        RETURNING d.id, d.target_id, d.lane
+      ), l AS (
+        UPDATE ${s}.lanes l SET ready_at = $3, leased_until = $3
+        FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
+        WHERE l.target_id = x.target_id AND l.lane = x.lane
+      )
+      SELECT id FROM r`),
+
+    /** Gives leases back untried: available now, attempt not counted, lane claimable now. $3 now. */
+    release: st('release', (s) => `WITH r AS (
+        UPDATE ${s}.deliveries d SET status = 'ready', attempts = d.attempts - 1, available_at = $3, lease_owner = NULL, updated_at = $3
+        FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
+        WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
+        RETURNING d.target_id, d.lane
+      )
+      UPDATE ${s}.lanes l SET ready_at = $3, leased_until = NULL
+      FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
+      WHERE l.target_id = x.target_id AND l.lane = x.lane`),
+
+    nextReady: st('next_ready', (s) => `SELECT MIN(available_at) AS at FROM ${s}.deliveries
+      WHERE target_id = $1 AND lane IS NULL AND available_at IS NOT NULL`),
+    nextLane: st('next_lane', (s) => `SELECT MIN(ready_at) AS at FROM ${s}.lanes WHERE target_id = $1 AND ready_at IS NOT NULL`),
+
+    insertChannel: st('ins_channel', (s) => `INSERT INTO ${s}.channels (name, kind, topic_id, ordering, created_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (name) DO NOTHING RETURNING id`),
+    /** Declare: the topics whose subscriptions are declared, locked like a publisher does, in id order. */
+    lockTopics: st('lock_topics', (s) => `SELECT id, name FROM ${s}.channels WHERE kind = 'topic' AND name = ANY($1::text[])
+      ORDER BY id FOR NO KEY UPDATE`),
+    backfill: st('backfill', (s) => `INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      SELECT pk, $1::bigint, CASE $2::text WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, $3::bigint, $3::bigint
+      FROM ${s}.messages WHERE channel_id = $4 ORDER BY sequence`),
+    backfillLanes: st('backfill_lanes', (s) => `INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
+      SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND available_at IS NOT NULL
+      ON CONFLICT DO NOTHING`),
+    ping: st('ping', () => 'SELECT 1'),
+  };
+}
+
+export type HotStatements = ReturnType<typeof hotStatements>;

@@ -1,0 +1,115 @@
+import type { NewMessage } from '../../domain/message.js';
+import type { SendResult } from '../port.js';
+import type { ChannelRow } from './channel-cache.js';
+import { run, type Queryable } from './connection.js';
+import type { HotStatements } from './statements.js';
+
+export interface SendItem {
+  channel: ChannelRow;
+  message: NewMessage;
+}
+
+export interface WriteOptions {
+  now: number;
+  /** Name the statements (our own connections), or not (the application's, for the outbox). */
+  prepared: boolean;
+  /** NOTIFY channel for wake-ups, null for none. */
+  wake: string | null;
+}
+
+/**
+ * Stores messages inside the caller's transaction (the store's group commit, or the
+ * application's own transaction for the outbox); a batch for one queue is a single statement, so
+ * it may also run on its own. Channels are handled in id order, so two transactions publishing
+ * to the same topics take their row locks in the same order. Results are in input order.
+ */
+export async function insertMessages(db: Queryable, sql: HotStatements, items: readonly SendItem[], options: WriteOptions): Promise<SendResult[]> {
+  const groups = new Map<number, number[]>();
+  items.forEach((item, index) => groups.set(item.channel.id, [...(groups.get(item.channel.id) ?? []), index]));
+  const results: SendResult[] = new Array<SendResult>(items.length);
+  for (const channelId of [...groups.keys()].sort((a, b) => a - b)) {
+    const indexes = groups.get(channelId)!;
+    const channel = items[indexes[0]!]!.channel;
+    const messages = indexes.map((i) => items[i]!.message);
+    const fresh = channel.kind === 'topic' ? await publish(db, sql, channel, messages, options) : await enqueue(db, sql, channel, messages, options);
+    const duplicates: number[] = [];
+    indexes.forEach((itemIndex, k) => {
+      const id = messages[k]!.id;
+      const result = fresh.get(id);
+      if (result) {
+        results[itemIndex] = result;
+        fresh.delete(id); // a repeated id later in the batch is a duplicate of this one
+      } else {
+        duplicates.push(itemIndex);
+      }
+    });
+    if (duplicates.length > 0) {
+      const ids = duplicates.map((i) => items[i]!.message.id);
+      const statuses = await duplicateStatuses(db, sql, channel.id, ids, options);
+      for (const i of duplicates) results[i] = statuses.get(items[i]!.message.id) ?? { id: items[i]!.message.id, status: 'delivered', duplicate: true };
+    }
+  }
+  return results;
+}
+
+function columns(channel: ChannelRow, messages: readonly NewMessage[], now: number): unknown[] {
+  return [
+    channel.id,
+    messages.map((m) => m.id),
+    messages.map((m) => m.key),
+    messages.map((m) => m.type),
+    messages.map((m) => m.data),
+    messages.map((m) => JSON.stringify(m.metadata)),
+    messages.map((m) => m.deliverAt),
+    now,
+  ];
+}
+
+async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
+  const values = [...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, channel.name];
+  const rows = await run<{ id: string; available_at: number }>(db, sql.insertQueued, values, o.prepared);
+  return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: r.available_at > o.now ? 'scheduled' : 'queued', duplicate: false }]));
+}
+
+/**
+ * Reserves one sequence per message under the topic row lock, then inserts. Duplicates leave
+ * holes in the reserved range; they are rare (a producer retrying), so the inserted messages are
+ * then renumbered and the unused sequences given back, still under the lock: no gaps.
+ */
+async function publish(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
+  const [reserved] = await run<{ last_sequence: number }>(db, sql.reserveSequences, [channel.id, messages.length], o.prepared);
+  const base = reserved!.last_sequence - messages.length;
+  const values = [...columns(channel, messages, o.now), base, o.wake, channel.name];
+  const rows = await run<{ id: string; pk: number; sequence: number }>(db, sql.insertPublished, values, o.prepared);
+  if (rows.length < messages.length) {
+    rows.sort((a, b) => a.sequence - b.sequence);
+    rows.forEach((r, k) => (r.sequence = base + k + 1));
+    await run(db, sql.compactSequences, [channel.id, rows.map((r) => r.pk), rows.map((r) => r.sequence), base + rows.length], o.prepared);
+  }
+  return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: 'queued', duplicate: false, sequence: r.sequence }]));
+}
+
+async function duplicateStatuses(db: Queryable, sql: HotStatements, channelId: number, ids: string[], { now, prepared }: WriteOptions) {
+  const rows = await run<{ id: string; status: string | null; attempts: number | null; available_at: number | null; sequence: number | null }>(
+    db, sql.duplicateStatus, [channelId, ids], prepared,
+  );
+  const byId = new Map<string, typeof rows>();
+  for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+  const results = new Map<string, SendResult>();
+  for (const [id, group] of byId) {
+    const live = group.find((r) => r.available_at !== null);
+    const status = !live
+      ? (group[0]?.status ?? 'delivered')
+      : live.status === 'delivering'
+        ? 'delivering'
+        : (live.attempts ?? 0) > 0
+          ? 'retrying'
+          : live.available_at! > now
+            ? 'scheduled'
+            : 'queued';
+    const result: SendResult = { id, status: status as SendResult['status'], duplicate: true };
+    if (group[0]?.sequence != null) result.sequence = group[0].sequence;
+    results.set(id, result);
+  }
+  return results;
+}

@@ -1,0 +1,173 @@
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { Claim } from '../../src/storage/port.js';
+import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
+import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
+
+const available = await postgresAvailable();
+
+describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () => {
+  let schema: string;
+  let clock: FakeClock;
+  let store: PostgresStore;
+  let app: pg.Pool;
+
+  beforeEach(async () => {
+    schema = testSchema();
+    clock = createFakeClock();
+    store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 4 });
+    await store.migrate();
+    await store.declare([
+      { name: 'q', kind: 'queue' },
+      { name: 't', kind: 'topic' },
+      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
+      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+    ]);
+    app = new pg.Pool({ connectionString: TEST_PG_URL, max: 4 });
+    await app.query(`CREATE TABLE "${schema}".orders (id TEXT PRIMARY KEY)`);
+  });
+  afterEach(async () => {
+    await app.end();
+    await store.close();
+    await dropSchema(schema);
+  });
+
+  const msg = (id: string, key: string | null = null): NewMessage => ({ id, key, type: 'order.placed', data: JSON.stringify({ id }), metadata: {}, deliverAt: null });
+  const claim = (target: string) => store.claim({ target, limit: 10, owner: 'o', leaseMs: 30_000 });
+  const ids = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => d.message.id));
+  const deliver = (claims: Claim[]) =>
+    store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({
+      deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const },
+      attempt: { attempt: d.attempt, startedAt: clock.now(), durationMs: 1, statusCode: 200, error: null, response: null },
+    }))));
+
+  /** The application's unit of work: its own row and the event it raised, in one transaction. */
+  async function placeOrder(client: pg.PoolClient, id: string, channel = 'q') {
+    await client.query(`INSERT INTO "${schema}".orders (id) VALUES ($1)`, [id]);
+    return store.sendWithin(client, channel, [msg(id)]);
+  }
+  const publishEvent = (client: pg.PoolClient, id: string, key: string) => store.sendWithin(client, 't', [msg(id, key)]);
+
+  it('publishes nothing when the application rolls back', async () => {
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await placeOrder(client, 'o1');
+      await placeOrder(client, 'o1-event', 't');
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await claim('q')).toEqual([]);
+    expect(await store.getMessage('o1')).toEqual([]);
+    // The rolled-back publish gave its sequence back: the next event is number 1.
+    expect((await store.send('t', [msg('e1')]))[0]!.sequence).toBe(1);
+  });
+
+  it('publishes exactly once when the application commits', async () => {
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      expect(await placeOrder(client, 'o1')).toEqual([{ id: 'o1', status: 'queued', duplicate: false }]);
+      await client.query('COMMIT');
+      await client.query('BEGIN');
+      expect((await store.sendWithin(client, 'q', [msg('o1')]))[0]).toMatchObject({ duplicate: true });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect((await app.query(`SELECT id FROM "${schema}".orders`)).rows).toEqual([{ id: 'o1' }]);
+    const claims = await claim('q');
+    expect(ids(claims)).toEqual(['o1']);
+    await deliver(claims);
+    expect(await claim('q')).toEqual([]);
+  });
+
+  it('refuses a client that is not inside a transaction, storing nothing', async () => {
+    const client = await app.connect();
+    try {
+      await expect(store.sendWithin(client, 'q', [msg('o1')])).rejects.toMatchObject({ code: 'invalid_request' });
+    } finally {
+      client.release();
+    }
+    expect(await store.getMessage('o1')).toEqual([]);
+  });
+
+  it('hands out topic sequences in commit order: N+1 is never claimable before N commits', async () => {
+    const first = await app.connect();
+    const second = await app.connect();
+    try {
+      await first.query('BEGIN');
+      await second.query('BEGIN');
+      expect((await publishEvent(first, 'e1', 'k1'))[0]!.sequence).toBe(1);
+      // The second publisher waits for the first one's topic row lock: it cannot take a
+      // sequence, let alone commit, while sequence 1 is uncommitted.
+      const secondPublish = publishEvent(second, 'e2', 'k2');
+      await waitForLockWait({ pid: (second as unknown as { processID: number }).processID });
+      expect(await claim('t/a')).toEqual([]);
+      expect(await claim('t/b')).toEqual([]);
+
+      await first.query('COMMIT');
+      expect((await secondPublish)[0]!.sequence).toBe(2);
+      // The store's own (group-committed) send now waits for the second transaction likewise.
+      const storeSend = store.send('t', [msg('e3', 'k3')]);
+      await waitForLockWait({ queryContains: `"${schema}".channels SET last_sequence` });
+      // Between the commits: 1 is committed and claimable, 2 is taken but not visible. (The
+      // topic-ordered 't/a' lane is held by the uncommitted publisher until it commits.)
+      const between = await claim('t/b');
+      expect(ids(between)).toEqual(['e1']);
+      expect(ids(await claim('t/a'))).not.toContain('e2');
+      await deliver(between);
+
+      await second.query('COMMIT');
+      expect((await storeSend)[0]!.sequence).toBe(3);
+      for (const id of ['e1', 'e2', 'e3']) {
+        const next = await claim('t/a');
+        expect(ids(next)).toEqual([id]);
+        await deliver(next);
+      }
+      expect(ids(await claim('t/b')).sort()).toEqual(['e2', 'e3']);
+    } finally {
+      first.release();
+      second.release();
+    }
+  });
+
+  it('wakes listeners when the application commits, not before', async () => {
+    const woken: string[][] = [];
+    const stop = store.onWake((targets) => woken.push(targets));
+    try {
+      // The listening connection is up once a wake from the store's own send arrives.
+      for (let i = 0; woken.length === 0; i++) {
+        if (i === 100) throw new Error('the listener never heard a send');
+        await store.send('q', [msg(`warm-up-${i}`)]);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      woken.length = 0;
+      const client = await app.connect();
+      try {
+        await client.query('BEGIN');
+        await placeOrder(client, 'e1', 't');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(woken).toEqual([]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await until(() => woken.length > 0);
+      expect(woken).toEqual([['t/a', 't/b']]);
+    } finally {
+      stop();
+    }
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
