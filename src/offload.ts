@@ -10,6 +10,7 @@ import { createEventHub, type EventHub } from './server/event-hub.js';
 import { createMetrics } from './server/metrics.js';
 import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
+import { createPostgresStore } from './storage/postgres/index.js';
 import { createNotifier } from './delivery/notifier.js';
 import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
 
@@ -54,6 +55,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   let lastStoreError = Number.NEGATIVE_INFINITY;
   let sweeper: NodeJS.Timeout | undefined;
   let breakerSync: NodeJS.Timeout | undefined;
+  let unsubscribeWake: (() => void) | undefined;
 
   const gate =
     options.gate ??
@@ -131,6 +133,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         throw error;
       }
       dispatcher.start();
+      // Other instances (and outbox writes) announce new work through the store.
+      if ('onWake' in store) unsubscribeWake = (store as { onWake(l: (targets: string[]) => void): () => void }).onWake((targets) => dispatcher.wake(targets));
       const address = server.server.address() as AddressInfo;
       offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
@@ -150,6 +154,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       started = false;
       if (sweeper) clearInterval(sweeper);
       if (breakerSync) clearInterval(breakerSync);
+      unsubscribeWake?.();
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);
       await http?.close();
@@ -161,7 +166,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
 
 async function openStore(config: OffloadConfig, clock: Clock): Promise<Store> {
   if ('sqlite' in config.storage) return createSqliteStore({ path: config.storage.sqlite.path, durability: config.storage.sqlite.durability, clock });
-  throw new Error('PostgreSQL storage is not available in this build');
+  const { url, schema, poolSize } = config.storage.postgres;
+  return createPostgresStore({ url, schema, poolSize, clock });
 }
 
 export function describeStore(config: OffloadConfig): string {
