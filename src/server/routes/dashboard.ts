@@ -20,7 +20,7 @@ export function dashboardRoutes(app: FastifyInstance): void {
   app.get('/', async (_request, reply) => reply.redirect('/dashboard', 302));
   app.get('/dashboard', async (_request, reply) => {
     if (page === undefined || headers === undefined) {
-      return sendProblem(reply, 404, 'not_found', `the dashboard is not installed: no ${PAGE} was found above ${dirname(fileURLToPath(import.meta.url))}`);
+      return sendProblem(reply, 404, 'not_found', `the dashboard is not installed: ${PAGE} is missing from this Offload package`);
     }
     return reply.headers(headers).send(page);
   });
