@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 export const VERSION = '0.1.0';
 
@@ -63,5 +64,6 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
 
   messageRoutes(app, ctx);
   operationRoutes(app, ctx);
+  dashboardRoutes(app);
   return app;
 }

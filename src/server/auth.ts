@@ -8,7 +8,8 @@ export interface ApiKey {
   channels?: string[];
 }
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+/** Health checks, and the dashboard page itself (it holds no data; it asks for a key). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/dashboard', '/']);
 
 /**
  * API keys with roles (SPEC §11): producers may only send to their channels, viewers only read,

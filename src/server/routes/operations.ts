@@ -22,7 +22,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 /** Operator routes: channel stats, dead letters, parked keys, stalled subscriptions, pause/resume. */
 export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const queue = (name: string, fifoOnly = false) => {
-    const kind = ctx.config.queues.get(name);
+    // Internal notification queues can be inspected, paused and redriven like any queue.
+    const kind = ctx.config.queues.get(name) ?? (ctx.config.internalQueues.includes(name) ? 'queue' : undefined);
     if (!kind) throw new NotFoundError(`queue '${name}' is not configured (configured queues: ${[...ctx.config.queues.keys()].join(', ') || 'none'})`);
     if (fifoOnly && kind !== 'fifo') throw new ValidationError(`'${name}' is not a fifo queue: only fifo queues park keys`);
     return name;
