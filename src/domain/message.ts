@@ -78,3 +78,15 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }
+
+/** Builds a message for the store's outbox methods from friendlier input: `data` as a value, defaults filled in. */
+export function newMessage(input: { id?: string; key?: string | null; type: string; data: unknown; metadata?: MessageMetadata; deliverAt?: number | null }): NewMessage {
+  return {
+    id: input.id ?? globalThis.crypto.randomUUID(),
+    key: input.key ?? null,
+    type: input.type,
+    data: JSON.stringify(input.data),
+    metadata: input.metadata ?? {},
+    deliverAt: input.deliverAt ?? null,
+  };
+}

@@ -40,7 +40,12 @@ export function createChannelCache(db: Db): ChannelCache {
 
   return {
     require(name) {
-      const row = byName.get(name);
+      let row = byName.get(name);
+      if (!row) {
+        // Another process (the service, or an application's outbox handle) may have declared it since.
+        reload();
+        row = byName.get(name);
+      }
       if (!row) throw new NotFoundError(`channel '${name}' does not exist`);
       return row;
     },
