@@ -58,9 +58,10 @@ export async function classifyOverlaps(overlaps: readonly Overlap[], lag: LagSam
   for (const overlap of overlaps) {
     const firstEnd = overlap.first.record.endedAt;
     const secondStart = overlap.second.record.startedAt;
-    const lagMs = firstEnd === undefined ? 0 : lag.maxLagBetween(secondStart - 10, firstEnd + 100);
-    // 2 ms on top: the two stamps themselves are a callback or two apart.
-    const withinLag = firstEnd !== undefined && firstEnd - secondStart <= lagMs + 2;
+    // The sampler sees a stall only when its timer runs after it, so the window reaches past both stamps.
+    const lagMs = firstEnd === undefined ? 0 : lag.maxLagBetween(secondStart - 100, firstEnd + 200);
+    // 5 ms on top: the two stamps themselves are a few callbacks apart.
+    const withinLag = firstEnd !== undefined && firstEnd - secondStart <= lagMs + 5;
     const offload = withinLag ? await offloadTimes(overlap, lookup) : undefined;
     if (withinLag && (offload === undefined || offload.firstEnded <= offload.secondStarted)) stampOrder.push({ ...overlap, lagMs, offload });
     else real.push(overlap);
