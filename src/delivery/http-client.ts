@@ -36,9 +36,13 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
     // One controller per call, aborted by the timeout or by the caller (lease lost, shutdown).
     const controller = new AbortController();
     let timedOut = false;
+    // The abort waits one turn of the event loop: after a stall, an answer that already arrived
+    // in time is read first instead of being taken for a timeout (and delivered again).
     const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
+      setImmediate(() => {
+        timedOut = true;
+        controller.abort();
+      });
     }, call.timeoutMs);
     const onAbort = () => controller.abort();
     call.signal?.addEventListener('abort', onAbort, { once: true });
