@@ -42,10 +42,9 @@ export function createBreakerGate(options: {
     entry.endpoints.add(target.endpoint);
     breakers.set(origin, entry);
   }
-  const entryOf = (target: Target) => {
-    const origin = originOf.get(target.name);
-    return origin === undefined ? undefined : { origin, ...breakers.get(origin)! };
-  };
+  const entries = new Map<string, { origin: string; breaker: CircuitBreaker }>();
+  for (const [name, origin] of originOf) entries.set(name, { origin, breaker: breakers.get(origin)!.breaker });
+  const entryOf = (target: Target) => entries.get(target.name);
 
   function announce(origin: string, breaker: CircuitBreaker, transition: BreakerTransition | null, share: boolean): void {
     if (!transition) return;

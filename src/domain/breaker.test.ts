@@ -60,4 +60,22 @@ describe('circuit breaker', () => {
     expect(breaker.adopt('closed', null, clock.now())).toMatchObject({ to: 'closed' });
     expect(breaker.adopt('open', clock.now() - 1, clock.now())).toBeNull();
   });
+
+  it('keeps exact counts over a long stream of calls as the window slides', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker({ consecutiveFailures: 1_000, failureRate: 0.5, windowMs: 1_000, minimumCalls: 10, coolDownMs: 1_000 });
+    // 5,000 calls, one every 10ms, every third failing: the rate stays near 1/3, never opens.
+    for (let i = 0; i < 5_000; i++) {
+      expect(breaker.record(i % 3 !== 0, clock.now())).toBeNull();
+      clock.advance(10);
+    }
+    // Then failures only: the window (100 calls) reaches half failures after 34 or so more.
+    let opened = -1;
+    for (let i = 0; i < 100 && opened < 0; i++) {
+      if (breaker.record(false, clock.now())) opened = i;
+      clock.advance(10);
+    }
+    expect(opened).toBeGreaterThan(20);
+    expect(opened).toBeLessThan(40);
+  });
 });

@@ -48,7 +48,10 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
   let probing = false;
   let consecutive = 0;
   let since: number | null = null;
+  // Outcomes in the window, oldest first, with running counts so each record is O(1) amortized.
   const window: Array<{ at: number; ok: boolean }> = [];
+  let head = 0;
+  let failuresInWindow = 0;
 
   const stateAt = (now: number): BreakerState => (open === null ? 'closed' : now < open ? 'open' : 'half-open');
 
@@ -66,6 +69,8 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
     probing = false;
     consecutive = 0;
     window.length = 0;
+    head = 0;
+    failuresInWindow = 0;
     since = now;
     return { from, to: 'closed', reason: 'probe succeeded' };
   }
@@ -84,13 +89,21 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
       const state = stateAt(now);
       if (state === 'half-open') return ok ? close(now) : trip(now, 'probe failed');
       if (state === 'open') return null; // late answers of calls started before it opened
-      while (window.length > 0 && window[0]!.at <= now - policy.windowMs) window.shift();
+      while (head < window.length && window[head]!.at <= now - policy.windowMs) {
+        if (!window[head]!.ok) failuresInWindow--;
+        head++;
+      }
+      if (head > 1_024 && head * 2 > window.length) {
+        window.splice(0, head);
+        head = 0;
+      }
       window.push({ at: now, ok });
+      if (!ok) failuresInWindow++;
       consecutive = ok ? 0 : consecutive + 1;
       if (consecutive >= policy.consecutiveFailures) return trip(now, `${consecutive} consecutive failures`);
-      if (window.length >= policy.minimumCalls) {
-        const failures = window.filter((w) => !w.ok).length;
-        if (failures / window.length >= policy.failureRate) return trip(now, `${failures} of the last ${window.length} calls failed`);
+      const calls = window.length - head;
+      if (calls >= policy.minimumCalls && failuresInWindow / calls >= policy.failureRate) {
+        return trip(now, `${failuresInWindow} of the last ${calls} calls failed`);
       }
       return null;
     },

@@ -102,8 +102,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   });
 
   const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) =>
-    worker.transaction(() => items.map((s) => settleOne(sql, s, clock.now()))).immediate(),
+    worker.transaction(() => settleAll(sql, items, clock.now())).immediate(),
   );
+
+  /** Leases the rows of one lane claim in one statement, keeping their order. */
+  function leaseRows<R extends { delivery_id: number }>(rows: R[], owner: string, leaseUntil: number, now: number): Array<{ row: R; leased: { epoch: number; attempts: number } }> {
+    if (rows.length === 1) return [{ row: rows[0]!, leased: sql.lease.get(owner, leaseUntil, now, rows[0]!.delivery_id) as { epoch: number; attempts: number } }];
+    const leased = new Map((sql.leaseMany.all(owner, leaseUntil, now, JSON.stringify(rows.map((r) => r.delivery_id))) as Array<{ id: number; epoch: number; attempts: number }>).map((l) => [l.id, l]));
+    return rows.map((row) => ({ row, leased: leased.get(row.delivery_id)! }));
+  }
 
   const claimTx = worker.transaction((request: ClaimRequest, target: ChannelRow): Claim[] => {
     const now = clock.now();
@@ -144,10 +151,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       claims.push({
         target: target.name,
         lane,
-        deliveries: rows.map((row) => {
-          const leased = sql.lease.get(request.owner, leaseUntil, now, row.delivery_id) as { epoch: number; attempts: number };
-          return { deliveryId: row.delivery_id, epoch: leased.epoch, attempt: leased.attempts, message: rowToMessage(row, target) };
-        }),
+        deliveries: leaseRows(rows, request.owner, leaseUntil, now).map(({ row, leased }) => ({
+          deliveryId: row.delivery_id,
+          epoch: leased.epoch,
+          attempt: leased.attempts,
+          message: rowToMessage(row, target),
+        })),
       });
     }
     return claims;
@@ -309,31 +318,47 @@ function duplicateResult(st: Statements, channel: ChannelRow, id: string, now: n
   return result;
 }
 
-function settleOne(sql: Statements, s: Settlement, now: number): SettleResult {
-  const d = s.decision;
-  const row = (
-    d.kind === 'delivered'
-      ? sql.markDelivered.get(s.result ?? null, now, s.deliveryId, s.epoch)
-      : d.kind === 'deadletter'
-        ? sql.markFinal.get('deadlettered', d.reason, now, s.deliveryId, s.epoch)
-        : sql.markReady.get(d.kind === 'park' ? now : d.availableAt, d.reason, now, s.deliveryId, s.epoch)
-  ) as { target_id: number; lane: string | null } | undefined;
-  if (!row) return 'fenced';
-  const a = s.attempt;
-  sql.insertAttempt.run(s.deliveryId, a.attempt, a.startedAt, a.durationMs, a.statusCode, a.error, a.response);
-  if (row.lane === null) return 'ok';
-  if (d.kind === 'delivered' || d.kind === 'deadletter') {
-    advanceLane(sql, row.target_id, row.lane, now);
-    return 'ok';
+/**
+ * Applies a tick's settlements: each delivery is fenced by its epoch, its attempt recorded; then
+ * each lane touched moves once (a batch of 100 events advances its lane once, not 100 times).
+ */
+function settleAll(sql: Statements, settlements: readonly Settlement[], now: number): SettleResult[] {
+  const results: SettleResult[] = [];
+  const lanes = new Map<string, { targetId: number; lane: string; decision: Settlement['decision']; indexes: number[] }>();
+  settlements.forEach((s, i) => {
+    const d = s.decision;
+    const row = (
+      d.kind === 'delivered'
+        ? sql.markDelivered.get(s.result ?? null, now, s.deliveryId, s.epoch)
+        : d.kind === 'deadletter'
+          ? sql.markFinal.get('deadlettered', d.reason, now, s.deliveryId, s.epoch)
+          : sql.markReady.get(d.kind === 'park' ? now : d.availableAt, d.reason, now, s.deliveryId, s.epoch)
+    ) as { target_id: number; lane: string | null } | undefined;
+    if (!row) {
+      results.push('fenced');
+      return;
+    }
+    const a = s.attempt;
+    sql.insertAttempt.run(s.deliveryId, a.attempt, a.startedAt, a.durationMs, a.statusCode, a.error, a.response);
+    results.push('ok');
+    if (row.lane === null) return;
+    const key = `${row.target_id}\u0000${row.lane}`;
+    const entry = lanes.get(key) ?? { targetId: row.target_id, lane: row.lane, decision: d, indexes: [] };
+    entry.decision = d;
+    entry.indexes.push(i);
+    lanes.set(key, entry);
+  });
+  for (const { targetId, lane, decision: d, indexes } of lanes.values()) {
+    if (d.kind === 'delivered' || d.kind === 'deadletter') advanceLane(sql, targetId, lane, now);
+    else if (d.kind === 'retry') sql.laneActive.run(d.availableAt, targetId, lane);
+    else {
+      const state = d.kind === 'park' ? 'parked' : 'stalled';
+      const before = sql.laneState.get(targetId, lane) as { state: string } | undefined;
+      sql.laneBlock.run(state, d.kind === 'park' ? null : d.availableAt, d.reason, now, targetId, lane);
+      if (before?.state !== state) for (const i of indexes) results[i] = 'blocked';
+    }
   }
-  if (d.kind === 'retry') {
-    sql.laneActive.run(d.availableAt, row.target_id, row.lane);
-    return 'ok';
-  }
-  const state = d.kind === 'park' ? 'parked' : 'stalled';
-  const before = sql.laneState.get(row.target_id, row.lane) as { state: string } | undefined;
-  sql.laneBlock.run(state, d.kind === 'park' ? null : d.availableAt, d.reason, now, row.target_id, row.lane);
-  return before?.state === state ? 'ok' : 'blocked';
+  return results;
 }
 
 /** After the head of a lane left it: point the lane at its next head, or drop it when empty. */
@@ -368,6 +393,8 @@ function prepareStatements(db: Db) {
     messagesByPk: db.prepare(`SELECT ${messageColumns} FROM messages m WHERE m.pk IN (SELECT value FROM json_each(?))`),
     lease: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
       available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch, attempts`),
+    leaseMany: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
+      available_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, epoch, attempts`),
     readyLanes: db.prepare(`SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
       ORDER BY ready_at LIMIT ?`),
     laneHead: db.prepare(`SELECT d.id AS delivery_id, d.status, d.available_at, d.attempts, ${messageColumns} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
