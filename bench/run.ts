@@ -5,7 +5,7 @@
  * Everything talks to 127.0.0.1; every wait is bounded; children die with this process.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,7 @@ async function runOnce(
   settings: RunSettings,
 ): Promise<CaseRunResult> {
   const started = nowMs();
+  const loadAtStart = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
   const tag = `r${randomBytes(4).toString('hex')}`;
   const scratchDir = await mkdtemp(path.join(tmpdir(), 'offload-bench-'));
   const host = spawnHost((line) => console.log(`    [${systemResult.name}] ${line}`));
@@ -60,13 +61,26 @@ async function runOnce(
     }, settings.opTimeoutMs);
     const outcome = await benchCase.run({ host, receiver, tag, ...settings });
     const usage = await host.call('usage', {}, 10_000);
-    return { run, ...outcome, usage, wallMs: nowMs() - started };
+    return { run, ...outcome, usage, wallMs: nowMs() - started, loadAtStart };
   } catch (error) {
-    return { run, measures: {}, failures: [firstLine(error)], wallMs: nowMs() - started };
+    const aborted = firstLine(error);
+    return { run, measures: {}, failures: [aborted], wallMs: nowMs() - started, loadAtStart, aborted };
   } finally {
     await host.close(60_000).catch(() => undefined);
     await rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A run that ended in an exception is tried once more, since a machine shared with
+ * other work can lose a service for a moment; the report lists every such retry. A run
+ * that finished with failed checks is never retried: its wrong answer stands.
+ */
+async function runWithRetry(...args: Parameters<typeof runOnce>): Promise<CaseRunResult> {
+  const first = await runOnce(...args);
+  if (first.aborted === undefined) return first;
+  console.log(`  ${args[0].name} ${args[1].name} run ${args[2]} aborted (${first.aborted}); retrying once`);
+  return { ...(await runOnce(...args)), retriedAfter: first.aborted };
 }
 
 function progressLine(system: string, benchCase: BenchCase, result: CaseRunResult, runs: number): string {
@@ -75,7 +89,8 @@ function progressLine(system: string, benchCase: BenchCase, result: CaseRunResul
     .join(', ');
   const status = result.failures.length > 0 ? `FAILED: ${result.failures.join('; ')}` : figures;
   const rss = result.usage ? `, rss ${(result.usage.maxRssKb / 1024).toFixed(0)} MiB` : '';
-  return `  ${system} ${benchCase.name} run ${result.run}/${runs}: ${status}${rss} (${(result.wallMs / 1000).toFixed(1)} s)`;
+  const wall = (result.wallMs / 1000).toFixed(1);
+  return `  ${system} ${benchCase.name} run ${result.run}/${runs}: ${status}${rss} (${wall} s, load ${result.loadAtStart})`;
 }
 
 function chooseSystems(options: CliOptions): string[] {
@@ -108,7 +123,7 @@ async function main(): Promise<void> {
       // Runs interleave across systems so that drift on the machine hits all of them.
       for (let run = 1; run <= options.runs; run += 1) {
         for (const systemResult of results) {
-          const result = await runOnce(systemResult, benchCase, run, receiver, receiverProcess.origin, settings);
+          const result = await runWithRetry(systemResult, benchCase, run, receiver, receiverProcess.origin, settings);
           console.log(progressLine(systemResult.name, benchCase, result, options.runs));
           runsBySystem.get(systemResult.name)?.push(result);
         }

@@ -47,6 +47,29 @@ function rssTable(results: BenchResults): string[] {
   return lines;
 }
 
+/** Other work on the machine competes with the system under test; this shows how much. */
+function loadTable(results: BenchResults): string[] {
+  const names = results.systems.map((s) => s.name);
+  const lines = [`| case | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
+  for (const caseName of caseNames(results.systems)) {
+    const cells = results.systems.map((s) => {
+      const loads = (s.cases[caseName]?.runs ?? []).map((r) => r.loadAtStart);
+      return loads.length > 0 ? `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : '—';
+    });
+    lines.push(`| ${caseName} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+function retryList(results: BenchResults): string[] {
+  const lines = results.systems.flatMap((s) =>
+    Object.entries(s.cases).flatMap(([c, summary]) =>
+      summary.runs.filter((r) => r.retriedAfter).map((r) => `- ${s.name} / ${c} run ${r.run}: ${r.retriedAfter}`),
+    ),
+  );
+  return lines.length > 0 ? ['## Runs retried after an abort (figures are from the retry)', '', ...lines, ''] : [];
+}
+
 function failureList(results: BenchResults): string[] {
   const lines = results.systems.flatMap((s) =>
     Object.entries(s.cases).flatMap(([c, summary]) => summary.failures.map((f) => `- ${s.name} / ${c}: ${f}`)),
@@ -90,7 +113,12 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     ...rssTable(results),
     '',
+    `## 1-minute load average when each run began (lowest–highest; ${m.cores} cores)`,
+    '',
+    ...loadTable(results),
+    '',
     ...failureList(results),
+    ...retryList(results),
     '## Settings and mechanisms',
     '',
     ...results.systems.flatMap(systemSection),

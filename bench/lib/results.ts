@@ -10,6 +10,12 @@ export interface CaseRunResult {
   readonly failures: readonly string[];
   readonly usage?: HostUsage;
   readonly wallMs: number;
+  /** 1-minute load average when the run began; above the core count, other work competed. */
+  readonly loadAtStart: number;
+  /** Set when the run ended in an exception (a stall, a crash, a lost service), not a check. */
+  readonly aborted?: string;
+  /** Set when this run replaces one that was aborted; check failures are never retried. */
+  readonly retriedAfter?: string;
 }
 
 export interface CaseSummary {

@@ -17,6 +17,8 @@ export const latencyCase: BenchCase = {
     { name: 'p95', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt p95' },
     { name: 'p99', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt p99' },
     { name: 'max', unit: 'ms', better: 'lower', label: 'enqueue-to-receipt max' },
+    // Shows whether latency came from slow sends (the producer falling behind) or from delivery.
+    { name: 'peakPendingSends', unit: 'count', better: 'lower', label: 'most sends pending at once' },
   ],
   channel: (sizes) => ({
     kind: 'queue', name: 'bench-latency', path: `/deliver/${STREAM}`, concurrency: sizes.latencyConcurrency,
@@ -39,6 +41,7 @@ export const latencyCase: BenchCase = {
       measures: {
         p50: latency?.p50 ?? Number.NaN, p95: latency?.p95 ?? Number.NaN,
         p99: latency?.p99 ?? Number.NaN, max: latency?.max ?? Number.NaN,
+        peakPendingSends: load.peakOutstanding,
       },
       failures: [...failures, ...checkReceiver(snapshot), ...checkStream(snapshot, STREAM, expected, { ordered: false, serial: false })],
     };

@@ -32,7 +32,7 @@ export interface CaseContext {
 
 export interface MeasureInfo {
   readonly name: string;
-  readonly unit: 'msg/s' | 'events/s' | 'ms';
+  readonly unit: 'msg/s' | 'events/s' | 'ms' | 'count';
   readonly better: 'higher' | 'lower';
   readonly label: string;
 }
