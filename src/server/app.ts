@@ -62,7 +62,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     });
   });
 
-  messageRoutes(app, ctx);
+  messageRoutes(app, ctx, options.metrics);
   operationRoutes(app, ctx);
   dashboardRoutes(app);
   return app;

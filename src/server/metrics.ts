@@ -40,14 +40,23 @@ export function createMetrics(store: Store, breakers: () => ReadonlyArray<{ orig
       for (const b of breakers()) this.set({ origin: b.origin }, b.state === 'open' ? 1 : b.state === 'half-open' ? 0.5 : 0);
     },
   });
+  // Label lookups hash their labels on every call; deliveries are hot, so children are cached.
+  const counters = new Map<string, ReturnType<typeof deliveries.labels>>();
+  const timers = new Map<string, ReturnType<typeof duration.labels>>();
+  const sentBy = new Map<string, ReturnType<typeof sent.labels>>();
+  const cached = <T>(map: Map<string, T>, key: string, make: () => T): T => {
+    let child = map.get(key);
+    if (!child) map.set(key, (child = make()));
+    return child;
+  };
   return {
     registry,
     record(event) {
-      deliveries.inc({ target: event.target, outcome: event.type }, event.ids.length);
-      duration.observe({ target: event.target }, event.durationMs / 1000);
+      cached(counters, `${event.target}\u0000${event.type}`, () => deliveries.labels(event.target, event.type)).inc(event.ids.length);
+      cached(timers, event.target, () => duration.labels(event.target)).observe(event.durationMs / 1000);
     },
     sent(channel, count) {
-      sent.inc({ channel }, count);
+      cached(sentBy, channel, () => sent.labels(channel)).inc(count);
     },
   };
 }

@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { SendResult } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import { batchInputSchema, issuesOf, toNewMessage } from '../message-input.js';
 
 type Params = { name: string };
 
 /** Producer routes: send to queues and publish to topics, single and batch. */
-export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?: Metrics): void {
   const channelOf = (kind: 'queues' | 'topics', name: string) => {
     if (kind === 'queues') {
       const queueKind = ctx.config.queues.get(name);
@@ -22,6 +23,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
   const accepted = (channel: string, targets: readonly string[], ids: string[]) => {
     ctx.wake(targets);
+    metrics?.sent(channel, ids.length);
     if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
   };
 

@@ -101,4 +101,19 @@ CREATE TABLE breakers (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    name: 'delivered counters',
+    sql: `
+-- Delivered totals are kept per target instead of counted, and delivered rows stay out of the
+-- index that lists dead letters and skipped messages: one index write less per delivery.
+ALTER TABLE channels ADD COLUMN delivered_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN delivered_sequence INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET
+  delivered_count = (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = channels.id AND d.status = 'delivered'),
+  delivered_sequence = COALESCE((SELECT MAX(position) FROM deliveries d WHERE d.target_id = channels.id AND d.status = 'delivered'), 0);
+DROP INDEX deliveries_final;
+CREATE INDEX deliveries_kept ON deliveries (target_id, status, id) WHERE status IN ('deadlettered', 'skipped');
+`,
+  },
 ];

@@ -38,14 +38,15 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     byMessageId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? ORDER BY d.id`),
     byChannelAndId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? AND m.channel_id = ? ORDER BY d.id`),
     byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
-    finalPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = ? AND d.available_at IS NULL AND d.id > ? ORDER BY d.id LIMIT ?`),
+    // Literal statuses so the partial index deliveries_kept serves them.
+    deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.id > ? ORDER BY d.id LIMIT ?`),
+    skippedPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'skipped' AND d.id > ? ORDER BY d.id LIMIT ?`),
     attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
     live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
-    finals: db.prepare('SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE available_at IS NULL GROUP BY target_id, status'),
+    finals: db.prepare(`SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE status IN ('deadlettered', 'skipped') GROUP BY target_id, status`),
+    delivered: db.prepare('SELECT id AS target_id, delivered_count, delivered_sequence, kind FROM channels'),
     blocked: db.prepare(`SELECT target_id, state, COUNT(*) AS n FROM lanes WHERE state <> 'active' GROUP BY target_id, state`),
-    lastDelivered: db.prepare(`SELECT d.target_id, MAX(d.position) AS seq FROM deliveries d JOIN channels c ON c.id = d.target_id
-      WHERE c.kind = 'subscription' AND d.status = 'delivered' GROUP BY d.target_id`),
     topicSeq: db.prepare(`SELECT id, last_sequence FROM channels WHERE kind = 'topic'`),
     setPaused: db.prepare('UPDATE channels SET paused = ? WHERE id = ?'),
     blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
@@ -90,11 +91,11 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     return target;
   }
 
-  function finalPage(target: string, status: string, page: PageRequest): Page<DeliveryView> {
+  function finalPage(target: string, status: 'deadlettered' | 'skipped', page: PageRequest): Page<DeliveryView> {
     const row = channels.require(target);
     const after = page.cursor ? Number(page.cursor) : 0;
     if (!Number.isInteger(after)) throw new ValidationError('cursor is not one this server gave out');
-    const rows = sql.finalPage.all(row.id, status, after, page.limit + 1) as DeliveryRow[];
+    const rows = (status === 'deadlettered' ? sql.deadletteredPage : sql.skippedPage).all(row.id, after, page.limit + 1) as DeliveryRow[];
     const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
     return { items: rows.slice(0, page.limit).map(toView), next };
   }
@@ -147,7 +148,6 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         const s = stats.get(r.target_id);
         if (s && r.status === 'deadlettered') s.deadLettered = r.n;
         if (s && r.status === 'skipped') s.skipped = r.n;
-        if (s && r.status === 'delivered') s.delivered = r.n;
       }
       for (const r of sql.blocked.all() as Array<{ target_id: number; state: string; n: number }>) {
         const s = stats.get(r.target_id);
@@ -158,9 +158,11 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         const s = stats.get(r.id);
         if (s) s.lastSequence = r.last_sequence;
       }
-      for (const r of sql.lastDelivered.all() as Array<{ target_id: number; seq: number }>) {
+      for (const r of sql.delivered.all() as Array<{ target_id: number; delivered_count: number; delivered_sequence: number; kind: string }>) {
         const s = stats.get(r.target_id);
-        if (s) s.lastSequence = r.seq;
+        if (!s) continue;
+        s.delivered = r.delivered_count;
+        if (r.kind === 'subscription') s.lastSequence = r.delivered_sequence;
       }
       return [...stats.values()];
     },

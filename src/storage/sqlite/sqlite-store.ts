@@ -325,6 +325,7 @@ function duplicateResult(st: Statements, channel: ChannelRow, id: string, now: n
 function settleAll(sql: Statements, settlements: readonly Settlement[], now: number): SettleResult[] {
   const results: SettleResult[] = [];
   const lanes = new Map<string, { targetId: number; lane: string; decision: Settlement['decision']; indexes: number[] }>();
+  const delivered = new Map<number, { n: number; last: number }>();
   settlements.forEach((s, i) => {
     const d = s.decision;
     const row = (
@@ -333,10 +334,16 @@ function settleAll(sql: Statements, settlements: readonly Settlement[], now: num
         : d.kind === 'deadletter'
           ? sql.markFinal.get('deadlettered', d.reason, now, s.deliveryId, s.epoch)
           : sql.markReady.get(d.kind === 'park' ? now : d.availableAt, d.reason, now, s.deliveryId, s.epoch)
-    ) as { target_id: number; lane: string | null } | undefined;
+    ) as { target_id: number; lane: string | null; position?: number } | undefined;
     if (!row) {
       results.push('fenced');
       return;
+    }
+    if (row.position !== undefined) {
+      const count = delivered.get(row.target_id) ?? { n: 0, last: 0 };
+      count.n++;
+      count.last = Math.max(count.last, row.position);
+      delivered.set(row.target_id, count);
     }
     const a = s.attempt;
     sql.insertAttempt.run(s.deliveryId, a.attempt, a.startedAt, a.durationMs, a.statusCode, a.error, a.response);
@@ -348,6 +355,7 @@ function settleAll(sql: Statements, settlements: readonly Settlement[], now: num
     entry.indexes.push(i);
     lanes.set(key, entry);
   });
+  for (const [targetId, count] of delivered) sql.countDelivered.run(count.n, count.last, targetId);
   for (const { targetId, lane, decision: d, indexes } of lanes.values()) {
     if (d.kind === 'delivered' || d.kind === 'deadletter') advanceLane(sql, targetId, lane, now);
     else if (d.kind === 'retry') sql.laneActive.run(d.availableAt, targetId, lane);
@@ -409,7 +417,8 @@ function prepareStatements(db: Db) {
     release: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
     markDelivered: db.prepare(`UPDATE deliveries SET status = 'delivered', available_at = NULL, lease_owner = NULL, result = ?, last_error = NULL,
-      updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+      updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane, position`),
+    countDelivered: db.prepare('UPDATE channels SET delivered_count = delivered_count + ?, delivered_sequence = MAX(delivered_sequence, ?) WHERE id = ?'),
     markFinal: db.prepare(`UPDATE deliveries SET status = ?, available_at = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
     markReady: db.prepare(`UPDATE deliveries SET status = 'ready', available_at = ?, lease_owner = NULL, last_error = ?, updated_at = ?
