@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { AttemptResult } from '../domain/outcome.js';
 
 /** One HTTP delivery attempt. Injected into the dispatcher so tests can replace the network. */
@@ -22,62 +22,91 @@ export interface HttpClient {
 export const RESPONSE_EXCERPT_BYTES = 4_096;
 
 /**
- * A keep-alive HTTP client (undici) shared by every target: connections are pooled per origin,
- * so a queue with concurrency 64 reuses up to 64 sockets instead of opening one per call.
+ * A keep-alive HTTP client (undici) shared by every target: one connection pool per origin, so a
+ * queue with concurrency 64 reuses up to 64 sockets instead of opening one per call. Calls go
+ * through undici's dispatch API, which reads the answer with plain callbacks: no stream, no
+ * AbortController, no async iterator per call (at one call in flight those cost more than the
+ * call itself).
  */
 export function createHttpClient(options: { connectionsPerOrigin?: number } = {}): HttpClient {
-  const agent = new Agent({
-    connections: options.connectionsPerOrigin ?? 256,
-    keepAliveTimeout: 10_000,
-    pipelining: 1,
-  });
+  const pools = new Map<string, Pool>();
+  const targets = new Map<string, { pool: Pool; path: string }>();
 
-  async function send(call: HttpCall): Promise<AttemptResult> {
-    // One controller per call, aborted by the timeout or by the caller (lease lost, shutdown).
-    const controller = new AbortController();
-    let timedOut = false;
-    // The abort waits one turn of the event loop: after a stall, an answer that already arrived
-    // in time is read first instead of being taken for a timeout (and delivered again).
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        timedOut = true;
-        controller.abort();
-      });
-    }, call.timeoutMs);
-    const onAbort = () => controller.abort();
-    call.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const response = await request(call.url, {
-        method: 'POST',
-        body: call.body,
-        headers: call.headers,
-        dispatcher: agent,
-        signal: controller.signal,
-      });
-      const body = await readExcerpt(response.body);
-      const retryAfter = response.headers['retry-after'];
-      return { kind: 'response', statusCode: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body };
-    } catch (error) {
-      if (timedOut) return { kind: 'timeout' };
-      if (call.signal?.aborted) return { kind: 'network', error: 'aborted: lease lost or shutting down' };
-      return { kind: 'network', error: describe(error) };
-    } finally {
-      clearTimeout(timer);
-      call.signal?.removeEventListener('abort', onAbort);
+  function targetOf(url: string): { pool: Pool; path: string } {
+    let target = targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      let pool = pools.get(parsed.origin);
+      if (!pool) {
+        pool = new Pool(parsed.origin, { connections: options.connectionsPerOrigin ?? 256, pipelining: 1, keepAliveTimeout: 10_000 });
+        pools.set(parsed.origin, pool);
+      }
+      target = { pool, path: `${parsed.pathname}${parsed.search}` };
+      targets.set(url, target);
     }
+    return target;
   }
 
-  return { send, close: () => agent.close() };
-}
-
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < RESPONSE_EXCERPT_BYTES) chunks.push(chunk);
-    size += chunk.length;
+  function send(call: HttpCall): Promise<AttemptResult> {
+    const { pool, path } = targetOf(call.url);
+    return new Promise<AttemptResult>((resolve) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let settled = false;
+      let statusCode = 0;
+      let retryAfter: string | undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const finish = (result: AttemptResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        call.signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      const stop = (result: AttemptResult) => {
+        finish(result);
+        controller?.abort(new Error(result.kind === 'timeout' ? 'timeout' : 'aborted'));
+      };
+      // The abort waits one turn of the event loop: after a stall, an answer that already arrived
+      // in time is read first instead of being taken for a timeout (and delivered again).
+      const timer = setTimeout(() => setImmediate(() => stop({ kind: 'timeout' })), call.timeoutMs);
+      const onAbort = () => stop({ kind: 'network', error: 'aborted: lease lost or shutting down' });
+      call.signal?.addEventListener('abort', onAbort, { once: true });
+      pool.dispatch(
+        { path, method: 'POST', headers: call.headers, body: call.body },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(new Error('aborted'));
+          },
+          onResponseStart(_c, status, headers) {
+            if (status < 200) return; // informational answers precede the real one
+            statusCode = status;
+            const value = headers['retry-after'];
+            retryAfter = Array.isArray(value) ? value[0] : value;
+          },
+          onResponseData(_c, chunk) {
+            if (size < RESPONSE_EXCERPT_BYTES) chunks.push(chunk);
+            size += chunk.length;
+          },
+          onResponseEnd() {
+            const body = Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+            finish({ kind: 'response', statusCode, retryAfter, body });
+          },
+          onResponseError(_c, error) {
+            finish({ kind: 'network', error: describe(error) });
+          },
+        },
+      );
+    });
   }
-  return Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+
+  return {
+    send,
+    async close() {
+      await Promise.all([...pools.values()].map((pool) => pool.close()));
+    },
+  };
 }
 
 function describe(error: unknown): string {
