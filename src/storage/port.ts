@@ -232,3 +232,23 @@ export interface BreakerRecord {
   reason: string | null;
   updatedAt: number;
 }
+
+/** The operator and inspection half of the port: adapters implement it in their admin module. */
+export type StoreAdmin = Pick<
+  Store,
+  | 'getMessage'
+  | 'stats'
+  | 'listDeadLetters'
+  | 'redrive'
+  | 'purgeDeadLetters'
+  | 'setPaused'
+  | 'listBlockedLanes'
+  | 'getLane'
+  | 'retryLane'
+  | 'skipLaneHead'
+  | 'listSkipped'
+  | 'redeliverSkipped'
+  | 'sweep'
+  | 'listBreakers'
+  | 'saveBreaker'
+>;

@@ -2,15 +2,9 @@ import type pg from 'pg';
 import { NotFoundError } from '../../domain/errors.js';
 import { run } from './connection.js';
 import type { HotStatements } from './statements.js';
+import type { ChannelRowBase } from '../rows.js';
 
-export interface ChannelRow {
-  id: number;
-  name: string;
-  kind: 'queue' | 'fifo' | 'topic' | 'subscription';
-  topicId: number | null;
-  topicName: string | null;
-  ordering: 'none' | 'key' | 'topic';
-}
+export type ChannelRow = ChannelRowBase;
 
 /**
  * Names, kinds and orderings of channels. These never change once a channel exists (declare

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Claim, ClaimRequest, LeaseRef, Settlement, SettleResult } from '../port.js';
-import { rowToMessage, type MessageRow } from '../sqlite/rows.js';
+import { rowToMessage, type MessageRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { run } from './connection.js';
 import { deliveryChange, laneKey, planLanes, type LaneHead, type SettledRow } from './lanes.js';

@@ -2,30 +2,13 @@ import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
-import type { DeliveryView, LaneView, Page, PageRequest, Store, TargetStats } from '../port.js';
-import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../sqlite/rows.js';
+import type { DeliveryView, LaneView, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
+import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../rows.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
 
-export type Admin = Pick<
-  Store,
-  | 'getMessage'
-  | 'stats'
-  | 'listDeadLetters'
-  | 'redrive'
-  | 'purgeDeadLetters'
-  | 'setPaused'
-  | 'listBlockedLanes'
-  | 'getLane'
-  | 'retryLane'
-  | 'skipLaneHead'
-  | 'listSkipped'
-  | 'redeliverSkipped'
-  | 'sweep'
-  | 'listBreakers'
-  | 'saveBreaker'
->;
+export type Admin = StoreAdmin;
 
 type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
 

@@ -1,13 +1,8 @@
 import type { Database as Db } from 'better-sqlite3';
 import { NotFoundError } from '../../domain/errors.js';
+import type { ChannelRowBase } from '../rows.js';
 
-export interface ChannelRow {
-  id: number;
-  name: string;
-  kind: 'queue' | 'fifo' | 'topic' | 'subscription';
-  topicId: number | null;
-  topicName: string | null;
-  ordering: 'none' | 'key' | 'topic';
+export interface ChannelRow extends ChannelRowBase {
   paused: boolean;
 }
 

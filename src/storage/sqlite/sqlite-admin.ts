@@ -1,28 +1,11 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { DeliveryView, LaneView, Page, PageRequest, Store, TargetStats } from '../port.js';
+import type { DeliveryView, LaneView, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
-import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from './rows.js';
+import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../rows.js';
 
-type Admin = Pick<
-  Store,
-  | 'getMessage'
-  | 'stats'
-  | 'listDeadLetters'
-  | 'redrive'
-  | 'purgeDeadLetters'
-  | 'setPaused'
-  | 'listBlockedLanes'
-  | 'getLane'
-  | 'retryLane'
-  | 'skipLaneHead'
-  | 'listSkipped'
-  | 'redeliverSkipped'
-  | 'sweep'
-  | 'listBreakers'
-  | 'saveBreaker'
->;
+type Admin = StoreAdmin;
 
 const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
   d.available_at, d.last_error, d.result, d.updated_at, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at,

@@ -20,7 +20,7 @@ import { MIGRATIONS } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createWalSync } from './wal-sync.js';
-import { rowToMessage, type MessageRow } from './rows.js';
+import { rowToMessage, type MessageRow } from '../rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file; its folder is created when missing. */

@@ -1,5 +1,17 @@
-import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../../domain/message.js';
-import type { DeliveryView } from '../port.js';
+import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
+import type { DeliveryView } from './port.js';
+
+/** Row shapes and their mapping to the port's types, shared by the SQLite and PostgreSQL adapters. */
+
+/** A channel as the adapters cache it (names, kinds and orderings never change once declared). */
+export interface ChannelRowBase {
+  id: number;
+  name: string;
+  kind: 'queue' | 'fifo' | 'topic' | 'subscription';
+  topicId: number | null;
+  topicName: string | null;
+  ordering: 'none' | 'key' | 'topic';
+}
 
 export interface MessageRow {
   pk: number;
