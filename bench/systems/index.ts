@@ -6,6 +6,7 @@ import type { BenchSystemFactory } from './bench-system.js';
  */
 export const systemLoaders: Readonly<Record<string, () => Promise<{ default: BenchSystemFactory }>>> = {
   offload: () => import('./offload.js'),
+  'offload-pg': () => import('./offload-postgres.js'),
   bullmq: () => import('./bullmq.js'),
   'pg-boss': () => import('./pg-boss.js'),
   'graphile-worker': () => import('./graphile-worker.js'),

@@ -1,0 +1,119 @@
+/**
+ * Throughput of 1, 2 and 3 `offload serve` processes sharing one PostgreSQL database: 20,000
+ * pre-enqueued messages (a queue, then a fifo queue of 1,000 keys) drained to a no-op receiver
+ * in its own process. Every run checks that each id arrived; ordering is covered by the tests.
+ *
+ *   node --import tsx bench/instances.ts [--messages 20000] [--instances 1,2,3]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { createFreshDatabase, dropDatabase } from './lib/postgres-admin.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN_URL = process.env.OFFLOAD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, instances: { type: 'string', default: '1,2,3' } } });
+const TOTAL = Number(values.messages);
+const COUNTS = values.instances.split(',').map(Number);
+
+/** The no-op receiver: counts distinct ids per path. Runs in this process; Offload runs in children. */
+function startReceiver(): Promise<{ url: string; seen: Map<string, Set<string>>; close(): void }> {
+  const seen = new Map<string, Set<string>>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const ids = seen.get(req.url!) ?? new Set<string>();
+      ids.add((JSON.parse(body) as { id: string }).id);
+      seen.set(req.url!, ids);
+      res.end('ok');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolveStart) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolveStart({ url: `http://127.0.0.1:${port}`, seen, close: () => server.close() });
+    }),
+  );
+}
+
+function spawnInstance(configPath: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', configPath, '--port', '0'], {
+    cwd: ROOT,
+    env: { ...process.env, OFFLOAD_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolveStart, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${log}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /listening on (http:\/\/[^\s|"]+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolveStart({ url: match[1]!, child });
+      }
+    });
+  });
+}
+
+async function post(url: string, body: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaited<ReturnType<typeof startReceiver>>, dir: string): Promise<number> {
+  const database = 'offload_bench_instances';
+  const url = await createFreshDatabase(ADMIN_URL, database);
+  const path = `/${kind}-${instances}`;
+  const configPath = join(dir, `offload-${kind}-${instances}.yaml`);
+  const queue = kind === 'fifo' ? { preset: 'aggregate-fifo', endpoint: 'r', path, concurrency: 64 } : { preset: 'ancillary', endpoint: 'r', path, concurrency: 64 };
+  writeFileSync(configPath, stringify({ storage: { postgres: { url, schema: 'offload', poolSize: 10 } }, endpoints: { r: { url: receiver.url, breaker: false } }, queues: { work: queue } }));
+  const procs = [await spawnInstance(configPath)];
+  try {
+    await post(`${procs[0]!.url}/v1/queues/work/pause`, undefined);
+    const pad = 'x'.repeat(220);
+    for (let i = 0; i < TOTAL; i += 1000) {
+      const messages = Array.from({ length: 1000 }, (_, j) => ({ id: `m${i + j}`, ...(kind === 'fifo' ? { key: `k${(i + j) % 1000}` } : {}), data: { n: i + j, pad } }));
+      await post(`${procs[0]!.url}/v1/queues/work/messages/batch`, { messages });
+    }
+    for (let i = 1; i < instances; i++) procs.push(await spawnInstance(configPath));
+    const started = performance.now();
+    await post(`${procs[0]!.url}/v1/queues/work/resume`, undefined);
+    await waitFor(() => (receiver.seen.get(path)?.size ?? 0) >= TOTAL, 300_000);
+    return TOTAL / ((performance.now() - started) / 1000);
+  } finally {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await dropDatabase(ADMIN_URL, database);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'offload-instances-'));
+const receiver = await startReceiver();
+try {
+  console.log(`| workload | ${COUNTS.map((n) => `${n} instance${n > 1 ? 's' : ''}`).join(' | ')} |`);
+  console.log(`|---|${COUNTS.map(() => '---').join('|')}|`);
+  for (const kind of ['queue', 'fifo'] as const) {
+    const rates: string[] = [];
+    for (const n of COUNTS) rates.push(`${Math.round(await drain(n, kind, receiver, dir)).toLocaleString('en-US')} msg/s`);
+    console.log(`| ${kind} drain, ${TOTAL.toLocaleString('en-US')} messages | ${rates.join(' | ')} |`);
+  }
+} finally {
+  receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+}
