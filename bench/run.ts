@@ -142,9 +142,9 @@ async function main(): Promise<void> {
   };
   const markdown = renderMarkdown(output);
   await mkdir(RESULTS_DIR, { recursive: true });
-  await writeFile(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(output, null, 2)}\n`);
-  await writeFile(path.join(RESULTS_DIR, 'latest.md'), `${markdown}\n`);
-  console.log(`\n${markdown}\nwritten: bench/results/latest.json, bench/results/latest.md`);
+  await writeFile(path.join(RESULTS_DIR, `${options.out}.json`), `${JSON.stringify(output, null, 2)}\n`);
+  await writeFile(path.join(RESULTS_DIR, `${options.out}.md`), `${markdown}\n`);
+  console.log(`\n${markdown}\nwritten: bench/results/${options.out}.json, bench/results/${options.out}.md`);
 }
 
 process.on('exit', killAllChildren);

@@ -11,6 +11,9 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { createOffload, type Offload } from '../../src/offload.js';
 import type { BenchEnv, BenchMessage, BenchSystem, ChannelSpec, SystemDescription } from './bench-system.js';
 
+/** Events per call on ordered subscriptions: 1 by default, `OFFLOAD_BENCH_BATCH=100` for batched delivery. */
+const SUBSCRIPTION_BATCH = Number(process.env.OFFLOAD_BENCH_BATCH ?? 1);
+
 export interface OffloadBenchOptions {
   name: string;
   storage: (env: BenchEnv) => Promise<{ config: ConfigInput['storage']; drop(): Promise<void> }>;
@@ -35,7 +38,7 @@ export function createOffloadBench(options: OffloadBenchOptions): BenchSystem {
   function channelConfig(spec: ChannelSpec): Pick<ConfigInput, 'queues' | 'topics'> {
     if (spec.kind === 'queue') return { queues: { [spec.name]: { preset: 'ancillary', endpoint: 'receiver', path: spec.path, concurrency: spec.concurrency } } };
     if (spec.kind === 'fifo') return { queues: { [spec.name]: { preset: 'aggregate-fifo', endpoint: 'receiver', path: spec.path, concurrency: spec.concurrency } } };
-    const subscriptions = Object.fromEntries(spec.subscriptions.map((s) => [s.name, { preset: 'domain-events' as const, endpoint: 'receiver', path: s.path, ordering: 'topic' as const }]));
+    const subscriptions = Object.fromEntries(spec.subscriptions.map((s) => [s.name, { preset: 'domain-events' as const, endpoint: 'receiver', path: s.path, ordering: 'topic' as const, batchSize: SUBSCRIPTION_BATCH }]));
     return { topics: { [spec.name]: { subscriptions } } };
   }
 
@@ -47,7 +50,7 @@ export function createOffloadBench(options: OffloadBenchOptions): BenchSystem {
         settings: [
           `store: ${options.storeLabel}; sends answered only after a durable commit (group commit)`,
           'producers use the HTTP API (undici Pool, 64 connections); delivery via undici keep-alive',
-          'queue/fifo concurrency = channel concurrency; subscriptions one delivery in flight, batchSize 1',
+          `queue/fifo concurrency = channel concurrency; subscriptions one delivery (or ordered batch) in flight, batchSize ${SUBSCRIPTION_BATCH}`,
         ],
         mechanisms: {
           queue: 'a queue (preset ancillary): competing deliveries under leases',
