@@ -4,7 +4,7 @@ import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
 import type { AttemptRecord } from '../domain/message.js';
 import { classify, type AttemptResult } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, LeaseRef, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, ClaimRequest, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
@@ -58,6 +58,12 @@ export interface Dispatcher {
   inFlight(): number;
 }
 
+/** How a target with a single lane goes straight on to its next claim. */
+interface Continuation {
+  request: ClaimRequest;
+  start(claims: Claim[]): void;
+}
+
 interface Running {
   claim: Claim;
   abort: AbortController;
@@ -103,6 +109,26 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       timer = setTimeout(request, delay);
     }
 
+    function start(claim: Claim): void {
+      inFlight++;
+      void deliver(target, claim, continuation).finally(() => {
+        inFlight--;
+        request();
+      });
+    }
+
+    // A subscription with one lane settles and takes its next event in one store step.
+    const continuation: Continuation | null =
+      target.kind === 'subscription' && target.ordering === 'topic'
+        ? {
+            request: { target: target.name, limit: 1, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs },
+            start(claims) {
+              options.gate?.started(target, claims.length);
+              for (const claim of claims) start(claim);
+            },
+          }
+        : null;
+
     async function pump(): Promise<void> {
       if (stopping) return;
       if (claiming) {
@@ -127,13 +153,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         claiming = false;
       }
       options.gate?.started(target, claims.length);
-      for (const claim of claims) {
-        inFlight++;
-        void deliver(target, claim).finally(() => {
-          inFlight--;
-          request();
-        });
-      }
+      for (const claim of claims) start(claim);
       if (stopping) return;
       if (claims.length === free || again) {
         request();
@@ -155,7 +175,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     };
   }
 
-  async function deliver(target: Target, claim: Claim): Promise<void> {
+  async function deliver(target: Target, claim: Claim, continuation: Continuation | null): Promise<void> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     const entry: Running = { claim, abort: new AbortController(), leases };
     running.add(entry);
@@ -172,16 +192,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       options.gate?.record(target, outcome.kind === 'delivered' ? 'success' : outcome.kind === 'permanent' || throttled ? 'neutral' : 'failure');
       const decision = decide(target, head.attempt, outcome, clock.now(), random);
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
-      const results = await options.store.settle(
-        claim.deliveries.map((d) => ({
-          deliveryId: d.deliveryId,
-          epoch: d.epoch,
-          decision,
-          attempt: { ...attempt, attempt: d.attempt },
-          result: decision.kind === 'delivered' ? attempt.response : null,
-        })),
-      );
-      report(target, claim, decision, results, attempt);
+      const settlements = claim.deliveries.map((d) => ({
+        deliveryId: d.deliveryId,
+        epoch: d.epoch,
+        decision,
+        attempt: { ...attempt, attempt: d.attempt },
+        result: decision.kind === 'delivered' ? attempt.response : null,
+      }));
+      const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0;
+      if (goOn) {
+        const { results, claims } = await options.store.settleAndClaim(settlements, continuation.request);
+        report(target, claim, decision, results, attempt);
+        if (!stopping) continuation.start(claims);
+        else await options.store.release(claims.flatMap((c) => c.deliveries));
+      } else {
+        report(target, claim, decision, await options.store.settle(settlements), attempt);
+      }
     } catch (error) {
       // The lease expires and the delivery is tried again: nothing is lost.
       onError(error, `delivering from ${target.name}`);

@@ -52,6 +52,13 @@ export interface Store {
    */
   settle(settlements: readonly Settlement[]): Promise<SettleResult[]>;
 
+  /**
+   * Settles, then claims again from the same target, as one step where the adapter can: a
+   * subscription with one lane (ordering `topic`) moves from one event to the next without a
+   * round of the event loop and a transaction in between.
+   */
+  settleAndClaim(settlements: readonly Settlement[], next: ClaimRequest): Promise<{ results: SettleResult[]; claims: Claim[] }>;
+
   /** Gives leased deliveries back untried (graceful shutdown): available now, attempt not counted. */
   release(leases: readonly LeaseRef[]): Promise<void>;
 

@@ -252,6 +252,20 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect(views[0]!.deliveries.map((d) => d.target)).toEqual(['t/a', 't/b']);
       });
 
+      it('settles and claims the next head in one step', async () => {
+        await store.send('t', [msg('e1'), msg('e2')]);
+        const first = await claim('t/a');
+        const next = { target: 't/a', limit: 1, owner: 'o1', leaseMs: LEASE };
+        const d = first[0]!.deliveries[0]!;
+        const step = await store.settleAndClaim([{ deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' }, attempt: attempt() }], next);
+        expect(step.results).toEqual(['ok']);
+        expect(ids(step.claims)).toEqual(['e2']);
+        const e2 = step.claims[0]!.deliveries[0]!;
+        const last = await store.settleAndClaim([{ deliveryId: e2.deliveryId, epoch: e2.epoch, decision: { kind: 'delivered' }, attempt: attempt() }], next);
+        expect(last).toEqual({ results: ['ok'], claims: [] });
+        expect((await store.stats()).find((s) => s.name === 't/a')).toMatchObject({ depth: 0, delivered: 2, lastSequence: 2 });
+      });
+
       it('claims ordered batches and retries them whole', async () => {
         await store.send('t', Array.from({ length: 5 }, (_, i) => msg(`e${i + 1}`)));
         const batch = await claim('t/a', 1, 3);

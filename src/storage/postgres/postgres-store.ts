@@ -133,7 +133,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     return fn(...args);
   };
 
-  return {
+  const store: PostgresStore = {
     schema,
     getMessage: ensured(admin.getMessage),
     stats: ensured(admin.stats),
@@ -203,6 +203,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       await guard(ensureReady);
       return settleBatcher.push(settlements);
     },
+    // Two steps here: settlements stay batched per tick across targets, which matters more on a server.
+    settleAndClaim: async (settlements, next) => {
+      const results = await store.settle(settlements);
+      return { results, claims: await store.claim(next) };
+    },
     release: async (leases) => {
       if (leases.length === 0) return;
       await guard(ensureReady);
@@ -227,6 +232,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       if (owned) await pool.end();
     },
   };
+  return store;
 }
 
 /**

@@ -213,6 +213,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     settle(settlements) {
       return settlements.length === 0 ? Promise.resolve([]) : settleBatcher.push(settlements);
     },
+    async settleAndClaim(settlements, next) {
+      const target = channels.require(next.target);
+      return worker.transaction(() => {
+        const results = settleAll(sql, settlements, clock.now());
+        return { results, claims: claimTx(next, channels.refreshPaused(target)) };
+      }).immediate();
+    },
     async release(leases) {
       if (leases.length > 0) releaseTx(leases);
     },
