@@ -40,6 +40,11 @@ export interface SqliteStore extends Store {
    * The connection must open the same database file. Returns the results synchronously.
    */
   sendWithin(db: Db, channel: string, messages: readonly NewMessage[]): SendResult[];
+  /**
+   * Called with the targets that have new work as soon as a send commits, before its flush to
+   * disk completes: delivery starts while the producer still waits for durability.
+   */
+  onWake(listener: (targets: string[]) => void): () => void;
 }
 
 interface SendItem {
@@ -95,8 +100,29 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     });
   }
 
+  const wakeListeners = new Set<(targets: string[]) => void>();
+  const targetsOf = (items: readonly SendItem[]): string[] => {
+    const names = new Set<string>();
+    for (const { channel } of items) {
+      if (channel.kind !== 'topic') names.add(channel.name);
+      else for (const sub of channels.all()) if (sub.topicId === channel.id) names.add(sub.name);
+    }
+    return [...names];
+  };
+
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
     const results = writer.transaction(() => insertMessages(writer, items)).immediate();
+    if (wakeListeners.size > 0) {
+      const targets = targetsOf(items);
+      // A listener's failure must not fail the sends, which are committed already.
+      for (const listener of wakeListeners) {
+        try {
+          listener(targets);
+        } catch {
+          // the dispatcher also polls; nothing is lost
+        }
+      }
+    }
     await walSync?.sync();
     return results;
   });
@@ -198,6 +224,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const channel = channels.require(channelName);
       if (channel.kind === 'subscription') throw new NotFoundError(`'${channelName}' is a subscription; publish to its topic`);
       return sendBatcher.push(messages.map((message) => ({ channel, message })));
+    },
+    onWake(listener) {
+      wakeListeners.add(listener);
+      return () => wakeListeners.delete(listener);
     },
     sendWithin(db, channelName, messages) {
       const channel = channels.require(channelName);
