@@ -1,21 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultReceiver, createFaultSwitch, type FaultReceiver } from '../../src/testing/index.js';
-import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+import { describe, expect, it } from 'vitest';
+import { createFaultSwitch } from '../../src/testing/index.js';
+import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 const OUTAGE_MS = 30_000;
 
 describe('circuit breaker', () => {
-  const opened: Array<FaultReceiver | TestOffload> = [];
-  afterEach(async () => {
-    for (const thing of opened.reverse()) await ('cleanup' in thing ? thing.cleanup() : thing.close());
-    opened.length = 0;
-  });
-
   it('a 30-second outage opens the breaker, other endpoints keep their pace, and waiting messages keep their attempts', { timeout: 120_000 }, async () => {
     const outage = createFaultSwitch({ kind: 'status', status: 500, body: 'down' });
-    const down = await createFaultReceiver({ decide: outage.decide });
-    const healthy = await createFaultReceiver({ latencyMs: 2 });
-    opened.push(down, healthy);
+    const down = await testReceiver({ decide: outage.decide });
+    const healthy = await testReceiver({ latencyMs: 2 });
     const offload = await startOffload({
       endpoints: {
         sms: { url: down.url, breaker: { consecutiveFailures: 5, coolDown: '5s' } },
@@ -26,7 +19,6 @@ describe('circuit breaker', () => {
         audits: { endpoint: 'audit', path: '/audit', concurrency: 8 },
       },
     });
-    opened.push(offload);
 
     const outageStart = down.now();
     const smsIds = Array.from({ length: 200 }, (_, i) => `sms-${i}`);

@@ -1,24 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { byProbability, checkHistory, createFaultReceiver, createFaultSwitch, firstOf, type FaultReceiver } from '../../src/testing/index.js';
-import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+import { describe, expect, it } from 'vitest';
+import { byProbability, checkHistory, createFaultSwitch, firstOf } from '../../src/testing/index.js';
+import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 describe('per-aggregate fifo queues', () => {
-  let receiver: FaultReceiver | undefined;
-  let offload: TestOffload | undefined;
-  afterEach(async () => {
-    await offload?.cleanup();
-    await receiver?.close();
-    offload = undefined;
-    receiver = undefined;
-  });
 
   it('500 keys × 40 messages through random latency and 10% 500s: in order per key, never two of a key at once, all delivered', async () => {
-    receiver = await createFaultReceiver({
+    const receiver = await testReceiver({
       exclusive: 'key',
       latencyMs: { min: 0, max: 20 },
       decide: byProbability({ seed: 11, faults: [{ probability: 0.1, fault: { kind: 'status', status: 500 } }] }),
     });
-    offload = await startOffload({
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       queues: { provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/p', concurrency: 64, minBackoff: '5ms', maxBackoff: '50ms', maxAttempts: 50 } },
     });
@@ -42,8 +34,8 @@ describe('per-aggregate fifo queues', () => {
 
   it('parks a key answered 400 while every other key finishes; retry after the fix delivers it in order', async () => {
     const broken = createFaultSwitch({ kind: 'status', status: 400, body: 'tenant quota missing' }, { keys: ['tenant-bad'] });
-    receiver = await createFaultReceiver({ exclusive: 'key', decide: firstOf(broken.decide) });
-    offload = await startOffload({
+    const receiver = await testReceiver({ exclusive: 'key', decide: firstOf(broken.decide) });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       queues: { provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/p', minBackoff: '5ms', maxBackoff: '20ms', onStalled: { endpoint: 'sink', path: '/alerts' } } },
     });
@@ -62,21 +54,21 @@ describe('per-aggregate fifo queues', () => {
     expect((await post(offload.url, '/v1/queues/provisionings/parked/tenant-bad/retry', undefined)).status).toBe(200);
     await receiver.waitFor((r) => r.acceptCounts('/p').size === 9, { timeoutMs: 10_000 });
     expect(receiver.acceptedIds('/p').filter((id) => id.startsWith('tenant-bad'))).toEqual(['tenant-bad-1', 'tenant-bad-2', 'tenant-bad-3']);
-    await expect.poll(async () => (await get(offload!.url, '/v1/queues/provisionings/parked')).body.items, { timeout: 5_000 }).toEqual([]);
+    await expect.poll(async () => (await get(offload.url, '/v1/queues/provisionings/parked')).body.items, { timeout: 5_000 }).toEqual([]);
     expect(receiver.overlaps()).toEqual([]);
   });
 
   it('onExhausted deadletter: the failing message is dead-lettered, its key goes on, redrive puts it back ahead of the key’s undelivered messages', async () => {
     const broken = createFaultSwitch({ kind: 'status', status: 400 }, { ids: ['u-2'] });
-    receiver = await createFaultReceiver({ exclusive: 'key', decide: firstOf(broken.decide) });
-    offload = await startOffload({
+    const receiver = await testReceiver({ exclusive: 'key', decide: firstOf(broken.decide) });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       queues: { usages: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/u', onExhausted: 'deadletter' } },
     });
     for (const id of ['u-1', 'u-2', 'u-3']) await post(offload.url, '/v1/queues/usages/messages', { id, key: 'acct', data: {} });
     await receiver.waitFor((r) => r.acceptedIds('/u').includes('u-3'), { timeoutMs: 10_000 });
     expect(receiver.acceptedIds('/u')).toEqual(['u-1', 'u-3']);
-    await expect.poll(async () => (await get(offload!.url, '/v1/queues/usages/deadletters')).body.items.map((d: { id: string }) => d.id), { timeout: 5_000 }).toEqual(['u-2']);
+    await expect.poll(async () => (await get(offload.url, '/v1/queues/usages/deadletters')).body.items.map((d: { id: string }) => d.id), { timeout: 5_000 }).toEqual(['u-2']);
     await post(offload.url, '/v1/queues/usages/pause', undefined);
     for (const id of ['u-4', 'u-5']) await post(offload.url, '/v1/queues/usages/messages', { id, key: 'acct', data: {} });
     broken.release();
@@ -87,8 +79,8 @@ describe('per-aggregate fifo queues', () => {
   });
 
   it('refuses a message without key on a fifo queue', async () => {
-    receiver = await createFaultReceiver();
-    offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { f: { kind: 'fifo', endpoint: 'sink' } } });
+    const receiver = await testReceiver();
+    const offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { f: { kind: 'fifo', endpoint: 'sink' } } });
     const res = await post(offload.url, '/v1/queues/f/messages', { data: {} });
     expect(res.status).toBe(400);
     expect(res.body.detail).toContain('needs a key');

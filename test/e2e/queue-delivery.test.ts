@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { byProbability, checkHistory, createFaultReceiver, firstOf, type FaultReceiver } from '../../src/testing/index.js';
-import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+import { describe, expect, it } from 'vitest';
+import { byProbability, checkHistory, firstOf } from '../../src/testing/index.js';
+import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 describe('ancillary queue delivery', () => {
-  let receiver: FaultReceiver | undefined;
-  let offload: TestOffload | undefined;
-  afterEach(async () => {
-    await offload?.cleanup();
-    await receiver?.close();
-    offload = undefined;
-    receiver = undefined;
-  });
 
   it('delivers 5,000 messages through 500s, hangs and dropped connections, each id applied once', async () => {
-    receiver = await createFaultReceiver({
+    const receiver = await testReceiver({
       decide: byProbability({
         seed: 7,
         faults: [
@@ -23,7 +15,7 @@ describe('ancillary queue delivery', () => {
         ],
       }),
     });
-    offload = await startOffload({
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       queues: { audits: { preset: 'ancillary', endpoint: 'sink', path: '/audits', concurrency: 64, timeout: '1s', minBackoff: '10ms', maxBackoff: '200ms', maxAttempts: 100 } },
     });
@@ -53,19 +45,19 @@ describe('ancillary queue delivery', () => {
     expect(status.body.deliveries[0].history.length).toBe(status.body.deliveries[0].attempts);
     const channels = await get(offload.url, '/v1/channels');
     const audits = channels.body.items.find((c: { name: string }) => c.name === 'audits');
-    await expect.poll(async () => (await get(offload!.url, '/v1/channels')).body.items[0].delivered, { timeout: 5_000 }).toBe(5_000);
+    await expect.poll(async () => (await get(offload.url, '/v1/channels')).body.items[0].delivered, { timeout: 5_000 }).toBe(5_000);
     expect(audits.deadLettered).toBe(0);
   });
 
   it('dead-letters a permanent failure after one attempt and redrives it once the receiver accepts it', async () => {
     const bad = new Set(['m-2', 'm-5']);
-    receiver = await createFaultReceiver({ decide: firstOf((req) => (req.events.some((e) => bad.has(e.id)) ? { kind: 'status', status: 400, body: 'invalid phone number' } : undefined)) });
-    offload = await startOffload({
+    const receiver = await testReceiver({ decide: firstOf((req) => (req.events.some((e) => bad.has(e.id)) ? { kind: 'status', status: 400, body: 'invalid phone number' } : undefined)) });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       queues: { smses: { preset: 'ancillary', endpoint: 'sink', path: '/smses', minBackoff: '10ms', maxBackoff: '50ms' } },
     });
     for (let i = 0; i < 8; i++) expect((await post(offload.url, '/v1/queues/smses/messages', { id: `m-${i}`, data: { to: `+1555000${i}` } })).status).toBe(202);
-    await expect.poll(async () => (await get(offload!.url, '/v1/queues/smses/deadletters')).body.items.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await get(offload.url, '/v1/queues/smses/deadletters')).body.items.length, { timeout: 10_000 }).toBe(2);
     const dead = (await get(offload.url, '/v1/queues/smses/deadletters')).body.items;
     expect(dead.map((d: { id: string }) => d.id).sort()).toEqual(['m-2', 'm-5']);
     expect(dead[0]).toMatchObject({ status: 'deadlettered', attempts: 1, lastError: 'permanent failure: HTTP 400' });
@@ -74,7 +66,7 @@ describe('ancillary queue delivery', () => {
     bad.clear();
     expect((await post(offload.url, '/v1/queues/smses/deadletters/redrive', {})).body).toEqual({ redriven: 2 });
     await receiver.waitFor((r) => r.acceptCounts('/smses').size === 8, { timeoutMs: 10_000 });
-    await expect.poll(async () => (await get(offload!.url, '/v1/messages/m-2')).body.status, { timeout: 5_000 }).toBe('delivered');
+    await expect.poll(async () => (await get(offload.url, '/v1/messages/m-2')).body.status, { timeout: 5_000 }).toBe('delivered');
     expect((await get(offload.url, '/v1/queues/smses/deadletters')).body.items).toEqual([]);
   });
 });

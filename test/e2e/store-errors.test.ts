@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultReceiver, type FaultReceiver } from '../../src/testing/index.js';
-import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { get, post, startOffload, testReceiver } from '../support/offload.js';
 import { tempDir } from '../support/temp.js';
 
 /** Another process takes SQLite's write lock and holds it, as a stray tool or second writer would. */
@@ -14,19 +13,13 @@ function holdWriteLock(path: string, ms: number): Promise<{ released: Promise<vo
 }
 
 describe('store errors', () => {
-  let receiver: FaultReceiver | undefined;
-  let offload: TestOffload | undefined;
   const dir = tempDir();
-  afterEach(async () => {
-    await offload?.cleanup();
-    await receiver?.close();
-    dir.cleanup();
-  });
+  afterAll(() => dir.cleanup());
 
   it('a locked database gives 503 problems and readyz false, never a crash or a lost message; service resumes on its own', async () => {
-    receiver = await createFaultReceiver();
+    const receiver = await testReceiver();
     const path = join(dir.path, 'offload.db');
-    offload = await startOffload({ storage: { sqlite: { path } }, endpoints: { sink: { url: receiver.url } }, queues: { q: { endpoint: 'sink', path: '/q' } } });
+    const offload = await startOffload({ storage: { sqlite: { path } }, endpoints: { sink: { url: receiver.url } }, queues: { q: { endpoint: 'sink', path: '/q' } } });
     expect((await post(offload.url, '/v1/queues/q/messages', { id: 'before', data: {} })).status).toBe(202);
     await receiver.waitFor((r) => r.acceptCounts('/q').has('before'), { timeoutMs: 5_000 });
 
@@ -35,12 +28,12 @@ describe('store errors', () => {
     expect(refused.status).toBe(503);
     expect(refused.body).toMatchObject({ status: 503, type: 'urn:offload:problem:store_unavailable' });
     expect(refused.body.detail).toContain('SQLITE_BUSY');
-    await expect.poll(async () => (await get(offload!.url, '/readyz')).status, { timeout: 10_000 }).toBe(503);
+    await expect.poll(async () => (await get(offload.url, '/readyz')).status, { timeout: 10_000 }).toBe(503);
     await lock.released;
 
     expect((await post(offload.url, '/v1/queues/q/messages', { id: 'during', data: {} })).status).toBe(202);
     await receiver.waitFor((r) => r.acceptCounts('/q').has('during'), { timeoutMs: 10_000 });
-    await expect.poll(async () => (await get(offload!.url, '/readyz')).status, { timeout: 15_000 }).toBe(200);
+    await expect.poll(async () => (await get(offload.url, '/readyz')).status, { timeout: 15_000 }).toBe(200);
     expect(receiver.acceptCounts('/q').get('before')).toBe(1);
   });
 });

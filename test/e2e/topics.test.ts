@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { checkHistory, createFaultReceiver, createFaultSwitch, firstOf, type FaultReceiver } from '../../src/testing/index.js';
-import { get, post, startOffload, type TestOffload } from '../support/offload.js';
+import { describe, expect, it } from 'vitest';
+import { checkHistory, createFaultSwitch, firstOf } from '../../src/testing/index.js';
+import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 type Accepted = { id: string; channel: string; key?: string; sequence: number };
 
@@ -26,19 +26,11 @@ async function publishConcurrently(url: string, topic: string, total: number, pu
 }
 
 describe('ordered topic subscriptions', () => {
-  let receiver: FaultReceiver | undefined;
-  let offload: TestOffload | undefined;
-  afterEach(async () => {
-    await offload?.cleanup();
-    await receiver?.close();
-    offload = undefined;
-    receiver = undefined;
-  });
 
   it('gives 3 subscriptions every one of 10,000 events from 4 publishers in sequence; a failing one stalls at #k and resumes in order', async () => {
     const poison = createFaultSwitch({ kind: 'status', status: 500 }, { ids: ['ev-1234'], targets: ['/c'] });
-    receiver = await createFaultReceiver({ decide: firstOf(poison.decide), exclusive: 'target' });
-    offload = await startOffload({
+    const receiver = await testReceiver({ decide: firstOf(poison.decide), exclusive: 'target' });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       topics: {
         domain_events: {
@@ -75,12 +67,12 @@ describe('ordered topic subscriptions', () => {
     expect(receiver.overlaps()).toEqual([]);
     // Only the stalled event was repeated, and only at /c.
     expect(report.duplicated).toEqual([]);
-    await expect.poll(async () => (await get(offload!.url, '/v1/topics/domain_events/subscriptions/c')).body, { timeout: 5_000 }).toMatchObject({ stalled: false, lag: 0, lastSequence: 10_000 });
+    await expect.poll(async () => (await get(offload.url, '/v1/topics/domain_events/subscriptions/c')).body, { timeout: 5_000 }).toMatchObject({ stalled: false, lag: 0, lastSequence: 10_000 });
   });
 
   it('with ordering key: 200 keys × 50 events arrive in order per key, never two of a key at once, keys in parallel', async () => {
-    receiver = await createFaultReceiver({ exclusive: 'key', latencyMs: { min: 0, max: 5 } });
-    offload = await startOffload({
+    const receiver = await testReceiver({ exclusive: 'key', latencyMs: { min: 0, max: 5 } });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       topics: { orders: { subscriptions: { billing: { endpoint: 'sink', path: '/billing', ordering: 'key', concurrency: 32 } } } },
     });
@@ -98,13 +90,13 @@ describe('ordered topic subscriptions', () => {
 
   it('skips a stalled head on request, keeps it with its history, and redelivers it later', async () => {
     const poison = createFaultSwitch({ kind: 'status', status: 422 }, { ids: ['e2'] });
-    receiver = await createFaultReceiver({ decide: poison.decide });
-    offload = await startOffload({
+    const receiver = await testReceiver({ decide: poison.decide });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       topics: { t: { subscriptions: { s: { endpoint: 'sink', path: '/s', minBackoff: '10ms', maxBackoff: '20s' } } } },
     });
     for (const id of ['e1', 'e2', 'e3']) await post(offload.url, '/v1/topics/t/messages', { id, data: {} });
-    await expect.poll(async () => (await get(offload!.url, '/v1/messages/e2')).body.status, { timeout: 10_000 }).toBe('stalled');
+    await expect.poll(async () => (await get(offload.url, '/v1/messages/e2')).body.status, { timeout: 10_000 }).toBe('stalled');
     expect(receiver.acceptedIds('/s')).toEqual(['e1']);
     const skipped = await post(offload.url, '/v1/topics/t/subscriptions/s/skip', undefined);
     expect(skipped.status).toBe(200);
@@ -119,8 +111,8 @@ describe('ordered topic subscriptions', () => {
 
   it('delivers ordered batches and retries a failing batch whole', async () => {
     const failing = createFaultSwitch({ kind: 'status', status: 503 }, { ids: ['b-3'] });
-    receiver = await createFaultReceiver({ decide: failing.decide });
-    offload = await startOffload({
+    const receiver = await testReceiver({ decide: failing.decide });
+    const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
       topics: { t: { subscriptions: { s: { endpoint: 'sink', path: '/s', batchSize: 4, minBackoff: '10ms', maxBackoff: '50ms' } } } },
     });

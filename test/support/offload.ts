@@ -1,15 +1,20 @@
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 import { pino } from 'pino';
 import { buildConfig, type OffloadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { createOffload, type Offload, type OffloadOptions } from '../../src/offload.js';
 import { tempDir } from './temp.js';
+import { createFaultReceiver, type FaultReceiver, type FaultReceiverOptions } from '../../src/testing/index.js';
 
 export interface TestOffload extends Offload {
   cleanup(): Promise<void>;
 }
 
-/** Starts a real Offload (SQLite file in a temp folder, API on a free loopback port). */
+/**
+ * Starts a real Offload (SQLite file in a temp folder, API on a free loopback port). It stops
+ * and its folder goes when the test ends, whatever the outcome.
+ */
 export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'> & { storage?: ConfigInput['storage'] }, options: OffloadOptions = {}): Promise<TestOffload> {
   const dir = tempDir();
   const config: OffloadConfig = buildConfig({
@@ -19,12 +24,24 @@ export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'
   });
   const offload = await createOffload(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...options });
   await offload.start();
-  return Object.assign(offload, {
+  let stopped = false;
+  const running = Object.assign(offload, {
     async cleanup() {
+      if (stopped) return;
+      stopped = true;
       await offload.stop();
       dir.cleanup();
     },
   });
+  onTestFinished(() => running.cleanup());
+  return running;
+}
+
+/** A fault receiver that closes when the test ends. */
+export async function testReceiver(options?: FaultReceiverOptions): Promise<FaultReceiver> {
+  const receiver = await createFaultReceiver(options);
+  onTestFinished(() => receiver.close());
+  return receiver;
 }
 
 /** POSTs JSON to the running API. */
