@@ -1,28 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { checkHistory, createFaultReceiver, type FaultReceiver } from '../../src/testing/index.js';
-import { post } from '../support/offload.js';
-import { spawnOffload, writeConfig, type OffloadProcess } from '../support/process.js';
-import { tempDir } from '../support/temp.js';
+import { checkHistory } from '../../src/testing/index.js';
+import { post, testReceiver } from '../support/offload.js';
+import { spawnOffload, writeConfig } from '../support/process.js';
+import { testDir } from '../support/temp.js';
 
 describe('crash recovery on SQLite', () => {
-  let receiver: FaultReceiver | undefined;
-  let proc: OffloadProcess | undefined;
-  const dir = tempDir();
-  afterEach(async () => {
-    await proc?.kill('SIGKILL');
-    await receiver?.close();
-    dir.cleanup();
-  });
-
   it('SIGKILL with ~200 deliveries in flight: after a restart on the same file every message is delivered, duplicates only among those in flight', async () => {
-    receiver = await createFaultReceiver({ otherwise: { kind: 'delay', ms: { min: 100, max: 300 } } });
-    const configPath = writeConfig(dir.path, {
-      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+    const dir = testDir();
+    const receiver = await testReceiver({ otherwise: { kind: 'delay', ms: { min: 100, max: 300 } } });
+    const configPath = writeConfig(dir, {
+      storage: { sqlite: { path: join(dir, 'offload.db') } },
       endpoints: { sink: { url: receiver.url, timeout: '10s' } },
       queues: { emails: { preset: 'ancillary', endpoint: 'sink', path: '/emails', concurrency: 200, lockDuration: '2s', minBackoff: '50ms', maxBackoff: '1s' } },
     });
-    proc = await spawnOffload(configPath);
+    let proc = await spawnOffload(configPath);
     const accepted: Array<{ id: string; channel: string }> = [];
     for (let b = 0; b < 20; b++) {
       const res = await post(proc.url, '/v1/queues/emails/messages/batch', { messages: Array.from({ length: 100 }, (_, i) => ({ id: `e-${b}-${i}`, data: { to: `user${i}@example.com` } })) });
@@ -52,19 +44,11 @@ describe('crash recovery on SQLite', () => {
 });
 
 describe('crash recovery of ordered workloads', () => {
-  let receiver: FaultReceiver | undefined;
-  let proc: OffloadProcess | undefined;
-  const dir = tempDir();
-  afterEach(async () => {
-    await proc?.kill('SIGKILL');
-    await receiver?.close();
-    dir.cleanup();
-  });
-
   it('SIGKILL mid-run: topic order, fifo order and per-key exclusivity hold after a restart', async () => {
-    receiver = await createFaultReceiver({ exclusive: 'key', latencyMs: { min: 1, max: 15 } });
-    const configPath = writeConfig(dir.path, {
-      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+    const dir = testDir();
+    const receiver = await testReceiver({ exclusive: 'key', latencyMs: { min: 1, max: 15 } });
+    const configPath = writeConfig(dir, {
+      storage: { sqlite: { path: join(dir, 'offload.db') } },
       endpoints: { sink: { url: receiver.url, timeout: '10s' } },
       queues: { provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/fifo', concurrency: 32, lockDuration: '1s', minBackoff: '20ms' } },
       topics: {
@@ -76,7 +60,7 @@ describe('crash recovery of ordered workloads', () => {
         },
       },
     });
-    proc = await spawnOffload(configPath);
+    let proc = await spawnOffload(configPath);
     const accepted: Array<{ id: string; channel: string; key?: string; sequence?: number; order?: number }> = [];
     for (let b = 0; b < 10; b++) {
       const fifo = Array.from({ length: 100 }, (_, i) => ({ id: `f-${b}-${i}`, key: `k-${i % 50}`, data: { b, i } }));

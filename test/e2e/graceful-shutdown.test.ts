@@ -1,29 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { checkHistory, createFaultReceiver, type FaultReceiver } from '../../src/testing/index.js';
-import { post } from '../support/offload.js';
-import { spawnOffload, writeConfig, type OffloadProcess } from '../support/process.js';
-import { tempDir } from '../support/temp.js';
+import { checkHistory } from '../../src/testing/index.js';
+import { post, testReceiver } from '../support/offload.js';
+import { spawnOffload, writeConfig } from '../support/process.js';
+import { testDir } from '../support/temp.js';
 
 describe('graceful shutdown', () => {
-  let receiver: FaultReceiver | undefined;
-  let proc: OffloadProcess | undefined;
-  const dir = tempDir();
-  afterEach(async () => {
-    await proc?.kill('SIGKILL');
-    await receiver?.close();
-    dir.cleanup();
-  });
-
   it('SIGTERM under load: in-flight calls finish, nothing is cut off or repeated, and a restart continues', async () => {
-    receiver = await createFaultReceiver({ otherwise: { kind: 'delay', ms: { min: 200, max: 600 } } });
-    const configPath = writeConfig(dir.path, {
-      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+    const dir = testDir();
+    const receiver = await testReceiver({ otherwise: { kind: 'delay', ms: { min: 200, max: 600 } } });
+    const configPath = writeConfig(dir, {
+      storage: { sqlite: { path: join(dir, 'offload.db') } },
       endpoints: { sink: { url: receiver.url, timeout: '10s' } },
       queues: { audits: { endpoint: 'sink', path: '/audits', concurrency: 50 } },
       delivery: { shutdownGrace: '10s' },
     });
-    proc = await spawnOffload(configPath);
+    let proc = await spawnOffload(configPath);
     const ids = Array.from({ length: 1_000 }, (_, i) => `a-${i}`);
     for (let i = 0; i < ids.length; i += 250) {
       expect((await post(proc.url, '/v1/queues/audits/messages/batch', { messages: ids.slice(i, i + 250).map((id) => ({ id, data: {} })) })).status).toBe(202);

@@ -93,9 +93,13 @@ describe.skipIf(!available)('many instances on one PostgreSQL database', () => {
         { target: '/billing', channel: 'events', ordering: 'key' },
       ],
       deliveries: receiver.deliveries(),
-      crashes: [{ from: killedAt - 100, to: restartedAt }],
+      // A delivery the killed instance had finished but not yet settled is delivered again. On a
+      // shared 2-core machine a settlement can wait on lane locks for a while, so the window opens
+      // one lease (2s) before the kill.
+      crashes: [{ from: killedAt - 2_000, to: restartedAt }],
     });
     expect(report.ok, report.summary()).toBe(true);
+    expect(report.duplicatedInFlight.length).toBeLessThan(1_000);
     expect(receiver.overlaps()).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
 import { stringify } from 'yaml';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -24,7 +25,7 @@ export function writeConfig(dir: string, config: object, name = 'offload.yaml'):
 
 /**
  * Starts `offload serve` as a real child process (TypeScript run through tsx, so no build is
- * needed) and resolves once it logs that it is listening.
+ * needed) and resolves once it logs that it is listening. The process is killed when the test ends.
  */
 export async function spawnOffload(configPath: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<OffloadProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', configPath, '--port', '0'], {
@@ -50,6 +51,11 @@ export async function spawnOffload(configPath: string, env: NodeJS.ProcessEnv = 
       clearTimeout(timer);
       reject(new Error(`offload exited (${code}) before listening:\n${log}`));
     });
+  });
+  // Killed when the test ends, whatever happened to it.
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
   });
   return {
     url,
