@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { createAncillaryApi, type AncillaryStats } from './ancillary-api.js';
 import { parseEvents, type Handler, type LineLog, type Reply } from './delivery-request.js';
 import { createBillingConsumer, createReadModelProjector, type BillingStats, type ProjectorStats } from './domain-event-consumers.js';
-import { createSeededRandom, createStubProvider } from './stub-provider.js';
+import { createSeededRandom } from '../src/testing/deciders.js';
+import { createStubProvider } from './stub-provider.js';
 import { createTenantProvisioning, type ProvisioningStats } from './tenant-provisioning.js';
 
 /**

@@ -10,18 +10,6 @@ export interface StubProvider {
   send(): ProviderOutcome;
 }
 
-/** A small seeded generator (mulberry32): uniform in [0, 1). */
-export function createSeededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * Fails `failureRate` of the calls: two thirds of the failures are 503 + `Retry-After: 1`, one
  * third 500 (so both the Retry-After path and plain backoff show up in the logs).
