@@ -60,10 +60,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   // (group commit); claims and settlements do not, as losing one at a power cut only means a
   // redelivery.
   const worker = open(options.path, 'NORMAL');
-  const writer = worker;
   const walSync = options.durability === 'process' || options.path === ':memory:' ? null : createWalSync(options.path);
   // Statements are prepared against the schema, so the schema is brought up to date on open.
-  migrate(writer);
+  migrate(worker);
   const channels = createChannelCache(worker);
   channels.reload();
   const sql = prepareStatements(worker);
@@ -111,7 +110,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   };
 
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
-    const results = writer.transaction(() => insertMessages(writer, items)).immediate();
+    const results = worker.transaction(() => insertMessages(worker, items)).immediate();
     if (wakeListeners.size > 0) {
       const targets = targetsOf(items);
       // A listener's failure must not fail the sends, which are committed already.
@@ -213,11 +212,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return withStoreErrors({
     ...admin,
     async migrate() {
-      migrate(writer);
+      migrate(worker);
       channels.reload();
     },
     async declare(declarations: readonly ChannelDeclaration[]) {
-      declareChannels(writer, declarations, clock.now());
+      declareChannels(worker, declarations, clock.now());
       channels.reload();
     },
     async send(channelName, messages) {
