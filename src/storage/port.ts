@@ -1,5 +1,6 @@
 import type { AttemptRecord, MessageStatus, NewMessage, StoredMessage } from '../domain/message.js';
 import type { Decision } from '../domain/decide.js';
+import type { DrainCandidate } from '../domain/drain.js';
 
 /**
  * The storage port: everything Offload keeps goes through these methods. Every adapter
@@ -91,6 +92,22 @@ export interface Store {
   listSkipped(target: string, page: PageRequest): Promise<Page<DeliveryView>>;
   /** Puts skipped deliveries back in their lane, ahead of its undelivered messages. */
   redeliverSkipped(target: string, ids?: readonly string[]): Promise<number>;
+
+  /**
+   * Makes the waiting retries of these targets due now (a drain with `skipBackoff`): unordered
+   * deliveries waiting for their next attempt, and the head of each active lane that waits for
+   * its next attempt and is not in flight. No attempt is counted and no position changes, so
+   * lanes keep their order. Parked and stalled lanes and messages waiting for their
+   * `deliverAt` are left as they are. Returns how many deliveries became due.
+   */
+  hurryRetries(targets: readonly string[]): Promise<number>;
+
+  /**
+   * Live deliveries (queued, scheduled, retrying, in flight, parked or stalled) of these
+   * targets, in the order of `targets`, then by lane and position (unordered targets: by
+   * delivery id), at most `limit`, without their payloads: what a drain looks at.
+   */
+  listLive(targets: readonly string[], limit: number): Promise<LiveDelivery[]>;
 
   /** Deletes messages created before `olderThan` whose every delivery was delivered, with their deliveries and attempts. */
   sweep(olderThan: number): Promise<number>;
@@ -230,6 +247,15 @@ export interface TargetStats {
   lastSequence?: number;
 }
 
+export interface LiveDelivery extends DrainCandidate {
+  /** The message's channel (a subscription's topic). */
+  channel: string;
+  messageId: string;
+  key: string | null;
+  type: string;
+  lastError: string | null;
+}
+
 export interface BreakerRecord {
   /** Endpoint origin, e.g. `https://api.example.com:443`. */
   origin: string;
@@ -255,6 +281,8 @@ export type StoreAdmin = Pick<
   | 'skipLaneHead'
   | 'listSkipped'
   | 'redeliverSkipped'
+  | 'hurryRetries'
+  | 'listLive'
   | 'sweep'
   | 'listBreakers'
   | 'saveBreaker'

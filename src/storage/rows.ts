@@ -1,5 +1,5 @@
 import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
-import type { DeliveryView } from './port.js';
+import type { DeliveryView, LiveDelivery } from './port.js';
 
 /** Row shapes and their mapping to the port's types, shared by the SQLite and PostgreSQL adapters. */
 
@@ -96,5 +96,43 @@ export function rowToDelivery(row: DeliveryRow, history: AttemptRecord[], now: n
     updatedAt: row.updated_at,
     message: rowToMessage(row, { name: row.channel_name, kind: 'queue' }),
     history,
+  };
+}
+
+/** A live delivery as the drain listing reads it: no payload, with its lane's state and whether it is the head. */
+export interface LiveRow {
+  delivery_id: number;
+  target_name: string;
+  channel_name: string;
+  id: string;
+  key: string | null;
+  type: string;
+  lane: string | null;
+  status: string;
+  attempts: number;
+  available_at: number;
+  last_error: string | null;
+  lane_state: string | null;
+  is_head: number | boolean | null;
+  paused: number | boolean;
+}
+
+export function rowToLive(row: LiveRow, now: number): LiveDelivery {
+  const head = Boolean(row.is_head);
+  return {
+    deliveryId: row.delivery_id,
+    target: row.target_name,
+    channel: row.channel_name,
+    messageId: row.id,
+    key: row.key,
+    type: row.type,
+    lane: row.lane,
+    status: viewStatus({ status: row.status, attempts: row.attempts, available_at: row.available_at, lane_state: row.lane_state, is_head: head ? 1 : 0 }, now),
+    attempts: row.attempts,
+    availableAt: row.available_at,
+    lastError: row.last_error,
+    laneState: row.lane === null ? null : ((row.lane_state ?? 'active') as 'active' | 'parked' | 'stalled'),
+    head,
+    paused: Boolean(row.paused),
   };
 }

@@ -3,12 +3,14 @@ import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+import { describeDrainConformance } from './conformance-drain.js';
 
 /**
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
  * empty store (its own database file or schema) driven by the given fake clock.
  */
 export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
+  describeDrainConformance(adapter, open);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;

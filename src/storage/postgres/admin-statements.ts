@@ -77,6 +77,38 @@ export function adminStatements(schema: string) {
         DELETE FROM ${s}.messages WHERE pk IN (SELECT pk FROM victims) RETURNING pk
       )
       SELECT COUNT(*) AS n FROM swept`),
+    /** Live deliveries of one target without payloads, with their lane's state, head flag and pause. $1 target, $2 limit. */
+    liveList: st('a_live_list', (s) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, m.id, m.key, m.type, d.lane,
+      d.status, d.attempts, d.available_at, d.last_error, l.state AS lane_state,
+      (d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head,
+      (tc.paused OR COALESCE(tp.paused, false)) AS paused
+      FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
+      JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.channels tp ON tp.id = tc.topic_id
+      LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane
+      WHERE d.target_id = $1 AND d.available_at IS NOT NULL ORDER BY d.lane, d.position, d.id LIMIT $2`),
+    /** Unordered waiting retries of targets $1 become due at $2. */
+    hurryUnordered: st('a_hurry_unordered', (s) => `UPDATE ${s}.deliveries SET available_at = $2, updated_at = $2
+      WHERE target_id = ANY($1::bigint[]) AND lane IS NULL AND available_at > $2 AND status = 'ready' AND attempts > 0`),
+    /** Hurry step 1: lock the active lanes of targets $1 that wait ($2 now) and are not in flight, in settlement order (lanes.ts, R3). */
+    lockWaitingLanes: st('a_lock_waiting_lanes', (s) => `SELECT l.target_id, l.lane FROM ${s}.lanes l
+      WHERE l.target_id = ANY($1::bigint[]) AND l.state = 'active' AND l.ready_at > $2 AND (l.leased_until IS NULL OR l.leased_until <= $2)
+      ORDER BY l.target_id, l.lane
+      FOR UPDATE OF l`),
+    /** Hurry step 2 (a new snapshot, lanes held): heads of these lanes ($1, $2) waiting for a retry become due at $3, and so do their lanes. */
+    hurryHeads: st('a_hurry_heads', (s) => `WITH heads AS (
+        SELECT h.id FROM unnest($1::bigint[], $2::text[]) AS v(target_id, lane)
+        CROSS JOIN LATERAL (
+          SELECT d.id, d.status, d.attempts, d.available_at FROM ${s}.deliveries d
+          WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
+        ) h
+        WHERE h.status = 'ready' AND h.attempts > 0 AND h.available_at > $3
+      ), due AS (
+        UPDATE ${s}.deliveries d SET available_at = $3, updated_at = $3 FROM heads WHERE d.id = heads.id RETURNING d.target_id, d.lane
+      ), moved AS (
+        UPDATE ${s}.lanes l SET ready_at = $3 FROM due WHERE l.target_id = due.target_id AND l.lane = due.lane
+      )
+      SELECT COUNT(*) AS n FROM due`),
     listBreakers: st('a_list_breakers', (s) => `SELECT origin, state, open_until, reason, updated_at FROM ${s}.breakers ORDER BY origin`),
     /** The newest transition per origin wins, whichever instance records it first. */
     saveBreaker: st('a_save_breaker', (s) => `INSERT INTO ${s}.breakers (origin, state, open_until, reason, updated_at) VALUES ($1, $2, $3, $4, $5)

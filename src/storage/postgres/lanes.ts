@@ -41,6 +41,10 @@ import type { Settlement, SettleResult } from '../port.js';
  *   for a claim or settlement holding the lane and then applies to the row they left. It never
  *   clears `leased_until`, so a head claimed in between is not claimed twice, and it makes the
  *   head due only when it is `ready`.
+ * - hurryRetries vs claim / settle: it locks the waiting, unleased lanes in (target, lane) order
+ *   like a settlement (R3), and reads their heads in a later statement (R1), so a head settled
+ *   or claimed meanwhile is seen as it is now, and the lane row is re-checked against
+ *   `leased_until` when locked. It moves only a `ready` head and never `leased_until` (I2).
  * - release vs claim: release locks the lane, returns the deliveries and clears `leased_until`;
  *   claims skip the lane meanwhile and find it due afterwards.
  * - renew vs claim taking an expired lease over: whichever locks the lane first wins. If the

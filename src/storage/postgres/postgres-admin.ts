@@ -2,8 +2,8 @@ import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
-import type { DeliveryView, LaneView, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
-import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../rows.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
+import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow } from '../rows.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
@@ -178,6 +178,36 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     },
     listSkipped: (target, page) => guard(() => finalPage(target, 'skipped', page)),
     redeliverSkipped: (target, ids) => guard(() => reopen(target, 'skipped', ids)),
+
+    hurryRetries: async (targets) => {
+      const rows = await guard(() => Promise.all(targets.map((name) => channels.require(name))));
+      const ordered = rows.filter((r) => r.ordering !== 'none').map((r) => r.id);
+      const unordered = rows.filter((r) => r.ordering === 'none').map((r) => r.id);
+      return transaction(pool, 'relaxed', async (client) => {
+        const t = now();
+        let hurried = 0;
+        if (ordered.length > 0) {
+          const lanes = await run<{ target_id: number; lane: string }>(client, sql.lockWaitingLanes, [ordered, t], true);
+          if (lanes.length > 0) {
+            const [moved] = await run<{ n: number }>(client, sql.hurryHeads, [lanes.map((l) => l.target_id), lanes.map((l) => l.lane), t], true);
+            hurried += moved!.n;
+          }
+        }
+        if (unordered.length > 0) hurried += await execute(client, sql.hurryUnordered, [unordered, t], true);
+        return hurried;
+      });
+    },
+    listLive: (targets, limit) =>
+      guard(async () => {
+        const rows = await Promise.all(targets.map((name) => channels.require(name)));
+        const t = now();
+        const live: LiveDelivery[] = [];
+        for (const row of rows) {
+          if (live.length >= limit) break;
+          for (const r of await run<LiveRow>(pool, sql.liveList, [row.id, limit - live.length], true)) live.push(rowToLive(r, t));
+        }
+        return live;
+      }),
 
     listBreakers: () =>
       guard(async () => {

@@ -148,6 +148,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listSkipped: ensured(admin.listSkipped),
     redeliverSkipped: ensured(admin.redeliverSkipped),
     sweep: ensured(admin.sweep),
+    hurryRetries: ensured(admin.hurryRetries),
+    listLive: ensured(admin.listLive),
     listBreakers: ensured(admin.listBreakers),
     saveBreaker: ensured(admin.saveBreaker),
 

@@ -1,9 +1,9 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { DeliveryView, LaneView, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
-import { rowToAttempt, rowToDelivery, type AttemptRow, type DeliveryRow } from '../rows.js';
+import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow } from '../rows.js';
 
 type Admin = StoreAdmin;
 
@@ -14,6 +14,16 @@ const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.
     WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
   FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels tc ON tc.id = d.target_id
   JOIN channels mc ON mc.id = m.channel_id LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
+
+/** Live deliveries without payloads; unordered and ordered targets each through their own partial index. */
+const LIVE_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, m.id, m.key, m.type, d.lane, d.status,
+  d.attempts, d.available_at, d.last_error, l.state AS lane_state,
+  (d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
+    WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head,
+  (tc.paused OR COALESCE(tp.paused, 0)) AS paused
+  FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels tc ON tc.id = d.target_id
+  JOIN channels mc ON mc.id = m.channel_id LEFT JOIN channels tp ON tp.id = tc.topic_id
+  LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
 
 /** Operator and inspection queries: not on the delivery hot path. */
 export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock): Admin {
@@ -51,6 +61,18 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     purge: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
     purgeIds: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
+    liveUnordered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at IS NOT NULL ORDER BY d.id LIMIT ?`),
+    liveOrdered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NOT NULL AND d.available_at IS NOT NULL
+      ORDER BY d.lane, d.position LIMIT ?`),
+    hurryUnordered: db.prepare(`UPDATE deliveries SET available_at = ?, updated_at = ?
+      WHERE target_id = ? AND lane IS NULL AND available_at > ? AND status = 'ready' AND attempts > 0`),
+    // Lanes waiting for a retry of their head: active, not in flight, due later.
+    waitingHeads: db.prepare(`SELECT l.lane, h.id FROM lanes l JOIN deliveries h ON h.id = (SELECT d.id FROM deliveries d
+        WHERE d.target_id = l.target_id AND d.lane = l.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1)
+      WHERE l.target_id = ? AND l.state = 'active' AND l.ready_at > ? AND (l.leased_until IS NULL OR l.leased_until <= ?)
+        AND h.status = 'ready' AND h.attempts > 0 AND h.available_at > ?`),
+    hurryHead: db.prepare('UPDATE deliveries SET available_at = ?, updated_at = ? WHERE id = ?'),
+    hurryLane: db.prepare('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
     listBreakers: db.prepare('SELECT origin, state, open_until, reason, updated_at FROM breakers ORDER BY origin'),
     saveBreaker: db.prepare(`INSERT INTO breakers (origin, state, open_until, reason, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (origin) DO UPDATE SET state = excluded.state, open_until = excluded.open_until, reason = excluded.reason,
@@ -213,6 +235,36 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async redeliverSkipped(target, ids) {
       return reopen(target, 'skipped', ids);
+    },
+    async hurryRetries(targets) {
+      const rows = targets.map((name) => channels.require(name));
+      return db.transaction(() => {
+        const t = now();
+        let hurried = 0;
+        for (const row of rows) {
+          if (row.ordering === 'none') {
+            hurried += sql.hurryUnordered.run(t, t, row.id, t).changes;
+            continue;
+          }
+          for (const head of sql.waitingHeads.all(row.id, t, t, t) as Array<{ lane: string; id: number }>) {
+            sql.hurryHead.run(t, t, head.id);
+            sql.hurryLane.run(t, row.id, head.lane);
+            hurried++;
+          }
+        }
+        return hurried;
+      }).immediate();
+    },
+    async listLive(targets, limit) {
+      const rows = targets.map((name) => channels.require(name));
+      const t = now();
+      const live: LiveDelivery[] = [];
+      for (const row of rows) {
+        if (live.length >= limit) break;
+        const found = (row.ordering === 'none' ? sql.liveUnordered : sql.liveOrdered).all(row.id, limit - live.length) as LiveRow[];
+        for (const r of found) live.push(rowToLive(r, t));
+      }
+      return live;
     },
     async listBreakers() {
       const rows = sql.listBreakers.all() as Array<{ origin: string; state: 'open' | 'closed'; open_until: number | null; reason: string | null; updated_at: number }>;
