@@ -236,11 +236,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       byLease.set(target.lockDurationMs, group);
     }
     for (const [leaseMs, group] of byLease) {
+      const started = clock.now();
       try {
         const lost = new Set(await options.store.renew(group.entries.flatMap((e) => e.leases), leaseMs));
         for (const entry of group.entries) if (entry.leases.some((l) => lost.has(l.deliveryId))) entry.abort.abort();
       } catch (error) {
         onError(error, 'renewing leases');
+      }
+      // Renewals run every third of the shortest lease: one slower than that puts leases at risk.
+      const took = clock.now() - started;
+      if (took > leaseMs / 3) {
+        const targets = [...new Set(group.entries.map((e) => e.claim.target))].join(', ');
+        onError(new Error(`renewing leases of ${targets} took ${took} ms, more than a third of their ${leaseMs} ms lease (store slow or out of connections)`), 'renewing leases');
       }
     }
   }

@@ -135,6 +135,36 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('renews leases while an application transaction holds a topic lane for longer than the lease', async () => {
+    const lease = 30_000;
+    await store.send('q', [msg('m1')]);
+    await store.send('t', [msg('e1')]);
+    const held = [...(await claim('q')), ...(await claim('t/a'))];
+    expect(ids(held)).toEqual(['m1', 'e1']);
+    const leases = held.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch })));
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      // Appends to the lane of 't/a' whose head is in flight: the lane row stays locked until COMMIT.
+      await publishEvent(client, 'e2', 'k');
+      for (let i = 0; i < 4; i++) {
+        clock.advance(lease / 2);
+        expect(await store.renew(leases, lease)).toEqual([]);
+      }
+      // Two leases' worth later, nothing is claimable again: no call is sent a second time.
+      const other = (target: string) => store.claim({ target, limit: 10, owner: 'other', leaseMs: lease });
+      expect(await other('q')).toEqual([]);
+      expect(await other('t/a')).toEqual([]);
+      await client.query('COMMIT');
+      // The lane's guard could not be extended while it was locked; the head's own lease holds.
+      expect(await other('t/a')).toEqual([]);
+    } finally {
+      client.release();
+    }
+    expect(await deliver(held)).toEqual(['ok', 'ok']);
+    expect(ids(await claim('t/a'))).toEqual(['e2']);
+  });
+
   it('wakes listeners when the application commits, not before', async () => {
     const woken: string[][] = [];
     const stop = store.onWake((targets) => woken.push(targets));

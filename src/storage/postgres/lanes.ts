@@ -47,10 +47,15 @@ import type { Settlement, SettleResult } from '../port.js';
  *   `leased_until` when locked. It moves only a `ready` head and never `leased_until` (I2).
  * - release vs claim: release locks the lane, returns the deliveries and clears `leased_until`;
  *   claims skip the lane meanwhile and find it due afterwards.
- * - renew vs claim taking an expired lease over: whichever locks the lane first wins. If the
- *   claim did, the renewal's epoch check fails afterwards and the lease is reported lost; if the
- *   renewal did, the claim skips the lane and then finds `leased_until` in the future.
- * - settle vs claim (takeover of an expired lease): same as renew: the epoch fences the settlement.
+ * - renew vs anything: renewal takes no lock it would wait for (SKIP LOCKED on delivery and
+ *   lane rows), so no transaction, not even an application's outbox transaction holding a lane
+ *   for seconds, can make leases expire by holding up their renewal. The delivery row's
+ *   available_at is the lease; the lane's `leased_until` is a hint a renewal updates when the
+ *   lane is free. Against a claim taking an expired lease over: the claim reads heads with their
+ *   rows locked (after the lane lock, R1), so it sees a renewal committed before, and a renewal
+ *   that comes after finds the row locked or its epoch moved on and reports the lease lost.
+ * - settle vs claim (takeover of an expired lease): whichever locks the lane first wins; the epoch
+ *   fences the settlement that comes second.
  * - claim vs claim: SKIP LOCKED, and a lane whose row changed is re-checked against
  *   `leased_until <= now` by PostgreSQL before it is locked (EvalPlanQual), so it is claimed once.
  * - sweep / purgeDeadLetters: delete only delivered or dead-lettered rows, never live ones, and

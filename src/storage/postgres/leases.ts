@@ -86,11 +86,15 @@ async function lockLanes(db: Db, sql: HotStatements, ids: readonly number[]): Pr
   return new Map(rows.map((r) => [laneKey(r.target_id, r.lane), r.state]));
 }
 
-export async function renewLeases(db: Db, sql: HotStatements, leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<number[]> {
-  await lockLanes(db, sql, leases.map((l) => l.deliveryId));
-  const held = await run<{ id: number }>(db, sql.renew, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now + leaseMs, now], true);
-  const kept = new Set(held.map((r) => r.id));
-  return leases.filter((l) => !kept.has(l.deliveryId)).map((l) => l.deliveryId);
+/**
+ * One statement that never waits for a lock (statements.ts, renew). A lease whose row someone
+ * else holds right now is neither renewed nor reported lost: the next renewal decides.
+ */
+export async function renewLeases(db: pg.Pool, sql: HotStatements, leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<number[]> {
+  const rows = await run<{ id: number; locked: boolean; renewed: boolean }>(
+    db, sql.renew, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now + leaseMs, now], true,
+  );
+  return rows.filter((r) => r.locked && !r.renewed).map((r) => r.id);
 }
 
 export async function releaseLeases(db: Db, sql: HotStatements, leases: readonly LeaseRef[], now: number): Promise<void> {

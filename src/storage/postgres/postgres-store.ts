@@ -198,7 +198,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     renew: async (leases, leaseMs) => {
       if (leases.length === 0) return [];
       await guard(ensureReady);
-      return transaction(pool, 'relaxed', (client) => renewLeases(client, sql, leases, leaseMs, clock.now()));
+      return retrying(() => renewLeases(pool, sql, leases, leaseMs, clock.now()));
     },
     settle: async (settlements) => {
       if (settlements.length === 0) return [];

@@ -122,12 +122,17 @@ export function hotStatements(schema: string) {
       ORDER BY l.ready_at LIMIT $3
       FOR UPDATE OF l SKIP LOCKED`),
 
-    /** Ordered claim, step 2 (a new snapshot, taken with the lanes locked): up to $3 live deliveries per lane, in order. */
+    /**
+     * Ordered claim, step 2 (a new snapshot, taken with the lanes locked): up to $3 live deliveries
+     * per lane, in order, locked: renewals do not take lane locks, so the head's lease expiry is
+     * read from the row itself, as the latest committed renewal left it.
+     */
     laneHeads: st('lane_heads', (s) => `SELECT v.lane, h.* FROM unnest($2::text[]) WITH ORDINALITY AS v(lane, ord)
       CROSS JOIN LATERAL (
         SELECT d.id AS delivery_id, d.position, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS}
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
         WHERE d.target_id = $1 AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT $3
+        FOR UPDATE OF d
       ) h
       ORDER BY v.ord, h.position`),
 
@@ -150,7 +155,7 @@ export function hotStatements(schema: string) {
       WHERE id = ANY($9::bigint[]) AND available_at IS NOT NULL
       RETURNING id, epoch, attempts`),
 
-    /** Settle, renew, release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
+    /** Settle and release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
     lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l
       WHERE (l.target_id, l.lane) IN (SELECT d.target_id, d.lane FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL)
       ORDER BY l.target_id, l.lane
@@ -193,18 +198,36 @@ export function hotStatements(schema: string) {
       FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS v(target_id, lane, state, ready_at, reason)
       WHERE l.target_id = v.target_id AND l.lane = v.lane`),
 
-    /** Extends current leases (and their lanes' guard). $3 new expiry, $4 now. Returns the ids still held. */
-    renew: st('renew', (s) => `WITH r AS (
+    /**
+     * Extends current leases (and their lanes' guard). It never waits for a lock: a delivery row
+     * locked by someone else is being settled, released or taken over right now, so it is left
+     * for the next renewal; a lane row locked by someone else (a claim, or an application's
+     * outbox transaction appending to the lane) keeps its old `leased_until`, which is only a
+     * hint: claims check the head delivery's own expiry with the row locked (laneHeads).
+     * Runs on its own and commits without waiting for the WAL flush, like claimReady.
+     * $1 ids, $2 epochs, $3 new expiry, $4 now. Returns every id with whether it was locked and renewed.
+     */
+    renew: st('renew', (s) => `WITH relaxed AS MATERIALIZED (
+        SELECT set_config('synchronous_commit', 'off', true) AS commit
+      ), v AS (
+        SELECT * FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
+      ), held AS (
+        SELECT d.id FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM relaxed)
+        FOR UPDATE SKIP LOCKED
+      ), r AS (
         UPDATE ${s}.deliveries d SET available_at = $3, updated_at = $4
-        FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
+        FROM v JOIN held ON held.id = v.id
         WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
         RETURNING d.id, d.target_id, d.lane
-      ), l AS (
-        UPDATE ${s}.lanes l SET ready_at = $3, leased_until = $3
-        FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
-        WHERE l.target_id = x.target_id AND l.lane = x.lane
+      ), lk AS (
+        SELECT l.target_id, l.lane FROM ${s}.lanes l
+        WHERE (l.target_id, l.lane) IN (SELECT target_id, lane FROM r WHERE lane IS NOT NULL)
+        FOR UPDATE OF l SKIP LOCKED
+      ), lu AS (
+        UPDATE ${s}.lanes l SET ready_at = $3, leased_until = $3 FROM lk WHERE l.target_id = lk.target_id AND l.lane = lk.lane
       )
-      SELECT id FROM r`),
+      SELECT v.id, held.id IS NOT NULL AS locked, r.id IS NOT NULL AS renewed
+      FROM v LEFT JOIN held ON held.id = v.id LEFT JOIN r ON r.id = v.id`),
 
     /** Gives leases back untried: available now, attempt not counted, lane claimable now. $3 now. */
     release: st('release', (s) => `WITH r AS (
