@@ -46,7 +46,7 @@ describe('buildConfig', () => {
   it('lets explicit settings win over the preset, with durations written 250ms, 30s and 5m', () => {
     const config = build({
       endpoints,
-      queues: { audits: { preset: 'ancillary', endpoint: 'sink', concurrency: 4, maxAttempts: 3, minBackoff: '250ms', maxBackoff: '5m', timeout: '30s', lockDuration: 90_000 } },
+      queues: { audits: { preset: 'ancillary', endpoint: 'sink', concurrency: 4, maxAttempts: 3, minBackoff: '250ms', maxBackoff: '5m', timeout: '30s', lockDuration: '90s' } },
     });
     expect(target(config.targets, 'audits')).toMatchObject({ concurrency: 4, maxAttempts: 3, minBackoffMs: 250, maxBackoffMs: 300_000, timeoutMs: 30_000, lockDurationMs: 90_000 });
   });
@@ -107,7 +107,7 @@ describe('buildConfig', () => {
     const config = build({});
     expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, apiKeys: [] });
     expect(config.storage).toEqual({ sqlite: { path: './data/offload.db', durability: 'fsync' } });
-    expect(config.delivery).toEqual({ maxPayload: 262_144, dedupWindow: 86_400_000, retention: 604_800_000, pollInterval: 1_000, shutdownGrace: 30_000 });
+    expect(config.delivery).toEqual({ maxPayload: 262_144, maxDepth: 64, dedupWindow: 86_400_000, retention: 604_800_000, pollInterval: 1_000, shutdownGrace: 30_000 });
     expect(config.targets).toEqual([]);
   });
 
@@ -215,6 +215,22 @@ describe('buildConfig', () => {
     it('bad names and urls', () => {
       expect(errorsOf({ endpoints: { sink: { url: 'ftp://example.com' } } }).map((e) => e.path)).toEqual(['endpoints.sink.url']);
       expect(errorsOf({ endpoints, queues: { 'a/b': { endpoint: 'sink' } } }).map((e) => e.path)).toEqual(['queues.a/b']);
+    });
+
+    it('a bare number where a duration is expected', () => {
+      const errors = errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9', timeout: 10 } }, delivery: { pollInterval: 250 }, queues: { a: { endpoint: 'sink', maxBackoff: 60 } } });
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          { path: 'endpoints.sink.timeout', message: '10 is a bare number, not a duration: write it like 250ms, 30s, 5m, 2h or 1d' },
+          { path: 'delivery.pollInterval', message: expect.stringContaining('write it like 250ms, 30s') },
+          { path: 'queues.a.maxBackoff', message: expect.stringContaining('bare number') },
+        ]),
+      );
+    });
+
+    it('endpoint headers must be valid HTTP fields', () => {
+      const errors = errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { 'bad name': 'v', 'x-ok': 'a\r\nb' } } } });
+      expect(errors.map((e) => e.path)).toEqual(['endpoints.sink.headers.bad name', 'endpoints.sink.headers.x-ok']);
     });
 
     it('every problem at once, not only the first', () => {

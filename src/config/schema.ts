@@ -1,13 +1,20 @@
 import { z } from 'zod';
 import { isValidName } from '../domain/message.js';
 import { parseDuration } from '../domain/duration.js';
+import { headerNameProblem, headerValueProblem } from '../domain/headers.js';
 
 /** The configuration file's shape (YAML or JSON). Every policy has a default (src/domain/channel.ts). */
 
+const DURATION_HINT = 'write it like 250ms, 30s, 5m, 2h or 1d';
+/** A bare number is refused: `timeout: 10` could mean seconds as easily as milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === 'number') {
+    ctx.addIssue({ code: 'custom', message: `${value} is a bare number, not a duration: ${DURATION_HINT}` });
+    return z.NEVER;
+  }
   const ms = parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration: write it like 250ms, 30s, 5m, 2h or 1d` });
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration: ${DURATION_HINT}` });
     return z.NEVER;
   }
   return ms;
@@ -36,7 +43,16 @@ const endpoint = z
     secret: secretRef.optional(),
     /** Several secrets during rotation: every one signs, receivers accept any. */
     secrets: z.array(secretRef).optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    /** Sent with every delivery; a message can neither replace nor repeat them. */
+    headers: z
+      .record(z.string(), z.string())
+      .superRefine((headers, ctx) => {
+        for (const [header, value] of Object.entries(headers)) {
+          const problem = headerNameProblem(header) ?? headerValueProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', path: [header], message: problem });
+        }
+      })
+      .optional(),
     /** Circuit breaker for this endpoint's origin; `false` turns it off. */
     breaker: z
       .union([
@@ -131,6 +147,8 @@ export const configSchema = z
       .object({
         /** Largest message payload (`data`), serialized. */
         maxPayload: size.default(256 * 1024),
+        /** Deepest JSON nesting of a message's data (objects and arrays); deeper bodies are refused. */
+        maxDepth: z.number().int().min(1).max(1_000).default(64),
         /** A repeated message id within this window is answered `duplicate: true`. */
         dedupWindow: duration.default(86_400_000),
         /** Delivered messages are kept this long (at least the dedup window) for status queries. */
@@ -141,7 +159,7 @@ export const configSchema = z
         shutdownGrace: duration.default(30_000),
       })
       .strict()
-      .default({ maxPayload: 256 * 1024, dedupWindow: 86_400_000, retention: 7 * 86_400_000, pollInterval: 1_000, shutdownGrace: 30_000 }),
+      .default({ maxPayload: 256 * 1024, maxDepth: 64, dedupWindow: 86_400_000, retention: 7 * 86_400_000, pollInterval: 1_000, shutdownGrace: 30_000 }),
     endpoints: z.record(name, endpoint).default({}),
     queues: z.record(name, queue).default({}),
     topics: z.record(name, topic).default({}),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isOrdered, type Target } from '../domain/channel.js';
 import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
+import { deliveryHeaders } from '../domain/headers.js';
 import type { AttemptRecord } from '../domain/message.js';
 import { classify, type AttemptResult } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, ClaimRequest, LeaseRef, Store } from '../storage/port.js';
@@ -292,14 +293,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const batched = target.kind === 'subscription' && target.batchSize > 1;
     const body = batched ? renderCloudEventBatch(deliveries.map((d) => ({ message: d.message, attempt: d.attempt }))) : renderCloudEvent(head.message, head.attempt);
     const id = batched ? `${head.message.id}..${deliveries[deliveries.length - 1]!.message.id}` : head.message.id;
-    const headers: Record<string, string> = {
-      ...target.headers,
-      ...head.message.metadata.headers,
+    // The endpoint's configured headers (its credentials) always win over a message's own.
+    const headers = deliveryHeaders(target.headers, head.message.metadata.headers, {
       'content-type': batched ? CLOUDEVENT_BATCH_CONTENT_TYPE : CLOUDEVENT_CONTENT_TYPE,
       'idempotency-key': id,
       traceparent: head.message.metadata.traceparent ?? newTraceparent(),
       'user-agent': 'offload',
-    };
+    });
     if (target.secrets.length > 0) Object.assign(headers, signatureHeaders(target.secrets, id, body, now));
     return { url: target.url, body, headers };
   }

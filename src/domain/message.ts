@@ -68,10 +68,17 @@ export interface AttemptRecord {
 export const FINAL_STATUSES: ReadonlySet<MessageStatus> = new Set(['delivered', 'deadlettered', 'skipped']);
 
 const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
-/** Ids, keys and types are printable ASCII without spaces, so they travel safely in headers and URLs. */
+/**
+ * The id alphabet: ids, keys and types are 1-200 printable ASCII characters (U+0021 to U+007E, no
+ * space), so they travel safely in headers and, percent-encoded, in URLs. `.` and `..` are refused:
+ * URL clients resolve them as path segments (even encoded as `%2E`), so they could not be addressed.
+ */
 export function isValidIdentifier(value: string): boolean {
-  return ID_PATTERN.test(value);
+  return ID_PATTERN.test(value) && value !== '.' && value !== '..';
 }
+
+/** What to tell a producer whose id, key or type is refused. */
+export const IDENTIFIER_RULE = "use 1-200 printable ASCII characters without spaces (not '.' or '..')";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** Channel, subscription and endpoint names. No `/`: targets are named `topic/subscription`. */

@@ -1,9 +1,13 @@
+import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ValidationError } from '../domain/errors.js';
+import { guardJson } from '../domain/json-guard.js';
 import { authorize } from './auth.js';
 import type { ServerContext } from './context.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { checkQueryShape } from './query.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
@@ -18,6 +22,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     bodyLimit: ctx.config.server.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Ids are up to 200 characters; percent-encoded each may take three.
+    maxParamLength: 1_000,
     forceCloseConnections: true,
     // Requests the router refuses (a malformed percent-encoding) get the same problem answers.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
@@ -25,12 +31,24 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   app.setErrorHandler(errorHandler);
   // Operator actions are POSTs without a body; accept an empty body even when sent as JSON.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+  // Room for the envelope (a batch wraps data in three levels); each message's data is then checked exactly, with its path.
+  const bodyDepth = ctx.config.delivery.maxDepth + 8;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    const buffer = raw as Buffer;
+    if (buffer.length === 0) return done(null, undefined);
+    // Decoding would silently replace invalid bytes with U+FFFD and store something else than was sent.
+    if (!isUtf8(buffer)) return done(new ValidationError('the body is not valid UTF-8; send JSON encoded as UTF-8'), undefined);
+    const text = buffer.toString('utf8');
+    const guarded = guardJson(text, bodyDepth);
+    if (!guarded.ok) {
+      if (guarded.reason === 'number') return done(new ValidationError(`the number ${guarded.token} is too large for JSON to carry (it would become Infinity); send it as a string`), undefined);
+      return done(new ValidationError(`the body nests objects and arrays deeper than the limit (delivery.maxDepth: ${ctx.config.delivery.maxDepth} levels of data); flatten it`), undefined);
+    }
+    parseJson(request, text, done);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
   app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request));
+  app.addHook('onRequest', async (request) => checkQueryShape(request.routeOptions.url, request.query));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

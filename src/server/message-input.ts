@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
-import { isValidIdentifier, type NewMessage } from '../domain/message.js';
+import { messageHeaderIssues } from '../domain/headers.js';
+import { guardJson } from '../domain/json-guard.js';
+import { IDENTIFIER_RULE, isValidIdentifier, type NewMessage } from '../domain/message.js';
 
-const identifier = z.string().refine(isValidIdentifier, 'use 1-200 printable ASCII characters without spaces');
-const RESERVED_HEADERS = /^(content-type|content-length|host|connection|transfer-encoding|idempotency-key|traceparent|user-agent|webhook-.*|keep-alive|upgrade|te|trailer)$/i;
+const identifier = z.string().refine(isValidIdentifier, IDENTIFIER_RULE);
 
 /** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8_640_000_000_000_000;
@@ -22,16 +23,15 @@ export const messageInputSchema = z
         correlationId: z.string().max(200).optional(),
         callerId: z.string().max(200).optional(),
         traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>').optional(),
-        headers: z
-          .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'header names are letters, digits and dashes').refine((h) => !RESERVED_HEADERS.test(h), 'this header is set by Offload itself'), z.string().max(4096))
-          .optional(),
+        /** Checked by messageHeaderIssues (names, values, reserved names, limits). */
+        headers: z.record(z.string(), z.string()).optional(),
       })
       .strict()
       .optional(),
     /** ISO 8601 time or epoch milliseconds. */
     deliverAt: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
-    /** Relative delay, e.g. `30s`. */
-    delay: z.union([z.string(), z.number()]).optional(),
+    /** Relative delay, e.g. `30s`; a bare number is refused (its unit would be a guess). */
+    delay: z.string({ error: 'a duration: write it like 250ms, 30s or 5m (a bare number is refused)' }).optional(),
   })
   .strict();
 
@@ -43,6 +43,10 @@ export interface InputContext {
   kind: 'queue' | 'fifo' | 'topic';
   channel: string;
   maxPayload: number;
+  /** Deepest nesting of `data` (delivery.maxDepth). */
+  maxDepth: number;
+  /** Lower-case header names the channel's endpoint(s) set; a message may not set them. */
+  configuredHeaders: ReadonlySet<string>;
   now: number;
   idempotencyKey?: string;
 }
@@ -64,20 +68,39 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMe
   if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${messageOf(parsed.error.issues[0]!)}`, issuesOf(parsed.error, path));
   const input = parsed.data;
   if (input.id === undefined && ctx.idempotencyKey !== undefined && !isValidIdentifier(ctx.idempotencyKey)) {
-    throw new ValidationError('the Idempotency-Key header becomes the message id: use 1-200 printable ASCII characters without spaces', [{ path: 'Idempotency-Key', message: 'use 1-200 printable ASCII characters without spaces' }]);
+    throw new ValidationError(`the Idempotency-Key header becomes the message id: ${IDENTIFIER_RULE}`, [{ path: 'Idempotency-Key', message: IDENTIFIER_RULE }]);
   }
   if (ctx.kind === 'fifo' && input.key === undefined) {
     throw new ValidationError(`'${ctx.channel}' is a fifo queue: every message needs a key (the aggregate id)`, [{ path: `${path ? `${path}.` : ''}key`, message: 'required on a fifo queue' }]);
   }
+  const at = path ? ` at ${path}` : '';
+  const fieldPath = (name: string) => `${path ? `${path}.` : ''}${name}`;
+  if (input.metadata?.headers) {
+    const issues = messageHeaderIssues(input.metadata.headers, ctx.configuredHeaders);
+    if (issues.length > 0) {
+      throw new ValidationError(
+        `invalid message${at}: ${issues[0]!.message}`,
+        issues.map((i) => ({ path: fieldPath(i.name ? `metadata.headers.${i.name}` : 'metadata.headers'), message: i.message })),
+      );
+    }
+  }
+  // The raw body was checked against the limit plus the batch envelope; data itself is checked exactly.
   const data = JSON.stringify(input.data);
-  if (Buffer.byteLength(data) > ctx.maxPayload) {
-    throw new PayloadTooLargeError(`data${path ? ` at ${path}` : ''} is ${Buffer.byteLength(data)} bytes; the limit is ${ctx.maxPayload} (delivery.maxPayload)`);
+  const guarded = guardJson(data, ctx.maxDepth);
+  if (!guarded.ok) {
+    throw new ValidationError(`data${at} nests objects and arrays deeper than ${ctx.maxDepth} levels (delivery.maxDepth); flatten it`, [{ path: fieldPath('data'), message: `deeper than ${ctx.maxDepth} levels` }]);
+  }
+  const metadataBytes = input.metadata ? Buffer.byteLength(JSON.stringify(input.metadata)) : 0;
+  const bytes = Buffer.byteLength(data) + metadataBytes;
+  if (bytes > ctx.maxPayload) {
+    const what = metadataBytes > 0 ? `data and metadata${at} are ${bytes} bytes` : `data${at} is ${bytes} bytes`;
+    throw new PayloadTooLargeError(`${what}; the limit is ${ctx.maxPayload} (delivery.maxPayload)`);
   }
   let deliverAt: number | null = null;
   if (input.deliverAt !== undefined) deliverAt = typeof input.deliverAt === 'number' ? input.deliverAt : Date.parse(input.deliverAt);
   if (input.delay !== undefined) {
     const ms = parseDuration(input.delay);
-    if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
+    if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 250ms, 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
     deliverAt = ctx.now + ms;
   }
   // Beyond the largest date JavaScript can represent the message could be stored but never shown.

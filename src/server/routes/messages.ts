@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import type { SendResult } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import type { Metrics } from '../metrics.js';
-import { batchInputSchema, issuesOf, toNewMessage } from '../message-input.js';
+import { batchInputSchema, issuesOf, toNewMessage, type InputContext } from '../message-input.js';
+import { channelQuery, parseQuery } from '../query.js';
 
 type Params = { name: string };
 
@@ -13,12 +15,33 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     if (kind === 'queues') {
       const queueKind = ctx.config.queues.get(name);
       if (!queueKind) throw new NotFoundError(notFoundText('queue', name, [...ctx.config.queues.keys()], ctx.config.topics.has(name) ? `'${name}' is a topic: POST /v1/topics/${name}/messages` : undefined));
-      return { kind: queueKind, targets: [name] };
+      return { kind: queueKind, targets: [name], configuredHeaders: configuredHeaders([name]) };
     }
     const subs = ctx.config.topics.get(name);
     if (!subs) throw new NotFoundError(notFoundText('topic', name, [...ctx.config.topics.keys()], ctx.config.queues.has(name) ? `'${name}' is a queue: POST /v1/queues/${name}/messages` : undefined));
-    return { kind: 'topic' as const, targets: subs };
+    return { kind: 'topic' as const, targets: subs, configuredHeaders: configuredHeaders(subs) };
   };
+
+  /** Header names the endpoints of these targets set (lower case), computed once per channel. */
+  const headerNames = new Map<string, ReadonlySet<string>>();
+  const configuredHeaders = (targets: readonly string[]): ReadonlySet<string> => {
+    const cacheKey = targets.join('\u0000');
+    let names = headerNames.get(cacheKey);
+    if (!names) {
+      names = new Set(ctx.config.targets.filter((t) => targets.includes(t.name)).flatMap((t) => Object.keys(t.headers).map((h) => h.toLowerCase())));
+      headerNames.set(cacheKey, names);
+    }
+    return names;
+  };
+  const inputContext = (channel: ReturnType<typeof channelOf>, name: string, now: number, idempotencyKey?: string): InputContext => ({
+    kind: channel.kind,
+    channel: name,
+    maxPayload: ctx.config.delivery.maxPayload,
+    maxDepth: ctx.config.delivery.maxDepth,
+    configuredHeaders: channel.configuredHeaders,
+    now,
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+  });
 
   /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
   const accepted = (channel: string, targets: readonly string[], ids: string[]) => {
@@ -34,8 +57,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
   for (const kind of ['queues', 'topics'] as const) {
     app.post<{ Params: Params }>(`/v1/${kind}/:name/messages`, async (request, reply) => {
       const channel = channelOf(kind, request.params.name);
-      const ctxInput = { kind: channel.kind, channel: request.params.name, maxPayload: ctx.config.delivery.maxPayload, now: ctx.now(), idempotencyKey: idempotencyKey(request.headers['idempotency-key']) } as const;
-      const message = toNewMessage(request.body, ctxInput);
+      const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])));
       const [result] = await ctx.store.send(request.params.name, [message]);
       if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
       return answer(reply, result!);
@@ -46,7 +68,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       const parsed = batchInputSchema.safeParse(request.body);
       if (!parsed.success) throw new ValidationError(`invalid batch: ${parsed.error.issues[0]!.message}; send { "messages": [ ... ] }`, issuesOf(parsed.error));
       const now = ctx.now();
-      const messages = parsed.data.messages.map((m, i) => toNewMessage(m, { kind: channel.kind, channel: request.params.name, maxPayload: ctx.config.delivery.maxPayload, now }, `messages.${i}`));
+      const input = inputContext(channel, request.params.name, now);
+      const messages = parsed.data.messages.map((m, i) => toNewMessage(m, input, `messages.${i}`));
       const ids = new Set<string>();
       for (const [i, m] of messages.entries()) {
         if (ids.has(m.id)) throw new ValidationError(`message id '${m.id}' appears twice in the batch`, [{ path: `messages.${i}.id`, message: 'repeated in this batch' }]);
@@ -59,9 +82,10 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     });
   }
 
-  app.get<{ Params: { id: string }; Querystring: { channel?: string } }>('/v1/messages/:id', async (request) => {
-    const views = await ctx.store.getMessage(request.params.id, request.query.channel);
-    if (views.length === 0) throw new NotFoundError(`no message '${request.params.id}'${request.query.channel ? ` on '${request.query.channel}'` : ''} (delivered messages are kept for delivery.retention)`);
+  app.get<{ Params: { id: string }; Querystring: unknown }>('/v1/messages/:id', async (request) => {
+    const query = parseQuery(channelQuery, request.query);
+    const views = await ctx.store.getMessage(request.params.id, query.channel);
+    if (views.length === 0) throw new NotFoundError(`no message '${request.params.id}'${query.channel ? ` on '${query.channel}'` : ''} (delivered messages are kept for delivery.retention)`);
     if (views.length > 1) {
       throw new ValidationError(`message id '${request.params.id}' exists on several channels (${views.map((v) => v.message.channel).join(', ')}); add ?channel=<name>`);
     }
@@ -102,13 +126,29 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** Deepest stored data shown as JSON; the configuration cannot allow deeper (delivery.maxDepth ≤ 1000). */
+const RENDER_DEPTH = 1_000;
+
+/**
+ * Stored data as JSON, or, when it cannot be shown as JSON (stored before the depth limit existed,
+ * or unreadable), `data: null` and the stored text in `dataText`: one message never fails a listing.
+ */
+export function presentData(text: string): { data: unknown; dataText?: string } {
+  if (jsonDepthExceeds(text, RENDER_DEPTH)) return { data: null, dataText: text };
+  try {
+    return { data: JSON.parse(text) as unknown };
+  } catch {
+    return { data: null, dataText: text };
+  }
+}
+
 export function presentMessage(m: { id: string; channel: string; key: string | null; type: string; data: string; metadata: object; createdAt: number; deliverAt: number | null; sequence: number | null }) {
   return {
     id: m.id,
     channel: m.channel,
     key: m.key,
     type: m.type,
-    data: JSON.parse(m.data) as unknown,
+    ...presentData(m.data),
     metadata: m.metadata,
     createdAt: iso(m.createdAt),
     deliverAt: iso(m.deliverAt),

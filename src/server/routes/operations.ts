@@ -5,13 +5,10 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import { issuesOf } from '../message-input.js';
+import { laneQuery, pageQuery, parseQuery } from '../query.js';
 import { iso, presentMessage } from './messages.js';
 
-const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1, 'limit is at least 1').max(1000, 'limit is at most 1000').default(100),
-  cursor: z.string().optional(),
-});
-const idsBody = z.object({ ids: z.array(z.string().min(1)).min(1).max(10_000).optional() }).strict().optional();
+const idsBody = z.object({ ids: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).strict().optional();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -55,7 +52,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   }));
 
   app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/deadletters', async (request) => {
-    const page = parse(pageQuery, request.query, 'query');
+    const page = parseQuery(pageQuery, request.query);
     const result = await ctx.store.listDeadLetters(queue(request.params.name), page);
     return { items: result.items.map(presentDelivery), next: result.next };
   });
@@ -72,7 +69,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   });
 
   app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/parked', async (request) => {
-    const page = parse(pageQuery, request.query, 'query');
+    const page = parseQuery(pageQuery, request.query);
     const result = await ctx.store.listBlockedLanes(queue(request.params.name, true), page);
     return { items: result.items.map(presentLane), next: result.next };
   });
@@ -96,17 +93,19 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const blocked = await ctx.store.listBlockedLanes(name, { limit: 100 });
     return { ...(stats ? presentStats(stats, ctx, new Map()) : { name }), blockedLanes: blocked.items.map(presentLane) };
   });
-  app.post<{ Params: { topic: string; sub: string }; Querystring: { key?: string } }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
+  app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
-    const lane = request.query.key ?? '';
+    const { key } = parseQuery(laneQuery, request.query);
+    const lane = key ?? '';
     if (!(await ctx.store.retryLane(name, lane))) throw new NotFoundError(`'${name}' has nothing waiting${lane ? ` for key '${lane}'` : ''}`);
     ctx.wake([name]);
-    return { retried: name, key: request.query.key ?? null };
+    return { retried: name, key: key ?? null };
   });
-  app.post<{ Params: { topic: string; sub: string }; Querystring: { key?: string } }>('/v1/topics/:topic/subscriptions/:sub/skip', async (request) => {
+  app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/skip', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
-    const skipped = await ctx.store.skipLaneHead(name, request.query.key ?? '');
-    if (!skipped) throw new NotFoundError(`'${name}' has nothing waiting${request.query.key ? ` for key '${request.query.key}'` : ''}`);
+    const { key } = parseQuery(laneQuery, request.query);
+    const skipped = await ctx.store.skipLaneHead(name, key ?? '');
+    if (!skipped) throw new NotFoundError(`'${name}' has nothing waiting${key ? ` for key '${key}'` : ''}`);
     ctx.wake([name]);
     return { skipped: presentDelivery(skipped) };
   });
@@ -117,7 +116,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     ['/v1/topics/:topic/subscriptions/:sub', (p: Record<string, string>) => subscription(p.topic!, p.sub!)],
   ] as const) {
     app.get<{ Params: Record<string, string>; Querystring: unknown }>(`${prefix}/skipped`, async (request) => {
-      const page = parse(pageQuery, request.query, 'query');
+      const page = parseQuery(pageQuery, request.query);
       const result = await ctx.store.listSkipped(resolve(request.params), page);
       return { items: result.items.map(presentDelivery), next: result.next };
     });

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { ValidationError } from '../domain/errors.js';
+
+/**
+ * Query strings: each route names the parameters it takes; a parameter given twice, or one the
+ * route does not take, is refused with a 400 rather than guessed at (an array where a string was
+ * expected would otherwise reach the store).
+ */
+
+export const pageQuery = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^\d{1,4}$/, 'limit is a whole number from 1 to 1000')
+      .transform(Number)
+      .pipe(z.number().min(1, 'limit is at least 1').max(1000, 'limit is at most 1000'))
+      .default(100),
+    cursor: z.string().max(1_000, 'a cursor is at most 1000 characters').optional(),
+  })
+  .strict();
+
+export const channelQuery = z.object({ channel: z.string().min(1, 'channel is a channel name').max(200).optional() }).strict();
+export const laneQuery = z.object({ key: z.string().min(1, 'key is the lane key').max(200).optional() }).strict();
+
+function repeated(query: unknown): string | undefined {
+  if (!query || typeof query !== 'object') return undefined;
+  for (const [name, value] of Object.entries(query)) if (Array.isArray(value)) return name;
+  return undefined;
+}
+
+export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
+  const twice = repeated(query);
+  if (twice !== undefined) throw new ValidationError(`query parameter '${twice}' is given more than once; give it once`, [{ path: twice, message: 'repeated' }]);
+  const parsed = schema.safeParse(query ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const message = issue.code === 'unrecognized_keys' ? `this route does not take the query parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}` : issue.message;
+    throw new ValidationError(`invalid query: ${message}`, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(query)', message: i.code === 'unrecognized_keys' ? 'not taken by this route' : i.message })));
+  }
+  return parsed.data;
+}
+
+/** The query parameters each route takes; every other route under /v1 (and /metrics) takes none. */
+const TAKES: Record<string, readonly string[]> = {
+  '/v1/messages/:id': ['channel'],
+  '/v1/queues/:name/deadletters': ['limit', 'cursor'],
+  '/v1/queues/:name/parked': ['limit', 'cursor'],
+  '/v1/queues/:name/skipped': ['limit', 'cursor'],
+  '/v1/topics/:topic/subscriptions/:sub/skipped': ['limit', 'cursor'],
+  '/v1/topics/:topic/subscriptions/:sub/retry': ['key'],
+  '/v1/topics/:topic/subscriptions/:sub/skip': ['key'],
+  '/v1/events': ['types'],
+};
+
+/**
+ * Refuses, before any route runs, a parameter given twice and (on the API's own routes) one the
+ * route does not take. Values are then checked by the route's schema.
+ */
+export function checkQueryShape(route: string | undefined, query: unknown): void {
+  const twice = repeated(query);
+  if (twice !== undefined) throw new ValidationError(`query parameter '${twice}' is given more than once; give it once`, [{ path: twice, message: 'repeated' }]);
+  if (!route || !(route.startsWith('/v1/') || route === '/metrics') || !query || typeof query !== 'object') return;
+  const takes = TAKES[route] ?? [];
+  const unknown = Object.keys(query).filter((k) => !takes.includes(k));
+  if (unknown.length > 0) {
+    const takesText = takes.length > 0 ? `it takes ${takes.map((k) => `'${k}'`).join(', ')}` : 'it takes none';
+    throw new ValidationError(`this route does not take the query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; ${takesText}`, unknown.map((k) => ({ path: k, message: 'not taken by this route' })));
+  }
+}
