@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type Target } from '../domain/channel.js';
+import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type SubscriptionTarget, type Target } from '../domain/channel.js';
+import { profileOf } from '../domain/profile.js';
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
 import type { ChannelDeclaration } from '../storage/port.js';
@@ -107,8 +108,9 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
         const policy = policyFor(`${where}.${kind}`, route, { ...PRESETS.ancillary, concurrency: 4 });
         if (!policy) continue;
         notifyQueues.set(id, queue);
-        targets.push({ ...policy, kind: 'queue', name: queue, ordering: 'none' });
-        channels.push({ name: queue, kind: 'queue' });
+        const target: Target = { ...policy, kind: 'queue', name: queue, ordering: 'none' };
+        targets.push(target);
+        channels.push(declarationOf(target));
       }
       routes[kind] = queue;
     }
@@ -147,10 +149,11 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     if (kind === 'queue' && q.onExhausted) errors.push({ path: `${where}.onExhausted`, message: 'onExhausted applies to fifo queues only (kind: fifo); plain queues dead-letter' });
     const policy = policyFor(where, q, { ...seed, maxAttempts: q.maxAttempts ?? seed.maxAttempts });
     if (!policy) continue;
-    targets.push(kind === 'fifo'
+    const target: Target = kind === 'fifo'
       ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block' }
-      : { ...policy, kind: 'queue', name, ordering: 'none' });
-    channels.push({ name, kind });
+      : { ...policy, kind: 'queue', name, ordering: 'none' };
+    targets.push(target);
+    channels.push(declarationOf(target));
     queues.set(name, kind);
     notifications.set(name, pickNotifications(where, q));
   }
@@ -169,20 +172,22 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       const batchSize = s.batchSize ?? seed.batchSize;
       if (ordering === 'key' && batchSize > 1) errors.push({ path: `${where}.batchSize`, message: 'batches are for ordering: topic; with ordering: key each key gets one event at a time' });
       const name = subscriptionTargetName(topicName, subName);
-      targets.push({
+      const target: SubscriptionTarget = {
         ...policy,
         kind: 'subscription',
         name,
         topic: topicName,
         subscription: subName,
         ordering,
-        concurrency: ordering === 'topic' ? 1 : policy.concurrency,
         batchSize,
         maxBatchWaitMs: s.maxBatchWait ?? seed.maxBatchWaitMs,
         stallAfterAttempts: s.stallAfterAttempts ?? seed.stallAfterAttempts,
         startFrom: s.startFrom ?? 'latest',
-      });
-      channels.push({ name, kind: 'subscription', topic: topicName, ordering, startFrom: s.startFrom ?? 'latest' });
+      };
+      // The profile decides what is in flight (one lane: one call) and what is declared to the store.
+      target.concurrency = profileOf(target).inFlight;
+      targets.push(target);
+      channels.push(declarationOf(target));
       subs.push(name);
       notifications.set(name, pickNotifications(where, s));
     }
@@ -244,4 +249,10 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** How a target is declared to the store: its kind and ordering follow its profile. */
+function declarationOf(target: Target): ChannelDeclaration {
+  if (target.kind !== 'subscription') return { name: target.name, kind: target.kind };
+  return { name: target.name, kind: 'subscription', topic: target.topic, ordering: profileOf(target).ordering, startFrom: target.startFrom };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isOrdered, type Target } from '../domain/channel.js';
+import type { Target } from '../domain/channel.js';
+import { profileOf } from '../domain/profile.js';
 import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders } from '../domain/headers.js';
@@ -84,9 +85,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
-    const limit = isOrdered(target) && target.kind === 'subscription' && target.ordering === 'topic' ? 1 : target.concurrency;
-    const batchSize = target.kind === 'subscription' && target.ordering === 'topic' ? target.batchSize : 1;
-    const maxBatchWaitMs = target.kind === 'subscription' ? target.maxBatchWaitMs : 0;
+    const { inFlight: limit, batchSize, maxBatchWaitMs, singleLane } = profileOf(target);
     let inFlight = 0;
     let claiming = false;
     let again = false;
@@ -120,7 +119,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
     // A subscription with one lane settles and takes its next event in one store step.
     const continuation: Continuation | null =
-      target.kind === 'subscription' && target.ordering === 'topic'
+      singleLane
         ? {
             request: { target: target.name, limit: 1, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs },
             start(claims) {
@@ -290,7 +289,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number): { url: string; body: string; headers: Record<string, string> } {
     const head = deliveries[0]!;
-    const batched = target.kind === 'subscription' && target.batchSize > 1;
+    const batched = profileOf(target).batchSize > 1;
     const body = batched ? renderCloudEventBatch(deliveries.map((d) => ({ message: d.message, attempt: d.attempt }))) : renderCloudEvent(head.message, head.attempt);
     const id = batched ? `${head.message.id}..${deliveries[deliveries.length - 1]!.message.id}` : head.message.id;
     // The endpoint's configured headers (its credentials) always win over a message's own.

@@ -1,6 +1,7 @@
 import type { Target } from './channel.js';
 import type { Random } from './clock.js';
 import type { Classification } from './outcome.js';
+import { profileOf } from './profile.js';
 import { backoffDelay } from './retry-policy.js';
 
 /** What the store is asked to do with a delivery after an attempt. */
@@ -14,23 +15,20 @@ export type Decision =
   | { kind: 'stall'; availableAt: number; reason: string };
 
 /**
- * Decides the next step after attempt number `attempt` (1-based) of a delivery. The workload
- * decides what "giving up" means: queues dead-letter, fifo queues park (or dead-letter when
+ * Decides the next step after attempt number `attempt` (1-based) of a delivery. The target's
+ * profile says what "giving up" means: queues dead-letter, fifo queues park (or dead-letter when
  * allowed), subscriptions never give up but stall, because skipping an event would break order.
  */
 export function decide(target: Target, attempt: number, outcome: Classification, now: number, random: Random): Decision {
   if (outcome.kind === 'delivered') return { kind: 'delivered' };
   const reason = outcome.reason;
-  if (target.kind === 'subscription') {
-    const stalled = outcome.kind === 'permanent' || attempt >= target.stallAfterAttempts;
-    const delay = stalled ? target.maxBackoffMs : retryDelay(target, attempt, outcome, random);
-    return stalled ? { kind: 'stall', availableAt: now + delay, reason } : { kind: 'retry', availableAt: now + delay, reason };
-  }
-  const exhausted = outcome.kind === 'permanent' || attempt >= target.maxAttempts;
+  const profile = profileOf(target);
+  const exhausted = outcome.kind === 'permanent' || attempt >= profile.attemptsBeforeExhausted;
   if (!exhausted) return { kind: 'retry', availableAt: now + retryDelay(target, attempt, outcome, random), reason };
+  // A stalled lane keeps retrying at the capped backoff; its reason is the failure itself.
+  if (profile.whenExhausted === 'stall') return { kind: 'stall', availableAt: now + target.maxBackoffMs, reason };
   const why = outcome.kind === 'permanent' ? `permanent failure: ${reason}` : `attempts exhausted (${attempt}): ${reason}`;
-  if (target.kind === 'fifo' && target.onExhausted === 'block') return { kind: 'park', reason: why };
-  return { kind: 'deadletter', reason: why };
+  return profile.whenExhausted === 'park' ? { kind: 'park', reason: why } : { kind: 'deadletter', reason: why };
 }
 
 function retryDelay(target: Target, attempt: number, outcome: Classification, random: Random): number {

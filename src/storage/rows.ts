@@ -1,5 +1,6 @@
 import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
-import type { DeliveryView, LiveDelivery } from './port.js';
+import type { DeliveryView, LiveDelivery, SendResult } from './port.js';
+import { deliveryStatus, messageStatus, parseDeliveryState, parseLaneState, type StoredDelivery } from '../domain/delivery-state.js';
 
 /** Row shapes and their mapping to the port's types, shared by the SQLite and PostgreSQL adapters. */
 
@@ -64,13 +65,18 @@ export function rowToMessage(row: MessageRow, channel: { name: string; kind: str
   };
 }
 
-/** The status a user sees, derived from the stored status, the attempts, the time and the lane. */
+/** The status a user sees: the domain derives it from the stored state (see domain/delivery-state.ts). */
 export function viewStatus(row: Pick<DeliveryRow, 'status' | 'attempts' | 'available_at' | 'lane_state' | 'is_head'>, now: number): MessageStatus {
-  if (row.status !== 'ready') return row.status as MessageStatus;
-  if (row.is_head && row.lane_state === 'parked') return 'parked';
-  if (row.is_head && row.lane_state === 'stalled') return 'stalled';
-  if (row.attempts > 0) return 'retrying';
-  return row.available_at !== null && row.available_at > now ? 'scheduled' : 'queued';
+  return deliveryStatus(storedDelivery(row), now);
+}
+
+export function storedDelivery(row: Pick<DeliveryRow, 'status' | 'attempts' | 'available_at' | 'lane_state' | 'is_head'>): StoredDelivery {
+  return {
+    state: parseDeliveryState(row.status),
+    attempts: row.attempts,
+    availableAt: row.available_at,
+    headOf: row.is_head ? parseLaneState(row.lane_state) : null,
+  };
 }
 
 export function rowToAttempt(row: AttemptRow): AttemptRecord {
@@ -135,4 +141,22 @@ export function rowToLive(row: LiveRow, now: number): LiveDelivery {
     head,
     paused: Boolean(row.paused),
   };
+}
+
+/** A delivery of a message whose id was sent again, with its lane's state when it heads its lane. */
+export interface DuplicateRow {
+  status: string | null;
+  attempts: number | null;
+  available_at: number | null;
+  lane_state: string | null;
+  is_head: number | boolean | null;
+  sequence: number | null;
+}
+
+/** The answer to a duplicate send: the message's status as `GET /v1/messages/{id}` shows it. */
+export function duplicateResult(id: string, rows: readonly DuplicateRow[], now: number): SendResult {
+  const statuses = rows.flatMap((r) => (r.status === null ? [] : [viewStatus({ status: r.status, attempts: r.attempts ?? 0, available_at: r.available_at, lane_state: r.lane_state, is_head: r.is_head ? 1 : 0 }, now)]));
+  const result: SendResult = { id, status: messageStatus(statuses), duplicate: true };
+  if (rows[0]?.sequence != null) result.sequence = rows[0].sequence;
+  return result;
 }

@@ -458,6 +458,19 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         await settle(await claim('q'));
         expect((await store.send('q', [msg('m1')]))[0]).toMatchObject({ id: 'm1', duplicate: true, status: 'delivered' });
       });
+
+      it('answers a duplicate of a parked or stalled head as GET shows it, and the messages behind it as queued', async () => {
+        await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })]);
+        await settle(await claim('f'), { kind: 'park', reason: 'permanent failure: HTTP 400' });
+        await store.send('t', [msg('e1'), msg('e2')]);
+        await settle(await claim('t/a'), { kind: 'stall', availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
+        const again = [...(await store.send('f', [msg('a1', { key: 'a' }), msg('a2', { key: 'a' })])), ...(await store.send('t', [msg('e1'), msg('e2')]))];
+        expect(again.map((r) => [r.id, r.status, r.duplicate])).toEqual([['a1', 'parked', true], ['a2', 'queued', true], ['e1', 'stalled', true], ['e2', 'queued', true]]);
+        for (const id of ['a1', 'a2']) expect((await store.getMessage(id))[0]!.deliveries[0]!.status).toBe(again.find((r) => r.id === id)!.status);
+        expect((await store.getMessage('e1'))[0]!.deliveries.map((d) => [d.target, d.status])).toEqual([['t/a', 'stalled'], ['t/b', 'queued']]);
+        expect(await store.retryLane('f', 'a')).toBe(true);
+        expect((await store.send('f', [msg('a1', { key: 'a' })]))[0]).toMatchObject({ status: 'queued', duplicate: true });
+      });
     });
   });
 }

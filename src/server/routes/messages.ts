@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { messageStatus } from '../../domain/delivery-state.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import type { SendResult } from '../../storage/port.js';
@@ -92,7 +93,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     const view = views[0]!;
     return {
       ...presentMessage(view.message),
-      status: view.deliveries.length === 1 ? view.deliveries[0]!.status : summarize(view.deliveries.map((d) => d.status)),
+      status: messageStatus(view.deliveries.map((d) => d.status)),
       deliveries: view.deliveries.map((d) => ({
         target: d.target,
         status: d.status,
@@ -114,12 +115,6 @@ function withoutDuplicate(result: SendResult): Omit<SendResult, 'duplicate'> {
 
 function notFoundText(kind: string, name: string, known: string[], hint?: string): string {
   return `${kind} '${name}' is not configured${hint ? `; ${hint}` : ''} (configured ${kind}s: ${known.join(', ') || 'none'})`;
-}
-
-function summarize(statuses: string[]): string {
-  if (statuses.every((s) => s === 'delivered')) return 'delivered';
-  for (const s of ['stalled', 'parked', 'deadlettered', 'retrying', 'delivering', 'queued', 'scheduled', 'skipped']) if (statuses.includes(s)) return s;
-  return statuses[0] ?? 'queued';
 }
 
 export function iso(ms: number | null): string | null {

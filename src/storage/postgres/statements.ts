@@ -84,8 +84,11 @@ export function hotStatements(schema: string) {
         dlv AS (UPDATE ${s}.deliveries d SET position = fix.sequence FROM fix WHERE d.message_pk = fix.pk)
       UPDATE ${s}.channels SET last_sequence = $4 WHERE id = $1`),
 
-    duplicateStatus: st('dup_status', (s) => `SELECT m.id, d.status, d.attempts, d.available_at, m.sequence
+    duplicateStatus: st('dup_status', (s) => `SELECT m.id, d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
+      (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
       FROM ${s}.messages m LEFT JOIN ${s}.deliveries d ON d.message_pk = m.pk
+      LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane
       WHERE m.channel_id = $1 AND m.id = ANY($2::text[]) ORDER BY m.id, d.id`),
 
     /**

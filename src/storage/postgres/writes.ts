@@ -1,5 +1,6 @@
 import type { NewMessage } from '../../domain/message.js';
 import type { SendResult } from '../port.js';
+import { duplicateResult, type DuplicateRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { run, type Queryable } from './connection.js';
 import type { HotStatements } from './statements.js';
@@ -90,26 +91,8 @@ async function publish(db: Queryable, sql: HotStatements, channel: ChannelRow, m
 }
 
 async function duplicateStatuses(db: Queryable, sql: HotStatements, channelId: number, ids: string[], { now, prepared }: WriteOptions) {
-  const rows = await run<{ id: string; status: string | null; attempts: number | null; available_at: number | null; sequence: number | null }>(
-    db, sql.duplicateStatus, [channelId, ids], prepared,
-  );
-  const byId = new Map<string, typeof rows>();
+  const rows = await run<DuplicateRow & { id: string }>(db, sql.duplicateStatus, [channelId, ids], prepared);
+  const byId = new Map<string, DuplicateRow[]>();
   for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
-  const results = new Map<string, SendResult>();
-  for (const [id, group] of byId) {
-    const live = group.find((r) => r.available_at !== null);
-    const status = !live
-      ? (group[0]?.status ?? 'delivered')
-      : live.status === 'delivering'
-        ? 'delivering'
-        : (live.attempts ?? 0) > 0
-          ? 'retrying'
-          : live.available_at! > now
-            ? 'scheduled'
-            : 'queued';
-    const result: SendResult = { id, status: status as SendResult['status'], duplicate: true };
-    if (group[0]?.sequence != null) result.sequence = group[0].sequence;
-    results.set(id, result);
-  }
-  return results;
+  return new Map<string, SendResult>([...byId].map(([id, group]) => [id, duplicateResult(id, group, now)]));
 }

@@ -20,7 +20,7 @@ import { MIGRATIONS } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createWalSync } from './wal-sync.js';
-import { rowToMessage, type MessageRow } from '../rows.js';
+import { duplicateResult, rowToMessage, type DuplicateRow, type MessageRow } from '../rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file; its folder is created when missing. */
@@ -84,7 +84,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       ) as { pk: number } | undefined;
       if (!inserted) {
         if (sequence !== null) st.undoSequence.run(channel.id);
-        return duplicateResult(st, channel, message.id, now);
+        return duplicateResult(message.id, st.duplicateStatus.all(channel.id, message.id) as DuplicateRow[], now);
       }
       const availableAt = Math.max(now, message.deliverAt ?? now);
       if (channel.kind === 'topic') {
@@ -345,15 +345,6 @@ function declareChannels(db: Db, declarations: readonly ChannelDeclaration[], no
   }).immediate();
 }
 
-function duplicateResult(st: Statements, channel: ChannelRow, id: string, now: number): SendResult {
-  const rows = st.duplicateStatus.all(channel.id, id) as Array<{ status: string; attempts: number; available_at: number | null; sequence: number | null }>;
-  const live = rows.find((r) => r.available_at !== null);
-  const status = !live ? (rows[0]?.status ?? 'delivered') : live.status === 'delivering' ? 'delivering' : live.attempts > 0 ? 'retrying' : live.available_at! > now ? 'scheduled' : 'queued';
-  const result: SendResult = { id, status: status as SendResult['status'], duplicate: true };
-  if (rows[0]?.sequence != null) result.sequence = rows[0].sequence;
-  return result;
-}
-
 /**
  * Applies a tick's settlements: each delivery is fenced by its epoch, its attempt recorded; then
  * each lane touched moves once (a batch of 100 events advances its lane once, not 100 times).
@@ -429,8 +420,11 @@ function prepareStatements(db: Db) {
     fanOutLanes: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at)
       SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ?
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = excluded.ready_at, filling = 0 WHERE filling = 1`),
-    duplicateStatus: db.prepare(`SELECT d.status, d.attempts, d.available_at, m.sequence FROM messages m
-      JOIN deliveries d ON d.message_pk = m.pk WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
+    duplicateStatus: db.prepare(`SELECT d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
+      (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
+      FROM messages m JOIN deliveries d ON d.message_pk = m.pk LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
+      WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
     leaseReady: db.prepare(`UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
       available_at = ?, updated_at = ? WHERE id IN (SELECT id FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at <= ?
       ORDER BY available_at LIMIT ?) RETURNING id, message_pk, epoch, attempts`),

@@ -1,0 +1,80 @@
+import type { Ordering, Target } from './channel.js';
+
+/**
+ * The workload rules of one target, answered in one place: how many claims may be in flight,
+ * which lane a message joins, how many messages go in one call, when attempts have run out and
+ * what happens then. The dispatcher, the configuration loader and `decide` ask the profile
+ * instead of branching on `kind` and `ordering`.
+ *
+ * | target                      | lanes          | in flight            | batch     | attempts run out at  | then        |
+ * |-----------------------------|----------------|----------------------|-----------|----------------------|-------------|
+ * | queue                       | none           | concurrency messages | 1         | maxAttempts          | dead-letter |
+ * | fifo (onExhausted: block)   | one per key    | concurrency keys     | 1         | maxAttempts          | park        |
+ * | fifo (onExhausted: deadletter) | one per key | concurrency keys     | 1         | maxAttempts          | dead-letter |
+ * | subscription, ordering key  | one per key    | concurrency keys     | 1         | stallAfterAttempts   | stall       |
+ * | subscription, ordering topic| one (`''`)     | 1                    | batchSize | stallAfterAttempts   | stall       |
+ *
+ * A permanent failure runs the attempts out at once. Stalled lanes keep retrying at the capped
+ * backoff: a subscription never gives an event up on its own, since skipping it breaks order.
+ */
+export interface TargetProfile {
+  ordering: Ordering;
+  /** Claims in flight at most: messages for unordered targets, lanes for ordered ones. */
+  inFlight: number;
+  /** Messages per call (one ordered batch from the head of a lane). */
+  batchSize: number;
+  /** How long a short batch may wait to fill. */
+  maxBatchWaitMs: number;
+  /** The whole target is one lane: a delivered call may go straight on to the next claim. */
+  singleLane: boolean;
+  /** Failed attempts after which the message's attempts have run out. */
+  attemptsBeforeExhausted: number;
+  /** What happens to a message whose attempts ran out (or that failed permanently). */
+  whenExhausted: 'deadletter' | 'park' | 'stall';
+  /** The lane a message with this key joins; null for unordered targets. */
+  laneOf(key: string | null): string | null;
+}
+
+const noLane = (): null => null;
+const byKey = (key: string | null): string => key ?? '';
+const oneLane = (): string => '';
+
+export function profileOf(target: Target): TargetProfile {
+  switch (target.kind) {
+    case 'queue':
+      return {
+        ordering: 'none',
+        inFlight: target.concurrency,
+        batchSize: 1,
+        maxBatchWaitMs: 0,
+        singleLane: false,
+        attemptsBeforeExhausted: target.maxAttempts,
+        whenExhausted: 'deadletter',
+        laneOf: noLane,
+      };
+    case 'fifo':
+      return {
+        ordering: 'key',
+        inFlight: target.concurrency,
+        batchSize: 1,
+        maxBatchWaitMs: 0,
+        singleLane: false,
+        attemptsBeforeExhausted: target.maxAttempts,
+        whenExhausted: target.onExhausted === 'block' ? 'park' : 'deadletter',
+        laneOf: byKey,
+      };
+    case 'subscription': {
+      const single = target.ordering === 'topic';
+      return {
+        ordering: target.ordering,
+        inFlight: single ? 1 : target.concurrency,
+        batchSize: single ? target.batchSize : 1,
+        maxBatchWaitMs: single ? target.maxBatchWaitMs : 0,
+        singleLane: single,
+        attemptsBeforeExhausted: target.stallAfterAttempts,
+        whenExhausted: 'stall',
+        laneOf: single ? oneLane : byKey,
+      };
+    }
+  }
+}
