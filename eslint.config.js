@@ -23,4 +23,17 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: ['pg', 'better-sqlite3', 'undici', 'fastify', 'node:*'] }],
     },
   },
+  {
+    // The receiver ships to other people's runtimes (Workers, Deno, Bun): nothing from the server,
+    // no database driver, no framework at run time (type imports only, checked by its tests).
+    files: ['src/receiver/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['../server/*', '../storage/*', '../delivery/*', '../domain/*', '../config/*', '../cli/*', '../testing/*', '../offload.js', '../index.js'], message: 'offload/receiver must not depend on the server code' },
+        { group: ['pg', 'better-sqlite3', 'express', 'hono', 'zod', 'undici', 'pino'], message: 'offload/receiver takes these as arguments, it does not import them' },
+        { group: ['fastify'], allowTypeImports: true, message: 'type imports only' },
+      ] }],
+    },
+  },
 );

@@ -1,0 +1,17 @@
+/**
+ * `offload/receiver`: the receiving side of an Offload endpoint. Verifies Standard Webhooks
+ * signatures, reads CloudEvents (single and batch), calls a handler per event type, maps its
+ * outcome to the status codes Offload understands, and with an inbox applies each message once.
+ * It imports nothing from the server; the framework adapters import their framework's types only.
+ */
+export { createReceiver, withSchema, type Receiver, type ReceiverOptions, type DeliveryContext, type EventHandler, type SchemaHandler, type HandlerEntry, type RawDelivery } from './receiver.js';
+export type { ReceivedEvent } from './cloud-events.js';
+export { retryAfter, permanent, ok, RetryAfter, PermanentFailure, Ok, type Outcome, type HandlerResult } from './outcomes.js';
+export type { ReceiverResponse } from './responses.js';
+export type { Inbox, InboxResult, InboxOptions } from './inbox.js';
+export { postgresInbox, type PostgresInboxOptions, type PgClientLike, type PgPoolLike } from './postgres-inbox.js';
+export { sqliteInbox, type SqliteInboxOptions, type SqliteDatabaseLike } from './sqlite-inbox.js';
+export { fastifyPlugin, type FastifyPluginOptions } from './fastify-plugin.js';
+export { expressMiddleware, type ExpressRequestLike } from './express-middleware.js';
+export { honoMiddleware, type HonoContextLike } from './hono-middleware.js';
+export type { StandardSchemaV1, InferOutput } from './standard-schema.js';

@@ -1,0 +1,199 @@
+import { readLimited } from './body.js';
+import { parseCloudEvents, type ReceivedEvent } from './cloud-events.js';
+import type { Inbox } from './inbox.js';
+import { Ok, PermanentFailure, RetryAfter, type HandlerResult } from './outcomes.js';
+import { json, problem, toResponse, type ReceiverResponse } from './responses.js';
+import { createSignatureVerifier } from './signature.js';
+import { issuePath, type InferOutput, type StandardSchemaV1 } from './standard-schema.js';
+
+/** What a handler knows about the delivery besides the event. */
+export interface DeliveryContext<Tx> {
+  /** The inbox's transaction (a pg client inside BEGIN, or the SQLite database); undefined without an inbox. */
+  tx: Tx;
+  /** Offload's `Idempotency-Key`: the message id, or `first..last` for a batch. */
+  idempotencyKey: string | undefined;
+  /** The event's `deliveryattempt`, 1 on the first attempt. */
+  attempt: number;
+  /** Position within a batch; `{ index: 0, size: 1 }` for a single event. */
+  batch: { index: number; size: number };
+  /** A request header, or undefined. */
+  header(name: string): string | undefined;
+}
+
+export type EventHandler<Data, Tx> = (event: ReceivedEvent<Data>, context: DeliveryContext<Tx>) => HandlerResult | Promise<HandlerResult>;
+
+/** A handler whose event `data` is checked first; data the schema refuses is a permanent 422. */
+export interface SchemaHandler<Data, Tx> {
+  schema: StandardSchemaV1<unknown, Data>;
+  // Method syntax on purpose: it lets a handler for one data type sit in a map of handlers.
+  handle(event: ReceivedEvent<Data>, context: DeliveryContext<Tx>): HandlerResult | Promise<HandlerResult>;
+}
+
+export type HandlerEntry<Tx> = EventHandler<unknown, Tx> | SchemaHandler<unknown, Tx>;
+
+/** A typed handler: `withSchema(z.object({...}), (event) => ...)` gives `event.data` the schema's type. */
+export function withSchema<S extends StandardSchemaV1, Tx = undefined>(
+  schema: S,
+  handle: EventHandler<InferOutput<S>, Tx>,
+): SchemaHandler<InferOutput<S>, Tx> {
+  return { schema: schema as StandardSchemaV1<unknown, InferOutput<S>>, handle };
+}
+
+export interface ReceiverOptions<Tx = undefined> {
+  /**
+   * Signing secrets (`whsec_…` or plain strings, as in Offload's endpoint `secret`/`secrets`).
+   * A request is accepted when any signature matches any secret, so during a rotation list both.
+   * An empty list is refused unless `allowUnsigned` is set.
+   */
+  secrets: string | readonly string[];
+  /** Accept requests without verifying a signature (development only). Default false. */
+  allowUnsigned?: boolean;
+  /** Replay window: how far `webhook-timestamp` may be from now, in seconds. Default 300. */
+  tolerance?: number;
+  /** Handler per event `type`; `'*'` handles any type without its own. */
+  handlers: Record<string, HandlerEntry<Tx>>;
+  /** Records each event id in the handler's own transaction: effects happen once per message. */
+  inbox?: Inbox<Tx>;
+  /** Prefixes inbox keys, for receivers that share an inbox table and may see the same ids. Default none. */
+  inboxScope?: string;
+  /** Largest body read, in bytes (413 above). Default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Most events in one batch (400 above). Default 1000. */
+  maxBatch?: number;
+  /** Told about every exception a handler throws that is not an outcome. Default console.error. */
+  onError?: (error: unknown, event: ReceivedEvent) => void;
+  /** Clock in ms for the replay window. Default Date.now. */
+  now?: () => number;
+}
+
+/** A request as the framework adapters hand it over: headers and the exact body bytes. */
+export interface RawDelivery {
+  method: string;
+  header(name: string): string | undefined;
+  body: Uint8Array;
+}
+
+export interface Receiver {
+  /** The Web-standard handler (Next.js route handlers, Bun, Deno, Cloudflare Workers). */
+  fetch(request: Request): Promise<Response>;
+  /** The same for adapters that read the body themselves. */
+  handle(delivery: RawDelivery): Promise<ReceiverResponse>;
+  readonly maxBodyBytes: number;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Receiver {
+  const secrets = typeof options.secrets === 'string' ? [options.secrets] : [...options.secrets];
+  if (secrets.some((s) => typeof s !== 'string' || s === '')) throw new TypeError('receiver secrets must be non-empty strings');
+  if (secrets.length === 0 && options.allowUnsigned !== true) {
+    throw new TypeError('createReceiver needs at least one secret; pass allowUnsigned: true to accept unsigned requests (development only)');
+  }
+  const tolerance = options.tolerance ?? 300;
+  const verifier = secrets.length > 0 ? createSignatureVerifier(secrets, tolerance) : undefined;
+  const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const maxBatch = options.maxBatch ?? 1000;
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? ((error: unknown, event: ReceivedEvent) => console.error(`handler for ${event.type} (${event.id}) failed:`, error));
+  const handlers = new Map(Object.entries(options.handlers));
+  const scope = options.inboxScope === undefined ? '' : `${options.inboxScope}:`;
+
+  async function handle(delivery: RawDelivery): Promise<ReceiverResponse> {
+    if (delivery.method !== 'POST') return problem(405, 'method-not-allowed', 'deliveries are POST requests', {}, { allow: 'POST' });
+    if (verifier) {
+      const failure = await verifier.verify(
+        { id: delivery.header('webhook-id'), timestamp: delivery.header('webhook-timestamp'), signature: delivery.header('webhook-signature') },
+        delivery.body,
+        now(),
+      );
+      if (failure) return problem(401, `signature-${failure.reason}`, failure.detail);
+    }
+    let text: string;
+    try {
+      text = decoder.decode(delivery.body);
+    } catch {
+      return problem(400, 'invalid-body', 'body is not UTF-8');
+    }
+    const parsed = parseCloudEvents(delivery.header('content-type'), text, maxBatch);
+    if ('error' in parsed) return problem(parsed.status, 'invalid-body', parsed.error);
+    const { events, batch } = parsed;
+    let duplicates = 0;
+    let result: unknown;
+    for (const [index, event] of events.entries()) {
+      const context = { idempotencyKey: delivery.header('idempotency-key'), attempt: event.deliveryattempt ?? 1, batch: { index, size: events.length }, header: delivery.header };
+      const outcome = await runOne(event, context);
+      if (outcome.kind === 'failed') {
+        // A batch answers which prefix it applied: those events are done (and recorded in the inbox).
+        const extra = batch ? { appliedThrough: index > 0 ? events[index - 1]!.id : null, failedEvent: event.id } : {};
+        return withExtra(outcome.response, extra);
+      }
+      if (outcome.duplicate) duplicates++;
+      result = outcome.result;
+    }
+    if (batch) return json(200, { ok: true, applied: events.length, duplicates });
+    if (result !== undefined) return json(200, result);
+    return json(200, duplicates > 0 ? { ok: true, duplicate: true } : { ok: true });
+  }
+
+  type RunOutcome = { kind: 'done'; duplicate: boolean; result: unknown } | { kind: 'failed'; response: ReceiverResponse };
+
+  async function runOne(event: ReceivedEvent, context: Omit<DeliveryContext<Tx>, 'tx'>): Promise<RunOutcome> {
+    const entry = handlers.get(event.type) ?? handlers.get('*');
+    if (entry === undefined) {
+      const known = [...handlers.keys()].join(', ') || '(none)';
+      return { kind: 'failed', response: problem(422, 'unknown-type', `no handler for event type ${event.type}; handlers: ${known}`) };
+    }
+    let input: ReceivedEvent = event;
+    if (typeof entry !== 'function') {
+      const checked = await entry.schema['~standard'].validate(event.data);
+      if (checked.issues) {
+        const errors = checked.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
+        return { kind: 'failed', response: problem(422, 'invalid-data', `data of ${event.type} ${event.id} does not match the handler's schema`, { errors }) };
+      }
+      input = { ...event, data: checked.value };
+    }
+    const call = (tx: Tx) => (typeof entry === 'function' ? entry(input, { ...context, tx }) : entry.handle(input, { ...context, tx }));
+    try {
+      if (!options.inbox) return done(false, await call(undefined as Tx));
+      const ran = await options.inbox.run(`${scope}${event.source} ${event.id}`, async (tx) => {
+        const value = await call(tx);
+        // A returned failure rolls the transaction back exactly like a thrown one.
+        if (value instanceof RetryAfter || value instanceof PermanentFailure) throw value;
+        return value;
+      });
+      return ran.duplicate ? done(true, undefined) : done(false, ran.value);
+    } catch (error) {
+      return failure(error, event);
+    }
+  }
+
+  function done(duplicate: boolean, value: HandlerResult): RunOutcome {
+    if (value instanceof RetryAfter || value instanceof PermanentFailure) return failure(value, undefined);
+    return { kind: 'done', duplicate, result: value instanceof Ok ? value.result : undefined };
+  }
+
+  function failure(error: unknown, event: ReceivedEvent | undefined): RunOutcome {
+    if (error instanceof RetryAfter) {
+      return { kind: 'failed', response: problem(503, 'retry-after', error.message, {}, { 'retry-after': String(error.seconds) }) };
+    }
+    if (error instanceof PermanentFailure) return { kind: 'failed', response: problem(422, 'permanent', error.message) };
+    if (event) onError(error, event);
+    return { kind: 'failed', response: problem(500, 'handler-error', `the handler for ${event?.type ?? 'this event'} failed; the receiver's log has the error`) };
+  }
+
+  return {
+    maxBodyBytes,
+    handle,
+    async fetch(request) {
+      const body = request.method === 'POST' ? await readLimited(request, maxBodyBytes) : new Uint8Array(0);
+      if (body === undefined) return toResponse(problem(413, 'payload-too-large', `body over ${maxBodyBytes} bytes`));
+      const response = await handle({ method: request.method, header: (name) => request.headers.get(name) ?? undefined, body });
+      return toResponse(response);
+    },
+  };
+}
+
+function withExtra(response: ReceiverResponse, extra: Record<string, unknown>): ReceiverResponse {
+  if (Object.keys(extra).length === 0) return response;
+  return { ...response, body: JSON.stringify({ ...(JSON.parse(response.body) as object), ...extra }) };
+}
