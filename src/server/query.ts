@@ -40,16 +40,38 @@ export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
   return parsed.data;
 }
 
-/** The query parameters each route takes; every other route under /v1 (and /metrics) takes none. */
+/**
+ * The query parameters each route takes. A route listed here refuses any other parameter; a
+ * route not listed is only protected against repeated parameters (its own schema does the rest).
+ */
 const TAKES: Record<string, readonly string[]> = {
+  '/metrics': [],
+  '/v1/channels': [],
+  '/v1/breakers': [],
+  '/v1/events': ['types'],
   '/v1/messages/:id': ['channel'],
+  '/v1/queues/:name/messages': [],
+  '/v1/queues/:name/messages/batch': [],
+  '/v1/topics/:name/messages': [],
+  '/v1/topics/:name/messages/batch': [],
   '/v1/queues/:name/deadletters': ['limit', 'cursor'],
+  '/v1/queues/:name/deadletters/redrive': [],
   '/v1/queues/:name/parked': ['limit', 'cursor'],
+  '/v1/queues/:name/parked/:key/retry': [],
+  '/v1/queues/:name/parked/:key/skip': [],
   '/v1/queues/:name/skipped': ['limit', 'cursor'],
-  '/v1/topics/:topic/subscriptions/:sub/skipped': ['limit', 'cursor'],
+  '/v1/queues/:name/skipped/redeliver': [],
+  '/v1/queues/:name/pause': [],
+  '/v1/queues/:name/resume': [],
+  '/v1/topics/:name/pause': [],
+  '/v1/topics/:name/resume': [],
+  '/v1/topics/:topic/subscriptions/:sub': [],
   '/v1/topics/:topic/subscriptions/:sub/retry': ['key'],
   '/v1/topics/:topic/subscriptions/:sub/skip': ['key'],
-  '/v1/events': ['types'],
+  '/v1/topics/:topic/subscriptions/:sub/skipped': ['limit', 'cursor'],
+  '/v1/topics/:topic/subscriptions/:sub/skipped/redeliver': [],
+  '/v1/topics/:topic/subscriptions/:sub/pause': [],
+  '/v1/topics/:topic/subscriptions/:sub/resume': [],
 };
 
 /**
@@ -59,8 +81,8 @@ const TAKES: Record<string, readonly string[]> = {
 export function checkQueryShape(route: string | undefined, query: unknown): void {
   const twice = repeated(query);
   if (twice !== undefined) throw new ValidationError(`query parameter '${twice}' is given more than once; give it once`, [{ path: twice, message: 'repeated' }]);
-  if (!route || !(route.startsWith('/v1/') || route === '/metrics') || !query || typeof query !== 'object') return;
-  const takes = TAKES[route] ?? [];
+  const takes = route === undefined ? undefined : TAKES[route];
+  if (!takes || !query || typeof query !== 'object') return;
   const unknown = Object.keys(query).filter((k) => !takes.includes(k));
   if (unknown.length > 0) {
     const takesText = takes.length > 0 ? `it takes ${takes.map((k) => `'${k}'`).join(', ')}` : 'it takes none';
