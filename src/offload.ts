@@ -8,6 +8,7 @@ import { createHttpClient, type HttpSend } from './delivery/http-client.js';
 import { createServer } from './server/app.js';
 import { createEventHub, type EventHub } from './server/event-hub.js';
 import { createMetrics } from './server/metrics.js';
+import { createStatsCache } from './server/stats-cache.js';
 import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
 import { createPostgresStore } from './storage/postgres/index.js';
@@ -49,7 +50,10 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const store = options.store ?? (await openStore(config, clock));
   const http = options.send ? undefined : createHttpClient();
   const events = createEventHub();
-  const metrics = createMetrics(store, () => breakerViews());
+  // One stats computation per scrape (and per dashboard refresh), shared and cached briefly.
+  // Wall time, not the injected clock: a test's frozen clock must not freeze the figures.
+  const statsCache = createStatsCache(store);
+  const metrics = createMetrics(statsCache, () => breakerViews());
   let started = false;
   // Readiness turns false for a while after the store failed, so load balancers steer producers away.
   let lastStoreError = Number.NEGATIVE_INFINITY;
@@ -111,6 +115,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       ready: () => started && clock.now() - lastStoreError > 5_000,
       now: () => clock.now(),
       breakers: breakerViews,
+      stats: () => statsCache.stats(),
+      changed: () => statsCache.invalidate(),
     },
     { logger, metrics },
   );

@@ -8,6 +8,7 @@ import type { ServerContext } from './context.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { checkQueryShape } from './query.js';
+import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
@@ -16,7 +17,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 export const VERSION = '0.1.0';
 
 /** Builds the HTTP API (SPEC §9). Tests drive it in-process with `app.inject()`. */
-export function createServer(ctx: ServerContext, options: { logger?: Logger | false; metrics?: Metrics } = {}): FastifyInstance {
+export function createServer(ctx: ServerContext, options: { logger?: Logger | false; metrics?: Metrics; eventStream?: Partial<EventStreamLimits> } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: (options.logger || undefined) as FastifyBaseLogger | undefined,
     bodyLimit: ctx.config.server.bodyLimit,
@@ -49,6 +50,9 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
   app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request));
   app.addHook('onRequest', async (request) => checkQueryShape(request.routeOptions.url, request.query));
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && reply.statusCode < 400) ctx.changed?.();
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -67,17 +71,11 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     if (!options.metrics) return sendProblem(reply, 404, 'not_found', 'metrics are not enabled');
     return reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
   });
-  app.get('/v1/events', (request, reply) => {
+  const streamLimits = { ...DEFAULT_EVENT_STREAM_LIMITS, ...options.eventStream };
+  app.get<{ Querystring: { types?: unknown } }>('/v1/events', (request, reply) => {
+    const types = parseTypes(request.query.types);
     reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.write(': connected\n\n');
-    const unsubscribe = ctx.events.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    request.raw.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
+    streamEvents(reply.raw, ctx.events, types, streamLimits);
   });
 
   messageRoutes(app, ctx, options.metrics);

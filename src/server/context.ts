@@ -1,5 +1,5 @@
 import type { OffloadConfig } from '../config/load.js';
-import type { Store } from '../storage/port.js';
+import type { Store, TargetStats } from '../storage/port.js';
 import type { EventHub } from './event-hub.js';
 
 /** What the HTTP routes need from the running service. */
@@ -12,6 +12,10 @@ export interface ServerContext {
   /** Store reachable and dispatcher running. */
   ready(): boolean;
   now(): number;
+  /** Shared, briefly cached stats (see stats-cache.ts); the store's own when absent. */
+  stats?(): Promise<TargetStats[]>;
+  /** Called after a request that changed state, so cached stats are not served stale to its sender. */
+  changed?(): void;
   /** Circuit breaker states per endpoint origin, for the channel listing. */
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
 }

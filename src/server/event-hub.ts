@@ -6,16 +6,19 @@ export interface LiveEvent {
 }
 
 export interface EventHub {
+  /** Hands the event to every listener with the next id of this process (1, 2, 3...). */
   publish(event: LiveEvent): void;
-  subscribe(listener: (event: LiveEvent) => void): () => void;
+  subscribe(listener: (event: LiveEvent, id: number) => void): () => void;
   listeners(): number;
 }
 
 export function createEventHub(): EventHub {
-  const listeners = new Set<(event: LiveEvent) => void>();
+  const listeners = new Set<(event: LiveEvent, id: number) => void>();
+  let lastId = 0;
   return {
     publish(event) {
-      for (const listener of listeners) listener(event);
+      const id = ++lastId;
+      for (const listener of listeners) listener(event, id);
     },
     subscribe(listener) {
       listeners.add(listener);

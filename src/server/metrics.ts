@@ -8,8 +8,11 @@ export interface Metrics {
   sent(channel: string, count: number): void;
 }
 
-/** Prometheus metrics; gauges are read from the store when scraped, so they are shared truths. */
-export function createMetrics(store: Store, breakers: () => ReadonlyArray<{ origin: string; state: string }> = () => []): Metrics {
+/**
+ * Prometheus metrics; gauges are read from the store when scraped, so they are shared truths.
+ * Pass a stats cache as `store` so the five gauges of one scrape share one computation.
+ */
+export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => ReadonlyArray<{ origin: string; state: string }> = () => []): Metrics {
   const registry = new Registry();
   const deliveries = new Counter({ name: 'offload_deliveries_total', help: 'Delivery attempts by target and outcome', labelNames: ['target', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'offload_delivery_duration_seconds', help: 'Duration of delivery calls', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });

@@ -19,7 +19,7 @@ export interface Api {
 }
 
 /** The HTTP API over a real SQLite file, driven in-process; the dispatcher is left out. */
-export async function openApi(input: Omit<ConfigInput, 'storage'>): Promise<Api> {
+export async function openApi(input: Omit<ConfigInput, 'storage'>, serverOptions: Omit<Parameters<typeof createServer>[1] & object, 'logger'> = {}): Promise<Api> {
   const dir = tempDir();
   const path = join(dir.path, 'offload.db');
   const config = buildConfig({ ...input, storage: { sqlite: { path, durability: 'process' } } }, { env: {} });
@@ -28,7 +28,7 @@ export async function openApi(input: Omit<ConfigInput, 'storage'>): Promise<Api>
   await store.declare(config.channels);
   const wakes: string[][] = [];
   const events = createEventHub();
-  const app = createServer({ config, store, wake: (targets) => wakes.push([...targets]), events, ready: () => true, now: () => Date.now() }, { logger: false });
+  const app = createServer({ config, store, wake: (targets) => wakes.push([...targets]), events, ready: () => true, now: () => Date.now() }, { logger: false, ...serverOptions });
   await app.ready();
   return {
     app,

@@ -36,12 +36,13 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     return name;
   };
 
+  const stats = () => (ctx.stats ? ctx.stats() : ctx.store.stats());
   app.get('/v1/channels', async () => {
-    const stats = await ctx.store.stats();
+    const all = await stats();
     const breakers = new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
     const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
     return {
-      items: stats.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
+      items: all.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
       next: null,
     };
   });
@@ -89,9 +90,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   app.get<{ Params: { topic: string; sub: string } }>('/v1/topics/:topic/subscriptions/:sub', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
-    const stats = (await ctx.store.stats()).find((s) => s.name === name);
-    const blocked = await ctx.store.listBlockedLanes(name, { limit: 100 });
-    return { ...(stats ? presentStats(stats, ctx, new Map()) : { name }), blockedLanes: blocked.items.map(presentLane) };
+    const [all, blocked] = await Promise.all([stats(), ctx.store.listBlockedLanes(name, { limit: 100 })]);
+    const mine = all.find((s) => s.name === name);
+    return { ...(mine ? presentStats(mine, ctx, new Map()) : { name }), blockedLanes: blocked.items.map(presentLane) };
   });
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
