@@ -36,7 +36,7 @@ export interface ProducerReport {
 const EMAILS = ['ada@example.com', 'grace@example.com', 'alan@example.com', 'barbara@example.com'];
 const ACTORS = ['ada', 'grace', 'alan'];
 const ACTIONS = ['invoice.viewed', 'user.login', 'settings.changed', 'api-key.created'];
-/** Every 4th round's SMS goes to an invalid number: the provider answers 400, Offload dead-letters it. */
+/** Every 4th round's SMS goes to an invalid number: the receiver answers 422 (permanent), Offload dead-letters it. */
 const INVALID_SMS_EVERY = 4;
 /** Round 3's tenant is in a region whose seed step is refused once: the tenant parks. */
 const PARKED_TENANT_ROUND = 3;

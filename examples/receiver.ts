@@ -6,6 +6,7 @@ import { parseEvents, type Handler, type LineLog, type Reply } from './delivery-
 import { createBillingConsumer, createReadModelProjector, type BillingStats, type ProjectorStats } from './domain-event-consumers.js';
 import { createSeededRandom } from '../src/testing/deciders.js';
 import { createStubProvider } from './stub-provider.js';
+import type { Receiver, ReceiverResponse } from '../src/receiver/index.js';
 import { createTenantProvisioning, type ProvisioningStats } from './tenant-provisioning.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ExampleReceiverOptions {
   seed?: number;
   /** Where the one-line-per-call log goes. Default console.log. */
   log?: LineLog;
+  /** Signing secrets the ancillary routes verify (the endpoint's `secret`/`secrets`). Default none: unsigned requests accepted. */
+  secrets?: readonly string[];
 }
 
 export interface ReceiverStats extends AncillaryStats {
@@ -50,12 +53,11 @@ export async function createExampleReceiver(options: ExampleReceiverOptions = {}
   const failureRate = options.failureRate ?? 0.3;
   const random = createSeededRandom(options.seed ?? 1);
   const consumerOptions = { log, random, failureRate: failureRate / 3 };
-  const ancillary = createAncillaryApi({ provider: createStubProvider({ failureRate, random }), log });
+  const ancillary = createAncillaryApi({ provider: createStubProvider({ failureRate, random }), log, ...(options.secrets ? { secrets: options.secrets } : {}) });
   const provisioning = createTenantProvisioning({ ...consumerOptions, startedAt: Date.now() });
   const projector = createReadModelProjector(consumerOptions);
   const billing = createBillingConsumer(consumerOptions);
   const routes: Record<string, Handler> = {
-    ...ancillary.routes,
     '/provisionings/deliver': provisioning.handler,
     '/events': projector.handler,
     '/billing/events': billing.handler,
@@ -65,7 +67,7 @@ export async function createExampleReceiver(options: ExampleReceiverOptions = {}
 
   const server = createServer((request, response) => {
     requests++;
-    route(request, routes, stats)
+    route(request, routes, ancillary.receivers, stats)
       .then((reply) => send(response, reply))
       .catch((error: unknown) => {
         log(`✗ receiver error: ${(error as Error).message}`);
@@ -88,23 +90,27 @@ export async function createExampleReceiver(options: ExampleReceiverOptions = {}
   };
 }
 
-async function route(request: IncomingMessage, routes: Record<string, Handler>, stats: () => ReceiverStats): Promise<Reply> {
+async function route(request: IncomingMessage, routes: Record<string, Handler>, receivers: Record<string, Receiver>, stats: () => ReceiverStats): Promise<Reply | ReceiverResponse> {
   const path = (request.url ?? '/').split('?')[0]!;
   if (request.method === 'GET' && path === '/_stats') return { status: 200, body: stats() };
   const handler = routes[path];
-  if (!handler) return { status: 404, body: { detail: `no route ${path}; routes: ${Object.keys(routes).join(', ')}, GET /_stats` } };
+  const receiver = receivers[path];
+  if (!handler && !receiver) return { status: 404, body: { detail: `no route ${path}; routes: ${[...Object.keys(receivers), ...Object.keys(routes)].join(', ')}, GET /_stats` } };
   if (request.method !== 'POST') return { status: 405, body: { detail: 'deliveries are POSTs' } };
-  const text = await readBody(request);
-  if (text === undefined) return { status: 413, body: { detail: `body over ${MAX_BODY_BYTES} bytes` } };
+  const bytes = await readBody(request);
+  if (bytes === undefined) return { status: 413, body: { detail: `body over ${MAX_BODY_BYTES} bytes` } };
+  // The ancillary routes are written with offload/receiver: it verifies, parses and answers.
+  if (receiver) return receiver.handle({ method: 'POST', header: (name) => headerValue(request.headers[name]), body: bytes });
+  const text = bytes.toString('utf8');
   const events = parseEvents(text);
   if (typeof events === 'string') return { status: 400, body: { detail: events } };
   const header = request.headers['idempotency-key'];
   const idempotencyKey = typeof header === 'string' && header !== '' ? header : events[0]!.id;
-  return handler({ path, idempotencyKey, events });
+  return handler!({ path, idempotencyKey, events });
 }
 
-/** The body as text, or undefined when it is too large. */
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
+/** The body, or undefined when it is too large. */
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -112,11 +118,20 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
     if (size > MAX_BODY_BYTES) return undefined;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function send(response: ServerResponse, reply: Reply): void {
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function send(response: ServerResponse, reply: Reply | ReceiverResponse): void {
   if (response.headersSent) return;
+  if (typeof reply.body === 'string') {
+    response.writeHead(reply.status, reply.headers);
+    response.end(reply.body);
+    return;
+  }
   response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
   response.end(JSON.stringify(reply.body));
 }

@@ -152,7 +152,7 @@ function hints(api: string, receiverUrl: string): string {
 function followUps(api: string, examples: { emailId?: string; invalidSmsId?: string; parkedTenant?: string }): string {
   const commands: Array<[string, string]> = [];
   if (examples.emailId) commands.push([`curl -s ${api}/v1/messages/${examples.emailId}`, 'an email: its attempts and the provider\'s answers']);
-  if (examples.invalidSmsId) commands.push([`curl -s ${api}/v1/messages/${examples.invalidSmsId}`, 'deadlettered: 400 invalid phone number']);
+  if (examples.invalidSmsId) commands.push([`curl -s ${api}/v1/messages/${examples.invalidSmsId}`, 'deadlettered: 422 invalid phone number']);
   if (examples.parkedTenant) commands.push([`curl -s -X POST ${api}/v1/queues/tenant-provisionings/parked/${examples.parkedTenant}/retry`, 'un-park: seed, then notify, in order']);
   const title = 'The producer is done; Offload keeps running (Ctrl-C stops it).';
   return commands.length === 0 ? `\n${title}\n` : `\n${commandBlock(`${title} With ids from this run:`, commands)}`;

@@ -14,7 +14,7 @@ describe('example receiver', () => {
     receiver = await createExampleReceiver({ port: 0, failureRate, log: (line) => lines.push(line) });
     return receiver;
   };
-  const event = (id: string, fields: Record<string, unknown>) => ({ specversion: '1.0', id, type: 'test', time: new Date().toISOString(), deliveryattempt: 1, ...fields });
+  const event = (id: string, fields: Record<string, unknown>) => ({ specversion: '1.0', id, source: '/offload/test', type: 'test', time: new Date().toISOString(), deliveryattempt: 1, ...fields });
   const post = (path: string, body: unknown, key?: string) =>
     fetch(`${receiver!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json', ...(key ? { 'idempotency-key': key } : {}) }, body: JSON.stringify(body) });
 
@@ -26,9 +26,9 @@ describe('example receiver', () => {
     expect(lines[0]).toBe('✓ audit stored: ada login');
   });
 
-  it('refuses SMS to +999 numbers with a 400 and answers provider trouble with 503 + Retry-After or 500', async () => {
+  it('refuses SMS to +999 numbers with a permanent 422 and answers provider trouble with 503 + Retry-After or 500', async () => {
     await start(1);
-    expect((await post('/smses/deliver', event('s-1', { data: { to: '+999 1' } }))).status).toBe(400);
+    expect((await post('/smses/deliver', event('s-1', { data: { to: '+999 1' } }))).status).toBe(422);
     const busy = await post('/emails/deliver', event('e-1', { data: { to: 'ada@example.com' } }));
     expect([500, 503]).toContain(busy.status);
     if (busy.status === 503) expect(busy.headers.get('retry-after')).toBe('1');
