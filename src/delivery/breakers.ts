@@ -64,8 +64,9 @@ export function createBreakerGate(options: {
     },
     record(target, outcome) {
       const entry = entryOf(target);
-      if (!entry || outcome === 'neutral') return;
-      announce(entry.origin, entry.breaker, entry.breaker.record(outcome === 'success', clock.now()), true);
+      if (!entry) return;
+      if (outcome === 'neutral' || outcome === 'untested') entry.breaker.release(clock.now());
+      else announce(entry.origin, entry.breaker, entry.breaker.record(outcome === 'success', clock.now()), true);
     },
     reopensAt(target) {
       return entryOf(target)?.breaker.openUntil() ?? null;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Target } from '../domain/channel.js';
 import { profileOf } from '../domain/profile.js';
+import { systemScheduler, type Scheduler } from '../domain/scheduler.js';
 import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
-import { deliveryHeaders } from '../domain/headers.js';
-import type { AttemptRecord } from '../domain/message.js';
-import { classify, type AttemptResult } from '../domain/outcome.js';
+import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
+import type { AttemptRecord, StoredMessage } from '../domain/message.js';
+import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, ClaimRequest, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import type { HttpSend } from './http-client.js';
@@ -30,8 +31,8 @@ export interface DeliveryGate {
   /** Calls to this target's endpoint that may start now: unlimited, none (open) or one probe. */
   permits(target: Target): number;
   started(target: Target, count: number): void;
-  /** Outcome of one call: `failure` (5xx, timeout, network), `success`, or `neutral` (4xx: the endpoint works). */
-  record(target: Target, outcome: 'success' | 'failure' | 'neutral'): void;
+  /** What one call says about the endpoint (see `endpointVerdict`); only `success` and `failure` are counted. */
+  record(target: Target, outcome: EndpointVerdict): void;
   /** When a held-back target should be looked at again. */
   reopensAt(target: Target): number | null;
 }
@@ -43,6 +44,8 @@ export interface DispatcherOptions {
   /** Identifies this instance's leases. */
   owner?: string;
   clock?: Clock;
+  /** Timers and next turns of the event loop; tests pass a fake one driven with the fake clock. */
+  scheduler?: Scheduler;
   random?: Random;
   /** Fallback poll for work that no wake-up announced (other instances, outbox writes). Default 1s. */
   pollIntervalMs?: number;
@@ -74,13 +77,14 @@ interface Running {
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const clock = options.clock ?? systemClock;
+  const scheduler = options.scheduler ?? systemScheduler;
   const random = options.random ?? Math.random;
   const owner = options.owner ?? `offload-${randomBytes(4).toString('hex')}`;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const onError = options.onError ?? (() => undefined);
   const workers = new Map(options.targets.map((t) => [t.name, createTargetWorker(t)]));
   let stopping = false;
-  let renewTimer: NodeJS.Timeout | undefined;
+  let stopRenewing: (() => void) | undefined;
   const running = new Set<Running>();
   const idleWaiters = new Set<() => void>();
 
@@ -89,14 +93,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let inFlight = 0;
     let claiming = false;
     let again = false;
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer: (() => void) | undefined;
     let pending = false;
 
     /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
     function request(): void {
       if (pending || stopping) return;
       pending = true;
-      setImmediate(() => {
+      scheduler.immediate(() => {
         pending = false;
         void pump();
       });
@@ -105,8 +109,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     function schedule(at: number): void {
       if (stopping) return;
       const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(request, delay);
+      cancelTimer?.();
+      cancelTimer = scheduler.timeout(request, delay);
     }
 
     function start(claim: Claim): void {
@@ -170,7 +174,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
     return {
       pump: request,
-      stop: () => timer && clearTimeout(timer),
+      stop: () => cancelTimer?.(),
       inFlight: () => inFlight,
     };
   }
@@ -182,14 +186,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       const head = claim.deliveries[0]!;
       const startedAt = clock.now();
-      const call = buildCall(target, claim.deliveries, startedAt);
-      const result = await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
+      const call = requestFor(target, claim.deliveries, startedAt);
+      let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
       if (entry.abort.signal.aborted && stopping) return; // released by stop()
+      // A call ended by Offload (its lease was lost) says nothing about the endpoint.
+      if (entry.abort.signal.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
-      // A 4xx (or 429 throttling) means the endpoint is up and answering: not a breaker failure.
-      const throttled = result.kind === 'response' && result.statusCode === 429;
-      options.gate?.record(target, outcome.kind === 'delivered' ? 'success' : outcome.kind === 'permanent' || throttled ? 'neutral' : 'failure');
+      options.gate?.record(target, endpointVerdict(result));
       const decision = decide(target, head.attempt, outcome, clock.now(), random);
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
       const settlements = claim.deliveries.map((d) => ({
@@ -255,7 +259,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     start() {
       const shortest = Math.min(...options.targets.map((t) => t.lockDurationMs), 30_000);
-      renewTimer = setInterval(() => void renewAll(), Math.max(50, Math.floor(shortest / 3)));
+      stopRenewing = scheduler.interval(() => void renewAll(), Math.max(50, Math.floor(shortest / 3)));
       for (const worker of workers.values()) worker.pump();
     },
     wake(targets) {
@@ -268,16 +272,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       for (const worker of workers.values()) worker.stop();
       if (running.size > 0) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, deadlineMs);
+          const cancel = scheduler.timeout(resolve, deadlineMs);
           idleWaiters.add(() => {
-            clearTimeout(timer);
+            cancel();
             resolve();
           });
         });
       }
       const leftover = [...running];
       for (const entry of leftover) entry.abort.abort();
-      if (renewTimer) clearInterval(renewTimer);
+      stopRenewing?.();
       try {
         await options.store.release(leftover.flatMap((e) => e.leases));
       } catch (error) {
@@ -286,6 +290,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight(), 0),
   };
+
+  /** The call for a claim, or why this message cannot be sent at all (it would fail the same way on every attempt). */
+  function requestFor(target: Target, deliveries: ClaimedDelivery[], now: number): ReturnType<typeof buildCall> | { refused: AttemptResult } {
+    const problem = unsendable(deliveries[0]!.message);
+    if (problem) return { refused: { kind: 'refused', error: problem } };
+    try {
+      return buildCall(target, deliveries, now);
+    } catch (error) {
+      return { refused: { kind: 'refused', error: error instanceof Error ? error.message : String(error) } };
+    }
+  }
 
   function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number): { url: string; body: string; headers: Record<string, string> } {
     const head = deliveries[0]!;
@@ -315,6 +330,20 @@ function newTraceparent(): string {
   const hex = entropy.toString('hex', entropyOffset, entropyOffset + 24);
   entropyOffset += 24;
   return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`;
+}
+
+/**
+ * Why a stored message's own headers cannot travel in an HTTP request (messages stored before
+ * they were checked at the door, or written through the outbox), or undefined when they can.
+ */
+function unsendable(message: StoredMessage): string | undefined {
+  for (const [name, value] of Object.entries(message.metadata.headers ?? {})) {
+    const problem = headerNameProblem(name) ?? headerValueProblem(value);
+    if (problem) return `header '${JSON.stringify(name).slice(1, -1)}': ${problem}`;
+  }
+  const traceparent = message.metadata.traceparent;
+  if (traceparent !== undefined && (typeof traceparent !== 'string' || headerValueProblem(traceparent))) return 'metadata.traceparent cannot be sent as a header';
+  return undefined;
 }
 
 function attemptRecord(attempt: number, startedAt: number, durationMs: number, result: AttemptResult): AttemptRecord {

@@ -70,7 +70,7 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
       // The abort waits one turn of the event loop: after a stall, an answer that already arrived
       // in time is read first instead of being taken for a timeout (and delivered again).
       const timer = setTimeout(() => setImmediate(() => stop({ kind: 'timeout' })), call.timeoutMs);
-      const onAbort = () => stop({ kind: 'network', error: 'aborted: lease lost or shutting down' });
+      const onAbort = () => stop({ kind: 'aborted', error: 'lease lost or shutting down' });
       call.signal?.addEventListener('abort', onAbort, { once: true });
       pool.dispatch(
         { path, method: 'POST', headers: call.headers, body: call.body },
@@ -94,7 +94,9 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
             finish({ kind: 'response', statusCode, retryAfter, body });
           },
           onResponseError(_c, error) {
-            finish({ kind: 'network', error: describe(error) });
+            // The client refused to build the request (an invalid header): nothing was sent.
+            const refused = (error as { code?: string }).code === 'UND_ERR_INVALID_ARG';
+            finish(refused ? { kind: 'refused', error: describe(error) } : { kind: 'network', error: describe(error) });
           },
         },
       );

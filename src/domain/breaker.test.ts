@@ -24,6 +24,18 @@ describe('circuit breaker', () => {
     expect(breaker.permits(clock.now())).toBe(Infinity);
   });
 
+  it('lets another probe go when one ended without telling whether the endpoint works', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    for (let i = 0; i < 3; i++) breaker.record(false, clock.now());
+    clock.advance(5_000);
+    breaker.started(1, clock.now());
+    expect(breaker.permits(clock.now())).toBe(0);
+    breaker.release(clock.now());
+    expect(breaker.state(clock.now())).toBe('half-open');
+    expect(breaker.permits(clock.now())).toBe(1);
+  });
+
   it('reopens when the probe fails', () => {
     const clock = createFakeClock();
     const breaker = createCircuitBreaker(policy);

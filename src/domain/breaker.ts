@@ -35,6 +35,11 @@ export interface CircuitBreaker {
   started(count: number, now: number): void;
   /** Counts the outcome of a call; returns a transition when the state changed. */
   record(ok: boolean, now: number): BreakerTransition | null;
+  /**
+   * A started call ended without telling whether the endpoint works (nothing reached it, or the
+   * endpoint answered without accepting): not counted, and a half-open probe may go again.
+   */
+  release(now: number): void;
   /** When the open circuit lets a probe through, or null when not open. */
   openUntil(): number | null;
   /** Adopts the state another instance shared through the store. */
@@ -106,6 +111,9 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
         return trip(now, `${failuresInWindow} of the last ${calls} calls failed`);
       }
       return null;
+    },
+    release(now) {
+      if (stateAt(now) === 'half-open') probing = false;
     },
     openUntil: () => open,
     adopt(state, until, now) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify } from './outcome.js';
+import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from './outcome.js';
 
 const now = Date.parse('2024-01-01T00:00:00Z');
 const status = (statusCode: number, retryAfter?: string) => classify({ kind: 'response', statusCode, retryAfter }, now);
@@ -39,5 +39,30 @@ describe('classify (SPEC §3)', () => {
   it('retries timeouts and network errors', () => {
     expect(classify({ kind: 'timeout' }, now)).toEqual({ kind: 'retryable', reason: 'timeout' });
     expect(classify({ kind: 'network', error: 'ECONNREFUSED' }, now)).toEqual({ kind: 'retryable', reason: 'network error: ECONNREFUSED' });
+  });
+});
+
+describe('endpointVerdict: what counts toward the circuit breaker', () => {
+  it.each<[AttemptResult, EndpointVerdict]>([
+    [{ kind: 'response', statusCode: 200 }, 'success'],
+    [{ kind: 'response', statusCode: 204 }, 'success'],
+    [{ kind: 'response', statusCode: 500 }, 'failure'],
+    [{ kind: 'response', statusCode: 503 }, 'failure'],
+    [{ kind: 'response', statusCode: 408 }, 'failure'],
+    [{ kind: 'response', statusCode: 425 }, 'failure'],
+    [{ kind: 'timeout' }, 'failure'],
+    [{ kind: 'network', error: 'ECONNREFUSED' }, 'failure'],
+    [{ kind: 'response', statusCode: 400 }, 'neutral'],
+    [{ kind: 'response', statusCode: 404 }, 'neutral'],
+    [{ kind: 'response', statusCode: 429 }, 'neutral'],
+    [{ kind: 'refused', error: "header 'x-a': the value holds a character a header cannot carry" }, 'untested'],
+    [{ kind: 'aborted', error: 'lease lost' }, 'untested'],
+  ])('%j is %s', (result, verdict) => {
+    expect(endpointVerdict(result)).toBe(verdict);
+  });
+
+  it('fails a refused message permanently and retries a call Offload aborted', () => {
+    expect(classify({ kind: 'refused', error: 'bad header' }, now)).toEqual({ kind: 'permanent', reason: 'request refused before sending: bad header' });
+    expect(classify({ kind: 'aborted', error: 'lease lost' }, now)).toMatchObject({ kind: 'retryable' });
   });
 });
