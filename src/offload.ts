@@ -13,6 +13,7 @@ import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
 import { createPostgresStore } from './storage/postgres/index.js';
 import { createNotifier } from './delivery/notifier.js';
+import { createDrainer } from './delivery/drain.js';
 import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
 
 export interface OffloadOptions {
@@ -78,10 +79,10 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       onError: (error) => logger.warn({ err: error }, 'could not share a circuit breaker state; will retry'),
     });
   const breakerViews = () => ('views' in gate ? (gate as BreakerGate).views() : []);
-  const notify = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
+  const notifier = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
-    notify(event);
+    notifier.notify(event);
     events.publish({ ...event, at: clock.now() });
     if (event.type === 'deadlettered') logger.warn({ target: event.target, ids: event.ids, reason: event.reason }, 'message dead-lettered');
     if (event.newlyBlocked) {
@@ -106,6 +107,22 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     },
   });
 
+  // Test setups only (testing.drain): deliver what is due on demand and report what is left.
+  const drainer = config.testing.drain
+    ? createDrainer({
+        store,
+        clock,
+        wake: (targets) => dispatcher.wake(targets),
+        subscribe: (listener) => events.subscribe(listener),
+        settled: () => notifier.settled(),
+        held: () => {
+          const open = new Set(breakerViews().filter((b) => b.state === 'open').flatMap((b) => b.endpoints));
+          return new Set(config.targets.filter((t) => open.has(t.endpoint)).map((t) => t.name));
+        },
+        recheckMs: Math.min(250, config.delivery.pollInterval),
+      })
+    : undefined;
+
   const server = createServer(
     {
       config,
@@ -117,6 +134,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       breakers: breakerViews,
       stats: () => statsCache.stats(),
       changed: () => statsCache.invalidate(),
+      ...(drainer ? { drain: drainer.drain } : {}),
     },
     { logger, metrics },
   );
@@ -158,6 +176,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     },
     async stop() {
       started = false;
+      drainer?.close();
       if (sweeper) clearInterval(sweeper);
       if (breakerSync) clearInterval(breakerSync);
       unsubscribeWake?.();

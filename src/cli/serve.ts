@@ -9,7 +9,9 @@ export async function serve(config: OffloadConfig): Promise<void> {
   const offload = await createOffload(config, { logger });
   await offload.start();
   const counts = `${config.queues.size} queue(s), ${config.topics.size} topic(s), ${config.targets.length} delivery target(s)`;
-  logger.info({ url: offload.url, config: config.source, store: describeStore(config), instance: offload.instanceId }, `Offload ${VERSION} listening on ${offload.url} | config ${config.source} | store ${describeStore(config)} | ${counts}`);
+  const drain = config.testing.drain ? ' | DRAIN ENABLED (testing.drain: POST /v1/drain; for test setups only)' : '';
+  logger.info({ url: offload.url, config: config.source, store: describeStore(config), instance: offload.instanceId, drain: config.testing.drain }, `Offload ${VERSION} listening on ${offload.url} | config ${config.source} | store ${describeStore(config)} | ${counts}${drain}`);
+  if (config.testing.drain) logger.warn('testing.drain is on: POST /v1/drain delivers every due message on demand; never enable it in production');
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -52,6 +52,50 @@ export interface Page<T> {
 /** Items are the API's JSON as is; see GET /openapi.json for their fields. */
 export type Json = Record<string, unknown>;
 
+export interface DrainOptions {
+  /** Queues, topics (every subscription) or `topic/subscription`; every channel when left out. */
+  channels?: string[];
+  /** How long to wait at most: `10s`, or milliseconds. Default 30s, at most 2m. */
+  timeout?: string | number;
+  /** Treat retries waiting for their backoff (or Retry-After) as due now. Default false. */
+  skipBackoff?: boolean;
+  /** Rounds at most; work created by deliveries is the next round's. Default 100. */
+  maxRounds?: number;
+}
+
+/** Why a message is not delivered (yet). */
+export type UndeliveredReason = 'due' | 'in-flight' | 'scheduled' | 'retrying' | 'parked' | 'stalled' | 'paused' | 'breaker-open' | 'deadlettered' | 'skipped';
+
+export interface UndeliveredMessage {
+  id: string;
+  channel: string;
+  /** The queue, or `topic/subscription`. */
+  target: string;
+  key: string | null;
+  type: string;
+  status: string;
+  reason: UndeliveredReason;
+  attempts: number;
+  /** ISO time of the next attempt; null for dead-lettered and skipped messages. */
+  availableAt: string | null;
+  lastError: string | null;
+}
+
+export interface DrainResult {
+  /** Nothing of the drained channels is due or in flight (with skipBackoff: no retry waits either). */
+  complete: boolean;
+  /** Why the drain ended early: `timeout` or `rounds` (work kept creating work). */
+  stoppedBy: 'timeout' | 'rounds' | null;
+  rounds: number;
+  elapsedMs: number;
+  /** The queues and subscriptions drained. */
+  targets: string[];
+  /** What is not delivered and why (up to 1,000; see counts and truncated). */
+  undelivered: UndeliveredMessage[];
+  counts: Partial<Record<UndeliveredReason, number>>;
+  truncated: boolean;
+}
+
 export interface OffloadClient {
   send(queue: string, message: MessageInput): Promise<SendResult>;
   sendBatch(queue: string, messages: MessageInput[]): Promise<SendResult[]>;
@@ -70,6 +114,11 @@ export interface OffloadClient {
   skipSubscription(topic: string, subscription: string, key?: string): Promise<Json>;
   pause(kind: 'queues' | 'topics', name: string): Promise<void>;
   resume(kind: 'queues' | 'topics', name: string): Promise<void>;
+  /**
+   * Delivers everything due now (test setups with `testing: { drain: true }`; operator role)
+   * and answers with what is left. A drain that runs out of time answers `complete: false`.
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
 }
 
 export function createClient(options: ClientOptions): OffloadClient {
@@ -125,5 +174,6 @@ export function createClient(options: ClientOptions): OffloadClient {
     resume: async (kind, name) => {
       await call('POST', `/v1/${kind}/${enc(name)}/resume`);
     },
+    drain: (drainOptions = {}) => call('POST', '/v1/drain', drainOptions),
   };
 }

@@ -109,6 +109,14 @@ describe('buildConfig', () => {
     expect(config.storage).toEqual({ sqlite: { path: './data/offload.db', durability: 'fsync' } });
     expect(config.delivery).toEqual({ maxPayload: 262_144, maxDepth: 64, dedupWindow: 86_400_000, retention: 604_800_000, pollInterval: 1_000, shutdownGrace: 30_000 });
     expect(config.targets).toEqual([]);
+    expect(config.testing).toEqual({ drain: false });
+  });
+
+  it('enables drain only when testing.drain says so', () => {
+    expect(build({ testing: { drain: true } }).testing).toEqual({ drain: true });
+    expect(build({ testing: {} }).testing).toEqual({ drain: false });
+    expect(errorsOf({ testing: { drain: 'yes' } })).toEqual([{ path: 'testing.drain', message: expect.stringContaining('expected boolean') }]);
+    expect(errorsOf({ testing: { drian: true } })).toEqual([{ path: 'testing', message: expect.stringContaining('"drian"') }]);
   });
 
   it('reads sizes and lets environment and flags override the file', () => {

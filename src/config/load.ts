@@ -25,6 +25,8 @@ export interface OffloadConfig {
   server: { port: number; host: string; bodyLimit: number; apiKeys: ReadonlyArray<{ key: string; role: 'producer' | 'operator' | 'viewer'; channels?: string[] }> };
   storage: { sqlite: { path: string; durability: 'fsync' | 'process' } } | { postgres: { url: string; schema: string; poolSize: number } };
   delivery: ParsedConfig['delivery'];
+  /** Test setups only (`testing.drain` enables POST /v1/drain). */
+  testing: { drain: boolean };
   targets: readonly Target[];
   channels: readonly ChannelDeclaration[];
   /** Queues and topics by name, with their kind, for routing producer calls. */
@@ -200,6 +202,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     server,
     storage,
     delivery: file.delivery,
+    testing: { drain: file.testing.drain },
     targets,
     channels,
     queues,

@@ -160,6 +160,14 @@ export const configSchema = z
       })
       .strict()
       .default({ maxPayload: 256 * 1024, maxDepth: 64, dedupWindow: 86_400_000, retention: 7 * 86_400_000, pollInterval: 1_000, shutdownGrace: 30_000 }),
+    /** Test setups only: never on by default. */
+    testing: z
+      .object({
+        /** Enables POST /v1/drain: deliver everything due now and report what is left. */
+        drain: z.boolean().default(false),
+      })
+      .strict()
+      .default({ drain: false }),
     endpoints: z.record(name, endpoint).default({}),
     queues: z.record(name, queue).default({}),
     topics: z.record(name, topic).default({}),

@@ -16,8 +16,15 @@ const TYPES = {
  * and `onStalled` endpoints. Each notification is a message on an internal queue, so it is
  * stored durably, signed, retried and dead-lettered like any other delivery.
  */
-export function createNotifier(config: OffloadConfig, store: Store, wake: (targets: string[]) => void, clock: Clock, logger: Logger): (event: DeliveryEvent) => void {
-  return (event) => {
+export interface Notifier {
+  notify(event: DeliveryEvent): void;
+  /** Resolves once every notification asked for so far has been stored (or failed to be). */
+  settled(): Promise<void>;
+}
+
+export function createNotifier(config: OffloadConfig, store: Store, wake: (targets: string[]) => void, clock: Clock, logger: Logger): Notifier {
+  const storing = new Set<Promise<void>>();
+  const notify = (event: DeliveryEvent): void => {
     const routes = config.notifications.get(event.target);
     if (!routes) return;
     const queue =
@@ -29,9 +36,17 @@ export function createNotifier(config: OffloadConfig, store: Store, wake: (targe
     const type = TYPES[event.type as keyof typeof TYPES];
     const data = { target: event.target, key: event.lane || null, messageIds: event.ids, attempt: event.attempt, reason: event.reason ?? null, statusCode: event.statusCode ?? null, at: new Date(clock.now()).toISOString() };
     const id = `${type}:${event.target}:${event.ids[0]}:${event.attempt}`;
-    store.send(queue, [{ id, key: null, type, data: JSON.stringify(data), metadata: {}, deliverAt: null }]).then(
+    const stored = store.send(queue, [{ id, key: null, type, data: JSON.stringify(data), metadata: {}, deliverAt: null }]).then(
       () => wake([queue]),
       (error: unknown) => logger.warn({ err: error, queue, type }, 'could not store a notification'),
     );
+    storing.add(stored);
+    void stored.finally(() => storing.delete(stored));
+  };
+  return {
+    notify,
+    async settled() {
+      while (storing.size > 0) await Promise.all(storing);
+    },
   };
 }

@@ -13,6 +13,7 @@ import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { drainRoutes } from './routes/drain.js';
 
 export const VERSION = '0.1.0';
 
@@ -63,7 +64,9 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
       storeOk = false;
     }
     const ready = storeOk && ctx.ready();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', store: storeOk ? 'ok' : 'unreachable' });
+    // A test setup says so, so that it is never mistaken for a production instance.
+    const testing = ctx.config.testing.drain ? { drain: 'enabled' } : {};
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', store: storeOk ? 'ok' : 'unreachable', ...testing });
   });
   const doc = openApiDocument(VERSION);
   app.get('/openapi.json', async () => doc);
@@ -80,6 +83,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
 
   messageRoutes(app, ctx, options.metrics);
   operationRoutes(app, ctx);
+  drainRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { OffloadConfig } from '../config/load.js';
+import type { DrainRequest, DrainResult } from '../delivery/drain.js';
 import type { Store, TargetStats } from '../storage/port.js';
 import type { EventHub } from './event-hub.js';
 
@@ -16,6 +17,8 @@ export interface ServerContext {
   stats?(): Promise<TargetStats[]>;
   /** Called after a request that changed state, so cached stats are not served stale to its sender. */
   changed?(): void;
+  /** Present only when the configuration enables drain (testing.drain). */
+  drain?(request: DrainRequest): Promise<DrainResult>;
   /** Circuit breaker states per endpoint origin, for the channel listing. */
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
 }

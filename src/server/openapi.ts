@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { drainInputSchema } from './drain-input.js';
 import { batchInputSchema, messageInputSchema } from './message-input.js';
 
 const problem = { $ref: '#/components/schemas/Problem' };
@@ -11,6 +12,31 @@ const sendResult = { type: 'object', properties: { id: { type: 'string' }, statu
 const list = { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, next: { type: ['string', 'null'] } } };
 const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK', ...json(list) }, ...problems }, ...extra });
 const nameParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+const reasons = ['due', 'in-flight', 'scheduled', 'retrying', 'parked', 'stalled', 'paused', 'breaker-open', 'deadlettered', 'skipped'];
+const drainResult = {
+  type: 'object',
+  properties: {
+    complete: { type: 'boolean', description: 'nothing of the channels is due or in flight' },
+    stoppedBy: { enum: ['timeout', 'rounds', null] },
+    rounds: { type: 'integer' },
+    elapsedMs: { type: 'integer' },
+    targets: { type: 'array', items: { type: 'string' } },
+    undelivered: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, channel: { type: 'string' }, target: { type: 'string' }, key: { type: ['string', 'null'] }, type: { type: 'string' },
+          status: { type: 'string' }, reason: { enum: reasons }, attempts: { type: 'integer' }, availableAt: { type: ['string', 'null'] }, lastError: { type: ['string', 'null'] },
+        },
+      },
+    },
+    counts: { type: 'object', additionalProperties: { type: 'integer' } },
+    truncated: { type: 'boolean' },
+  },
+  required: ['complete', 'stoppedBy', 'rounds', 'undelivered', 'counts', 'truncated'],
+};
 
 /** The OpenAPI 3.1 description served at /openapi.json; request schemas come from the validators. */
 export function openApiDocument(version: string): object {
@@ -56,6 +82,19 @@ export function openApiDocument(version: string): object {
       '/v1/topics/{name}/resume': { post: op('Resume the topic', { parameters: [nameParam('name')] }) },
       '/v1/topics/{topic}/subscriptions/{sub}/pause': { post: op('Pause one subscription', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/resume': { post: op('Resume one subscription', { parameters: sub }) },
+      '/v1/drain': {
+        post: {
+          summary: 'Test setups (testing.drain): deliver everything due on the channels now, then answer with what is left and why',
+          description:
+            'Operator role. Answers once nothing of the channels is due or in flight (with skipBackoff, waiting retries are due now); work that deliveries create is drained too, up to maxRounds. Running out of time or rounds still answers 200, with complete: false and stoppedBy. Refused with 403 (drain_disabled) unless the configuration says testing: { drain: true }.',
+          requestBody: { required: false, ...json({ $ref: '#/components/schemas/DrainInput' }) },
+          responses: {
+            '200': { description: 'Drained (complete), or stopped by its timeout or round limit', ...json({ $ref: '#/components/schemas/DrainResult' }) },
+            '400': problems['400'],
+            '403': { description: 'Drain is not enabled on this server, or the key is not an operator key', content: { 'application/problem+json': { schema: problem } } },
+          },
+        },
+      },
       '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
       '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'The store is reachable and deliveries run', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
@@ -65,6 +104,8 @@ export function openApiDocument(version: string): object {
       schemas: {
         MessageInput: z.toJSONSchema(messageInputSchema, { unrepresentable: 'any', io: 'input' }),
         BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),
+        DrainInput: z.toJSONSchema(drainInputSchema, { unrepresentable: 'any', io: 'input' }),
+        DrainResult: drainResult,
         Problem: {
           type: 'object',
           properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } } },

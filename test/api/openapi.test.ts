@@ -7,6 +7,7 @@ import type { ServerContext } from '../../src/server/context.js';
 import { createEventHub } from '../../src/server/event-hub.js';
 import { messageRoutes } from '../../src/server/routes/messages.js';
 import { operationRoutes } from '../../src/server/routes/operations.js';
+import { drainRoutes } from '../../src/server/routes/drain.js';
 import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../support/temp.js';
 
@@ -57,6 +58,7 @@ describe('GET /openapi.json', () => {
     expect(doc.info).toMatchObject({ title: 'Offload', version: VERSION });
     expect(doc.components.schemas.MessageInput?.properties).toHaveProperty('data');
     expect(doc.components.schemas.BatchInput?.properties).toHaveProperty('messages');
+    expect(Object.keys(doc.components.schemas.DrainInput?.properties ?? {})).toEqual(['channels', 'timeout', 'skipBackoff', 'maxRounds']);
     expect(Object.keys(doc.components.schemas.Problem?.properties ?? {})).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
   });
 
@@ -68,6 +70,7 @@ describe('GET /openapi.json', () => {
     });
     messageRoutes(bare, ctx);
     operationRoutes(bare, ctx);
+    drainRoutes(bare, ctx);
     await bare.ready();
     await bare.close();
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`));

@@ -15,11 +15,11 @@ export interface TestOffload extends Offload {
  * Starts a real Offload (SQLite file in a temp folder, API on a free loopback port). It stops
  * and its folder goes when the test ends, whatever the outcome.
  */
-export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'> & { storage?: ConfigInput['storage'] }, options: OffloadOptions = {}): Promise<TestOffload> {
+export async function startOffload(input: Omit<ConfigInput, 'storage' | 'server'> & { storage?: ConfigInput['storage']; server?: Omit<NonNullable<ConfigInput['server']>, 'port'> }, options: OffloadOptions = {}): Promise<TestOffload> {
   const dir = tempDir();
   const config: OffloadConfig = buildConfig({
     ...input,
-    server: { port: 0 },
+    server: { ...input.server, port: 0 },
     storage: input.storage ?? { sqlite: { path: join(dir.path, 'offload.db') } },
   });
   const offload = await createOffload(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), ...options });
