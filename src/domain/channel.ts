@@ -65,10 +65,6 @@ export interface SubscriptionTarget extends DeliveryPolicy {
 
 export type Target = QueueTarget | FifoTarget | SubscriptionTarget;
 
-export function isOrdered(target: Target): target is FifoTarget | SubscriptionTarget {
-  return target.ordering !== 'none';
-}
-
 export function subscriptionTargetName(topic: string, subscription: string): string {
   return `${topic}/${subscription}`;
 }

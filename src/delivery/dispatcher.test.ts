@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeliveryPolicy, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
+import { createFakeClock, type FakeClock } from '../domain/clock.js';
+import { newMessage } from '../domain/message.js';
+import type { AttemptResult, EndpointVerdict } from '../domain/outcome.js';
+import { createFakeScheduler, type FakeScheduler } from '../domain/scheduler.js';
+import type { Store } from '../storage/port.js';
+import { createSqliteStore } from '../storage/sqlite/sqlite-store.js';
+import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './dispatcher.js';
+import type { HttpCall } from './http-client.js';
+
+const LOCK = 30_000;
+const policy: DeliveryPolicy = {
+  url: 'http://127.0.0.1:9/hook', endpoint: 'sink', timeoutMs: 10_000, lockDurationMs: LOCK, concurrency: 4,
+  maxAttempts: 3, minBackoffMs: 1_000, maxBackoffMs: 10_000, secrets: [], headers: {},
+};
+const queue: QueueTarget = { ...policy, kind: 'queue', name: 'q', ordering: 'none' };
+const subscription: SubscriptionTarget = {
+  ...policy, kind: 'subscription', name: 't/s', topic: 't', subscription: 's', ordering: 'topic', concurrency: 1,
+  batchSize: 1, maxBatchWaitMs: 0, stallAfterAttempts: 5, startFrom: 'latest',
+};
+
+/** An endpoint the test answers by hand: each call waits until the test resolves it. */
+function createManualEndpoint() {
+  const calls: Array<{ call: HttpCall; answer: (result: AttemptResult) => void }> = [];
+  return {
+    calls,
+    send(call: HttpCall): Promise<AttemptResult> {
+      return new Promise((resolve) => {
+        // As the HTTP client does: an abort ends the call at once.
+        call.signal?.addEventListener('abort', () => resolve({ kind: 'aborted', error: 'lease lost or shutting down' }), { once: true });
+        calls.push({ call, answer: resolve });
+      });
+    },
+    ids: () => calls.map((c) => c.call.headers['idempotency-key']),
+  };
+}
+
+describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
+  let clock: FakeClock;
+  let scheduler: FakeScheduler;
+  let store: Store;
+  let endpoint: ReturnType<typeof createManualEndpoint>;
+  let events: DeliveryEvent[];
+  let dispatcher: Dispatcher | undefined;
+
+  beforeEach(async () => {
+    clock = createFakeClock();
+    scheduler = createFakeScheduler(clock);
+    store = createSqliteStore({ path: ':memory:', clock });
+    await store.declare([{ name: 'q', kind: 'queue' }, { name: 't', kind: 'topic' }, { name: 't/s', kind: 'subscription', topic: 't', ordering: 'topic' }]);
+    endpoint = createManualEndpoint();
+    events = [];
+  });
+  afterEach(async () => {
+    if (dispatcher) {
+      const stopped = dispatcher.stop(0);
+      await scheduler.advance(0);
+      await stopped;
+    }
+    dispatcher = undefined;
+    // Nothing of the dispatcher keeps running after stop.
+    expect(scheduler.pending()).toBe(0);
+    await store.close();
+  });
+
+  const start = (targets: Target[], gate?: DeliveryGate) => {
+    dispatcher = createDispatcher({ store, targets, send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, gate, onEvent: (e) => events.push(e) });
+    dispatcher.start();
+    return dispatcher;
+  };
+  const statusOf = async (id: string) => (await store.getMessage(id))[0]!.deliveries[0]!;
+
+  it('claims, calls and settles a message, and is idle afterwards', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    start([queue]);
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['m1']);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200, body: 'ok' });
+    await scheduler.settle();
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+    expect(dispatcher!.inFlight()).toBe(0);
+  });
+
+  it('renews the lease of a long call so nobody else takes it over', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    start([queue]);
+    await scheduler.settle();
+    await scheduler.advance(LOCK * 3); // three leases long: renewals keep it
+    expect(await store.claim({ target: 'q', limit: 10, owner: 'other', leaseMs: LOCK })).toEqual([]);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+    expect(endpoint.calls).toHaveLength(1);
+  });
+
+  it('aborts a call whose lease was lost; its settlement is fenced and the breaker hears nothing', async () => {
+    const verdicts: EndpointVerdict[] = [];
+    const gate: DeliveryGate = { permits: () => Infinity, started: () => undefined, record: (_t, v) => void verdicts.push(v), reopensAt: () => null };
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    start([queue], gate);
+    await scheduler.settle();
+    // The process stood still past its lease (the clock moved, no timer ran): another instance takes over.
+    clock.advance(LOCK + 1);
+    const taken = await store.claim({ target: 'q', limit: 1, owner: 'other', leaseMs: LOCK });
+    expect(taken).toHaveLength(1);
+    await scheduler.advance(LOCK / 3); // the next renewal finds the lease lost
+    expect(endpoint.calls[0]!.call.signal!.aborted).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['fenced']);
+    expect(verdicts).toEqual(['untested']);
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivering', attempts: 2 });
+  });
+
+  it('on stop, lets calls finish until the deadline, then aborts and releases the rest without counting the attempt', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
+    const d = start([queue]);
+    await scheduler.settle();
+    expect(endpoint.calls).toHaveLength(2);
+    let stopped = false;
+    const stopping = d.stop(5_000).then(() => (stopped = true));
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.advance(4_999);
+    expect(stopped).toBe(false);
+    await scheduler.advance(1);
+    await stopping;
+    dispatcher = undefined;
+    const [first, second] = [await statusOf(endpoint.ids()[0]!), await statusOf(endpoint.ids()[1]!)];
+    expect(first).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(second).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+  });
+
+  it('goes straight on to the next event of a single-lane subscription in one store step', async () => {
+    let settleAndClaims = 0;
+    const settleAndClaim = store.settleAndClaim.bind(store);
+    store = Object.assign(Object.create(null) as Store, store, {
+      settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => {
+        settleAndClaims++;
+        return settleAndClaim(...args);
+      },
+    });
+    await store.send('t', ['e1', 'e2', 'e3'].map((id) => newMessage({ id, type: 'x', data: {} })));
+    start([subscription]);
+    await scheduler.settle();
+    for (let i = 0; i < 3; i++) {
+      expect(endpoint.calls).toHaveLength(i + 1); // one at a time, in order
+      endpoint.calls[i]!.answer({ kind: 'response', statusCode: 204 });
+      await scheduler.settle();
+    }
+    expect(endpoint.ids()).toEqual(['e1', 'e2', 'e3']);
+    expect(settleAndClaims).toBe(3);
+    expect(events.map((e) => e.type)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('holds a target back while its breaker is open, without using attempts, and looks again when it reopens', async () => {
+    let open = true;
+    const reopensAt = clock.now() + 15_000;
+    const gate: DeliveryGate = {
+      permits: () => (open ? 0 : Infinity),
+      started: () => undefined,
+      record: () => undefined,
+      reopensAt: () => (open ? reopensAt : null),
+    };
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    start([queue], gate);
+    await scheduler.advance(14_000);
+    expect(endpoint.calls).toHaveLength(0);
+    expect(await statusOf('m1')).toMatchObject({ status: 'queued', attempts: 0 });
+    open = false;
+    await scheduler.advance(1_000);
+    expect(endpoint.ids()).toEqual(['m1']);
+  });
+
+  it('fails a message that cannot be sent permanently, without calling the endpoint, and tells the breaker nothing', async () => {
+    const verdicts: EndpointVerdict[] = [];
+    const gate: DeliveryGate = { permits: () => Infinity, started: () => undefined, record: (_t, v) => void verdicts.push(v), reopensAt: () => null };
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {}, metadata: { headers: { 'x-a': 'one\r\ntwo' } } })]);
+    start([queue], gate);
+    await scheduler.settle();
+    expect(endpoint.calls).toHaveLength(0);
+    expect(await statusOf('m1')).toMatchObject({ status: 'deadlettered', attempts: 1 });
+    expect((await statusOf('m1')).lastError).toMatch(/^permanent failure: request refused before sending: header 'x-a'/);
+    expect(verdicts).toEqual(['untested']);
+  });
+});
