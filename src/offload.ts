@@ -9,6 +9,8 @@ import { createServer } from './server/app.js';
 import { createEventHub, type EventHub } from './server/event-hub.js';
 import { createMetrics } from './server/metrics.js';
 import { createStatsCache } from './server/stats-cache.js';
+import { createLogThrottle, errorKey } from './server/log-throttle.js';
+import { trackWrites } from './storage/write-health.js';
 import type { Store } from './storage/port.js';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
 import { createPostgresStore } from './storage/postgres/index.js';
@@ -48,7 +50,15 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const logger = options.logger ?? pino({ level: process.env.OFFLOAD_LOG_LEVEL ?? 'info' });
   const clock = options.clock ?? systemClock;
   const instanceId = options.instanceId ?? `offload-${randomBytes(4).toString('hex')}`;
-  const store = options.store ?? (await openStore(config, clock));
+  const logThrottle = createLogThrottle(logger);
+  // Every write is watched: one that fails makes the instance not ready until a write succeeds again.
+  const tracked = trackWrites(options.store ?? (await openStore(config, clock)), {
+    onChange: (failing, reason) => {
+      if (failing) logger.error({ alert: 'store-writes-failing', reason }, `ALERT: the store refuses writes (${reason}); not ready until a write succeeds again`);
+      else logger.info('the store accepts writes again; ready');
+    },
+  });
+  const store = tracked.store;
   const http = options.send ? undefined : createHttpClient();
   const events = createEventHub();
   // One stats computation per scrape (and per dashboard refresh), shared and cached briefly.
@@ -76,7 +86,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         events.publish({ type: 'breaker', at: clock.now(), origin, from: t.from, to: t.to, reason: t.reason });
         if (t.to === 'closed') dispatcher.wake();
       },
-      onError: (error) => logger.warn({ err: error }, 'could not share a circuit breaker state; will retry'),
+      onError: (error) => logThrottle.warn(errorKey('breaker save', error), { err: error }, 'could not share a circuit breaker state; will retry'),
     });
   const breakerViews = () => ('views' in gate ? (gate as BreakerGate).views() : []);
   const notifier = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
@@ -103,7 +113,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     onEvent,
     onError: (error, context) => {
       lastStoreError = clock.now();
-      logger.warn({ err: error }, `store error while ${context}; will retry`);
+      logThrottle.warn(errorKey(context, error), { err: error }, `store error while ${context}; will retry`);
     },
   });
 
@@ -130,13 +140,14 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       wake: (targets) => dispatcher.wake(targets),
       events,
       ready: () => started && clock.now() - lastStoreError > 5_000,
+      writes: () => ({ failing: tracked.health.failing(), reason: tracked.health.reason() }),
       now: () => clock.now(),
       breakers: breakerViews,
       stats: () => statsCache.stats(),
       changed: () => statsCache.invalidate(),
       ...(drainer ? { drain: drainer.drain } : {}),
     },
-    { logger, metrics },
+    { logger, metrics, logThrottle },
   );
 
   const offload: Offload = {
@@ -164,12 +175,12 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
       if ('sync' in gate) {
         breakerSync = setInterval(() => {
-          (gate as BreakerGate).sync().catch((error: unknown) => logger.warn({ err: error }, 'reading shared circuit breaker states failed; will retry'));
+          (gate as BreakerGate).sync().catch((error: unknown) => logThrottle.warn(errorKey('breaker sync', error), { err: error }, 'reading shared circuit breaker states failed; will retry'));
         }, Math.max(250, config.delivery.pollInterval));
         breakerSync.unref();
       }
       sweeper = setInterval(() => {
-        store.sweep(clock.now() - retention).catch((error: unknown) => logger.warn({ err: error }, 'sweeping old messages failed; will retry'));
+        store.sweep(clock.now() - retention).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
       }, 60_000);
       sweeper.unref();
       started = true;
@@ -183,6 +194,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);
       await http?.close();
+      tracked.close();
+      logThrottle.close();
       if (!options.store) await store.close();
     },
   };

@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { checkQueryShape } from './query.js';
 import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
+import type { LogThrottle } from './log-throttle.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { operationRoutes } from './routes/operations.js';
@@ -18,7 +19,7 @@ import { drainRoutes } from './routes/drain.js';
 export const VERSION = '0.1.0';
 
 /** Builds the HTTP API (SPEC §9). Tests drive it in-process with `app.inject()`. */
-export function createServer(ctx: ServerContext, options: { logger?: Logger | false; metrics?: Metrics; eventStream?: Partial<EventStreamLimits> } = {}): FastifyInstance {
+export function createServer(ctx: ServerContext, options: { logger?: Logger | false; metrics?: Metrics; eventStream?: Partial<EventStreamLimits>; logThrottle?: LogThrottle } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: (options.logger || undefined) as FastifyBaseLogger | undefined,
     bodyLimit: ctx.config.server.bodyLimit,
@@ -28,9 +29,9 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     maxParamLength: 1_000,
     forceCloseConnections: true,
     // Requests the router refuses (a malformed percent-encoding) get the same problem answers.
-    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply, options.logThrottle),
   });
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler((error: Error, request, reply) => errorHandler(error, request, reply, options.logThrottle));
   // Operator actions are POSTs without a body; accept an empty body even when sent as JSON.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   // Room for the envelope (a batch wraps data in three levels); each message's data is then checked exactly, with its path.
@@ -63,10 +64,17 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     } catch {
       storeOk = false;
     }
-    const ready = storeOk && ctx.ready();
+    const writes = ctx.writes?.() ?? { failing: false, reason: null };
+    const ready = storeOk && !writes.failing && ctx.ready();
     // A test setup says so, so that it is never mistaken for a production instance.
     const testing = ctx.config.testing.drain ? { drain: 'enabled' } : {};
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', store: storeOk ? 'ok' : 'unreachable', ...testing });
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not ready',
+      store: storeOk ? 'ok' : 'unreachable',
+      writes: writes.failing ? 'failing' : 'ok',
+      ...(writes.failing ? { reason: writes.reason } : {}),
+      ...testing,
+    });
   });
   const doc = openApiDocument(VERSION);
   app.get('/openapi.json', async () => doc);

@@ -12,6 +12,8 @@ export interface ServerContext {
   events: EventHub;
   /** Store reachable and dispatcher running. */
   ready(): boolean;
+  /** Whether the store refuses writes (from a failed write until a write succeeds again). */
+  writes?(): { failing: boolean; reason: string | null };
   now(): number;
   /** Shared, briefly cached stats (see stats-cache.ts); the store's own when absent. */
   stats?(): Promise<TargetStats[]>;

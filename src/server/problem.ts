@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OffloadError, type ErrorCode } from '../domain/errors.js';
+import { errorKey, type LogThrottle } from './log-throttle.js';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -46,16 +47,21 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, d
  * framework's own client errors (malformed JSON, body too large, wrong content type) say what to
  * fix; anything else is logged once and answered 500 without internals.
  */
-export function errorHandler(error: FastifyError | OffloadError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(error: FastifyError | OffloadError | Error, request: FastifyRequest, reply: FastifyReply, throttle?: LogThrottle): FastifyReply {
   if (error instanceof OffloadError) {
     const status = STATUS[error.code];
-    if (status >= 500) request.log.error({ err: error }, error.message);
+    // A failing store fails every request alike: logged once per interval with a count.
+    if (status >= 500) {
+      if (throttle) throttle.error(errorKey('request', error), { err: error }, error.message);
+      else request.log.error({ err: error }, error.message);
+    }
     return sendProblem(reply, status, error.code, error.message, error.details?.errors);
   }
   const fe = error as FastifyError;
   const status = fe.statusCode ?? 500;
   if (status >= 400 && status < 500) return sendProblem(reply, status, clientCode(fe), clientDetail(fe));
-  request.log.error({ err: error }, 'unexpected error');
+  if (throttle) throttle.error(errorKey('unexpected', error), { err: error }, 'unexpected error');
+  else request.log.error({ err: error }, 'unexpected error');
   return sendProblem(reply, 500, 'internal', 'an unexpected error occurred; it has been logged');
 }
 

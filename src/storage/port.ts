@@ -120,6 +120,13 @@ export interface Store {
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
   ping(): Promise<void>;
 
+  /**
+   * A durable write that changes nothing (one row is rewritten as it is), to learn whether the
+   * store accepts writes again after one failed (disk full, I/O error, read-only). Rejects as
+   * any write would.
+   */
+  probeWrite(): Promise<void>;
+
   close(): Promise<void>;
 }
 

@@ -346,6 +346,17 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect((await store.listBreakers())[0]).toMatchObject({ state: 'closed', updatedAt: 3_000 });
     });
 
+    it('probes writes without changing anything an operator can see', async () => {
+      await store.send('q', [msg('m1')]);
+      await store.setPaused('f', true);
+      const before = await store.stats();
+      await store.probeWrite();
+      await store.probeWrite();
+      expect(await store.stats()).toEqual(before);
+      expect(ids(await claim('q'))).toEqual(['m1']);
+      expect(await claim('f')).toEqual([]);
+    });
+
     it('sweeps delivered messages past retention', async () => {
       await store.send('q', [msg('m1'), msg('m2')]);
       const claims = await claim('q', 1);

@@ -5,8 +5,8 @@ import { isUnavailable, mapError } from './connection.js';
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
 describe('PostgreSQL error mapping', () => {
-  it('treats connection failures, shutdowns and exhausted resources as unavailability', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', '53300']) expect(isUnavailable(withCode(code))).toBe(true);
+  it('treats connection failures, shutdowns, a full disk, I/O errors and read-only as unavailability', () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', '53300', '53100', '58030', '25006']) expect(isUnavailable(withCode(code))).toBe(true);
     expect(isUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isUnavailable(new AggregateError([withCode('ECONNREFUSED')], 'connect failed'))).toBe(true);
   });

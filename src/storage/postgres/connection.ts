@@ -46,8 +46,9 @@ export function isUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (UNAVAILABLE_CODES.has(code)) return true;
-    // Class 08: connection exception; class 53: insufficient resources (too many connections, disk full).
-    if (code.startsWith('08') || code.startsWith('53')) return true;
+    // Class 08: connection exception; class 53: insufficient resources (too many connections, disk full);
+    // class 58: system error (I/O error).
+    if (code.startsWith('08') || code.startsWith('53') || code.startsWith('58')) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isUnavailable);
   return UNAVAILABLE_MESSAGES.test(error.message);

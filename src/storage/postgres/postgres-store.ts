@@ -6,7 +6,7 @@ import type { ChannelDeclaration, SendResult, Settlement, SettleResult, Store } 
 import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
-import { guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
+import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
 import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch } from './leases.js';
 import { migrate } from './migrations.js';
 import { createWakeListener } from './notify.js';
@@ -225,6 +225,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     ping: () =>
       guard(async () => {
         await run(pool, sql.ping, [], true);
+      }),
+    probeWrite: () =>
+      guard(async () => {
+        await execute(pool, sql.probeWrite, [], true);
       }),
     onWake: (handler) => (notify ? listener.subscribe(handler) : () => {}),
     close: async () => {

@@ -259,6 +259,7 @@ export function hotStatements(schema: string) {
       SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND available_at IS NOT NULL
       ON CONFLICT DO NOTHING`),
     ping: st('ping', () => 'SELECT 1'),
+    probeWrite: st('probe_write', (s) => `UPDATE ${s}.channels SET paused = paused WHERE id = (SELECT MIN(id) FROM ${s}.channels)`),
   };
 }
 

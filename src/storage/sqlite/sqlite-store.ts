@@ -260,6 +260,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async ping() {
       worker.prepare('SELECT 1').get();
     },
+    async probeWrite() {
+      worker.prepare('UPDATE channels SET paused = paused WHERE id = (SELECT MIN(id) FROM channels)').run();
+    },
     async close() {
       worker.close();
     },
