@@ -16,7 +16,7 @@ describe('POST /v1/drain', () => {
     const res = await post(offload.url, '/v1/drain', {});
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ type: 'urn:offload:problem:drain_disabled', detail: expect.stringContaining('testing: { drain: true }') });
-    expect((await get(offload.url, '/readyz')).body).toEqual({ status: 'ready', store: 'ok' });
+    expect((await get(offload.url, '/readyz')).body).toEqual({ status: 'ready', store: 'ok', writes: 'ok' });
   });
 
   it('delivers what was sent to queues and topics, then answers with nothing left; readyz says drain is on', async () => {
@@ -27,7 +27,7 @@ describe('POST /v1/drain', () => {
       queues: { emails: { endpoint: 'sink', path: '/emails' }, provisionings: { kind: 'fifo', endpoint: 'sink', path: '/provisionings' } },
       topics: { events: { subscriptions: { read: { endpoint: 'sink', path: '/read', batchSize: 10 }, billing: { endpoint: 'sink', path: '/billing', ordering: 'key' } } } },
     });
-    expect((await get(offload.url, '/readyz')).body).toEqual({ status: 'ready', store: 'ok', drain: 'enabled' });
+    expect((await get(offload.url, '/readyz')).body).toEqual({ status: 'ready', store: 'ok', writes: 'ok', drain: 'enabled' });
     const client = createClient({ url: offload.url });
     await client.sendBatch('emails', [{ id: 'm1', data: {} }, { id: 'm2', data: {} }]);
     await client.sendBatch('provisionings', [{ id: 'p1', key: 't1', data: {} }, { id: 'p2', key: 't1', data: {} }]);
