@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DELIVERY_EVENTS,
@@ -9,11 +10,12 @@ import {
   messageStatus,
   nextDeliveryState,
   nextLaneState,
+  type DeliveryEvent,
   type DeliveryState,
   type LaneState,
   type StoredDelivery,
 } from './delivery-state.js';
-import type { MessageStatus } from './message.js';
+import { FINAL_STATUSES, type MessageStatus } from './message.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -125,5 +127,37 @@ describe('messageStatus', () => {
     expect(messageStatus(['delivered', 'skipped'])).toBe('skipped');
     expect(messageStatus(['delivered', 'delivered'])).toBe('delivered');
     expect(messageStatus([])).toBe('delivered');
+  });
+});
+
+describe('the table as a model (generated event sequences)', () => {
+  const attemptsAfter = (rule: (typeof DELIVERY_TRANSITIONS)[DeliveryEvent]['attempts'], n: number) =>
+    ({ zero: 0, 'plus-one': n + 1, 'minus-one': n - 1, same: n, restart: 0 })[rule];
+
+  it('never counts attempts below zero, ends only by deletion, and shows a final status exactly for final states', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...DELIVERY_EVENTS), { maxLength: 60 }), fc.constantFrom<LaneState | null>(null, ...LANE_STATES), (events, headOf) => {
+        let state: DeliveryState | 'new' | 'deleted' = 'new';
+        let attempts = 0;
+        let leased = false; // a claim's attempt not yet decided or given back
+        for (const event of events) {
+          if (state === 'deleted') break;
+          const next = nextDeliveryState(state, event);
+          if (next === null) continue;
+          const rule = DELIVERY_TRANSITIONS[event];
+          attempts = attemptsAfter(rule.attempts, attempts);
+          // Only an attempt that was taken can be given back.
+          if (event === 'release') expect(leased).toBe(true);
+          leased = next === 'delivering';
+          expect(attempts).toBeGreaterThanOrEqual(0);
+          state = next;
+          if (state === 'deleted') continue;
+          const status = deliveryStatus({ state, attempts, availableAt: isLive(state) ? NOW : null, headOf }, NOW);
+          expect(FINAL_STATUSES.has(status)).toBe(!isLive(state));
+          if (state === 'ready' && headOf === 'parked') expect(status).toBe('parked');
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

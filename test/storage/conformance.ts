@@ -4,6 +4,7 @@ import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
 import { describeDrainConformance } from './conformance-drain.js';
+import { describeTransitionConformance } from './conformance-transitions.js';
 
 /**
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
@@ -11,6 +12,7 @@ import { describeDrainConformance } from './conformance-drain.js';
  */
 export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
   describeDrainConformance(adapter, open);
+  describeTransitionConformance(adapter, open);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;
