@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     // Tests that restart shared services run alone afterwards (vitest.serial.config.ts).
     exclude: ['test/serial/**', 'node_modules/**'],
     testTimeout: 60_000,

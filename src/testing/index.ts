@@ -1,4 +1,4 @@
-/** Test tools for systems that deliver to HTTP endpoints: a fault-injecting receiver and a history checker. */
+/** Test tools: an in-process Offload for API test suites (startTestOffload), a fault-injecting receiver and a history checker. */
 export { createFaultReceiver } from './fault-receiver.js';
 export type { AppliedView, FaultReceiver, FaultReceiverOptions, WaiterOptions } from './fault-receiver.js';
 export type { Fault, FaultKind, Latency } from './faults.js';
@@ -22,3 +22,6 @@ export { createIdempotentLedger } from './idempotent-ledger.js';
 export type { IdempotentLedger } from './idempotent-ledger.js';
 export { assertHistory, checkHistory } from './history-checker.js';
 export type * from './history-types.js';
+export { DrainIncompleteError, startTestOffload } from './test-offload.js';
+export type { TestOffload, TestOffloadConfig, TestOffloadOptions } from './test-offload.js';
+export type { DrainOptions, DrainResult, UndeliveredMessage, UndeliveredReason } from '../client/index.js';
