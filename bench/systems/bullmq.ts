@@ -10,8 +10,6 @@ import type { BenchEnv, BenchMessage, BenchSystem, ChannelSpec, SystemDescriptio
 import { createHttpPoster, type HttpPoster } from '../lib/http-poster.js';
 import { packageVersion } from '../lib/package-version.js';
 
-type RedisClient = Awaited<Queue['client']>;
-
 interface Lane {
   readonly queue: Queue;
   readonly path: string;
@@ -28,7 +26,7 @@ const JOB_OPTIONS: JobsOptions = {
 
 const MAX_SCAN_ROUNDS = 100_000;
 
-function lanesFor(channel: ChannelSpec, prefix: string, connection: RedisClient): Map<string, Lane> {
+function lanesFor(channel: ChannelSpec, prefix: string, connection: Redis): Map<string, Lane> {
   const lanes = new Map<string, Lane>();
   const add = (id: string, path: string, concurrency: number): void => {
     lanes.set(id, { queue: new Queue(`${channel.name}-${id}`, { connection, prefix }), path, concurrency });
@@ -60,8 +58,7 @@ function createBullmq(): BenchSystem {
   let channel: ChannelSpec | undefined;
   let prefix = '';
   let redisUrl = '';
-  let bootstrap: Queue | undefined;
-  let client: RedisClient | undefined;
+  let client: Redis | undefined;
   let lanes = new Map<string, Lane>();
   let workers: Worker[] = [];
   let poster: HttpPoster | undefined;
@@ -95,12 +92,9 @@ function createBullmq(): BenchSystem {
       channel = spec;
       prefix = `obench-${env.runTag}`;
       redisUrl = env.redisUrl;
-      const url = new URL(env.redisUrl);
-      bootstrap = new Queue(`${spec.name}-bootstrap`, {
-        prefix,
-        connection: { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null },
-      });
-      client = await bootstrap.client;
+      // BullMQ's documented setup: one ioredis connection shared by queues and workers
+      // (maxRetriesPerRequest: null), duplicated by each worker for its blocking reads.
+      client = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
       lanes = lanesFor(spec, prefix, client);
       const connections = spec.kind === 'topic' ? spec.subscriptions.length : spec.concurrency;
       poster = createHttpPoster(env.receiverOrigin, connections);
@@ -138,7 +132,7 @@ function createBullmq(): BenchSystem {
       await Promise.all(workers.map((w) => w.close(true)));
       workers = [];
       await Promise.all([...lanes.values()].map((lane) => lane.queue.close()));
-      await bootstrap?.close();
+      client?.disconnect();
       await poster?.close();
       if (redisUrl) await deleteKeys(redisUrl, prefix);
     },

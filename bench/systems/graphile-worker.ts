@@ -116,6 +116,14 @@ function quietLogger(env: BenchEnv): Logger {
   });
 }
 
+/** graphile-worker asks for error handlers on the pool and on each of its clients. */
+function watched(pool: pg.Pool, name: string, env: BenchEnv): pg.Pool {
+  const log = (error: Error): void => env.log(`graphile-worker ${name}: ${error.message}`);
+  pool.on('error', log);
+  pool.on('connect', (client) => client.on('error', log));
+  return pool;
+}
+
 function createGraphileWorker(): BenchSystem {
   let channel: ChannelSpec | undefined;
   let env: BenchEnv | undefined;
@@ -163,18 +171,16 @@ function createGraphileWorker(): BenchSystem {
           fifo: 'queueName = key (a named job queue runs one job at a time, in order)',
           topic: 'one job per subscription per publish, queueName = subscription (serial)',
         },
-        notes: [],
+        notes: [`graphile-worker 0.18 declares Node >= 22.18; this run used Node ${process.versions.node}`],
       };
     },
     async setup(spec, benchEnv) {
       channel = spec;
       env = benchEnv;
       const connectionString = await createFreshDatabase(benchEnv.postgresAdminUrl, DATABASE);
-      pool = new pg.Pool({ connectionString, max: poolSizeFor(spec) });
-      pool.on('error', (error) => benchEnv.log(`graphile-worker pool: ${error.message}`));
+      pool = watched(new pg.Pool({ connectionString, max: poolSizeFor(spec) }), 'pool', benchEnv);
       await runMigrations({ pgPool: pool, logger: quietLogger(benchEnv) });
-      producerPool = new pg.Pool({ connectionString, max: PRODUCER_POOL });
-      producerPool.on('error', (error) => benchEnv.log(`graphile-worker producer pool: ${error.message}`));
+      producerPool = watched(new pg.Pool({ connectionString, max: PRODUCER_POOL }), 'producer pool', benchEnv);
       utils = await makeWorkerUtils({ pgPool: producerPool, logger: quietLogger(benchEnv) });
       poster = createHttpPoster(benchEnv.receiverOrigin, concurrencyOf(spec));
     },

@@ -1,14 +1,17 @@
-import type PgBoss from 'pg-boss';
+import type { Job, PgBoss } from 'pg-boss';
 import type { BenchMessage } from './bench-system.js';
 import { sleep } from '../lib/clock.js';
 
 /**
  * A pg-boss consumer loop built on its public `fetch()` and `complete()`/`fail()`.
  *
- * Why not `work()`: in pg-boss 10 a worker waits out `pollingIntervalSeconds` (at least
- * 0.5 s) after every fetch that took less than that, even when jobs came back, so a
- * worker takes at most `batchSize` jobs per 0.5 s. This loop fetches again at once while
- * jobs come back and backs off from 10 ms to 500 ms only while the queue is empty.
+ * Why not `work()`: a pg-boss 12 worker fetches again at once only in burst mode, which
+ * needs a full batch of more than one job (`burstWhenBatchFull`) or a cached ready count
+ * refreshed once a minute (`burstWhenReadyExceeds`). A `key_strict_fifo` lane holding one
+ * key hands out one job per fetch, so `work()` would take one job per
+ * `pollingIntervalSeconds` (at least 0.5 s) there while NOTIFY is quiet (a drain).
+ * This loop fetches again at once while jobs come back and backs off from 10 ms to 500 ms
+ * only while the queue is empty.
  */
 export interface ConsumerOptions {
   readonly queue: string;
@@ -25,8 +28,8 @@ export interface ConsumerLoop {
   stop(): Promise<void>;
 }
 
-async function handleBatch(boss: PgBoss, options: ConsumerOptions, jobs: PgBoss.Job<BenchMessage>[]): Promise<void> {
-  const run = async (job: PgBoss.Job<BenchMessage>): Promise<string | undefined> => {
+async function handleBatch(boss: PgBoss, options: ConsumerOptions, jobs: Job<BenchMessage>[]): Promise<void> {
+  const run = async (job: Job<BenchMessage>): Promise<string | undefined> => {
     try {
       await options.handle(job.data);
       return undefined;
