@@ -25,8 +25,9 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     bodyLimit: ctx.config.server.bodyLimit,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    // Ids are up to 200 characters; percent-encoded each may take three.
-    maxParamLength: 1_000,
+    // Ids are up to 200 characters; percent-encoded each may take three. Given as a router
+    // option: the top-level spelling is deprecated and warns on every start.
+    routerOptions: { maxParamLength: 1_000 },
     forceCloseConnections: true,
     // Requests the router refuses (a malformed percent-encoding) get the same problem answers.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply, options.logThrottle),
