@@ -65,8 +65,13 @@ export function createBreakerGate(options: {
     record(target, outcome) {
       const entry = entryOf(target);
       if (!entry) return;
-      if (outcome === 'neutral' || outcome === 'untested') entry.breaker.release(clock.now());
-      else announce(entry.origin, entry.breaker, entry.breaker.record(outcome === 'success', clock.now()), true);
+      const now = clock.now();
+      const { breaker } = entry;
+      // Nothing reached the endpoint: not counted, and a probe may go again.
+      if (outcome === 'untested') breaker.release(now);
+      // The endpoint answered: a probe that gets a 4xx shows it is up again; otherwise not counted.
+      else if (outcome === 'neutral') announce(entry.origin, breaker, breaker.state(now) === 'half-open' ? breaker.record(true, now) : null, true);
+      else announce(entry.origin, breaker, breaker.record(outcome === 'success', now), true);
     },
     reopensAt(target) {
       return entryOf(target)?.breaker.openUntil() ?? null;
