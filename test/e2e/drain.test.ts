@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
 import { spawnOffload, writeConfig } from '../support/process.js';
 import { testDir } from '../support/temp.js';
+import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const reasons = (result: DrainResult) => result.undelivered.map((u) => [u.id, u.target, u.reason]);
 
@@ -231,5 +232,36 @@ describe('POST /v1/drain', () => {
     expect((await post(proc.url, '/v1/drain', { channels: ['emails'] })).body).toMatchObject({ complete: true, undelivered: [] });
     expect(receiver.acceptedIds()).toEqual(['m1']);
     expect(proc.output()).toContain('never enable it in production');
+  });
+});
+
+describe.runIf(await postgresAvailable())('POST /v1/drain on PostgreSQL', () => {
+  it('waits for what another instance on the same database delivers, retries hurried on both', async () => {
+    const receiver = await testReceiver({ decide: firstAttempts(1, { kind: 'status', status: 503 }) });
+    const schema = testSchema();
+    onTestFinished(() => dropSchema(schema));
+    const config = {
+      testing: { drain: true },
+      storage: { postgres: { url: TEST_PG_URL, schema, poolSize: 4 } },
+      endpoints: { sink: { url: receiver.url } },
+      queues: { emails: { endpoint: 'sink', path: '/emails', minBackoff: '1h', maxBackoff: '1h' }, provisionings: { kind: 'fifo' as const, endpoint: 'sink', path: '/p', minBackoff: '1h', maxBackoff: '1h' } },
+      topics: { events: { subscriptions: { read: { endpoint: 'sink', path: '/read', minBackoff: '1h', maxBackoff: '1h' } } } },
+    };
+    const a = await startOffload(config);
+    await startOffload(config);
+    const client = createClient({ url: a.url });
+    await client.sendBatch('emails', Array.from({ length: 10 }, (_, i) => ({ id: `m${i}`, data: {} })));
+    await client.sendBatch('provisionings', Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, key: `t${i % 3}`, data: {} })));
+    await client.publishBatch('events', Array.from({ length: 5 }, (_, i) => ({ id: `e${i}`, data: {} })));
+    const result = await client.drain({ skipBackoff: true });
+    expect(result).toMatchObject({ complete: true, undelivered: [] });
+    expect(receiver.acceptCounts('/emails').size).toBe(10);
+    expect(receiver.acceptedIds('/read')).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    for (const key of ['t0', 't1', 't2']) {
+      const order = receiver.acceptedIds('/p').filter((id) => Number(id.slice(1)) % 3 === Number(key.slice(1)));
+      expect(order).toEqual([...order].sort((x, y) => Number(x.slice(1)) - Number(y.slice(1))));
+    }
+    // Each message failed once and was delivered on its second attempt: hurrying counted no attempt.
+    expect(new Set(receiver.records().map((r) => r.events[0]!.attempt))).toEqual(new Set([1, 2]));
   });
 });
