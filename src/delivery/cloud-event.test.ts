@@ -24,6 +24,17 @@ const REQUIRED = ['specversion', 'id', 'source', 'type'];
 const ATTRIBUTE_NAME = /^[a-z0-9]{1,20}$/;
 
 describe('renderCloudEvent', () => {
+  it('carries the lane position of an ordered delivery as extensions, previous omitted for a lane\'s first', () => {
+    const later = JSON.parse(renderCloudEvent(message(), 1, { lane: 'tenant-7', position: 7, previousId: 'evt-0' })) as Record<string, unknown>;
+    expect(later).toMatchObject({ lane: 'tenant-7', laneposition: 7, laneprevious: 'evt-0' });
+    const first = JSON.parse(renderCloudEvent(message(), 1, { lane: '', position: 1, previousId: null })) as Record<string, unknown>;
+    expect(first.laneposition).toBe(1);
+    expect('laneprevious' in first).toBe(false);
+    expect(Object.keys(later).every((k) => ATTRIBUTE_NAME.test(k))).toBe(true);
+    const batch = JSON.parse(renderCloudEventBatch([{ message: message(), attempt: 1, lanePosition: { lane: 'k', position: 2, previousId: 'a' } }, { message: message({ id: 'evt-2' }), attempt: 1 }])) as Array<Record<string, unknown>>;
+    expect(batch.map((e) => e.laneposition)).toEqual([2, undefined]);
+  });
+
   it('renders a structured CloudEvents 1.0 event with every attribute and extension of SPEC §3', () => {
     const event = JSON.parse(renderCloudEvent(message(), 3)) as Record<string, unknown>;
     expect(event).toEqual({

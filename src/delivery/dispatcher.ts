@@ -7,7 +7,7 @@ import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, ClaimRequest, LeaseRef, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
@@ -305,7 +305,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number): { url: string; body: string; headers: Record<string, string> } {
     const head = deliveries[0]!;
     const batched = profileOf(target).batchSize > 1;
-    const body = batched ? renderCloudEventBatch(deliveries.map((d) => ({ message: d.message, attempt: d.attempt }))) : renderCloudEvent(head.message, head.attempt);
+    const body = batched ? renderCloudEventBatch(deliveries) : renderCloudEvent(head.message, head.attempt, head.lanePosition);
     const id = batched ? `${head.message.id}..${deliveries[deliveries.length - 1]!.message.id}` : head.message.id;
     // The endpoint's configured headers (its credentials) always win over a message's own.
     const headers = deliveryHeaders(target.headers, head.message.metadata.headers, {
@@ -313,10 +313,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       'idempotency-key': id,
       traceparent: head.message.metadata.traceparent ?? newTraceparent(),
       'user-agent': 'offload',
+      ...laneHeaders(head.lanePosition),
     });
     if (target.secrets.length > 0) Object.assign(headers, signatureHeaders(target.secrets, id, body, now));
     return { url: target.url, body, headers };
   }
+}
+
+/** Ordered targets: where the call's first event stands in its lane (each event also carries it). */
+function laneHeaders(lane: LanePosition | undefined): Record<string, string> {
+  if (lane === undefined) return {};
+  // Keys are printable ASCII (limits at the door), so a key is a valid header value as it is.
+  const headers: Record<string, string> = { 'offload-lane': lane.lane, 'offload-lane-position': String(lane.position) };
+  if (lane.previousId !== null) headers['offload-lane-previous'] = lane.previousId;
+  return headers;
 }
 
 let entropy = Buffer.alloc(0);

@@ -21,7 +21,7 @@ describe('delivery headers: endpoint-configured headers always win', () => {
 
 describe('message header rules', () => {
   it('families of reserved names', () => {
-    for (const name of ['Proxy-Anything', 'x-forwarded-proto', 'CE-Type', 'webhook-id', 'Sec-Fetch-Mode', 'TraceState']) expect(isReservedHeader(name), name).toBe(true);
+    for (const name of ['Proxy-Anything', 'x-forwarded-proto', 'CE-Type', 'webhook-id', 'Sec-Fetch-Mode', 'TraceState', 'Offload-Lane-Position']) expect(isReservedHeader(name), name).toBe(true);
     for (const name of ['x-tenant', 'accept', 'x-forwarded', 'cef']) expect(isReservedHeader(name), name).toBe(false);
   });
 

@@ -41,8 +41,8 @@ const RESERVED = new Set([
   'user-agent',
   'http2-settings',
 ]);
-/** Families of names a message may not set: proxies, forwarding, CloudEvents binary mode, Standard Webhooks. */
-const RESERVED_PREFIXES = ['proxy-', 'x-forwarded-', 'ce-', 'webhook-', 'sec-', ':'];
+/** Families of names a message may not set: proxies, forwarding, CloudEvents binary mode, Standard Webhooks, Offload's own (lane position). */
+const RESERVED_PREFIXES = ['proxy-', 'x-forwarded-', 'ce-', 'webhook-', 'sec-', 'offload-', ':'];
 
 /** RFC 9110 token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

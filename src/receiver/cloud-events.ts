@@ -22,6 +22,12 @@ export interface ReceivedEvent<Data = unknown> {
   tenantid?: string;
   correlationid?: string;
   callerid?: string;
+  /** Ordered targets: the lane (the key, or `''` for a topic-ordered subscription's one lane). */
+  lane?: string;
+  /** Ordered targets: this message is the lane's n-th delivered (gap-free; a repeat keeps its number). */
+  laneposition?: number;
+  /** Ordered targets: id of the lane's message delivered before this one; absent for the first. */
+  laneprevious?: string;
   data: Data;
   /** Any other extension attribute. */
   [extension: string]: unknown;

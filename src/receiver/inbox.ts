@@ -14,6 +14,14 @@ export interface Inbox<Tx> {
   run<T>(key: string, work: (tx: Tx) => Promise<T>): Promise<InboxResult<T>>;
   /** Deletes records older than the retention window; resolves how many went. */
   purge(): Promise<number>;
+  /** Last applied lane positions, written in the handler's transaction (`inOrder` needs it). */
+  lanes?: LaneLedger<Tx>;
+}
+
+/** Per lane, the position of the last message applied; read and written inside `run`'s transaction. */
+export interface LaneLedger<Tx> {
+  position(tx: Tx, lane: string): Promise<number | undefined>;
+  advance(tx: Tx, lane: string, position: number): Promise<void>;
 }
 
 export type InboxResult<T> = { duplicate: true } | { duplicate: false; value: T };

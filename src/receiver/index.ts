@@ -4,11 +4,11 @@
  * outcome to the status codes Offload understands, and with an inbox applies each message once.
  * It imports nothing from the server; the framework adapters import their framework's types only.
  */
-export { createReceiver, withSchema, type Receiver, type ReceiverOptions, type DeliveryContext, type EventHandler, type SchemaHandler, type HandlerEntry, type RawDelivery } from './receiver.js';
+export { createReceiver, withSchema, type Receiver, type ReceiverOptions, type DeliveryContext, type LaneInfo, type EventHandler, type SchemaHandler, type HandlerEntry, type RawDelivery } from './receiver.js';
 export type { ReceivedEvent } from './cloud-events.js';
 export { retryAfter, permanent, ok, RetryAfter, PermanentFailure, Ok, type Outcome, type HandlerResult } from './outcomes.js';
 export type { ReceiverResponse } from './responses.js';
-export type { Inbox, InboxResult, InboxOptions } from './inbox.js';
+export type { Inbox, InboxResult, InboxOptions, LaneLedger } from './inbox.js';
 export { postgresInbox, type PostgresInboxOptions, type PgClientLike, type PgPoolLike } from './postgres-inbox.js';
 export { sqliteInbox, type SqliteInboxOptions, type SqliteDatabaseLike } from './sqlite-inbox.js';
 export { fastifyPlugin, type FastifyPluginOptions } from './fastify-plugin.js';

@@ -12,7 +12,7 @@ export interface PgPoolLike<C extends PgClientLike> {
 }
 
 export interface PostgresInboxOptions extends InboxOptions {
-  /** Table name, optionally schema-qualified (`app.offload_inbox`). Default `offload_inbox`. */
+  /** Table name, optionally schema-qualified (`app.offload_inbox`); lane positions go in `<table>_lanes`. Default `offload_inbox`. */
   table?: string;
   /** Create the table if it does not exist, on first use. Default true. */
   createTable?: boolean;
@@ -27,6 +27,7 @@ export interface PostgresInboxOptions extends InboxOptions {
 export function postgresInbox<C extends PgClientLike>(pool: PgPoolLike<C>, options: PostgresInboxOptions = {}): Inbox<C> {
   const table = quoteTable(options.table ?? 'offload_inbox');
   const indexName = `"${(options.table ?? 'offload_inbox').split('.').pop()!}_received_at"`;
+  const lanesTable = quoteTable(`${options.table ?? 'offload_inbox'}_lanes`);
   let ready: Promise<void> | undefined;
   const ensureTable = () =>
     (ready ??= options.createTable === false
@@ -34,6 +35,7 @@ export function postgresInbox<C extends PgClientLike>(pool: PgPoolLike<C>, optio
       : withClient(pool, async (client) => {
           await client.query(`CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, received_at bigint NOT NULL)`);
           await client.query(`CREATE INDEX IF NOT EXISTS ${indexName} ON ${table} (received_at)`);
+          await client.query(`CREATE TABLE IF NOT EXISTS ${lanesTable} (lane text PRIMARY KEY, position bigint NOT NULL)`);
         }).catch((error: unknown) => {
           ready = undefined;
           // Another process created it at the same moment: the table is there, which is all we need.
@@ -75,6 +77,16 @@ export function postgresInbox<C extends PgClientLike>(pool: PgPoolLike<C>, optio
     async purge() {
       await ensureTable();
       return purgeOlderThan(schedule.cutoff());
+    },
+    lanes: {
+      async position(tx, lane) {
+        const { rows } = await tx.query(`SELECT position FROM ${lanesTable} WHERE lane = $1 FOR UPDATE`, [lane]);
+        const row = rows[0] as { position: string } | undefined;
+        return row === undefined ? undefined : Number(row.position);
+      },
+      async advance(tx, lane, position) {
+        await tx.query(`INSERT INTO ${lanesTable} (lane, position) VALUES ($1, $2) ON CONFLICT (lane) DO UPDATE SET position = excluded.position`, [lane, position]);
+      },
     },
   };
 }

@@ -18,6 +18,18 @@ export interface DeliveryContext<Tx> {
   batch: { index: number; size: number };
   /** A request header, or undefined. */
   header(name: string): string | undefined;
+  /**
+   * Ordered targets (fifo, `ordering: key|topic`): the lane, this event's gap-free position in
+   * it, and the id of the lane's message delivered before it. Undefined for plain queues.
+   */
+  lane: LaneInfo | undefined;
+}
+
+export interface LaneInfo {
+  /** The key, or `''` for the one lane of a topic-ordered subscription. */
+  key: string;
+  position: number;
+  previousId: string | null;
 }
 
 export type EventHandler<Data, Tx> = (event: ReceivedEvent<Data>, context: DeliveryContext<Tx>) => HandlerResult | Promise<HandlerResult>;
@@ -54,6 +66,13 @@ export interface ReceiverOptions<Tx = undefined> {
   handlers: Record<string, HandlerEntry<Tx>>;
   /** Records each event id in the handler's own transaction: effects happen once per message. */
   inbox?: Inbox<Tx>;
+  /**
+   * Enforce "in order, no gaps" per lane: an event whose lane position is not the one after the
+   * last applied (kept by the inbox, in the handler's transaction) is refused with a permanent
+   * 422, so Offload stalls or parks the lane for an operator instead of applying it out of order.
+   * The first event seen of a lane is accepted at any position. Needs an inbox. Default false.
+   */
+  inOrder?: boolean;
   /** Prefixes inbox keys, for receivers that share an inbox table and may see the same ids. Default none. */
   inboxScope?: string;
   /** Largest body read, in bytes (413 above). Default 32 MiB. */
@@ -97,6 +116,8 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
   const onError = options.onError ?? ((error: unknown, event: ReceivedEvent) => console.error(`handler for ${event.type} (${event.id}) failed:`, error));
   const handlers = new Map(Object.entries(options.handlers));
   const scope = options.inboxScope === undefined ? '' : `${options.inboxScope}:`;
+  const lanes = options.inOrder === true ? options.inbox?.lanes : undefined;
+  if (options.inOrder === true && lanes === undefined) throw new TypeError('inOrder needs an inbox that keeps lane positions (postgresInbox or sqliteInbox)');
 
   async function handle(delivery: RawDelivery): Promise<ReceiverResponse> {
     if (delivery.method !== 'POST') return problem(405, 'method-not-allowed', 'deliveries are POST requests', {}, { allow: 'POST' });
@@ -120,7 +141,13 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
     let duplicates = 0;
     let result: unknown;
     for (const [index, event] of events.entries()) {
-      const context = { idempotencyKey: delivery.header('idempotency-key'), attempt: event.deliveryattempt ?? 1, batch: { index, size: events.length }, header: delivery.header };
+      const context = {
+        idempotencyKey: delivery.header('idempotency-key'),
+        attempt: event.deliveryattempt ?? 1,
+        batch: { index, size: events.length },
+        header: delivery.header,
+        lane: laneOf(event),
+      };
       const outcome = await runOne(event, context);
       if (outcome.kind === 'failed') {
         // A batch answers which prefix it applied: those events are done (and recorded in the inbox).
@@ -156,6 +183,17 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
     try {
       if (!options.inbox) return done(false, await call(undefined as Tx));
       const ran = await options.inbox.run(`${scope}${event.source} ${event.id}`, async (tx) => {
+        const lane = context.lane;
+        const laneKey = lane === undefined ? undefined : `${scope}${event.source} ${lane.key}`;
+        if (lanes !== undefined && lane !== undefined && laneKey !== undefined) {
+          const last = await lanes.position(tx, laneKey);
+          // The inbox already answered repeats of applied ids, so any position but the next is out of order.
+          if (last !== undefined && lane.position !== last + 1) {
+            const what = lane.position > last + 1 ? 'gap' : 'out of order';
+            throw new PermanentFailure(`${what} in lane '${lane.key}': the last applied is position ${last}, this event is ${lane.position} (previous ${lane.previousId ?? 'none'})`);
+          }
+          await lanes.advance(tx, laneKey, lane.position);
+        }
         const value = await call(tx);
         // A returned failure rolls the transaction back exactly like a thrown one.
         if (value instanceof RetryAfter || value instanceof PermanentFailure) throw value;
@@ -191,6 +229,11 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       return toResponse(response);
     },
   };
+}
+
+function laneOf(event: ReceivedEvent): LaneInfo | undefined {
+  if (typeof event.laneposition !== 'number' || typeof event.lane !== 'string') return undefined;
+  return { key: event.lane, position: event.laneposition, previousId: typeof event.laneprevious === 'string' ? event.laneprevious : null };
 }
 
 function withExtra(response: ReceiverResponse, extra: Record<string, unknown>): ReceiverResponse {

@@ -3,11 +3,11 @@ import { createPurgeSchedule, type Inbox, type InboxOptions } from './inbox.js';
 /** The parts of a better-sqlite3 `Database` the inbox uses. */
 export interface SqliteDatabaseLike {
   exec(sql: string): unknown;
-  prepare(sql: string): { run(...params: unknown[]): { changes: number } };
+  prepare(sql: string): { run(...params: unknown[]): { changes: number }; get(...params: unknown[]): unknown };
 }
 
 export interface SqliteInboxOptions extends InboxOptions {
-  /** Table name. Default `offload_inbox`. */
+  /** Table name; lane positions go in `<table>_lanes`. Default `offload_inbox`. */
   table?: string;
 }
 
@@ -26,7 +26,10 @@ export function sqliteInbox<D extends SqliteDatabaseLike>(db: D, options: Sqlite
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(tableName)) throw new TypeError(`inbox table ${JSON.stringify(tableName)} must be letters, digits and underscores`);
   const table = `"${tableName}"`;
   db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL) WITHOUT ROWID;
-           CREATE INDEX IF NOT EXISTS "${tableName}_received_at" ON ${table} (received_at)`);
+           CREATE INDEX IF NOT EXISTS "${tableName}_received_at" ON ${table} (received_at);
+           CREATE TABLE IF NOT EXISTS "${tableName}_lanes" (lane TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID`);
+  const lanePosition = db.prepare(`SELECT position FROM "${tableName}_lanes" WHERE lane = ?`);
+  const advanceLane = db.prepare(`INSERT INTO "${tableName}_lanes" (lane, position) VALUES (?, ?) ON CONFLICT (lane) DO UPDATE SET position = excluded.position`);
   const insert = db.prepare(`INSERT OR IGNORE INTO ${table} (id, received_at) VALUES (?, ?)`);
   const remove = db.prepare(`DELETE FROM ${table} WHERE received_at < ?`);
   const purgeOlderThan = (cutoff: number) => Promise.resolve(remove.run(cutoff).changes);
@@ -65,6 +68,10 @@ export function sqliteInbox<D extends SqliteDatabaseLike>(db: D, options: Sqlite
     },
     purge() {
       return inTurn(() => purgeOlderThan(schedule.cutoff()));
+    },
+    lanes: {
+      position: async (_tx, lane) => (lanePosition.get(lane) as { position: number } | undefined)?.position,
+      advance: async (_tx, lane, position) => void advanceLane.run(lane, position),
     },
   };
 }

@@ -170,6 +170,21 @@ export interface ClaimedDelivery {
   /** 1-based attempt number of this delivery. */
   attempt: number;
   message: StoredMessage;
+  /** Ordered targets: where this message stands among the messages its lane delivered. */
+  lanePosition?: LanePosition;
+}
+
+/**
+ * A message's place in its lane: `position` n means n - 1 messages of the lane were delivered
+ * before it (gap-free: only deliveries count, so a skipped or dead-lettered message takes no
+ * position), and `previousId` is the last of them, null for the lane's first. A repeat of a
+ * delivery (after a crash or a timeout) carries the same position.
+ */
+export interface LanePosition {
+  /** The lane: the key (fifo, `ordering: key`), or `''` for the one lane of `ordering: topic`. */
+  lane: string;
+  position: number;
+  previousId: string | null;
 }
 
 export interface Claim {

@@ -1,5 +1,5 @@
 import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
-import type { DeliveryView, LiveDelivery, SendResult } from './port.js';
+import type { DeliveryView, LanePosition, LiveDelivery, SendResult } from './port.js';
 import { deliveryStatus, messageStatus, parseDeliveryState, parseLaneState, type StoredDelivery } from '../domain/delivery-state.js';
 
 /** Row shapes and their mapping to the port's types, shared by the SQLite and PostgreSQL adapters. */
@@ -159,4 +159,14 @@ export function duplicateResult(id: string, rows: readonly DuplicateRow[], now: 
   const result: SendResult = { id, status: messageStatus(statuses), duplicate: true };
   if (rows[0]?.sequence != null) result.sequence = rows[0].sequence;
   return result;
+}
+
+/**
+ * Lane positions of a claimed run of a lane, from its cursor (how many of the lane were delivered,
+ * and the last one's id): the i-th message is the lane's (delivered + i + 1)-th, and its previous
+ * is the message before it in the run, or the cursor's last delivered one.
+ */
+export function lanePositions(lane: string, cursor: { delivered: number | string; last_id: string } | undefined, ids: readonly string[]): LanePosition[] {
+  const delivered = cursor === undefined ? 0 : Number(cursor.delivered);
+  return ids.map((_, i) => ({ lane, position: delivered + i + 1, previousId: i > 0 ? ids[i - 1]! : (cursor?.last_id ?? null) }));
 }

@@ -128,7 +128,7 @@ describe('input refused at the door', () => {
     });
 
     it('headers Offload owns or that change transport or identity are refused by name', async () => {
-      const names = ['host', 'Content-Length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-authorization', 'Proxy-Connection', 'authorization', 'cookie', 'forwarded', 'x-forwarded-for', 'X-Forwarded-Host', 'x-real-ip', 'idempotency-key', 'traceparent', 'tracestate', 'ce-id', 'webhook-signature', 'user-agent'];
+      const names = ['host', 'Content-Length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'proxy-authorization', 'Proxy-Connection', 'authorization', 'cookie', 'forwarded', 'x-forwarded-for', 'X-Forwarded-Host', 'x-real-ip', 'idempotency-key', 'traceparent', 'tracestate', 'ce-id', 'webhook-signature', 'offload-lane-previous', 'user-agent'];
       for (const name of names) {
         const body = await refused({ [name]: 'x' }, new RegExp(`'${name}' is set by Offload or changes how the request travels; a message cannot set it`));
         expect(body.errors).toEqual([{ path: `metadata.headers.${name}`, message: expect.any(String) }]);

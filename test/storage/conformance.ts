@@ -5,6 +5,7 @@ import type { NewMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
+import { describeLanePositionConformance } from './conformance-lanes.js';
 
 /**
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
@@ -13,6 +14,7 @@ import { describeTransitionConformance } from './conformance-transitions.js';
 export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
   describeDrainConformance(adapter, open);
   describeTransitionConformance(adapter, open);
+  describeLanePositionConformance(adapter, open);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Claim, ClaimRequest, LeaseRef, Settlement, SettleResult } from '../port.js';
-import { rowToMessage, type MessageRow } from '../rows.js';
+import { lanePositions, rowToMessage, type MessageRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { run } from './connection.js';
 import { deliveryChange, laneKey, planLanes, type LaneHead, type SettledRow } from './lanes.js';
@@ -25,7 +25,7 @@ export async function claimUnordered(db: pg.Pool, sql: HotStatements, target: Ch
   }));
 }
 
-type HeadRow = MessageRow & { lane: string; delivery_id: number; position: number; status: string; available_at: number; attempts: number };
+type HeadRow = MessageRow & { lane: string; delivery_id: number; position: number; status: string; available_at: number; attempts: number; cursor_delivered: string | null; cursor_last_id: string | null };
 
 /**
  * Lanes are locked in one statement and their heads read in the next, so a delivery committed by
@@ -70,14 +70,20 @@ export async function claimOrdered(db: Db, sql: HotStatements, target: ChannelRo
     waiting.map((w) => w.filling),
   ], true);
   const leases = new Map(updated.map((u) => [u.id, u]));
-  return leased.map(([lane, rows]) => ({
-    target: target.name,
-    lane,
-    deliveries: rows.map((row) => {
-      const lease = leases.get(row.delivery_id)!;
-      return { deliveryId: row.delivery_id, epoch: lease.epoch, attempt: lease.attempts, message: rowToMessage(row, target) };
-    }),
-  }));
+  return leased.map(([lane, rows]) => {
+    // The cursor was read with the lane locked, after whoever held it last committed (lanes.ts, R1).
+    const head = rows[0]!;
+    const cursor = head.cursor_last_id === null ? undefined : { delivered: head.cursor_delivered ?? 0, last_id: head.cursor_last_id };
+    const positions = lanePositions(lane, cursor, rows.map((r) => r.id));
+    return {
+      target: target.name,
+      lane,
+      deliveries: rows.map((row, i) => {
+        const lease = leases.get(row.delivery_id)!;
+        return { deliveryId: row.delivery_id, epoch: lease.epoch, attempt: lease.attempts, message: rowToMessage(row, target), lanePosition: positions[i]! };
+      }),
+    };
+  });
 }
 
 /** Locks the lanes of these deliveries (sorted, so batches cannot deadlock) and returns their states. */

@@ -116,6 +116,22 @@ CREATE TABLE breakers (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'lane cursors',
+    sql: `
+-- How many messages each lane of an ordered target has delivered, and the last one's id: the
+-- lane position receivers are told. Kept apart from lanes, whose rows go when a lane empties;
+-- written only by a settlement holding the lane's row lock.
+CREATE TABLE lane_cursors (
+  target_id BIGINT NOT NULL REFERENCES channels(id),
+  lane TEXT COLLATE "C" NOT NULL,
+  delivered BIGINT NOT NULL,
+  last_id TEXT NOT NULL,
+  PRIMARY KEY (target_id, lane)
+);
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

@@ -130,13 +130,14 @@ export function hotStatements(schema: string) {
      * per lane, in order, locked: renewals do not take lane locks, so the head's lease expiry is
      * read from the row itself, as the latest committed renewal left it.
      */
-    laneHeads: st('lane_heads', (s) => `SELECT v.lane, h.* FROM unnest($2::text[]) WITH ORDINALITY AS v(lane, ord)
+    laneHeads: st('lane_heads', (s) => `SELECT v.lane, h.*, c.delivered AS cursor_delivered, c.last_id AS cursor_last_id FROM unnest($2::text[]) WITH ORDINALITY AS v(lane, ord)
       CROSS JOIN LATERAL (
         SELECT d.id AS delivery_id, d.position, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS}
         FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
         WHERE d.target_id = $1 AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT $3
         FOR UPDATE OF d
       ) h
+      LEFT JOIN ${s}.lane_cursors c ON c.target_id = $1 AND c.lane = v.lane
       ORDER BY v.ord, h.position`),
 
     /**
@@ -176,10 +177,17 @@ export function hotStatements(schema: string) {
         UPDATE ${s}.deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason,
           result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = $13
         FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
-        RETURNING d.id, d.target_id, d.lane, d.position
+        RETURNING d.id, d.target_id, d.lane, d.position, d.message_pk, d.status
       ), att AS (
         INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response)
         SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response FROM v JOIN upd ON upd.id = v.id ORDER BY v.ord
+      ), cursors AS (
+        INSERT INTO ${s}.lane_cursors (target_id, lane, delivered, last_id)
+        SELECT upd.target_id, upd.lane, count(*), (array_agg(m.id ORDER BY upd.position DESC))[1]
+        FROM upd JOIN ${s}.messages m ON m.pk = upd.message_pk
+        WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
+        GROUP BY upd.target_id, upd.lane
+        ON CONFLICT (target_id, lane) DO UPDATE SET delivered = ${s}.lane_cursors.delivered + excluded.delivered, last_id = excluded.last_id
       )
       SELECT id, target_id, lane, position FROM upd`),
 

@@ -116,4 +116,19 @@ DROP INDEX deliveries_final;
 CREATE INDEX deliveries_kept ON deliveries (target_id, status, id) WHERE status IN ('deadlettered', 'skipped');
 `,
   },
+  {
+    version: 4,
+    name: 'lane cursors',
+    sql: `
+-- How many messages each lane of an ordered target has delivered, and the last one's id: the
+-- lane position receivers are told. Kept apart from lanes, whose rows go when a lane empties.
+CREATE TABLE lane_cursors (
+  target_id INTEGER NOT NULL REFERENCES channels(id),
+  lane TEXT NOT NULL,
+  delivered INTEGER NOT NULL,
+  last_id TEXT NOT NULL,
+  PRIMARY KEY (target_id, lane)
+) WITHOUT ROWID;
+`,
+  },
 ];

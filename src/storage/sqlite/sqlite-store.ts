@@ -20,7 +20,7 @@ import { MIGRATIONS } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createWalSync } from './wal-sync.js';
-import { duplicateResult, rowToMessage, type DuplicateRow, type MessageRow } from '../rows.js';
+import { duplicateResult, lanePositions, rowToMessage, type DuplicateRow, type MessageRow } from '../rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file; its folder is created when missing. */
@@ -173,14 +173,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         continue;
       }
       sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
+      const cursor = sql.laneCursor.get(target.id, lane) as { delivered: number; last_id: string } | undefined;
+      const positions = lanePositions(lane, cursor, rows.map((r) => r.id));
       claims.push({
         target: target.name,
         lane,
-        deliveries: leaseRows(rows, request.owner, leaseUntil, now).map(({ row, leased }) => ({
+        deliveries: leaseRows(rows, request.owner, leaseUntil, now).map(({ row, leased }, i) => ({
           deliveryId: row.delivery_id,
           epoch: leased.epoch,
           attempt: leased.attempts,
           message: rowToMessage(row, target),
+          lanePosition: positions[i]!,
         })),
       });
     }
@@ -364,11 +367,12 @@ function settleAll(sql: Statements, settlements: readonly Settlement[], now: num
         : d.kind === 'deadletter'
           ? sql.markFinal.get('deadlettered', d.reason, now, s.deliveryId, s.epoch)
           : sql.markReady.get(d.kind === 'park' ? now : d.availableAt, d.reason, now, s.deliveryId, s.epoch)
-    ) as { target_id: number; lane: string | null; position?: number } | undefined;
+    ) as { target_id: number; lane: string | null; position?: number; message_pk?: number } | undefined;
     if (!row) {
       results.push('fenced');
       return;
     }
+    if (row.lane !== null && row.message_pk !== undefined) sql.advanceCursor.run(row.target_id, row.lane, row.message_pk);
     if (row.position !== undefined) {
       const count = delivered.get(row.target_id) ?? { n: 0, last: 0 };
       count.n++;
@@ -450,7 +454,10 @@ function prepareStatements(db: Db) {
     release: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
     markDelivered: db.prepare(`UPDATE deliveries SET status = 'delivered', available_at = NULL, lease_owner = NULL, result = ?, last_error = NULL,
-      updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane, position`),
+      updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane, position, message_pk`),
+    laneCursor: db.prepare('SELECT delivered, last_id FROM lane_cursors WHERE target_id = ? AND lane = ?'),
+    advanceCursor: db.prepare(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
+      ON CONFLICT (target_id, lane) DO UPDATE SET delivered = delivered + 1, last_id = excluded.last_id`),
     countDelivered: db.prepare('UPDATE channels SET delivered_count = delivered_count + ?, delivered_sequence = MAX(delivered_sequence, ?) WHERE id = ?'),
     markFinal: db.prepare(`UPDATE deliveries SET status = ?, available_at = NULL, lease_owner = NULL, last_error = ?, updated_at = ?
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),

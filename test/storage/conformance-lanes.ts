@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import type { Decision } from '../../src/domain/decide.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+
+/** Conformance cases of lane positions: gap-free per lane, previous id, kept when a lane empties. */
+export function describeLanePositionConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
+  describe(`storage conformance: ${adapter}: lane positions`, () => {
+    let clock: FakeClock;
+    let store: Store;
+    const LEASE = 30_000;
+    const channels: ChannelDeclaration[] = [
+      { name: 'q', kind: 'queue' },
+      { name: 'f', kind: 'fifo' },
+      { name: 't', kind: 'topic' },
+      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
+      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+    ];
+
+    beforeEach(async () => {
+      clock = createFakeClock();
+      store = await open(clock);
+      await store.migrate();
+      await store.declare(channels);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const msg = (id: string, key: string | null = null): NewMessage => ({ id, key, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });
+    const claim = (target: string, batchSize = 1, limit = 10) => store.claim({ target, limit, owner: 'o1', leaseMs: LEASE, batchSize });
+    const attempt = (n: number) => ({ attempt: n, startedAt: clock.now(), durationMs: 1, statusCode: 200, error: null, response: null });
+    const settle = (claims: Claim[], decision: Decision = { kind: 'delivered' }) =>
+      store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: attempt(d.attempt) }))));
+    const positions = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => [d.message.id, d.lanePosition?.position, d.lanePosition?.previousId]));
+
+    it('numbers a fifo key gap-free: repeats keep their position, only deliveries count, and the count outlives an empty lane', async () => {
+      await store.send('f', [msg('f1', 'k'), msg('f2', 'k'), msg('f3', 'k')]);
+      const first = await claim('f');
+      expect(positions(first)).toEqual([['f1', 1, null]]);
+      await settle(first, { kind: 'retry', availableAt: clock.now(), reason: 'HTTP 500' });
+      const again = await claim('f');
+      expect(positions(again)).toEqual([['f1', 1, null]]);
+      await settle(again);
+      const f2 = await claim('f');
+      expect(positions(f2)).toEqual([['f2', 2, 'f1']]);
+      await settle(f2, { kind: 'deadletter', reason: 'permanent failure: HTTP 400' });
+      const f3 = await claim('f');
+      expect(positions(f3)).toEqual([['f3', 2, 'f1']]);
+      await settle(f3);
+      expect(await claim('f')).toEqual([]);
+      await store.send('f', [msg('f4', 'k'), msg('g1', 'other')]);
+      expect(positions(await claim('f')).sort()).toEqual([['f4', 3, 'f3'], ['g1', 1, null]]);
+    });
+
+    it('numbers the events of ordered batches and of each key lane of a subscription', async () => {
+      await store.send('t', [msg('e1', 'a'), msg('e2', 'b'), msg('e3', 'a'), msg('e4', 'a'), msg('e5', 'b')]);
+      const batch = await claim('t/a', 3, 1);
+      expect(positions(batch)).toEqual([['e1', 1, null], ['e2', 2, 'e1'], ['e3', 3, 'e2']]);
+      const next = { target: 't/a', limit: 1, owner: 'o1', leaseMs: LEASE, batchSize: 3 };
+      const step = await store.settleAndClaim(batch.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const }, attempt: attempt(1) }))), next);
+      expect(positions(step.claims)).toEqual([['e4', 4, 'e3'], ['e5', 5, 'e4']]);
+      const keys = await claim('t/b');
+      expect(positions(keys).sort()).toEqual([['e1', 1, null], ['e2', 1, null]]);
+      await settle(keys);
+      expect(positions(await claim('t/b')).sort()).toEqual([['e3', 2, 'e1'], ['e5', 2, 'e2']]);
+    });
+
+    it('a fenced settlement moves no position; unordered queues have none', async () => {
+      await store.send('f', [msg('f1', 'k'), msg('f2', 'k')]);
+      const stale = await claim('f');
+      clock.advance(LEASE + 1);
+      const taken = await claim('f');
+      expect(positions(taken)).toEqual([['f1', 1, null]]);
+      expect(await settle(stale)).toEqual(['fenced']);
+      expect(await claim('f')).toEqual([]);
+      await settle(taken);
+      expect(positions(await claim('f'))).toEqual([['f2', 2, 'f1']]);
+      await store.send('q', [msg('q1')]);
+      expect((await claim('q'))[0]!.deliveries[0]!.lanePosition).toBeUndefined();
+    });
+  });
+}
