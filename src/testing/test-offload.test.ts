@@ -39,9 +39,9 @@ describe('startTestOffload', () => {
 
   it('rejects a drain that runs out of time with what is still in flight', async () => {
     const sink = await receiver({ decide: always({ kind: 'hang' }) });
-    const t = await start({ endpoints: { sink: { url: sink.url } }, queues: { emails: { endpoint: 'sink', path: '/emails' } } });
+    const t = await start({ endpoints: { sink: { url: sink.url } }, queues: { emails: { endpoint: 'sink', path: '/emails' } } }, { drainTimeout: '200ms' });
     await t.client.send('emails', { id: 'stuck', data: {} });
-    const error = await t.drain({ timeout: '200ms' }).catch((e: unknown) => e);
+    const error = await t.drain().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DrainIncompleteError);
     expect((error as DrainIncompleteError).message).toMatch(/^drain stopped by its timeout after 1 round\(s\) and \d+ms; still due or in flight: emails stuck \(in-flight\)$/);
     expect((error as DrainIncompleteError).result.stoppedBy).toBe('timeout');

@@ -17,6 +17,11 @@ export interface TestOffloadOptions {
   logLevel?: string;
   /** API key the client sends (an operator key, when the configuration has `server.apiKeys`). */
   apiKey?: string;
+  /**
+   * How long drain() waits unless told otherwise. Default `4s`: shorter than a test runner's
+   * usual 5 s test timeout, so a stuck drain fails with what is stuck rather than a bare timeout.
+   */
+  drainTimeout?: string | number;
 }
 
 export interface TestOffload {
@@ -30,7 +35,8 @@ export interface TestOffload {
   dir: string;
   /**
    * Delivers everything due now (POST /v1/drain) and resolves with what is left and why. Rejects
-   * with DrainIncompleteError when the drain stops early (its timeout or round limit).
+   * with DrainIncompleteError when the drain stops early (its timeout, by default `drainTimeout`,
+   * or its round limit).
    */
   drain(options?: DrainOptions): Promise<DrainResult>;
   /** Stops Offload (in-flight calls get a short grace) and removes the temporary files. Idempotent. */
@@ -85,7 +91,7 @@ export async function startTestOffload(config: TestOffloadConfig, options: TestO
     offload,
     dir,
     async drain(drainOptions) {
-      const result = await client.drain(drainOptions);
+      const result = await client.drain({ timeout: options.drainTimeout ?? '4s', ...drainOptions });
       if (!result.complete) throw new DrainIncompleteError(result);
       return result;
     },
