@@ -12,6 +12,7 @@ import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStream
 import type { LogThrottle } from './log-throttle.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
+import { messageSearchRoutes } from './routes/message-search.js';
 import { operationRoutes } from './routes/operations.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { drainRoutes } from './routes/drain.js';
@@ -91,6 +92,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   });
 
   messageRoutes(app, ctx, options.metrics);
+  messageSearchRoutes(app, ctx);
   operationRoutes(app, ctx);
   drainRoutes(app, ctx);
   dashboardRoutes(app);

@@ -61,6 +61,11 @@ export function openApiDocument(version: string): object {
       '/v1/queues/{name}/messages/batch': { post: batch('queue') },
       '/v1/topics/{name}/messages': { post: send('topic') },
       '/v1/topics/{name}/messages/batch': { post: batch('topic') },
+      '/v1/messages': {
+        get: op('Search messages, newest first, filtered and paged (each parameter at most once)', {
+          parameters: ['channel', 'status', 'type', 'key', 'since', 'until', 'limit', 'cursor'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+        }),
+      },
       '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
       '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker') },
       '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },

@@ -1,6 +1,9 @@
 import type { AttemptRecord, MessageStatus, NewMessage, StoredMessage } from '../domain/message.js';
 import type { Decision } from '../domain/decide.js';
 import type { DrainCandidate } from '../domain/drain.js';
+import type { MessageFilter } from './message-search.js';
+
+export type { MessageFilter } from './message-search.js';
 
 /**
  * The storage port: everything Offload keeps goes through these methods. Every adapter
@@ -68,6 +71,14 @@ export interface Store {
 
   /** A message and each of its deliveries (one per queue, one per subscription), with attempts. */
   getMessage(id: string, channel?: string): Promise<MessageView[]>;
+
+  /**
+   * Messages matching every given filter, newest first, each with its deliveries (without their
+   * attempts; `getMessage` has those). A subscription as `channel` matches its topic's messages
+   * and applies `status` to that subscription's deliveries. The cursor is the `next` of the
+   * previous page.
+   */
+  listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<MessageSummary>>;
 
   /** Depth, in-flight, oldest age, dead letters, lanes parked/stalled, per target and topic. */
   stats(): Promise<TargetStats[]>;
@@ -238,6 +249,12 @@ export interface MessageView {
   deliveries: DeliveryView[];
 }
 
+/** A listed message: its deliveries without their attempt history. */
+export interface MessageSummary {
+  message: StoredMessage;
+  deliveries: Array<Omit<DeliveryView, 'message' | 'history'>>;
+}
+
 export interface LaneView {
   target: string;
   lane: string;
@@ -292,6 +309,7 @@ export interface BreakerRecord {
 export type StoreAdmin = Pick<
   Store,
   | 'getMessage'
+  | 'listMessages'
   | 'stats'
   | 'listDeadLetters'
   | 'redrive'

@@ -6,6 +6,7 @@ import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
+import { messageSearchCases } from './conformance-search.js';
 
 /**
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
@@ -37,6 +38,8 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
     afterEach(async () => {
       await store.close();
     });
+
+    describe('message search', () => messageSearchCases(() => ({ store, clock })));
 
     const msg = (id: string, extra: Partial<NewMessage> = {}): NewMessage => ({
       id, key: null, type: 'test.happened', data: JSON.stringify({ id }), metadata: { tenantId: 't1' }, deliverAt: null, ...extra,

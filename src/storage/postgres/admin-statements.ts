@@ -1,4 +1,5 @@
-import { MESSAGE_COLUMNS, statementFactory } from './statements.js';
+import { quoteIdent } from './connection.js';
+import { MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
 
 /** Statements of inspection and operator actions: not on the delivery hot path. */
 export function adminStatements(schema: string) {
@@ -28,6 +29,15 @@ export function adminStatements(schema: string) {
     byDeliveryId: st('a_by_delivery', (s) => `${select(s)} WHERE d.id = $1`),
     finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.status = $2 AND d.available_at IS NULL AND d.id > $3
       ORDER BY d.id LIMIT $4`),
+    byMessagePks: st('a_by_msg_pks', (s) => `${select(s)} WHERE d.message_pk = ANY($1::bigint[]) ORDER BY d.id`),
+    /** The explorer's search: conditions from message-search.ts, one text per combination of filters. */
+    search: (where: string[], limitParam: string): Statement => ({
+      name: '',
+      text: `SELECT ${MESSAGE_COLUMNS}, mc.name AS channel_name FROM ${quoteIdent(schema)}.messages m
+        JOIN ${quoteIdent(schema)}.channels mc ON mc.id = m.channel_id
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.pk DESC LIMIT ${limitParam}`,
+    }),
+    table: (name: string) => `${quoteIdent(schema)}.${name}`,
     attempts: st('a_attempts', (s) => `SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, response
       FROM ${s}.attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id`),
 

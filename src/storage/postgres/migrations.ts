@@ -132,6 +132,14 @@ CREATE TABLE lane_cursors (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'messages by key',
+    sql: `
+-- The message explorer finds a key's messages (a parked fifo key, an aggregate) without a scan.
+CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

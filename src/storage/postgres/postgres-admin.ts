@@ -2,8 +2,9 @@ import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
-import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow } from '../rows.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
+import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
+import { parseSearchCursor, searchConditions, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
@@ -52,6 +53,36 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     });
   }
 
+  async function listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<MessageSummary>> {
+    const channel = filter.channel === undefined ? undefined : await channels.require(filter.channel);
+    const values: unknown[] = [];
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const where = searchConditions(
+      {
+        ...filter,
+        channelId: channel ? channel.topicId ?? channel.id : undefined,
+        targetId: channel?.kind === 'subscription' ? channel.id : undefined,
+        beforePk: parseSearchCursor(page.cursor),
+      },
+      now(),
+      param,
+      sql.table,
+    );
+    const limit = param(page.limit + 1);
+    const rows = await run<MessageRow & { channel_name: string }>(pool, sql.search(where, limit), values);
+    const shown = rows.slice(0, page.limit);
+    const deliveries = shown.length === 0 ? [] : await run<DeliveryRow>(pool, sql.byMessagePks, [shown.map((r) => r.pk)], true);
+    const t = now();
+    const items = shown.map((row) => ({
+      message: rowToMessage(row, { name: row.channel_name, kind: 'queue' }),
+      deliveries: deliveries.filter((d) => d.pk === row.pk).map((d) => {
+        const { message: _message, history: _history, ...rest } = rowToDelivery(d, [], t);
+        return rest;
+      }),
+    }));
+    return { items, next: rows.length > page.limit ? String(shown[shown.length - 1]!.pk) : null };
+  }
+
   async function laneView(target: ChannelRow, lane: LaneRow): Promise<LaneView> {
     const [head] = await run<{ id: number }>(pool, sql.laneHead, [target.id, lane.lane], true);
     const headRows = head ? await run<DeliveryRow>(pool, sql.byDeliveryId, [head.id], true) : [];
@@ -86,6 +117,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
         return [...byChannel.values()].map((deliveries) => ({ message: deliveries[0]!.message, deliveries }));
       }),
 
+    listMessages: (filter, page) => guard(() => listMessages(filter, page)),
     stats: () =>
       guard(async () => {
         const t = now();

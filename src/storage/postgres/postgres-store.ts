@@ -136,6 +136,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const store: PostgresStore = {
     schema,
     getMessage: ensured(admin.getMessage),
+    listMessages: ensured(admin.listMessages),
     stats: ensured(admin.stats),
     listDeadLetters: ensured(admin.listDeadLetters),
     redrive: ensured(admin.redrive),

@@ -131,4 +131,12 @@ CREATE TABLE lane_cursors (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 5,
+    name: 'messages by key',
+    sql: `
+-- The message explorer finds a key's messages (a parked fifo key, an aggregate) without a scan.
+CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
+`,
+  },
 ];

@@ -1,9 +1,10 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats } from '../port.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
-import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow } from '../rows.js';
+import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
+import { parseSearchCursor, searchConditions, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
 
@@ -34,6 +35,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     // Literal statuses so the partial index deliveries_kept serves them.
     deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.id > ? ORDER BY d.id LIMIT ?`),
     skippedPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'skipped' AND d.id > ? ORDER BY d.id LIMIT ?`),
+    byMessagePks: db.prepare(`${DELIVERY_SELECT} WHERE d.message_pk IN (SELECT value FROM json_each(?)) ORDER BY d.id`),
     attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
     live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
@@ -90,6 +92,42 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
   const history = (deliveryId: number) => (sql.attempts.all(deliveryId) as AttemptRow[]).map(rowToAttempt);
   const toView = (row: DeliveryRow) => rowToDelivery(row, history(row.delivery_id), now());
 
+  // One prepared statement per combination of filters in use (a handful), so each plans with its own indexes.
+  const searches = new Map<string, ReturnType<Db['prepare']>>();
+  function listMessages(filter: MessageFilter, page: PageRequest): Page<MessageSummary> {
+    const channel = filter.channel === undefined ? undefined : channels.require(filter.channel);
+    const values: unknown[] = [];
+    const param = (value: unknown) => (values.push(value), '?');
+    const where = searchConditions(
+      {
+        ...filter,
+        channelId: channel ? channel.topicId ?? channel.id : undefined,
+        targetId: channel?.kind === 'subscription' ? channel.id : undefined,
+        beforePk: parseSearchCursor(page.cursor),
+      },
+      now(),
+      param,
+      (name) => name,
+    );
+    const text = `SELECT m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.channel_id
+      FROM messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.pk DESC LIMIT ?`;
+    let statement = searches.get(text);
+    if (!statement) searches.set(text, (statement = db.prepare(text)));
+    values.push(page.limit + 1);
+    const rows = statement.all(values) as Array<MessageRow & { channel_id: number }>;
+    const shown = rows.slice(0, page.limit);
+    const deliveries = sql.byMessagePks.all(JSON.stringify(shown.map((r) => r.pk))) as DeliveryRow[];
+    const t = now();
+    const items = shown.map((row) => ({
+      message: rowToMessage(row, { name: channels.byId(row.channel_id)?.name ?? '', kind: 'queue' }),
+      deliveries: deliveries.filter((d) => d.pk === row.pk).map((d) => {
+        const { message: _message, history: _history, ...rest } = rowToDelivery(d, [], t);
+        return rest;
+      }),
+    }));
+    return { items, next: rows.length > page.limit ? String(shown[shown.length - 1]!.pk) : null };
+  }
+
   function ordered(name: string): ChannelRow {
     const target = channels.require(name);
     if (target.ordering === 'none') throw new ValidationError(`'${name}' is not ordered: it has no lanes`);
@@ -138,6 +176,9 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         const deliveries = group.map(toView);
         return { message: deliveries[0]!.message, deliveries };
       });
+    },
+    async listMessages(filter, page) {
+      return listMessages(filter, page);
     },
     async stats() {
       const t = now();

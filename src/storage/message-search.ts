@@ -1,0 +1,86 @@
+import { ValidationError } from '../domain/errors.js';
+import type { MessageStatus } from '../domain/message.js';
+
+/**
+ * The message explorer's filter, turned into SQL both adapters share. Only the filters given
+ * become conditions (no `? IS NULL OR` guards), so each combination plans with the indexes that
+ * fit it: the key index, `(channel_id, created_at)` or the primary key walked backwards.
+ */
+
+/** What the explorer searches by; every field optional, all given fields must match. */
+export interface MessageFilter {
+  /** Queue or topic name, or `topic/subscription` (the topic's messages, statuses of that subscription). */
+  channel?: string;
+  /** A delivery of the message has this status (as `deliveryStatus` derives it). */
+  status?: MessageStatus;
+  type?: string;
+  key?: string;
+  /** Created at or after (epoch ms). */
+  since?: number;
+  /** Created before (epoch ms). */
+  until?: number;
+}
+
+/** The filter with names resolved to channel ids by the adapter. */
+export interface ResolvedFilter {
+  channelId?: number;
+  /** Set when the filter names a subscription: status conditions look at that target only. */
+  targetId?: number;
+  status?: MessageStatus;
+  type?: string;
+  key?: string;
+  since?: number;
+  until?: number;
+  /** Cursor: messages with a smaller pk (newest first). */
+  beforePk?: number;
+}
+
+/**
+ * WHERE conditions over `messages m`. `param` binds a value and returns its placeholder;
+ * `table` qualifies a table name.
+ */
+export function searchConditions(filter: ResolvedFilter, now: number, param: (value: unknown) => string, table: (name: string) => string): string[] {
+  const where: string[] = [];
+  if (filter.channelId !== undefined) where.push(`m.channel_id = ${param(filter.channelId)}`);
+  if (filter.key !== undefined) where.push(`m.key = ${param(filter.key)}`);
+  if (filter.type !== undefined) where.push(`m.type = ${param(filter.type)}`);
+  if (filter.since !== undefined) where.push(`m.created_at >= ${param(filter.since)}`);
+  if (filter.until !== undefined) where.push(`m.created_at < ${param(filter.until)}`);
+  if (filter.beforePk !== undefined) where.push(`m.pk < ${param(filter.beforePk)}`);
+  const delivery: string[] = [];
+  if (filter.targetId !== undefined) delivery.push(`d.target_id = ${param(filter.targetId)}`);
+  if (filter.status !== undefined) delivery.push(statusCondition(filter.status, now, param, table));
+  if (delivery.length > 0) where.push(`EXISTS (SELECT 1 FROM ${table('deliveries')} d WHERE d.message_pk = m.pk AND ${delivery.join(' AND ')})`);
+  return where;
+}
+
+/** `deliveryStatus` (domain/delivery-state.ts) spelled as SQL over `deliveries d`; stored statuses are literals so partial indexes apply. */
+function statusCondition(status: MessageStatus, now: number, param: (value: unknown) => string, table: (name: string) => string): string {
+  const head = `d.position = (SELECT MIN(h.position) FROM ${table('deliveries')} h WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)`;
+  const lane = (state: string) => `EXISTS (SELECT 1 FROM ${table('lanes')} l WHERE l.target_id = d.target_id AND l.lane = d.lane AND l.state ${state})`;
+  const blockedHead = `(d.lane IS NOT NULL AND ${lane("<> 'active'")} AND ${head})`;
+  switch (status) {
+    case 'delivering':
+    case 'delivered':
+    case 'deadlettered':
+    case 'skipped':
+      return `d.status = '${status}'`;
+    case 'parked':
+    case 'stalled':
+      return `(d.status = 'ready' AND d.lane IS NOT NULL AND ${lane(`= '${status}'`)} AND ${head})`;
+    case 'retrying':
+      return `(d.status = 'ready' AND d.attempts > 0 AND NOT ${blockedHead})`;
+    case 'scheduled':
+      return `(d.status = 'ready' AND d.attempts = 0 AND d.available_at > ${param(now)} AND NOT ${blockedHead})`;
+    case 'queued':
+      return `(d.status = 'ready' AND d.attempts = 0 AND d.available_at <= ${param(now)} AND NOT ${blockedHead})`;
+  }
+}
+
+/** Reads a cursor this module gave out: the pk of the last message of the previous page. */
+export function parseSearchCursor(cursor: string | null | undefined): number | undefined {
+  if (cursor === undefined || cursor === null || cursor === '') return undefined;
+  const pk = Number(cursor);
+  if (!Number.isSafeInteger(pk) || pk <= 0) throw new ValidationError('cursor is not one this server gave out; pass the `next` of the previous page');
+  return pk;
+}
