@@ -5,7 +5,7 @@ import type { OffloadConfig } from './config/load.js';
 import { systemClock, type Clock, type Random } from './domain/clock.js';
 import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
 import { createHttpClient, type HttpSend } from './delivery/http-client.js';
-import { createServer } from './server/app.js';
+import { createServer, VERSION } from './server/app.js';
 import { createEventHub, type EventHub } from './server/event-hub.js';
 import { createMetrics } from './server/metrics.js';
 import { createStatsCache } from './server/stats-cache.js';
@@ -17,6 +17,9 @@ import { createPostgresStore } from './storage/postgres/index.js';
 import { createNotifier } from './delivery/notifier.js';
 import { createDrainer } from './delivery/drain.js';
 import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
+import { createRates } from './telemetry/rates.js';
+import { createRateFeed } from './telemetry/rate-feed.js';
+import { createTracing } from './telemetry/tracing.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -90,10 +93,15 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     });
   const breakerViews = () => ('views' in gate ? (gate as BreakerGate).views() : []);
   const notifier = createNotifier(config, store, (targets) => dispatcher.wake(targets), clock, logger);
+  const tracing = config.telemetry.tracesUrl ? createTracing({ tracesUrl: config.telemetry.tracesUrl, serviceName: config.telemetry.serviceName, version: VERSION }) : undefined;
+  const rates = createRates();
+  const rateFeed = createRateFeed({ rates, stats: () => statsCache.stats(), targets: config.targets, breakers: () => breakerViews(), clock, onError: (error) => logger.warn({ err: error }, 'sampling channel stats for the charts failed; will retry') });
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
+    rateFeed.onEvent(event);
     notifier.notify(event);
-    events.publish({ ...event, at: clock.now() });
+    const { latenciesMs: _latencies, ...live } = event;
+    events.publish({ ...live, at: clock.now() });
     if (event.type === 'deadlettered') logger.warn({ target: event.target, ids: event.ids, reason: event.reason }, 'message dead-lettered');
     if (event.newlyBlocked) {
       const what = event.type === 'parked' ? `key '${event.lane}' of ${event.target} parked` : `${event.target}${event.lane ? ` key '${event.lane}'` : ''} stalled`;
@@ -111,6 +119,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     pollIntervalMs: config.delivery.pollInterval,
     gate,
     onEvent,
+    tracer: tracing,
     onError: (error, context) => {
       lastStoreError = clock.now();
       logThrottle.warn(errorKey(context, error), { err: error }, `store error while ${context}; will retry`);
@@ -146,6 +155,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       stats: () => statsCache.stats(),
       changed: () => statsCache.invalidate(),
       ...(drainer ? { drain: drainer.drain } : {}),
+      rates,
+      tracing,
     },
     { logger, metrics, logThrottle },
   );
@@ -183,6 +194,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         store.sweep(clock.now() - retention).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
       }, 60_000);
       sweeper.unref();
+      rateFeed.start();
       started = true;
     },
     async stop() {
@@ -190,10 +202,12 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       drainer?.close();
       if (sweeper) clearInterval(sweeper);
       if (breakerSync) clearInterval(breakerSync);
+      await rateFeed.stop();
       unsubscribeWake?.();
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);
       await http?.close();
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last trace spans'));
       tracked.close();
       logThrottle.close();
       if (!options.store) await store.close();

@@ -22,6 +22,14 @@ function errorsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: stri
 }
 
 describe('buildConfig', () => {
+  it('turns tracing on from telemetry.otlp.url or the standard OpenTelemetry variables, off otherwise', () => {
+    expect(build({}).telemetry).toEqual({ tracesUrl: null, serviceName: 'offload' });
+    expect(build({ telemetry: { otlp: { url: 'http://127.0.0.1:4318/' } } }).telemetry.tracesUrl).toBe('http://127.0.0.1:4318/v1/traces');
+    expect(build({ telemetry: { otlp: { url: 'https://otel.example.com/v1/traces' } } }).telemetry.tracesUrl).toBe('https://otel.example.com/v1/traces');
+    expect(build({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SERVICE_NAME: 'offload-eu' }).telemetry).toEqual({ tracesUrl: 'http://collector:4318/v1/traces', serviceName: 'offload-eu' });
+    expect(errorsOf({ telemetry: { otlp: { url: 'collector:4318' } } })[0]!.path).toBe('telemetry.otlp.url');
+  });
+
   it('seeds queue policies from the ancillary preset', () => {
     const config = build({ endpoints, queues: { audits: { preset: 'ancillary', endpoint: 'sink', path: '/audits' } } });
     expect(target(config.targets, 'audits')).toEqual<QueueTarget>({

@@ -37,6 +37,8 @@ export interface OffloadConfig {
   internalQueues: readonly string[];
   /** Circuit breaker policy per endpoint name; null when turned off. */
   breakers: ReadonlyMap<string, BreakerPolicy | null>;
+  /** Tracing: where spans go (OTLP/HTTP traces URL), or null when off. */
+  telemetry: { tracesUrl: string | null; serviceName: string };
 }
 
 export interface Overrides {
@@ -209,6 +211,10 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     topics,
     notifications,
     internalQueues: [...notifyQueues.values()],
+    telemetry: {
+      tracesUrl: tracesUrl(file.telemetry.otlp?.url ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT),
+      serviceName: file.telemetry.serviceName ?? env.OTEL_SERVICE_NAME ?? 'offload',
+    },
     breakers: new Map(
       Object.entries(file.endpoints).map(([name, ep]) => [
         name,
@@ -233,6 +239,12 @@ function fromEnv(env: NodeJS.ProcessEnv): Overrides {
   if (env.OFFLOAD_SQLITE_PATH) out.sqlitePath = env.OFFLOAD_SQLITE_PATH;
   if (env.OFFLOAD_DATABASE_URL) out.postgresUrl = env.OFFLOAD_DATABASE_URL;
   return out;
+}
+
+/** An OTLP/HTTP base URL gets the traces path; a URL already naming it is kept. */
+function tracesUrl(url: string | undefined): string | null {
+  if (!url) return null;
+  return /\/v1\/traces\/?$/.test(url) ? url : `${url.replace(/\/+$/, '')}/v1/traces`;
 }
 
 function joinUrl(base: string, path: string | undefined): string {

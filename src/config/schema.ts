@@ -168,6 +168,20 @@ export const configSchema = z
       })
       .strict()
       .default({ drain: false }),
+    /** OpenTelemetry tracing: off unless an OTLP/HTTP endpoint is given (or OTEL_EXPORTER_OTLP_ENDPOINT). */
+    telemetry: z
+      .object({
+        otlp: z
+          .object({
+            /** Base URL of an OTLP/HTTP receiver (spans go to `<url>/v1/traces`), or the full `…/v1/traces` URL. */
+            url: z.url({ protocol: /^https?$/, error: 'an http(s) URL of an OTLP/HTTP receiver, e.g. http://127.0.0.1:4318' }),
+          })
+          .strict()
+          .optional(),
+        serviceName: z.string().min(1).max(200).optional(),
+      })
+      .strict()
+      .default({}),
     endpoints: z.record(name, endpoint).default({}),
     queues: z.record(name, queue).default({}),
     topics: z.record(name, topic).default({}),

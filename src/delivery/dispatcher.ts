@@ -24,6 +24,8 @@ export interface DeliveryEvent {
   statusCode?: number | null;
   /** parked/stalled: true only on the transition, so an alert is raised once. */
   newlyBlocked?: boolean;
+  /** delivered: per message, ms from when it could first be delivered (stored, or its deliverAt) until now. */
+  latenciesMs?: number[];
 }
 
 /** Lets a circuit breaker hold a target back without consuming attempts. */
@@ -35,6 +37,17 @@ export interface DeliveryGate {
   record(target: Target, outcome: EndpointVerdict): void;
   /** When a held-back target should be looked at again. */
   reopensAt(target: Target): number | null;
+}
+
+/** One traced delivery attempt; `traceparent` goes out as the call's header. */
+export interface AttemptSpan {
+  traceparent: string;
+  end(result: { outcome: DeliveryEvent['type'] | 'released' | 'error'; statusCode: number | null; error: string | null }): void;
+}
+
+/** Traces each delivery attempt as a child of the producer's `traceparent` (OpenTelemetry when configured). */
+export interface AttemptTracer {
+  startAttempt(info: { target: string; url: string; attempt: number; messageIds: string[]; traceparent: string | undefined }): AttemptSpan;
 }
 
 export interface DispatcherOptions {
@@ -52,6 +65,7 @@ export interface DispatcherOptions {
   gate?: DeliveryGate;
   onEvent?: (event: DeliveryEvent) => void;
   onError?: (error: unknown, context: string) => void;
+  tracer?: AttemptTracer;
 }
 
 export interface Dispatcher {
@@ -183,12 +197,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     const entry: Running = { claim, abort: new AbortController(), leases };
     running.add(entry);
+    const head = claim.deliveries[0]!;
+    const span = options.tracer?.startAttempt({
+      target: target.name, url: target.url, attempt: head.attempt, messageIds: claim.deliveries.map((d) => d.message.id), traceparent: head.message.metadata.traceparent,
+    });
     try {
-      const head = claim.deliveries[0]!;
       const startedAt = clock.now();
-      const call = requestFor(target, claim.deliveries, startedAt);
+      const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
       let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
-      if (entry.abort.signal.aborted && stopping) return; // released by stop()
+      if (entry.abort.signal.aborted && stopping) {
+        span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
+        return; // released by stop()
+      }
       // A call ended by Offload (its lease was lost) says nothing about the endpoint.
       if (entry.abort.signal.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
       const durationMs = Math.max(0, clock.now() - startedAt);
@@ -206,13 +226,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0;
       if (goOn) {
         const { results, claims } = await options.store.settleAndClaim(settlements, continuation.request);
-        report(target, claim, decision, results, attempt);
+        span?.end({ outcome: report(target, claim, decision, results, attempt), statusCode: attempt.statusCode, error: attempt.error });
         if (!stopping) continuation.start(claims);
         else await options.store.release(claims.flatMap((c) => c.deliveries));
       } else {
-        report(target, claim, decision, await options.store.settle(settlements), attempt);
+        const results = await options.store.settle(settlements);
+        span?.end({ outcome: report(target, claim, decision, results, attempt), statusCode: attempt.statusCode, error: attempt.error });
       }
     } catch (error) {
+      span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
       // The lease expires and the delivery is tried again: nothing is lost.
       onError(error, `delivering from ${target.name}`);
     } finally {
@@ -221,14 +243,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  function report(target: Target, claim: Claim, decision: Decision, results: string[], attempt: AttemptRecord): void {
-    if (!options.onEvent) return;
+  /** Tells the event listener what became of the attempt; returns it. */
+  function report(target: Target, claim: Claim, decision: Decision, results: string[], attempt: AttemptRecord): DeliveryEvent['type'] {
     const fenced = results.every((r) => r === 'fenced');
     const type = fenced ? 'fenced' : decision.kind === 'retry' ? 'retrying' : decision.kind === 'deadletter' ? 'deadlettered' : decision.kind === 'park' ? 'parked' : decision.kind === 'stall' ? 'stalled' : 'delivered';
+    if (!options.onEvent) return type;
     const event: DeliveryEvent = { type, target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: attempt.attempt, durationMs: attempt.durationMs, statusCode: attempt.statusCode };
     if ('reason' in decision) event.reason = decision.reason;
     if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');
+    if (type === 'delivered') {
+      const now = clock.now();
+      event.latenciesMs = claim.deliveries.map((d) => Math.max(0, now - Math.max(d.message.createdAt, d.message.deliverAt ?? 0)));
+    }
     options.onEvent(event);
+    return type;
   }
 
   async function renewAll(): Promise<void> {
@@ -292,17 +320,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   /** The call for a claim, or why this message cannot be sent at all (it would fail the same way on every attempt). */
-  function requestFor(target: Target, deliveries: ClaimedDelivery[], now: number): ReturnType<typeof buildCall> | { refused: AttemptResult } {
+  function requestFor(target: Target, deliveries: ClaimedDelivery[], now: number, traceparent: string | undefined): ReturnType<typeof buildCall> | { refused: AttemptResult } {
     const problem = unsendable(deliveries[0]!.message);
     if (problem) return { refused: { kind: 'refused', error: problem } };
     try {
-      return buildCall(target, deliveries, now);
+      return buildCall(target, deliveries, now, traceparent);
     } catch (error) {
       return { refused: { kind: 'refused', error: error instanceof Error ? error.message : String(error) } };
     }
   }
 
-  function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number): { url: string; body: string; headers: Record<string, string> } {
+  function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number, traceparent: string | undefined): { url: string; body: string; headers: Record<string, string> } {
     const head = deliveries[0]!;
     const batched = profileOf(target).batchSize > 1;
     const body = batched ? renderCloudEventBatch(deliveries) : renderCloudEvent(head.message, head.attempt, head.lanePosition);
@@ -311,7 +339,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const headers = deliveryHeaders(target.headers, head.message.metadata.headers, {
       'content-type': batched ? CLOUDEVENT_BATCH_CONTENT_TYPE : CLOUDEVENT_CONTENT_TYPE,
       'idempotency-key': id,
-      traceparent: head.message.metadata.traceparent ?? newTraceparent(),
+      traceparent: traceparent ?? head.message.metadata.traceparent ?? newTraceparent(),
       'user-agent': 'offload',
       ...laneHeaders(head.lanePosition),
     });

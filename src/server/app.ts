@@ -13,6 +13,7 @@ import type { LogThrottle } from './log-throttle.js';
 import { errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { messageSearchRoutes } from './routes/message-search.js';
+import { rateRoutes } from './routes/rates.js';
 import { operationRoutes } from './routes/operations.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { drainRoutes } from './routes/drain.js';
@@ -93,6 +94,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
 
   messageRoutes(app, ctx, options.metrics);
   messageSearchRoutes(app, ctx);
+  rateRoutes(app, ctx);
   operationRoutes(app, ctx);
   drainRoutes(app, ctx);
   dashboardRoutes(app);

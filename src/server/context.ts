@@ -1,6 +1,8 @@
 import type { OffloadConfig } from '../config/load.js';
 import type { DrainRequest, DrainResult } from '../delivery/drain.js';
 import type { Store, TargetStats } from '../storage/port.js';
+import type { Rates } from '../telemetry/rates.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import type { EventHub } from './event-hub.js';
 
 /** What the HTTP routes need from the running service. */
@@ -21,6 +23,10 @@ export interface ServerContext {
   changed?(): void;
   /** Present only when the configuration enables drain (testing.drain). */
   drain?(request: DrainRequest): Promise<DrainResult>;
+  /** In-memory delivery rates for the charts and the channel listing. */
+  rates?: Pick<Rates, 'series' | 'recent'>;
+  /** OpenTelemetry tracing, when configured. */
+  tracing?: Pick<Tracing, 'startSend'>;
   /** Circuit breaker states per endpoint origin, for the channel listing. */
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
 }

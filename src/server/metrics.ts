@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryEvent } from '../delivery/dispatcher.js';
 import type { Store } from '../storage/port.js';
 
@@ -16,6 +16,15 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
   const registry = new Registry();
   const deliveries = new Counter({ name: 'offload_deliveries_total', help: 'Delivery attempts by target and outcome', labelNames: ['target', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'offload_delivery_duration_seconds', help: 'Duration of delivery calls', labelNames: ['target'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });
+  const latency = new Histogram({
+    name: 'offload_delivery_latency_seconds',
+    help: 'Enqueue-to-delivery latency: from when a message could first be delivered (stored, or its deliverAt) until it was delivered',
+    labelNames: ['target'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
+    registers: [registry],
+  });
+  // Process metrics (CPU, memory, event loop lag, handles, GC) under the usual names.
+  collectDefaultMetrics({ register: registry });
   const sent = new Counter({ name: 'offload_messages_sent_total', help: 'Messages accepted by channel', labelNames: ['channel'], registers: [registry] });
   const gauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Store['stats']>>[number]) => number) =>
     new Gauge({
@@ -46,6 +55,7 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
   // Label lookups hash their labels on every call; deliveries are hot, so children are cached.
   const counters = new Map<string, ReturnType<typeof deliveries.labels>>();
   const timers = new Map<string, ReturnType<typeof duration.labels>>();
+  const latencies = new Map<string, ReturnType<typeof latency.labels>>();
   const sentBy = new Map<string, ReturnType<typeof sent.labels>>();
   const cached = <T>(map: Map<string, T>, key: string, make: () => T): T => {
     let child = map.get(key);
@@ -57,6 +67,10 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
     record(event) {
       cached(counters, `${event.target}\u0000${event.type}`, () => deliveries.labels(event.target, event.type)).inc(event.ids.length);
       cached(timers, event.target, () => duration.labels(event.target)).observe(event.durationMs / 1000);
+      if (event.latenciesMs) {
+        const child = cached(latencies, event.target, () => latency.labels(event.target));
+        for (const ms of event.latenciesMs) child.observe(ms / 1000);
+      }
     },
     sent(channel, count) {
       cached(sentBy, channel, () => sent.labels(channel)).inc(count);

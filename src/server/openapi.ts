@@ -68,6 +68,13 @@ export function openApiDocument(version: string): object {
       },
       '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
       '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker') },
+      '/v1/rates': {
+        get: {
+          summary: 'Chart series (delivered/s, failed/s, latency p50/p99, depth, in flight, oldest age, breaker) of a channel or of everything, over 15m or 1h',
+          parameters: [{ name: 'channel', in: 'query', schema: { type: 'string' } }, { name: 'window', in: 'query', schema: { type: 'string', enum: ['15m', '1h'] } }],
+          responses: { '200': { description: 'Columns of equal length, oldest first', ...json({ type: 'object' }) }, ...problems },
+        },
+      },
       '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },
       '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { messageStatus } from '../../domain/delivery-state.js';
+import type { NewMessage } from '../../domain/message.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import type { SendResult } from '../../storage/port.js';
@@ -53,13 +54,25 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
 
   const idempotencyKey = (header: string | string[] | undefined) => (typeof header === 'string' && header.length > 0 ? header : undefined);
 
+  // A server span per send when tracing is on; ended with the final status once the answer is sent.
+  const spans = new WeakMap<FastifyRequest, { traceparent: string; end(statusCode: number): void }>();
+  if (ctx.tracing) app.addHook('onResponse', async (request, reply) => spans.get(request)?.end(reply.statusCode));
+  /** Messages that carry no traceparent join the send's trace, so their delivery attempts do too. */
+  const traced = (request: FastifyRequest, channel: string, messages: NewMessage[]): NewMessage[] => {
+    if (!ctx.tracing) return messages;
+    const header = request.headers.traceparent;
+    const span = ctx.tracing.startSend({ channel, route: request.routeOptions.url ?? request.url, count: messages.length, traceparent: typeof header === 'string' ? header : undefined });
+    spans.set(request, span);
+    return messages.map((m) => (m.metadata.traceparent ? m : { ...m, metadata: { ...m.metadata, traceparent: span.traceparent } }));
+  };
+
   const answer = (reply: FastifyReply, result: SendResult) => reply.code(result.duplicate ? 200 : 202).send(result.duplicate ? result : withoutDuplicate(result));
 
   for (const kind of ['queues', 'topics'] as const) {
     app.post<{ Params: Params }>(`/v1/${kind}/:name/messages`, async (request, reply) => {
       const channel = channelOf(kind, request.params.name);
       const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])));
-      const [result] = await ctx.store.send(request.params.name, [message]);
+      const [result] = await ctx.store.send(request.params.name, traced(request, request.params.name, [message]));
       if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
       return answer(reply, result!);
     });
@@ -76,7 +89,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
         if (ids.has(m.id)) throw new ValidationError(`message id '${m.id}' appears twice in the batch`, [{ path: `messages.${i}.id`, message: 'repeated in this batch' }]);
         ids.add(m.id);
       }
-      const results = await ctx.store.send(request.params.name, messages);
+      const results = await ctx.store.send(request.params.name, traced(request, request.params.name, messages));
       const fresh = results.filter((r) => !r.duplicate).map((r) => r.id);
       if (fresh.length > 0) accepted(request.params.name, channel.targets, fresh);
       return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });

@@ -168,6 +168,8 @@ function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, 
     lastSequence: s.lastSequence,
     endpoint: target?.endpoint,
     breaker: target ? breakers.get(target.endpoint)?.state ?? 'closed' : undefined,
+    /** This instance's deliveries over the last minute (per second) and enqueue-to-delivery latency. */
+    rates: ctx.rates?.recent(s.kind === 'topic' ? ctx.config.topics.get(s.name) ?? [] : [s.name], ctx.now()),
   };
 }
 
