@@ -226,12 +226,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0;
       if (goOn) {
         const { results, claims } = await options.store.settleAndClaim(settlements, continuation.request);
-        span?.end({ outcome: report(target, claim, decision, results, attempt), statusCode: attempt.statusCode, error: attempt.error });
+        const outcome = report(target, claim, decision, results, attempt);
+        span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
         if (!stopping) continuation.start(claims);
         else await options.store.release(claims.flatMap((c) => c.deliveries));
       } else {
-        const results = await options.store.settle(settlements);
-        span?.end({ outcome: report(target, claim, decision, results, attempt), statusCode: attempt.statusCode, error: attempt.error });
+        const outcome = report(target, claim, decision, await options.store.settle(settlements), attempt);
+        span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
       }
     } catch (error) {
       span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
