@@ -3,7 +3,7 @@ import { newMessage } from '../../src/domain/message.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 describe('a bad message does not hurt the endpoint\'s other traffic', () => {
-  it('40 messages the HTTP client refuses fail permanently without opening the breaker another queue shares', { timeout: 60_000 }, async () => {
+  it('40 messages the HTTP client refuses fail permanently (dead-lettered, parked, stalled) without opening the breaker another queue shares', { timeout: 60_000 }, async () => {
     const receiver = await testReceiver();
     const offload = await startOffload({
       // One origin for both teams; a breaker that opens after 5 failures would stop both.
@@ -13,6 +13,7 @@ describe('a bad message does not hurt the endpoint\'s other traffic', () => {
         orders: { endpoint: 'shared', path: '/orders', kind: 'fifo' },
         audits: { endpoint: 'shared', path: '/audits', concurrency: 8 },
       },
+      topics: { events: { subscriptions: { projector: { endpoint: 'shared', path: '/projector', maxBackoff: '1m' } } } },
     });
 
     // Stored as an older version (or the outbox) could have stored them: unsendable headers.
@@ -24,6 +25,7 @@ describe('a bad message does not hurt the endpoint\'s other traffic', () => {
     }));
     await offload.store.send('imports', bad);
     await offload.store.send('orders', [newMessage({ id: 'order-1', key: 'o1', type: 'order.placed', data: {}, metadata: { headers: { 'bad name': 'x' } } })]);
+    await offload.store.send('events', [newMessage({ id: 'event-1', type: 'thing.happened', data: {}, metadata: { headers: { 'x-trace': 'a\u0000b' } } })]);
     const good = Array.from({ length: 50 }, (_, i) => ({ id: `audit-${i}`, data: { i } }));
     expect((await post(offload.url, '/v1/queues/audits/messages/batch', { messages: good })).status).toBe(202);
 
@@ -39,6 +41,9 @@ describe('a bad message does not hurt the endpoint\'s other traffic', () => {
     await expect.poll(async () => (await get(offload.url, '/v1/messages/order-1')).body.status, { timeout: 10_000 }).toBe('parked');
     expect(order.deliveries[0].attempts).toBeLessThanOrEqual(1);
     expect((await get(offload.url, '/v1/queues/orders/parked')).body.items[0].reason).toMatch(/request refused before sending: header 'bad name'/);
+
+    await expect.poll(async () => (await get(offload.url, '/v1/messages/event-1')).body.status, { timeout: 10_000 }).toBe('stalled');
+    expect((await get(offload.url, '/v1/messages/event-1')).body.deliveries[0].lastError).toMatch(/^request refused before sending: header 'x-trace'/);
 
     expect(receiver.records().filter((r) => r.path !== '/audits')).toEqual([]);
     const breaker = (await get(offload.url, '/v1/breakers')).body.items.find((b: { endpoints: string[] }) => b.endpoints.includes('shared'));
