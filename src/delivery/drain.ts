@@ -94,7 +94,10 @@ export function createDrainer(options: DrainerOptions): Drainer {
     return { live, overflow, assessment: assessDrain(live, { now: clock.now(), held: options.held(), upTo }) };
   }
 
-  /** Resolves true once nothing up to the watermark is due or in flight, false at the deadline. Checks after every event, no polling loop of its own. */
+  /**
+   * Resolves true once nothing up to the watermark is due or in flight, false at the deadline.
+   * Looks again after every local event, and every `recheckMs` for what other instances settle.
+   */
   function quiet(targets: readonly string[], upTo: number, deadline: number): Promise<boolean> {
     return new Promise((resolve) => {
       let running = false;
