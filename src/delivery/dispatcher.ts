@@ -6,6 +6,7 @@ import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
+import { partialAck, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
@@ -214,8 +215,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
       options.gate?.record(target, endpointVerdict(result));
-      const decision = decide(target, head.attempt, outcome, clock.now(), random);
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
+      const partial = claim.lane === null ? undefined : partialAck(result, outcome, claim.deliveries.map((d) => d.message.id));
+      if (partial !== undefined) {
+        const type = await settlePartly(target, claim, partial, attempt);
+        span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
+        return;
+      }
+      const decision = decide(target, head.attempt, outcome, clock.now(), random);
       const settlements = claim.deliveries.map((d) => ({
         deliveryId: d.deliveryId,
         epoch: d.epoch,
@@ -242,6 +249,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       running.delete(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
     }
+  }
+
+  /** An ordered batch answered with `appliedThrough`: the prefix is delivered, the rest settled by the answer or released. */
+  async function settlePartly(target: Target, claim: Claim, partial: PartialAck, attempt: AttemptRecord): Promise<DeliveryEvent['type']> {
+    const settle = (deliveries: ClaimedDelivery[], decision: Decision) =>
+      deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: { ...attempt, attempt: d.attempt }, result: decision.kind === 'delivered' ? attempt.response : null }));
+    const done = claim.deliveries.slice(0, partial.applied);
+    const rest = claim.deliveries.slice(partial.applied);
+    const delivered: Decision = { kind: 'delivered' };
+    if (partial.rest === 'release') {
+      const type = report(target, { ...claim, deliveries: done }, delivered, await options.store.settle(settle(done, delivered)), attempt);
+      await options.store.release(rest);
+      return type;
+    }
+    const decision = decide(target, rest[0]!.attempt, partial.rest, clock.now(), random);
+    // One settlement batch: the lane moves past the prefix and waits (or blocks) at the first of the rest.
+    const results = await options.store.settle([...settle(done, delivered), ...settle(rest, decision)]);
+    report(target, { ...claim, deliveries: done }, delivered, results.slice(0, done.length), attempt);
+    return report(target, { ...claim, deliveries: rest }, decision, results.slice(done.length), attempt);
   }
 
   /** Tells the event listener what became of the attempt; returns it. */

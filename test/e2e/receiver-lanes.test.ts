@@ -73,3 +73,59 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('lane positions from a real Off
     expect(events[0]!.header).toBe('1');
   });
 });
+
+describe('partial acknowledgement of ordered batches, from a real Offload', () => {
+  it('a failed batch answered with appliedThrough is delivered up to that event and retried from the next', async () => {
+    const calls: string[][] = [];
+    let failed = false;
+    const receiver = createReceiver({
+      secrets: SECRET,
+      handlers: {
+        '*': (event, ctx) => {
+          if (ctx.batch.index === 0) calls.push([]);
+          calls.at(-1)!.push(event.id);
+          if (event.id === 'e3' && !failed) {
+            failed = true;
+            throw new Error('e3 fails once');
+          }
+        },
+      },
+      onError: () => {},
+    });
+    // A second endpoint applies at most two events per call and says so with a 200.
+    const stepwise: string[][] = [];
+    const mounted = await mountReceivers('fetch', {
+      '/work': receiver,
+      '/steps': {
+        maxBodyBytes: 1 << 20,
+        handle: () => Promise.reject(new Error('unused')),
+        async fetch(request: Request) {
+          const events = (await request.json()) as Array<{ id: string }>;
+          stepwise.push(events.map((e) => e.id));
+          const through = events[Math.min(1, events.length - 1)]!.id;
+          return new Response(JSON.stringify({ appliedThrough: through }), { status: 200, headers: { 'content-type': 'application/json' } });
+        },
+      },
+    });
+    const subscription = { preset: 'domain-events', endpoint: 'app', ordering: 'topic', batchSize: 4, minBackoff: '10ms', maxBackoff: '50ms', stallAfterAttempts: 3 } as const;
+    const offload = await startOffload({
+      endpoints: { app: { url: mounted.url, secret: SECRET } },
+      topics: { events: { subscriptions: { model: { ...subscription, path: '/work' }, steps: { ...subscription, path: '/steps' } } } },
+    });
+    const ids = ['e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7'];
+    expect((await post(offload.url, '/v1/topics/events/messages/batch', { messages: ids.map((id) => ({ id, data: {} })) })).status).toBe(202);
+    for (const sub of ['model', 'steps']) {
+      await expect.poll(async () => (await get(offload.url, '/v1/messages/e7')).body.deliveries.find((d: { target: string }) => d.target === `events/${sub}`)?.status, { timeout: 15_000 }).toBe('delivered');
+    }
+    expect(calls).toEqual([['e1', 'e2', 'e3'], ['e3', 'e4', 'e5', 'e6'], ['e7']]);
+    const e1 = (await get(offload.url, '/v1/messages/e1')).body.deliveries.find((d: { target: string }) => d.target === 'events/model');
+    expect(e1.history).toHaveLength(1);
+    const e3 = (await get(offload.url, '/v1/messages/e3')).body.deliveries.find((d: { target: string }) => d.target === 'events/model');
+    expect(e3.history.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 200]);
+    // Two at a time, each call from where the last one stopped; the rest of a batch answered 200
+    // goes back untried: e5 was sent twice and delivered on its first counted attempt.
+    expect(stepwise).toEqual([['e1', 'e2', 'e3', 'e4'], ['e3', 'e4', 'e5', 'e6'], ['e5', 'e6', 'e7'], ['e7']]);
+    const e5 = (await get(offload.url, '/v1/messages/e5')).body.deliveries.find((d: { target: string }) => d.target === 'events/steps');
+    expect(e5).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+});

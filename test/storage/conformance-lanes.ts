@@ -67,6 +67,26 @@ export function describeLanePositionConformance(adapter: string, open: (clock: F
       expect(positions(await claim('t/b')).sort()).toEqual([['e3', 2, 'e1'], ['e5', 2, 'e2']]);
     });
 
+    it('a batch settled partly delivered moves its lane past the prefix only (the rest retried, or released untried)', async () => {
+      await store.send('t', ['e1', 'e2', 'e3', 'e4', 'e5'].map((id) => msg(id)));
+      const batch = await claim('t/a', 4, 1);
+      const [d1, d2, d3, d4] = batch[0]!.deliveries;
+      const one = (d: typeof d1, decision: Decision) => ({ deliveryId: d!.deliveryId, epoch: d!.epoch, decision, attempt: attempt(d!.attempt) });
+      const retry: Decision = { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' };
+      expect(await store.settle([one(d1, { kind: 'delivered' }), one(d2, { kind: 'delivered' }), one(d3, retry), one(d4, retry)])).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(await claim('t/a', 4, 1)).toEqual([]);
+      clock.advance(1_000);
+      const rest = await claim('t/a', 4, 1);
+      expect(positions(rest)).toEqual([['e3', 3, 'e2'], ['e4', 4, 'e3'], ['e5', 5, 'e4']]);
+      expect(rest[0]!.deliveries.map((d) => d.attempt)).toEqual([2, 2, 1]);
+      const [r3, r4, r5] = rest[0]!.deliveries;
+      expect(await store.settle([one(r3, { kind: 'delivered' })])).toEqual(['ok']);
+      await store.release([r4!, r5!]);
+      const again = await claim('t/a', 4, 1);
+      expect(positions(again)).toEqual([['e4', 4, 'e3'], ['e5', 5, 'e4']]);
+      expect(again[0]!.deliveries.map((d) => d.attempt)).toEqual([2, 1]);
+    });
+
     it('a fenced settlement moves no position; unordered queues have none', async () => {
       await store.send('f', [msg('f1', 'k'), msg('f2', 'k')]);
       const stale = await claim('f');
