@@ -102,6 +102,9 @@ const ROUTES: Array<[string, string]> = [
   ['POST', '/v1/topics/{t}/messages'],
   ['POST', '/v1/topics/{t}/messages/batch'],
   ['GET', '/v1/messages/{id}'],
+  ['GET', '/v1/messages'],
+  ['GET', '/v1/rates'],
+  ['POST', '/v1/drain'],
   ['GET', '/v1/channels'],
   ['GET', '/v1/breakers'],
   ['GET', '/v1/queues/{q}/deadletters'],
@@ -143,8 +146,11 @@ const segmentFor: Record<string, fc.Arbitrary<string>> = {
 const queryPart: fc.Arbitrary<string> = fc
   .array(
     fc.tuple(
-      fc.oneof(fc.constantFrom('limit', 'cursor', 'key', 'channel', 'types', 'x'), fc.string({ maxLength: 6 }).map(encodeURIComponent)),
-      fc.oneof(fc.constantFrom('1', '0', '-1', '10', '1000', '1001', '1e3', 'abc', '', 'events', 'audits', 'k1', 'delivered', 'MTA='), fc.string({ maxLength: 12 }).map(encodeURIComponent)),
+      fc.oneof(fc.constantFrom('limit', 'cursor', 'key', 'channel', 'types', 'status', 'type', 'since', 'until', 'x'), fc.string({ maxLength: 6 }).map(encodeURIComponent)),
+      fc.oneof(
+        fc.constantFrom('1', '0', '-1', '10', '1000', '1001', '1e3', 'abc', '', 'events', 'audits', 'k1', 'delivered', 'deadlettered', 'MTA=', '2026-01-01T00:00:00Z', '1700000000000', '9'.repeat(30)),
+        fc.string({ maxLength: 12 }).map(encodeURIComponent),
+      ),
       fc.boolean(),
     ),
     { maxLength: 4 },

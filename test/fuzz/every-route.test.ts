@@ -126,6 +126,36 @@ describe('property-based fuzz over every route', () => {
     expect(outcomes.refused).toBeGreaterThan(0);
   });
 
+  it('API keys: whatever is asked, a producer only sends to its channels, a viewer only reads, no key only reaches health', { timeout: 0 }, async () => {
+    const keys = { producer: 'p-key', viewer: 'v-key', operator: 'o-key' };
+    const secured = await openApi({
+      ...config,
+      server: { ...config.server, apiKeys: [{ key: keys.producer, role: 'producer', channels: ['audits'] }, { key: keys.viewer, role: 'viewer' }, { key: keys.operator, role: 'operator' }] },
+    });
+    try {
+      const who = fc.constantFrom('producer', 'viewer', 'operator', 'none', 'garbage');
+      await fc.assert(
+        fc.asyncProperty(anyRequest, who, async (request, role) => {
+          const headers = { ...(request.headers as Record<string, string>) };
+          delete headers.authorization;
+          if (role === 'garbage') headers.authorization = 'Bearer p-key ';
+          else if (role !== 'none') headers.authorization = `Bearer ${keys[role]}`;
+          const res = await secured.app.inject({ ...request, headers });
+          checkAnswer(request, res);
+          if (res.statusCode >= 300) return;
+          const path = String(request.url).split('?')[0]!;
+          const what = `${role} ${String(request.method)} ${String(request.url)} -> ${res.statusCode}`;
+          if (role === 'producer') expect(path, what).toMatch(/^\/v1\/queues\/audits\/messages(\/batch)?$|^\/(healthz|readyz|dashboard)?$/);
+          if (role === 'viewer') expect(['GET', 'HEAD'], what).toContain(request.method);
+          if (role === 'none' || role === 'garbage') expect(path, what).toMatch(/^\/(healthz|readyz|dashboard)?$/);
+        }),
+        params(Math.max(50, Math.round(RUNS / 2))),
+      );
+    } finally {
+      await secured.close();
+    }
+  });
+
   it('channel names, ids and keys in paths: never a 5xx', { timeout: 0 }, async () => {
     const routes = [
       (c: string) => ({ method: 'POST' as const, url: `/v1/queues/${c}/messages`, payload: '{"data":1}' }),
