@@ -8,6 +8,7 @@ import type { ServerContext } from './context.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { checkQueryShape } from './query.js';
+import { rawBodies } from './raw-body.js';
 import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
 import type { LogThrottle } from './log-throttle.js';
 import { errorHandler, sendProblem } from './problem.js';
@@ -50,6 +51,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
       if (guarded.reason === 'number') return done(new ValidationError(`the number ${guarded.token} is too large for JSON to carry (it would become Infinity); send it as a string`), undefined);
       return done(new ValidationError(`the body nests objects and arrays deeper than the limit (delivery.maxDepth: ${ctx.config.delivery.maxDepth} levels of data); flatten it`), undefined);
     }
+    // Kept so that a message's data is stored as the producer wrote it, not as re-serialized.
+    rawBodies.set(request, text);
     parseJson(request, text, done);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));

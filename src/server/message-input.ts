@@ -62,7 +62,11 @@ function messageOf(issue: z.core.$ZodIssue): string {
 }
 
 /** Validates one message from a producer and turns it into what the store keeps. */
-export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMessage {
+/**
+ * `rawData` is the text of `data` as it arrived (see raw-json.ts); stored as is, so the receiver
+ * gets the producer's exact bytes. Without it (a caller that has only the value) it is serialized.
+ */
+export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawData?: string): NewMessage {
   if (body === undefined && !path) throw new ValidationError('the body is empty; send a JSON object such as { "data": { ... } }', [{ path: '(body)', message: 'required' }]);
   const parsed = messageInputSchema.safeParse(body);
   if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${messageOf(parsed.error.issues[0]!)}`, issuesOf(parsed.error, path));
@@ -85,7 +89,7 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = ''): NewMe
     }
   }
   // The raw body was checked against the limit plus the batch envelope; data itself is checked exactly.
-  const data = JSON.stringify(input.data);
+  const data = rawData ?? JSON.stringify(input.data);
   const guarded = guardJson(data, ctx.maxDepth);
   if (!guarded.ok) {
     throw new ValidationError(`data${at} nests objects and arrays deeper than ${ctx.maxDepth} levels (delivery.maxDepth); flatten it`, [{ path: fieldPath('data'), message: `deeper than ${ctx.maxDepth} levels` }]);

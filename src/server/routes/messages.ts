@@ -3,11 +3,13 @@ import { messageStatus } from '../../domain/delivery-state.js';
 import type { NewMessage } from '../../domain/message.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { jsonDepthExceeds } from '../../domain/json-guard.js';
+import { rawBatchDataOf, rawDataOf } from '../../domain/raw-json.js';
 import type { SendResult } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import { batchInputSchema, issuesOf, toNewMessage, type InputContext } from '../message-input.js';
 import { channelQuery, parseQuery } from '../query.js';
+import { rawBodies } from '../raw-body.js';
 
 type Params = { name: string };
 
@@ -71,7 +73,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
   for (const kind of ['queues', 'topics'] as const) {
     app.post<{ Params: Params }>(`/v1/${kind}/:name/messages`, async (request, reply) => {
       const channel = channelOf(kind, request.params.name);
-      const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])));
+      const raw = rawBodies.get(request);
+      const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])), '', raw === undefined ? undefined : rawDataOf(raw));
       const [result] = await ctx.store.send(request.params.name, traced(request, request.params.name, [message]));
       if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
       return answer(reply, result!);
@@ -83,7 +86,9 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       if (!parsed.success) throw new ValidationError(`invalid batch: ${parsed.error.issues[0]!.message}; send { "messages": [ ... ] }`, issuesOf(parsed.error));
       const now = ctx.now();
       const input = inputContext(channel, request.params.name, now);
-      const messages = parsed.data.messages.map((m, i) => toNewMessage(m, input, `messages.${i}`));
+      const raw = rawBodies.get(request);
+      const rawData = raw === undefined ? [] : rawBatchDataOf(raw);
+      const messages = parsed.data.messages.map((m, i) => toNewMessage(m, input, `messages.${i}`, rawData[i]));
       const ids = new Set<string>();
       for (const [i, m] of messages.entries()) {
         if (ids.has(m.id)) throw new ValidationError(`message id '${m.id}' appears twice in the batch`, [{ path: `messages.${i}.id`, message: 'repeated in this batch' }]);
