@@ -20,6 +20,8 @@ import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
 import { createRates } from './telemetry/rates.js';
 import { createRateFeed } from './telemetry/rate-feed.js';
 import { createTracing } from './telemetry/tracing.js';
+import { createEndpointLimiter } from './delivery/endpoint-limits.js';
+import { registerFlowMetrics } from './server/flow-metrics.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -96,6 +98,17 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   const tracing = config.telemetry.tracesUrl ? createTracing({ tracesUrl: config.telemetry.tracesUrl, serviceName: config.telemetry.serviceName, version: VERSION }) : undefined;
   const rates = createRates();
   const rateFeed = createRateFeed({ rates, stats: () => statsCache.stats(), targets: config.targets, breakers: () => breakerViews(), clock, onError: (error) => logger.warn({ err: error }, 'sampling channel stats for the charts failed; will retry') });
+  const limiter = createEndpointLimiter({
+    store,
+    clock,
+    targets: config.targets,
+    limits: config.endpointLimits,
+    onAvailable: (targets) => dispatcher.wake(targets),
+    onCut: (endpoint, view) => {
+      logger.warn({ endpoint, rate: view.currentRate, concurrency: view.currentConcurrency }, `endpoint ${endpoint} is throttling: adaptive limit cut`);
+      events.publish({ type: 'endpoint-limit', at: clock.now(), endpoint, rate: view.currentRate, concurrency: view.currentConcurrency });
+    },
+  });
   const onEvent = (event: DeliveryEvent) => {
     metrics.record(event);
     rateFeed.onEvent(event);
@@ -109,6 +122,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     }
   };
 
+  registerFlowMetrics(metrics.registry, { endpoints: () => limiter.views() });
+
   const dispatcher = createDispatcher({
     store,
     targets: config.targets,
@@ -118,6 +133,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     random: options.random ?? Math.random,
     pollIntervalMs: config.delivery.pollInterval,
     gate,
+    limiter,
     onEvent,
     tracer: tracing,
     onError: (error, context) => {
@@ -157,6 +173,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       ...(drainer ? { drain: drainer.drain } : {}),
       rates,
       tracing,
+      endpointLimits: () => limiter.views(),
     },
     { logger, metrics, logThrottle },
   );
@@ -178,11 +195,17 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         if (!options.store) await store.close();
         throw error;
       }
+      const address = server.server.address() as AddressInfo;
+      offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      // The HTTP client compiles its response parser on first use (tens of ms, more on a busy
+      // machine); one call to ourselves pays that now, so the first deliveries to a rate-limited
+      // endpoint do not bunch up behind it and arrive closer together than they were paced.
+      if ([...config.endpointLimits.values()].some((l) => l.rateLimit || l.adaptive)) {
+        await http?.send({ url: `${offload.url}/healthz`, body: '', headers: {}, timeoutMs: 5_000 }).catch(() => undefined);
+      }
       dispatcher.start();
       // Other instances (and outbox writes) announce new work through the store.
       if ('onWake' in store) unsubscribeWake = (store as { onWake(l: (targets: string[]) => void): () => void }).onWake((targets) => dispatcher.wake(targets));
-      const address = server.server.address() as AddressInfo;
-      offload.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
       if ('sync' in gate) {
         breakerSync = setInterval(() => {

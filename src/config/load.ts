@@ -5,6 +5,7 @@ import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type Subscription
 import { profileOf } from '../domain/profile.js';
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
+import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 
@@ -39,6 +40,8 @@ export interface OffloadConfig {
   breakers: ReadonlyMap<string, BreakerPolicy | null>;
   /** Tracing: where spans go (OTLP/HTTP traces URL), or null when off. */
   telemetry: { tracesUrl: string | null; serviceName: string };
+  /** Flow control per endpoint name (rate limit, concurrency, adaptive), for every endpoint. */
+  endpointLimits: ReadonlyMap<string, EndpointLimits>;
 }
 
 export interface Overrides {
@@ -215,6 +218,16 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       tracesUrl: tracesUrl(file.telemetry.otlp?.url ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT),
       serviceName: file.telemetry.serviceName ?? env.OTEL_SERVICE_NAME ?? 'offload',
     },
+    endpointLimits: new Map(
+      Object.entries(file.endpoints).map(([name, ep]) => [
+        name,
+        {
+          rateLimit: ep.rateLimit ? { perSecond: ep.rateLimit.perSecond, burst: ep.rateLimit.burst ?? Math.max(1, Math.ceil(ep.rateLimit.perSecond)) } : null,
+          maxConcurrency: ep.maxConcurrency ?? null,
+          adaptive: ep.adaptive ?? false,
+        },
+      ]),
+    ),
     breakers: new Map(
       Object.entries(file.endpoints).map(([name, ep]) => [
         name,

@@ -53,6 +53,18 @@ const endpoint = z
         }
       })
       .optional(),
+    /** Calls per second to this endpoint across every channel and instance; burst defaults to one second's worth. */
+    rateLimit: z
+      .object({
+        perSecond: z.number().positive().max(100_000),
+        burst: z.number().int().min(1).max(100_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Calls in flight to this endpoint from one instance, across its channels. */
+    maxConcurrency: z.number().int().min(1).max(100_000).optional(),
+    /** Cut rate and concurrency on 429/503, raise them step by step while calls succeed (AIMD). */
+    adaptive: z.boolean().optional(),
     /** Circuit breaker for this endpoint's origin; `false` turns it off. */
     breaker: z
       .union([

@@ -51,6 +51,21 @@ export interface AttemptTracer {
   startAttempt(info: { target: string; url: string; attempt: number; messageIds: string[]; traceparent: string | undefined }): AttemptSpan;
 }
 
+/**
+ * Endpoint flow control (rate limits, concurrency, adaptive limits): permits are taken before a
+ * claim, so waiting for one never counts an attempt and never holds an ordered lane.
+ */
+export interface DeliveryLimiter {
+  /** Whether the target's endpoint has limits (a single-lane subscription then claims through acquire, not settleAndClaim). */
+  governs(target: Target): boolean;
+  /** Permits for up to `wanted` calls; with fewer, `retryAt` says when to ask again (null: when woken). */
+  acquire(target: Target, wanted: number): Promise<{ granted: number; retryAt: number | null }>;
+  /** Permits acquired but not used: fewer deliveries were ready. */
+  giveBack(target: Target, count: number): void;
+  /** A call that held a permit ended (`result` null when it never got an answer to classify). */
+  finished(target: Target, call: { startedAt: number; result: AttemptResult | null }): void;
+}
+
 export interface DispatcherOptions {
   store: Store;
   targets: readonly Target[];
@@ -64,6 +79,7 @@ export interface DispatcherOptions {
   /** Fallback poll for work that no wake-up announced (other instances, outbox writes). Default 1s. */
   pollIntervalMs?: number;
   gate?: DeliveryGate;
+  limiter?: DeliveryLimiter;
   onEvent?: (event: DeliveryEvent) => void;
   onError?: (error: unknown, context: string) => void;
   tracer?: AttemptTracer;
@@ -164,16 +180,31 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       claiming = true;
       again = false;
       let claims: Claim[] = [];
+      let granted = options.limiter ? 0 : free;
+      let retryAt: number | null = null;
+      let limited = false;
       try {
-        claims = await options.store.claim({ target: target.name, limit: free, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+        if (options.limiter) {
+          ({ granted, retryAt } = await options.limiter.acquire(target, free));
+          limited = granted < free;
+        }
+        if (granted > 0) claims = await options.store.claim({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
       } catch (error) {
         onError(error, `claiming from ${target.name}`);
       } finally {
         claiming = false;
       }
+      if (options.limiter && claims.length < granted) options.limiter.giveBack(target, granted - claims.length);
       options.gate?.started(target, claims.length);
       for (const claim of claims) start(claim);
       if (stopping) return;
+      if (limited && claims.length === granted) {
+        // Held back by the endpoint's limits: ask again when a permit is due, or when woken
+        // (including by a wake-up that came while this claim was under way).
+        if (again) request();
+        else if (retryAt !== null) schedule(retryAt);
+        return;
+      }
       if (claims.length === free || again) {
         request();
         return;
@@ -202,10 +233,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const span = options.tracer?.startAttempt({
       target: target.name, url: target.url, attempt: head.attempt, messageIds: claim.deliveries.map((d) => d.message.id), traceparent: head.message.metadata.traceparent,
     });
+    const startedAt = clock.now();
+    let answer: AttemptResult | null = null;
     try {
-      const startedAt = clock.now();
       const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
       let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
+      answer = result;
       if (entry.abort.signal.aborted && stopping) {
         span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
         return; // released by stop()
@@ -230,7 +263,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         attempt: { ...attempt, attempt: d.attempt },
         result: decision.kind === 'delivered' ? attempt.response : null,
       }));
-      const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0;
+      const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
       if (goOn) {
         const { results, claims } = await options.store.settleAndClaim(settlements, continuation.request);
         const outcome = report(target, claim, decision, results, attempt);
@@ -246,6 +279,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // The lease expires and the delivery is tried again: nothing is lost.
       onError(error, `delivering from ${target.name}`);
     } finally {
+      options.limiter?.finished(target, { startedAt, result: answer });
       running.delete(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
     }

@@ -18,6 +18,7 @@ import { rateRoutes } from './routes/rates.js';
 import { operationRoutes } from './routes/operations.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { drainRoutes } from './routes/drain.js';
+import { flowRoutes } from './routes/flow.js';
 
 export const VERSION = '0.1.0';
 
@@ -100,6 +101,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   rateRoutes(app, ctx);
   operationRoutes(app, ctx);
   drainRoutes(app, ctx);
+  flowRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
 }

@@ -3,6 +3,7 @@ import type { DrainRequest, DrainResult } from '../delivery/drain.js';
 import type { Store, TargetStats } from '../storage/port.js';
 import type { Rates } from '../telemetry/rates.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import type { EndpointLimitView } from '../delivery/endpoint-limits.js';
 import type { EventHub } from './event-hub.js';
 
 /** What the HTTP routes need from the running service. */
@@ -29,4 +30,6 @@ export interface ServerContext {
   tracing?: Pick<Tracing, 'startSend'>;
   /** Circuit breaker states per endpoint origin, for the channel listing. */
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
+  /** Flow control per endpoint (rate, concurrency, adaptive), as this instance sees it. */
+  endpointLimits?(): EndpointLimitView[];
 }

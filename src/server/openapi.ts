@@ -76,6 +76,7 @@ export function openApiDocument(version: string): object {
         },
       },
       '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },
+      '/v1/endpoints': { get: op('Endpoints with their rate limit, concurrency and adaptive limits: configured, in force now, in flight, targets waiting, 429/503 answers') },
       '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/parked': { get: op('Parked keys of a fifo queue', { parameters: [nameParam('name')] }) },

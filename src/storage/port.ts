@@ -4,6 +4,7 @@ import type { DrainCandidate } from '../domain/drain.js';
 import type { MessageFilter } from './message-search.js';
 
 export type { MessageFilter } from './message-search.js';
+import type { RateLimit } from '../domain/rate-limit.js';
 
 /**
  * The storage port: everything Offload keeps goes through these methods. Every adapter
@@ -127,6 +128,20 @@ export interface Store {
   listBreakers(): Promise<BreakerRecord[]>;
   /** Records a breaker transition; the newest `updatedAt` per origin wins. */
   saveBreaker(record: BreakerRecord): Promise<void>;
+
+  /**
+   * Takes up to `count` permits from the rate limit `key` (an endpoint) for calls about to start.
+   * The bucket (src/domain/rate-limit.ts) is shared by every instance on this store; PostgreSQL
+   * keeps its time on the database clock. `waitMs`: when fewer were granted, ms until the next one.
+   * `token` identifies the bucket state this take left, for `returnRatePermits`.
+   */
+  takeRatePermits(key: string, limit: RateLimit, count: number): Promise<RatePermits>;
+  /**
+   * Gives back permits taken but not used (fewer deliveries were ready than permits taken), only
+   * while no one took from the bucket since (its state is still `token`): a give-back after a later
+   * take could hand out more than the burst. Returns whether they were given back.
+   */
+  returnRatePermits(key: string, limit: RateLimit, count: number, token: number): Promise<boolean>;
 
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
   ping(): Promise<void>;
@@ -293,6 +308,12 @@ export interface LiveDelivery extends DrainCandidate {
   key: string | null;
   type: string;
   lastError: string | null;
+}
+
+export interface RatePermits {
+  granted: number;
+  waitMs: number;
+  token: number;
 }
 
 export interface BreakerRecord {

@@ -2,9 +2,10 @@ import { describe, it } from 'vitest';
 import { createPostgresStore } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { describeStoreConformance } from './conformance.js';
+import { describeFlowConformance } from './conformance-flow.js';
 
 if (await postgresAvailable()) {
-  describeStoreConformance('postgres', async (clock) => {
+  const openPostgres = async (clock: Parameters<Parameters<typeof describeStoreConformance>[1]>[0]) => {
     const schema = testSchema();
     const store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 4 });
     return {
@@ -14,7 +15,9 @@ if (await postgresAvailable()) {
         await dropSchema(schema);
       },
     };
-  });
+  };
+  describeStoreConformance('postgres', openPostgres);
+  describeFlowConformance('postgres', openPostgres);
 } else {
   describe.skip('storage conformance: postgres (no server)', () => it('needs PostgreSQL'));
 }

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../support/temp.js';
 import { describeStoreConformance } from './conformance.js';
+import { describeFlowConformance } from './conformance-flow.js';
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 let n = 0;
 
 describeStoreConformance('sqlite', async (clock) => createSqliteStore({ path: join(dir.path, `store-${n++}.db`), clock }));
+describeFlowConformance('sqlite', async (clock) => createSqliteStore({ path: join(dir.path, `store-${n++}.db`), clock }));
 
 describe('sqlite wake-ups', () => {
   it('names the targets with new work as soon as a send commits', async () => {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './connection.js';
+import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -139,6 +140,11 @@ CREATE TABLE lane_cursors (
 -- The message explorer finds a key's messages (a parked fifo key, an aggregate) without a scan.
 CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
 `,
+  },
+  {
+    version: 5,
+    name: 'endpoint rate limits',
+    sql: RATE_LIMITS_MIGRATION,
   },
 ];
 

@@ -9,6 +9,7 @@ import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
 import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch } from './leases.js';
 import { migrate } from './migrations.js';
+import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { hotStatements, type HotStatements } from './statements.js';
@@ -153,6 +154,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listLive: ensured(admin.listLive),
     listBreakers: ensured(admin.listBreakers),
     saveBreaker: ensured(admin.saveBreaker),
+    ...createRateLimits(pool, schema, ensureReady),
 
     migrate: () =>
       guard(async () => {

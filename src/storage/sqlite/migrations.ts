@@ -1,3 +1,4 @@
+import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 /**
  * Numbered migrations of the SQLite schema, applied in order inside one transaction each.
  * Never edit a released migration; add the next number.
@@ -138,5 +139,10 @@ CREATE TABLE lane_cursors (
 -- The message explorer finds a key's messages (a parked fifo key, an aggregate) without a scan.
 CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
 `,
+  },
+  {
+    version: 6,
+    name: 'endpoint rate limits',
+    sql: RATE_LIMITS_MIGRATION,
   },
 ];

@@ -18,6 +18,7 @@ import type {
 import { createTickBatcher } from '../tick-batcher.js';
 import { MIGRATIONS } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
+import { createRateLimits } from './rate-limits.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createWalSync } from './wal-sync.js';
 import { duplicateResult, lanePositions, rowToMessage, type DuplicateRow, type MessageRow } from '../rows.js';
@@ -214,6 +215,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   return withStoreErrors({
     ...admin,
+    ...createRateLimits(worker, clock),
     async migrate() {
       migrate(worker);
       channels.reload();

@@ -1,0 +1,243 @@
+import { createAdaptiveLimit, type AdaptiveLimit } from '../domain/adaptive-limit.js';
+import type { Target } from '../domain/channel.js';
+import type { Clock } from '../domain/clock.js';
+import type { AttemptResult } from '../domain/outcome.js';
+import { parseRetryAfter } from '../domain/retry-policy.js';
+import { createLocalRateBucket, type EndpointLimits, type LocalRateBucket, type RateLimit } from '../domain/rate-limit.js';
+import type { Store } from '../storage/port.js';
+import type { DeliveryLimiter } from './dispatcher.js';
+
+/** What an operator sees of one endpoint's flow control (`GET /v1/endpoints`, metrics, dashboard). */
+export interface EndpointLimitView {
+  endpoint: string;
+  rateLimit: RateLimit | null;
+  maxConcurrency: number | null;
+  adaptive: boolean;
+  /** The rate in force now (lower than configured after an adaptive cut); null: not limited. */
+  currentRate: number | null;
+  /** The concurrency in force now; null: not limited. */
+  currentConcurrency: number | null;
+  /** Calls in flight from this instance. */
+  inFlight: number;
+  /** Targets (queues, subscriptions) held back by this endpoint's limits right now. */
+  waitingTargets: string[];
+  /** 429/503 answers seen since start. */
+  throttledTotal: number;
+  /** Times a target had to wait for a permit since start. */
+  waitsTotal: number;
+  /** Adaptive cuts since start. */
+  cuts: number;
+  /** While an adaptive endpoint's Retry-After holds every call back: until when. */
+  heldUntil: number | null;
+}
+
+export interface EndpointLimiter extends DeliveryLimiter {
+  views(): EndpointLimitView[];
+}
+
+interface Entry {
+  endpoint: string;
+  settings: EndpointLimits;
+  adaptive: AdaptiveLimit | null;
+  /** Adaptive limits of an endpoint without a shared rate keep their bucket here. */
+  local: LocalRateBucket;
+  inFlight: number;
+  /** Held back for a free slot (woken when a call finishes) or for the rate (they schedule their own retry). */
+  waitingSlot: Set<string>;
+  waitingRate: Set<string>;
+  /** Start times of calls the endpoint accepted in the last second (adaptive cuts start from their rate). */
+  accepted: number[];
+  /** Per target: the bucket state its latest take left, so unused permits can be given back. */
+  lastTake: Map<string, { token: number; limit: RateLimit }>;
+  /**
+   * Per target: how many permits its latest claim used. The next take asks for at most twice that
+   * (at least one): a give-back fails once another take came in between, so permits asked for
+   * but not used are often lost to the bucket; asking for what is likely to be used keeps the
+   * endpoint's rate available to the targets that have work.
+   */
+  lastUsed: Map<string, number>;
+  throttledTotal: number;
+  waitsTotal: number;
+  heldUntil: number;
+}
+
+/**
+ * Permits are paced at 97% of the configured rate: between a permit and the call reaching the
+ * endpoint lie a claim, a busy event loop and a network hop whose delays vary, which can bunch
+ * calls together. The 3% absorbs up to 150 ms of such jitter, so the endpoint itself sees the
+ * bound over 5-second windows.
+ */
+const PACING = 0.97;
+
+/** The longest an adaptive endpoint's Retry-After holds every call back. */
+const MAX_HOLD_MS = 60_000;
+
+/**
+ * Flow control per endpoint, in front of the dispatcher's claims: a permit is taken before a
+ * delivery is claimed, so waiting never counts an attempt and never touches an ordered lane.
+ * The rate limit is a bucket in the store shared by every instance; concurrency is counted per
+ * instance; adaptive limits (AIMD) are kept per instance and only ever lower the shared rate.
+ */
+export function createEndpointLimiter(options: {
+  store: Store;
+  clock: Clock;
+  targets: readonly Target[];
+  limits: ReadonlyMap<string, EndpointLimits>;
+  /** Targets that were held back may try again (a call finished, a slot is free). */
+  onAvailable: (targets: string[]) => void;
+  onCut?: (endpoint: string, view: EndpointLimitView) => void;
+}): EndpointLimiter {
+  const { store, clock } = options;
+  const entries = new Map<string, Entry>();
+  for (const [endpoint, settings] of options.limits) {
+    if (!settings.rateLimit && settings.maxConcurrency === null && !settings.adaptive) continue;
+    entries.set(endpoint, {
+      endpoint,
+      settings,
+      adaptive: settings.adaptive ? createAdaptiveLimit({ maxRate: settings.rateLimit?.perSecond ?? null, maxConcurrency: settings.maxConcurrency }) : null,
+      local: createLocalRateBucket(),
+      inFlight: 0,
+      waitingSlot: new Set(),
+      waitingRate: new Set(),
+      accepted: [],
+      lastTake: new Map(),
+      lastUsed: new Map(),
+      throttledTotal: 0,
+      waitsTotal: 0,
+      heldUntil: 0,
+    });
+  }
+  const entryOf = (target: Target) => entries.get(target.endpoint);
+
+  function currentRate(e: Entry): number | null {
+    return e.adaptive?.state().rate ?? e.settings.rateLimit?.perSecond ?? null;
+  }
+  function currentConcurrency(e: Entry): number | null {
+    return e.adaptive?.state().concurrency ?? e.settings.maxConcurrency;
+  }
+  /** The bucket for the rate in force: an adaptive cut scales the burst down with the rate. */
+  function bucketFor(e: Entry, rate: number): RateLimit {
+    const configured = e.settings.rateLimit;
+    if (!configured) return { perSecond: rate * PACING, burst: 1 };
+    if (rate >= configured.perSecond) return { perSecond: configured.perSecond * PACING, burst: configured.burst };
+    return { perSecond: rate * PACING, burst: Math.max(1, Math.floor((configured.burst * rate) / configured.perSecond)) };
+  }
+  function acceptedRate(e: Entry, now: number): number {
+    while (e.accepted.length > 0 && e.accepted[0]! <= now - 1_000) e.accepted.shift();
+    return e.accepted.length;
+  }
+  function wait(e: Entry, target: Target, reason: 'slot' | 'rate'): void {
+    if (!e.waitingSlot.has(target.name) && !e.waitingRate.has(target.name)) e.waitsTotal++;
+    (reason === 'slot' ? e.waitingRate : e.waitingSlot).delete(target.name);
+    (reason === 'slot' ? e.waitingSlot : e.waitingRate).add(target.name);
+  }
+  function done(e: Entry, target: Target): void {
+    e.waitingSlot.delete(target.name);
+    e.waitingRate.delete(target.name);
+  }
+  function wakeSlotWaiters(e: Entry): void {
+    if (e.waitingSlot.size > 0) options.onAvailable([...e.waitingSlot]);
+  }
+
+  function view(e: Entry): EndpointLimitView {
+    return {
+      endpoint: e.endpoint,
+      rateLimit: e.settings.rateLimit,
+      maxConcurrency: e.settings.maxConcurrency,
+      adaptive: e.settings.adaptive,
+      currentRate: currentRate(e),
+      currentConcurrency: currentConcurrency(e),
+      inFlight: e.inFlight,
+      waitingTargets: [...new Set([...e.waitingSlot, ...e.waitingRate])],
+      throttledTotal: e.throttledTotal,
+      waitsTotal: e.waitsTotal,
+      cuts: e.adaptive?.state().cuts ?? 0,
+      heldUntil: e.heldUntil > clock.now() ? e.heldUntil : null,
+    };
+  }
+
+  return {
+    governs: (target) => entries.has(target.endpoint),
+    async acquire(target, wanted) {
+      const e = entryOf(target);
+      if (!e || wanted <= 0) return { granted: wanted, retryAt: null };
+      const now = clock.now();
+      if (e.heldUntil > now) {
+        wait(e, target, 'rate');
+        return { granted: 0, retryAt: e.heldUntil };
+      }
+      const concurrency = currentConcurrency(e);
+      const likely = e.settings.rateLimit ? Math.max(1, 2 * (e.lastUsed.get(target.name) ?? wanted)) : wanted;
+      const asked = Math.min(wanted, likely);
+      const slots = concurrency === null ? asked : Math.min(asked, concurrency - e.inFlight);
+      if (slots <= 0) {
+        // A finishing call wakes the target (onAvailable).
+        wait(e, target, 'slot');
+        return { granted: 0, retryAt: null };
+      }
+      // Slots are reserved before the store is asked, so two targets of one endpoint never both take the last one.
+      e.inFlight += slots;
+      let granted = slots;
+      let waitMs = 0;
+      const rate = currentRate(e);
+      if (rate !== null) {
+        try {
+          const limit = bucketFor(e, rate);
+          const taken = e.settings.rateLimit ? await store.takeRatePermits(`endpoint:${e.endpoint}`, limit, slots) : e.local.take(now, limit, slots);
+          granted = taken.granted;
+          waitMs = taken.waitMs;
+          e.lastTake.set(target.name, { token: 'token' in taken ? taken.token : taken.tat, limit });
+        } catch (error) {
+          e.inFlight -= slots;
+          throw error;
+        }
+      }
+      e.inFlight -= slots - granted;
+      e.lastUsed.set(target.name, granted);
+      if (granted < slots) wait(e, target, 'rate');
+      else if (slots < asked) wait(e, target, 'slot');
+      else done(e, target);
+      // Asked for fewer than wanted on a guess: when all were used, ask again at once.
+      const retryAt = granted < slots ? clock.now() + Math.max(1, waitMs) : slots === asked && asked < wanted ? clock.now() : null;
+      return { granted, retryAt };
+    },
+    giveBack(target, count) {
+      const e = entryOf(target);
+      if (!e || count <= 0) return;
+      e.inFlight -= count;
+      e.lastUsed.set(target.name, Math.max(0, (e.lastUsed.get(target.name) ?? count) - count));
+      // Fewer deliveries were ready than permits: the target is not waiting, it is drained.
+      done(e, target);
+      const taken = e.lastTake.get(target.name);
+      e.lastTake.delete(target.name);
+      if (taken) {
+        if (e.settings.rateLimit) void store.returnRatePermits(`endpoint:${e.endpoint}`, taken.limit, count, taken.token).catch(() => false);
+        else e.local.giveBack(taken.limit, count, taken.token);
+      }
+      wakeSlotWaiters(e);
+    },
+    finished(target, call) {
+      const e = entryOf(target);
+      if (!e) return;
+      e.inFlight--;
+      const now = clock.now();
+      const result: AttemptResult | null = call.result;
+      const status = result?.kind === 'response' ? result.statusCode : null;
+      if (status === 429 || status === 503) {
+        e.throttledTotal++;
+        if (e.adaptive) {
+          const cut = e.adaptive.throttled(now, { startedAt: call.startedAt, acceptedRate: acceptedRate(e, now), inFlight: e.inFlight + 1 });
+          const retryAfterMs = result?.kind === 'response' ? parseRetryAfter(result.retryAfter, now) : undefined;
+          if (retryAfterMs !== undefined) e.heldUntil = Math.max(e.heldUntil, now + Math.min(retryAfterMs, MAX_HOLD_MS));
+          if (cut) options.onCut?.(e.endpoint, view(e));
+        }
+      } else if (status !== null && status >= 200 && status < 300 && e.adaptive) {
+        e.accepted.push(call.startedAt);
+        acceptedRate(e, now);
+        e.adaptive.succeeded(now);
+      }
+      wakeSlotWaiters(e);
+    },
+    views: () => [...entries.values()].map(view),
+  };
+}
