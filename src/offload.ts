@@ -205,7 +205,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       }
       dispatcher.start();
       // Other instances (and outbox writes) announce new work through the store.
-      if ('onWake' in store) unsubscribeWake = (store as { onWake(l: (targets: string[]) => void): () => void }).onWake((targets) => dispatcher.wake(targets));
+      unsubscribeWake = store.onWake((targets) => dispatcher.wake(targets));
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
       if ('sync' in gate) {
         breakerSync = setInterval(() => {

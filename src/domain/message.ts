@@ -62,6 +62,11 @@ export interface AttemptRecord {
   error: string | null;
   /** The first bytes of the response body. */
   response: string | null;
+  /**
+   * The call ran after its lease had been taken over (the instance was too slow or frozen), so
+   * its outcome was not applied: another attempt decided the delivery. Absent otherwise.
+   */
+  fenced?: true;
 }
 
 /** Terminal statuses: nothing more happens to the delivery without an operator. */

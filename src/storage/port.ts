@@ -143,6 +143,14 @@ export interface Store {
    */
   returnRatePermits(key: string, limit: RateLimit, count: number, token: number): Promise<boolean>;
 
+  /**
+   * Calls `listener` with the targets (queues, `topic/subscription`) that may have new work as
+   * soon as a send commits: this store's sends, and, where the adapter can hear them, other
+   * instances' and outbox transactions' commits. Best effort: dispatchers also poll. Returns
+   * the unsubscribe.
+   */
+  onWake(listener: (targets: string[]) => void): () => void;
+
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
   ping(): Promise<void>;
 

@@ -48,6 +48,7 @@ export interface AttemptRow {
   status_code: number | null;
   error: string | null;
   response: string | null;
+  fenced: number | boolean;
 }
 
 export function rowToMessage(row: MessageRow, channel: { name: string; kind: string; topicName?: string | null }): StoredMessage {
@@ -80,7 +81,7 @@ export function storedDelivery(row: Pick<DeliveryRow, 'status' | 'attempts' | 'a
 }
 
 export function rowToAttempt(row: AttemptRow): AttemptRecord {
-  return {
+  const record: AttemptRecord = {
     attempt: row.attempt,
     startedAt: row.started_at,
     durationMs: row.duration_ms,
@@ -88,6 +89,8 @@ export function rowToAttempt(row: AttemptRow): AttemptRecord {
     error: row.error,
     response: row.response,
   };
+  if (row.fenced) record.fenced = true;
+  return record;
 }
 
 export function rowToDelivery(row: DeliveryRow, history: AttemptRecord[], now: number): DeliveryView {

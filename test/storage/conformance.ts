@@ -3,6 +3,7 @@ import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+import { describeAgreementConformance, type ConformanceHarness } from './conformance-agreement.js';
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
@@ -12,10 +13,11 @@ import { messageSearchCases } from './conformance-search.js';
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
  * empty store (its own database file or schema) driven by the given fake clock.
  */
-export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
+export function describeStoreConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>, harness: ConformanceHarness): void {
   describeDrainConformance(adapter, open);
   describeTransitionConformance(adapter, open);
   describeLanePositionConformance(adapter, open);
+  describeAgreementConformance(adapter, harness);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;

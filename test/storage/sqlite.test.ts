@@ -1,6 +1,9 @@
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { Store } from '../../src/storage/port.js';
+import { migrate } from '../../src/storage/sqlite/migrations.js';
+import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../support/temp.js';
 import { describeStoreConformance } from './conformance.js';
 import { describeFlowConformance } from './conformance-flow.js';
@@ -8,8 +11,57 @@ import { describeFlowConformance } from './conformance-flow.js';
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 let n = 0;
+const paths = new WeakMap<Store, string>();
 
-describeStoreConformance('sqlite', async (clock) => createSqliteStore({ path: join(dir.path, `store-${n++}.db`), clock }));
+function openAt(path: string, clock: Parameters<typeof createSqliteStore>[0]['clock']): SqliteStore {
+  const store = createSqliteStore({ path, clock });
+  paths.set(store, path);
+  return store;
+}
+
+/** An application's own connection to the store's file. */
+function withConnection<T>(store: Store, work: (db: Database.Database) => T): T {
+  const db = new Database(paths.get(store)!);
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+describeStoreConformance('sqlite', async (clock) => openAt(join(dir.path, `store-${n++}.db`), clock), {
+  open: async (clock) => openAt(join(dir.path, `store-${n++}.db`), clock),
+  peer: async (store, clock) => openAt(paths.get(store)!, clock),
+  sendWithin: async (store, channel, messages, end) =>
+    withConnection(store, (db) => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const results = (store as SqliteStore).sendWithin(db, channel, messages);
+        db.exec(end === 'commit' ? 'COMMIT' : 'ROLLBACK');
+        return results;
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    }),
+  execute: async (store, sql) => withConnection(store, (db) => void db.exec(sql)),
+  openPrevious: async (clock) => {
+    const path = join(dir.path, `previous-${n++}.db`);
+    const db = new Database(path);
+    migrate(db, 6); // the schema before target counters
+    const t = clock.now();
+    db.exec(`
+      INSERT INTO channels (id, name, kind, topic_id, ordering, created_at, delivered_count) VALUES (1, 'q', 'queue', NULL, 'none', ${t}, 1);
+      INSERT INTO messages (pk, channel_id, id, key, type, data, metadata, created_at) VALUES
+        (1, 1, 'm1', NULL, 'test', '{}', '{}', ${t}), (2, 1, 'm2', NULL, 'test', '{}', '{}', ${t}), (3, 1, 'm3', NULL, 'test', '{}', '{}', ${t});
+      INSERT INTO deliveries (id, message_pk, target_id, lane, position, status, attempts, available_at, updated_at) VALUES
+        (1, 1, 1, NULL, 1, 'delivered', 1, NULL, ${t}), (2, 2, 1, NULL, 2, 'ready', 0, ${t}, ${t}), (3, 3, 1, NULL, 3, 'deadlettered', 1, NULL, ${t});
+      INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response) VALUES (1, 1, ${t}, 5, 200, NULL, 'ok');
+    `);
+    db.close();
+    return openAt(path, clock);
+  },
+});
 describeFlowConformance('sqlite', async (clock) => createSqliteStore({ path: join(dir.path, `store-${n++}.db`), clock }));
 
 describe('sqlite wake-ups', () => {

@@ -1,5 +1,5 @@
 import { quoteIdent } from './connection.js';
-import { MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
+import { countInto, MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
 
 /** Statements of inspection and operator actions: not on the delivery hot path. */
 export function adminStatements(schema: string) {
@@ -21,6 +21,8 @@ export function adminStatements(schema: string) {
       SELECT DISTINCT $1::bigint, lane, 'active', $3::bigint FROM r WHERE lane IS NOT NULL ORDER BY 2
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = LEAST(COALESCE(lanes.ready_at, EXCLUDED.ready_at), EXCLUDED.ready_at)
       WHERE lanes.state = 'active'
+    ), cnt AS (
+      ${countInto(s, `SELECT $1::bigint, 1, 0, 0, -($2 = 'deadlettered')::int, -($2 = 'skipped')::int, 0::bigint FROM r`)}
     )
     SELECT COUNT(*) AS n FROM r`;
   return {
@@ -38,17 +40,40 @@ export function adminStatements(schema: string) {
         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.pk DESC LIMIT ${limitParam}`,
     }),
     table: (name: string) => `${quoteIdent(schema)}.${name}`,
-    attempts: st('a_attempts', (s) => `SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, response
+    attempts: st('a_attempts', (s) => `SELECT delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced
       FROM ${s}.attempts WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, id`),
 
-    channels: st('a_channels', (s) => `SELECT id, name, kind, paused, last_sequence FROM ${s}.channels ORDER BY id`),
-    live: st('a_live', (s) => `SELECT d.target_id, COUNT(*) AS depth, COUNT(*) FILTER (WHERE d.status = 'delivering') AS in_flight,
-      MIN(m.created_at) AS oldest FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
-      WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
-    finals: st('a_finals', (s) => `SELECT target_id, status, COUNT(*) AS n FROM ${s}.deliveries WHERE available_at IS NULL GROUP BY target_id, status`),
-    blocked: st('a_blocked', (s) => `SELECT target_id, state, COUNT(*) AS n FROM ${s}.lanes WHERE state <> 'active' GROUP BY target_id, state`),
-    lastDelivered: st('a_last_delivered', (s) => `SELECT d.target_id, MAX(d.position) AS seq FROM ${s}.deliveries d
-      JOIN ${s}.channels c ON c.id = d.target_id WHERE c.kind = 'subscription' AND d.status = 'delivered' GROUP BY d.target_id`),
+    /**
+     * One row per target: the counters summed over their slots, the oldest live message through
+     * deliveries_live (positions follow creation order), the blocked lanes through lanes_blocked.
+     * Nothing here grows with the messages kept.
+     */
+    stats: st('a_stats', (s) => `SELECT c.id, c.name, c.kind, c.paused, c.last_sequence,
+        COALESCE(k.depth, 0) AS depth, COALESCE(k.in_flight, 0) AS in_flight, COALESCE(k.delivered, 0) AS delivered,
+        COALESCE(k.deadlettered, 0) AS deadlettered, COALESCE(k.skipped, 0) AS skipped, COALESCE(k.delivered_sequence, 0) AS delivered_sequence,
+        (SELECT m.created_at FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
+          WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
+        (SELECT COUNT(*) FROM ${s}.lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
+        (SELECT COUNT(*) FROM ${s}.lanes l WHERE l.target_id = c.id AND l.state = 'stalled') AS stalled
+      FROM ${s}.channels c LEFT JOIN (
+        SELECT target_id, SUM(depth)::bigint AS depth, SUM(in_flight)::bigint AS in_flight, SUM(delivered)::bigint AS delivered,
+          SUM(deadlettered)::bigint AS deadlettered, SUM(skipped)::bigint AS skipped, MAX(delivered_sequence) AS delivered_sequence
+        FROM ${s}.target_counts GROUP BY target_id
+      ) k ON k.target_id = c.id
+      ORDER BY c.id`),
+    /** Folds the counter slots of connections into slot 0; slots in use by an open transaction are left for next time. */
+    foldCounts: st('a_fold_counts', (s) => `WITH moved AS (
+        DELETE FROM ${s}.target_counts c USING (
+          SELECT target_id, slot FROM ${s}.target_counts WHERE slot <> 0 FOR UPDATE SKIP LOCKED
+        ) x WHERE c.target_id = x.target_id AND c.slot = x.slot
+        RETURNING c.*
+      )
+      INSERT INTO ${s}.target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+      SELECT target_id, 0, SUM(depth), SUM(in_flight), SUM(delivered), SUM(deadlettered), SUM(skipped), MAX(delivered_sequence)
+      FROM moved GROUP BY target_id
+      ON CONFLICT (target_id, slot) DO UPDATE SET depth = c.depth + EXCLUDED.depth, in_flight = c.in_flight + EXCLUDED.in_flight,
+        delivered = c.delivered + EXCLUDED.delivered, deadlettered = c.deadlettered + EXCLUDED.deadlettered,
+        skipped = c.skipped + EXCLUDED.skipped, delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)`),
     setPaused: st('a_set_paused', (s) => `UPDATE ${s}.channels SET paused = $2 WHERE id = $1`),
 
     blockedLanes: st('a_blocked_lanes', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes
@@ -63,15 +88,21 @@ export function adminStatements(schema: string) {
       WHERE target_id = $1 AND lane = $2`),
     /** An operator's retry gives the head a fresh budget of attempts, as a redrive does. */
     makeReady: st('a_make_ready', (s) => `UPDATE ${s}.deliveries SET attempts = 0, available_at = $2, updated_at = $2 WHERE id = $1 AND status = 'ready'`),
-    skip: st('a_skip', (s) => `UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $2 WHERE id = $1`),
+    skip: st('a_skip', (s) => `WITH k AS (
+        UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $2 WHERE id = $1 RETURNING target_id
+      )
+      ${countInto(s, `SELECT target_id, -1, 0, 0, 0, 1, 0::bigint FROM k`)}`),
     deleteLane: st('a_delete_lane', (s) => `DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
     reopen: st('a_reopen', (s) => reopen(s, '')),
     reopenIds: st('a_reopen_ids', (s) => reopen(s, `AND ${byIds(s)}`)),
 
-    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered' RETURNING id)
+    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered' RETURNING target_id),
+      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
       SELECT COUNT(*) AS n FROM d`),
     purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered'
-      AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING id) SELECT COUNT(*) AS n FROM d`),
+      AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING target_id),
+      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
+      SELECT COUNT(*) AS n FROM d`),
     /**
      * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
      * their deliveries (attempts go by cascade), $2 at a time. A topic's are swept holding its row

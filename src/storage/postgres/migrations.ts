@@ -146,6 +146,44 @@ CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
     name: 'endpoint rate limits',
     sql: RATE_LIMITS_MIGRATION,
   },
+  {
+    version: 6,
+    name: 'fenced attempts',
+    sql: `
+-- A call whose settlement was fenced (its lease had been taken over) still happened: its record
+-- is kept, marked.
+ALTER TABLE attempts ADD COLUMN fenced BOOLEAN NOT NULL DEFAULT false;
+`,
+  },
+  {
+    version: 7,
+    name: 'target counters',
+    sql: `
+-- Per-target counters kept by the transactions that change deliveries, so stats() reads a few
+-- rows per target instead of counting kept rows. Each connection adds to its own slot (its
+-- backend pid), so concurrent transactions never wait on a counter row; sweeps fold the slots
+-- into slot 0. delivered and delivered_sequence are lifetime values: sweeping does not lower them.
+CREATE TABLE target_counts (
+  target_id BIGINT NOT NULL REFERENCES channels(id),
+  slot INTEGER NOT NULL,
+  depth BIGINT NOT NULL DEFAULT 0,
+  in_flight BIGINT NOT NULL DEFAULT 0,
+  delivered BIGINT NOT NULL DEFAULT 0,
+  deadlettered BIGINT NOT NULL DEFAULT 0,
+  skipped BIGINT NOT NULL DEFAULT 0,
+  delivered_sequence BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (target_id, slot)
+);
+INSERT INTO target_counts (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+SELECT target_id, 0, COUNT(*) FILTER (WHERE available_at IS NOT NULL), COUNT(*) FILTER (WHERE status = 'delivering'),
+  COUNT(*) FILTER (WHERE status = 'delivered'), COUNT(*) FILTER (WHERE status = 'deadlettered'), COUNT(*) FILTER (WHERE status = 'skipped'),
+  COALESCE(MAX(position) FILTER (WHERE status = 'delivered'), 0)
+FROM deliveries GROUP BY target_id;
+-- The oldest live message of a target: positions follow creation order.
+CREATE INDEX deliveries_live ON deliveries (target_id, position) WHERE available_at IS NOT NULL;
+ALTER TABLE target_counts SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 200);
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */
@@ -155,8 +193,9 @@ const LOCK_CLASS = 0x0ff10ad;
  * Brings the schema up to date. Instances starting together serialize on a transaction-level
  * advisory lock keyed by the schema, so each migration runs exactly once; the others then find
  * it applied. The schema is created when missing (which needs CREATE on the database).
+ * `upTo` stops at an older version (tests of upgrades).
  */
-export async function migrate(client: pg.PoolClient, schema: string): Promise<void> {
+export async function migrate(client: pg.PoolClient, schema: string, upTo = Number.POSITIVE_INFINITY): Promise<void> {
   const s = quoteIdent(schema);
   await client.query('BEGIN');
   try {
@@ -167,7 +206,7 @@ export async function migrate(client: pg.PoolClient, schema: string): Promise<vo
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
     for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
+      if (applied.has(migration.version) || migration.version > upTo) continue;
       await client.query(migration.sql);
       await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [migration.version, migration.name, Date.now()]);
     }

@@ -11,6 +11,23 @@ import { execute, guard, run, transaction } from './connection.js';
 
 export type Admin = StoreAdmin;
 
+interface StatsRow {
+  id: number;
+  name: string;
+  kind: TargetStats['kind'];
+  paused: boolean;
+  last_sequence: number;
+  depth: number;
+  in_flight: number;
+  delivered: number;
+  deadlettered: number;
+  skipped: number;
+  delivered_sequence: number;
+  oldest: number | null;
+  parked: number;
+  stalled: number;
+}
+
 type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
 
 const SWEEP_SLICE = 5_000;
@@ -121,33 +138,17 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     stats: () =>
       guard(async () => {
         const t = now();
-        const stats = new Map<number, TargetStats>();
-        const topics = new Map<number, number>();
-        for (const c of await run<{ id: number; name: string; kind: TargetStats['kind']; paused: boolean; last_sequence: number }>(pool, sql.channels, [], true)) {
-          stats.set(c.id, { name: c.name, kind: c.kind, paused: c.paused, depth: 0, inFlight: 0, oldestAgeMs: 0, deadLettered: 0, skipped: 0, delivered: 0, parkedLanes: 0, stalledLanes: 0 });
-          if (c.kind === 'topic') topics.set(c.id, c.last_sequence);
-        }
-        for (const r of await run<{ target_id: number; depth: number; in_flight: number; oldest: number }>(pool, sql.live, [], true)) {
-          const s = stats.get(r.target_id);
-          if (s) Object.assign(s, { depth: r.depth, inFlight: r.in_flight, oldestAgeMs: Math.max(0, t - r.oldest) });
-        }
-        for (const r of await run<{ target_id: number; status: string; n: number }>(pool, sql.finals, [], true)) {
-          const s = stats.get(r.target_id);
-          if (s && r.status === 'deadlettered') s.deadLettered = r.n;
-          if (s && r.status === 'skipped') s.skipped = r.n;
-          if (s && r.status === 'delivered') s.delivered = r.n;
-        }
-        for (const r of await run<{ target_id: number; state: string; n: number }>(pool, sql.blocked, [], true)) {
-          const s = stats.get(r.target_id);
-          if (s && r.state === 'parked') s.parkedLanes = r.n;
-          if (s && r.state === 'stalled') s.stalledLanes = r.n;
-        }
-        for (const [id, seq] of topics) stats.get(id)!.lastSequence = seq;
-        for (const r of await run<{ target_id: number; seq: number }>(pool, sql.lastDelivered, [], true)) {
-          const s = stats.get(r.target_id);
-          if (s) s.lastSequence = r.seq;
-        }
-        return [...stats.values()];
+        const rows = await run<StatsRow>(pool, sql.stats, [], true);
+        return rows.map((r): TargetStats => {
+          const stats: TargetStats = {
+            name: r.name, kind: r.kind, paused: r.paused, depth: r.depth, inFlight: r.in_flight,
+            oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered, skipped: r.skipped,
+            delivered: r.delivered, parkedLanes: r.parked, stalledLanes: r.stalled,
+          };
+          if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
+          if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
+          return stats;
+        });
       }),
 
     listDeadLetters: (target, page) => guard(() => finalPage(target, 'deadlettered', page)),
@@ -255,6 +256,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     sweep: (olderThan) =>
       guard(async () => {
         await channels.reload();
+        await run(pool, sql.foldCounts, [], true);
         let total = 0;
         for (const c of channels.all()) if (c.kind !== 'subscription') total += await sweepChannel(c.id, olderThan, c.kind === 'topic');
         return total;

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
@@ -47,11 +48,6 @@ export interface PostgresStore extends Store {
    * in the transaction as possible and commit promptly. Wake-ups are sent at commit.
    */
   sendWithin(client: pg.PoolClient | pg.Client, channel: string, messages: readonly NewMessage[]): Promise<SendResult[]>;
-  /**
-   * Calls `listener` with the targets (queues, `topic/subscription`) that may have new work,
-   * as sent by any instance's commits. Best effort: dispatchers keep polling. Returns the unsubscribe.
-   */
-  onWake(listener: WakeListenerFn): () => void;
 }
 
 /** Opens a PostgreSQL store. No connection is made until the first call. */
@@ -120,11 +116,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
     await ensureReady();
     const channel = await channels.require(name);
-    if (channel.kind === 'subscription') throw new NotFoundError(`'${name}' is a subscription; publish to its topic`);
-    for (const m of messages) {
-      // PostgreSQL text cannot hold NUL; refuse one message rather than fail a shared commit.
-      if (`${m.id}${m.key ?? ''}${m.type}${m.data}`.includes('\u0000')) throw new ValidationError(`message '${m.id}' contains a NUL character`);
-    }
+    assertProducible(channel, messages);
     return channel;
   }
 

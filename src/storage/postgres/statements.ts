@@ -18,6 +18,24 @@ export function statementFactory(schema: string): (key: string, text: (s: string
   return (key, text) => ({ name: `ofl_${tag}_${key}`, text: text(s) });
 }
 
+/**
+ * A CTE body adding changes to the per-target counters. `source` yields one row per changed
+ * delivery: (target_id, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence).
+ * Each connection adds to its own row per target (slot = its backend pid), so concurrent
+ * transactions, an application's long outbox transaction included, never wait on each other
+ * here; stats() sums the slots and sweep folds them into slot 0.
+ */
+export function countInto(s: string, source: string): string {
+  return `INSERT INTO ${s}.target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+    SELECT x.target_id, pg_backend_pid(), SUM(x.depth), SUM(x.in_flight), SUM(x.delivered), SUM(x.deadlettered), SUM(x.skipped), MAX(x.delivered_sequence)
+    FROM (${source}) AS x(target_id, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+    GROUP BY x.target_id
+    HAVING SUM(abs(x.depth) + abs(x.in_flight) + x.delivered + abs(x.deadlettered) + abs(x.skipped)) > 0
+    ON CONFLICT (target_id, slot) DO UPDATE SET depth = c.depth + EXCLUDED.depth, in_flight = c.in_flight + EXCLUDED.in_flight,
+      delivered = c.delivered + EXCLUDED.delivered, deadlettered = c.deadlettered + EXCLUDED.deadlettered,
+      skipped = c.skipped + EXCLUDED.skipped, delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)`;
+}
+
 /** Statements of the delivery hot path: send, claim, renew, settle, release. */
 export function hotStatements(schema: string) {
   const st = statementFactory(schema);
@@ -48,6 +66,8 @@ export function hotStatements(schema: string) {
         SELECT DISTINCT ON (COALESCE(key, '')) $1::bigint, COALESCE(key, ''), 'active', available_at FROM ins
         WHERE $9::boolean ORDER BY COALESCE(key, ''), pk
         ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = lanes.ready_at WHERE false
+      ), cnt AS (
+        ${countInto(s, `SELECT $1::bigint, 1, 0, 0, 0, 0, 0::bigint FROM ins`)}
       )
       SELECT id, available_at, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
 
@@ -75,6 +95,8 @@ export function hotStatements(schema: string) {
           FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1) x
         ORDER BY x.target_id, x.lane, x.sequence
         ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = EXCLUDED.ready_at, filling = false WHERE lanes.filling
+      ), cnt AS (
+        ${countInto(s, `SELECT c.id, 1, 0, 0, 0, 0, 0::bigint FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1`)}
       )
       SELECT id, pk, sequence, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
 
@@ -102,17 +124,19 @@ export function hotStatements(schema: string) {
     claimReady: st('claim_ready', (s) => `WITH relaxed AS MATERIALIZED (
         SELECT set_config('synchronous_commit', 'off', true) AS commit
       ), picked AS (
-        SELECT d.id, d.available_at AS due FROM ${s}.deliveries d
+        SELECT d.id, d.status, d.available_at AS due FROM ${s}.deliveries d
         WHERE d.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
             WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false) AND EXISTS (SELECT 1 FROM relaxed))
           AND d.lane IS NULL AND d.available_at <= $2
-        ORDER BY d.available_at LIMIT $3
+        ORDER BY d.available_at, d.id LIMIT $3
         FOR UPDATE SKIP LOCKED
       ), leased AS (
         UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $4,
           available_at = $5, updated_at = $2
         FROM picked WHERE d.id = picked.id
         RETURNING d.id, d.epoch, d.attempts, d.message_pk, picked.due
+      ), cnt AS (
+        ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM picked WHERE status = 'ready'`)}
       )
       SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
       FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.due, l.id`),
@@ -153,11 +177,17 @@ export function hotStatements(schema: string) {
         DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = ANY($4::text[])
       ), held AS (
         UPDATE ${s}.lanes SET ready_at = $5, leased_until = $5, filling = false WHERE target_id = $1 AND lane = ANY($6::text[])
+      ), was AS (
+        SELECT id, status FROM ${s}.deliveries WHERE id = ANY($9::bigint[])
+      ), upd AS (
+        UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $7,
+          available_at = $5, updated_at = $8
+        FROM was WHERE d.id = was.id AND d.available_at IS NOT NULL
+        RETURNING d.id, d.epoch, d.attempts, was.status AS was
+      ), cnt AS (
+        ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM upd WHERE was = 'ready'`)}
       )
-      UPDATE ${s}.deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = $7,
-        available_at = $5, updated_at = $8
-      WHERE id = ANY($9::bigint[]) AND available_at IS NOT NULL
-      RETURNING id, epoch, attempts`),
+      SELECT id, epoch, attempts FROM upd`),
 
     /** Settle and release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
     lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l
@@ -167,7 +197,7 @@ export function hotStatements(schema: string) {
 
     /**
      * Settle step 2: every outcome of the batch in one statement, fenced by epoch, with its attempt
-     * record. $1..$6 delivery changes, $7..$12 attempt records, $13 now.
+     * record (a fenced attempt's too, marked: the call did happen). $1..$6 delivery changes, $7..$12 attempt records, $13 now.
      */
     settleDeliveries: st('settle', (s) => `WITH v AS (
         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[],
@@ -179,8 +209,9 @@ export function hotStatements(schema: string) {
         FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
         RETURNING d.id, d.target_id, d.lane, d.position, d.message_pk, d.status
       ), att AS (
-        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response)
-        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response FROM v JOIN upd ON upd.id = v.id ORDER BY v.ord
+        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
+        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response, upd.id IS NULL
+        FROM v LEFT JOIN upd ON upd.id = v.id WHERE EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.id = v.id) ORDER BY v.ord
       ), cursors AS (
         INSERT INTO ${s}.lane_cursors (target_id, lane, delivered, last_id)
         SELECT upd.target_id, upd.lane, count(*), (array_agg(m.id ORDER BY upd.position DESC))[1]
@@ -188,6 +219,10 @@ export function hotStatements(schema: string) {
         WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
         GROUP BY upd.target_id, upd.lane
         ON CONFLICT (target_id, lane) DO UPDATE SET delivered = ${s}.lane_cursors.delivered + excluded.delivered, last_id = excluded.last_id
+      ), cnt AS (
+        ${countInto(s, `SELECT upd.target_id, -(v.status IN ('delivered', 'deadlettered'))::int, -1, (v.status = 'delivered')::int,
+          (v.status = 'deadlettered')::int, 0, CASE WHEN v.status = 'delivered' THEN upd.position ELSE 0 END
+          FROM upd JOIN v ON v.id = upd.id`)}
       )
       SELECT id, target_id, lane, position FROM upd`),
 
@@ -246,6 +281,8 @@ export function hotStatements(schema: string) {
         FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
         WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
         RETURNING d.target_id, d.lane
+      ), cnt AS (
+        ${countInto(s, `SELECT target_id, 0, -1, 0, 0, 0, 0::bigint FROM r`)}
       )
       UPDATE ${s}.lanes l SET ready_at = $3, leased_until = NULL
       FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
@@ -260,9 +297,13 @@ export function hotStatements(schema: string) {
     /** Declare: the topics whose subscriptions are declared, locked like a publisher does, in id order. */
     lockTopics: st('lock_topics', (s) => `SELECT id, name FROM ${s}.channels WHERE kind = 'topic' AND name = ANY($1::text[])
       ORDER BY id FOR NO KEY UPDATE`),
-    backfill: st('backfill', (s) => `INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-      SELECT pk, $1::bigint, CASE $2::text WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, $3::bigint, $3::bigint
-      FROM ${s}.messages WHERE channel_id = $4 ORDER BY sequence`),
+    backfill: st('backfill', (s) => `WITH b AS (
+        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+        SELECT pk, $1::bigint, CASE $2::text WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, $3::bigint, $3::bigint
+        FROM ${s}.messages WHERE channel_id = $4 ORDER BY sequence
+        RETURNING target_id
+      )
+      ${countInto(s, `SELECT target_id, 1, 0, 0, 0, 0, 0::bigint FROM b`)}`),
     backfillLanes: st('backfill_lanes', (s) => `INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
       SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND available_at IS NOT NULL
       ON CONFLICT DO NOTHING`),

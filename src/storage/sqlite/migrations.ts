@@ -1,3 +1,4 @@
+import type { Database } from 'better-sqlite3';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 /**
  * Numbered migrations of the SQLite schema, applied in order inside one transaction each.
@@ -145,4 +146,66 @@ CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;
     name: 'endpoint rate limits',
     sql: RATE_LIMITS_MIGRATION,
   },
+  {
+    version: 7,
+    name: 'target counters',
+    sql: `
+-- Live, in-flight, dead-lettered and skipped deliveries are counted per target in the
+-- transactions that change them (delivered_count already is), so stats() reads one row per
+-- target instead of counting kept rows. The oldest live message of a target is found through
+-- deliveries_live: positions follow creation order.
+ALTER TABLE channels ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN deadlettered_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN skipped_count INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET
+  depth = (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = channels.id AND d.available_at IS NOT NULL),
+  in_flight = (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = channels.id AND d.status = 'delivering'),
+  deadlettered_count = (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = channels.id AND d.status = 'deadlettered'),
+  skipped_count = (SELECT COUNT(*) FROM deliveries d WHERE d.target_id = channels.id AND d.status = 'skipped');
+CREATE INDEX deliveries_live ON deliveries (target_id, position) WHERE available_at IS NOT NULL;
+`,
+  },
+  {
+    version: 8,
+    name: 'fenced attempts',
+    sql: `
+-- A call whose settlement was fenced (its lease had been taken over) still happened: its record
+-- is kept, marked.
+ALTER TABLE attempts ADD COLUMN fenced INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 9,
+    name: 'delivery status invariant',
+    sql: `
+-- The invariant PostgreSQL checks with a CHECK constraint (SQLite cannot add one to an existing
+-- table): a delivery has an available_at exactly while it is ready or delivering.
+CREATE TRIGGER deliveries_status_insert BEFORE INSERT ON deliveries
+WHEN NEW.status NOT IN ('ready', 'delivering', 'delivered', 'deadlettered', 'skipped')
+  OR (NEW.available_at IS NOT NULL) <> (NEW.status IN ('ready', 'delivering'))
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: deliveries status and available_at'); END;
+CREATE TRIGGER deliveries_status_update BEFORE UPDATE OF status, available_at ON deliveries
+WHEN NEW.status NOT IN ('ready', 'delivering', 'delivered', 'deadlettered', 'skipped')
+  OR (NEW.available_at IS NOT NULL) <> (NEW.status IN ('ready', 'delivering'))
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: deliveries status and available_at'); END;
+`,
+  },
 ];
+
+/** The schema version this build writes: the last migration's number. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Applies the migrations not yet applied, each in its own immediate transaction (safe with other processes on the file). */
+export function migrate(db: Database, upTo = SCHEMA_VERSION): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  for (const migration of MIGRATIONS) {
+    if (migration.version > upTo) return;
+    db.transaction(() => {
+      // Re-read inside the write lock: another process may have applied it meanwhile.
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version)) return;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    }).immediate();
+  }
+}

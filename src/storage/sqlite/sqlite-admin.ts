@@ -1,12 +1,32 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
-import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ValidationError } from '../../domain/errors.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
+import { counterStatements, typed } from './statements.js';
 import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
 import { parseSearchCursor, searchConditions, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
+
+interface StatsRow {
+  id: number;
+  name: string;
+  kind: TargetStats['kind'];
+  paused: number;
+  depth: number;
+  in_flight: number;
+  delivered_count: number;
+  deadlettered_count: number;
+  skipped_count: number;
+  delivered_sequence: number;
+  last_sequence: number;
+  oldest: number | null;
+  parked: number;
+  stalled: number;
+}
+
+const NO_CHANGE = { depth: 0, inFlight: 0, delivered: 0, deadlettered: 0, skipped: 0, sequence: 0 };
 
 const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
   d.available_at, d.last_error, d.result, d.updated_at, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at,
@@ -36,13 +56,18 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.id > ? ORDER BY d.id LIMIT ?`),
     skippedPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'skipped' AND d.id > ? ORDER BY d.id LIMIT ?`),
     byMessagePks: db.prepare(`${DELIVERY_SELECT} WHERE d.message_pk IN (SELECT value FROM json_each(?)) ORDER BY d.id`),
-    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
-    live: db.prepare(`SELECT d.target_id, COUNT(*) AS depth, SUM(d.status = 'delivering') AS in_flight, MIN(m.created_at) AS oldest
-      FROM deliveries d JOIN messages m ON m.pk = d.message_pk WHERE d.available_at IS NOT NULL GROUP BY d.target_id`),
-    finals: db.prepare(`SELECT target_id, status, COUNT(*) AS n FROM deliveries WHERE status IN ('deadlettered', 'skipped') GROUP BY target_id, status`),
-    delivered: db.prepare('SELECT id AS target_id, delivered_count, delivered_sequence, kind FROM channels'),
-    blocked: db.prepare(`SELECT target_id, state, COUNT(*) AS n FROM lanes WHERE state <> 'active' GROUP BY target_id, state`),
-    topicSeq: db.prepare(`SELECT id, last_sequence FROM channels WHERE kind = 'topic'`),
+    attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response, fenced FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
+    // One row per target: counters kept by the transactions that change deliveries, the oldest
+    // live message through deliveries_live (positions follow creation order), and the blocked
+    // lanes through lanes_blocked. Nothing here grows with the messages kept.
+    stats: typed(db).prepare<[], StatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
+        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence,
+        (SELECT m.created_at FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+          WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
+        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
+        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'stalled') AS stalled
+      FROM channels c ORDER BY c.id`),
+    count: counterStatements(db).count,
     setPaused: db.prepare('UPDATE channels SET paused = ? WHERE id = ?'),
     blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
     lane: db.prepare('SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND lane = ?'),
@@ -148,6 +173,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     return db.transaction(() => {
       const t = now();
       const lanes = (ids ? sql.reopenIds.all(t, t, row.id, status, JSON.stringify(ids)) : sql.reopen.all(t, t, row.id, status)) as Array<{ lane: string | null }>;
+      const n = lanes.length;
+      sql.count.run({ ...NO_CHANGE, depth: n, deadlettered: status === 'deadlettered' ? -n : 0, skipped: status === 'skipped' ? -n : 0, targetId: row.id });
       for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);
       return lanes.length;
     }).immediate();
@@ -182,35 +209,16 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async stats() {
       const t = now();
-      const stats = new Map<number, TargetStats>();
-      for (const c of channels.all()) {
-        stats.set(c.id, { name: c.name, kind: c.kind, paused: c.paused, depth: 0, inFlight: 0, oldestAgeMs: 0, deadLettered: 0, skipped: 0, delivered: 0, parkedLanes: 0, stalledLanes: 0 });
-      }
-      for (const r of sql.live.all() as Array<{ target_id: number; depth: number; in_flight: number; oldest: number }>) {
-        const s = stats.get(r.target_id);
-        if (s) Object.assign(s, { depth: r.depth, inFlight: r.in_flight, oldestAgeMs: Math.max(0, t - r.oldest) });
-      }
-      for (const r of sql.finals.all() as Array<{ target_id: number; status: string; n: number }>) {
-        const s = stats.get(r.target_id);
-        if (s && r.status === 'deadlettered') s.deadLettered = r.n;
-        if (s && r.status === 'skipped') s.skipped = r.n;
-      }
-      for (const r of sql.blocked.all() as Array<{ target_id: number; state: string; n: number }>) {
-        const s = stats.get(r.target_id);
-        if (s && r.state === 'parked') s.parkedLanes = r.n;
-        if (s && r.state === 'stalled') s.stalledLanes = r.n;
-      }
-      for (const r of sql.topicSeq.all() as Array<{ id: number; last_sequence: number }>) {
-        const s = stats.get(r.id);
-        if (s) s.lastSequence = r.last_sequence;
-      }
-      for (const r of sql.delivered.all() as Array<{ target_id: number; delivered_count: number; delivered_sequence: number; kind: string }>) {
-        const s = stats.get(r.target_id);
-        if (!s) continue;
-        s.delivered = r.delivered_count;
-        if (r.kind === 'subscription') s.lastSequence = r.delivered_sequence;
-      }
-      return [...stats.values()];
+      return sql.stats.all().map((r): TargetStats => {
+        const stats: TargetStats = {
+          name: r.name, kind: r.kind, paused: r.paused === 1, depth: r.depth, inFlight: r.in_flight,
+          oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered_count, skipped: r.skipped_count,
+          delivered: r.delivered_count, parkedLanes: r.parked, stalledLanes: r.stalled,
+        };
+        if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
+        if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
+        return stats;
+      });
     },
     async listDeadLetters(target, page) {
       return finalPage(target, 'deadlettered', page);
@@ -222,6 +230,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       const row = channels.require(target);
       return db.transaction(() => {
         const deleted = (ids ? sql.purgeIds.all(row.id, JSON.stringify(ids)) : sql.purge.all(row.id)) as Array<{ id: number }>;
+        sql.count.run({ ...NO_CHANGE, deadlettered: -deleted.length, targetId: row.id });
         for (const d of deleted) {
           sql.deleteAttempts.run(d.id);
           sql.deleteDelivery.run(d.id);
@@ -263,6 +272,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         if (!head) return null;
         if (head.status === 'delivering') throw new ValidationError(`the head of '${lane}' is being delivered right now; retry the skip once the attempt ends`);
         sql.skip.run(t, head.id);
+        sql.count.run({ ...NO_CHANGE, depth: -1, skipped: 1, targetId: row.id });
         const next = sql.nextHead.get(row.id, lane) as { available_at: number } | undefined;
         if (next) sql.retryLane.run(Math.max(t, next.available_at), row.id, lane);
         else sql.deleteLane.run(row.id, lane);
@@ -332,9 +342,4 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       }
     },
   };
-}
-
-export function assertFound<T>(value: T | null | undefined, what: string): T {
-  if (value == null) throw new NotFoundError(`${what} does not exist`);
-  return value;
 }

@@ -1,0 +1,98 @@
+import type { Claim, ClaimRequest, LeaseRef } from '../port.js';
+import { lanePositions, rowToMessage } from '../rows.js';
+import type { ChannelRow } from './channel-cache.js';
+import { createTally } from './counters.js';
+import type { LaneHeadRow, Statements } from './statements.js';
+
+/*
+ * Claims, renewals and releases. Each runs inside a transaction the caller opened; SQLite has
+ * one writer, so no interleaving needs a lock of ours.
+ */
+
+export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+  if (sql.paused.get(target.id, target.topicId)?.paused === 1) return [];
+  return target.ordering === 'none' ? claimUnordered(sql, target, request, now) : claimOrdered(sql, target, request, now);
+}
+
+/** Oldest due first; an expired lease is taken over like a due delivery. */
+function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+  const due = sql.readyDeliveries.all(target.id, now, request.limit);
+  if (due.length === 0) return [];
+  const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.id))).map((l) => [l.id, l]));
+  const messages = new Map(sql.messagesByPk.all(JSON.stringify([...leased.values()].map((l) => l.message_pk))).map((m) => [m.pk, m]));
+  const tally = createTally(sql);
+  tally.add(target.id, { inFlight: due.filter((d) => d.status === 'ready').length });
+  tally.flush();
+  return due.map((d) => {
+    const l = leased.get(d.id)!;
+    return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(messages.get(l.message_pk)!, target) }] };
+  });
+}
+
+function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+  const batchSize = Math.max(1, request.batchSize ?? 1);
+  const leaseUntil = now + request.leaseMs;
+  const claims: Claim[] = [];
+  let started = 0;
+  for (const { lane } of sql.readyLanes.all(target.id, now, now, request.limit)) {
+    const rows = sql.laneHead.all(target.id, lane, batchSize);
+    const head = rows[0];
+    if (!head) {
+      sql.deleteLane.run(target.id, lane);
+      continue;
+    }
+    // Guard the one-in-flight rule against any stale ready_at: a head still leased, or not
+    // yet due, makes the lane wait for exactly that moment.
+    if (head.available_at > now) {
+      sql.setLaneReady.run(head.available_at, target.id, lane);
+      continue;
+    }
+    const fillBy = head.created_at + (request.maxBatchWaitMs ?? 0);
+    if (rows.length < batchSize && fillBy > now && head.attempts === 0) {
+      sql.waitForFill.run(fillBy, target.id, lane);
+      continue;
+    }
+    sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
+    started += rows.filter((r) => r.status === 'ready').length;
+    const positions = lanePositions(lane, sql.laneCursor.get(target.id, lane), rows.map((r) => r.id));
+    const deliveries = lease(sql, rows, request.owner, leaseUntil, now, target).map((d, i) => ({ ...d, lanePosition: positions[i]! }));
+    claims.push({ target: target.name, lane, deliveries });
+  }
+  if (started > 0) {
+    const tally = createTally(sql);
+    tally.add(target.id, { inFlight: started });
+    tally.flush();
+  }
+  return claims;
+}
+
+/** Leases the rows of one lane claim in one statement, keeping their order. */
+function lease(sql: Statements, rows: LaneHeadRow[], owner: string, leaseUntil: number, now: number, target: ChannelRow): Claim['deliveries'] {
+  const leased = new Map(sql.leaseMany.all(owner, leaseUntil, now, JSON.stringify(rows.map((r) => r.delivery_id))).map((l) => [l.id, l]));
+  return rows.map((row) => {
+    const l = leased.get(row.delivery_id)!;
+    return { deliveryId: row.delivery_id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(row, target) };
+  });
+}
+
+export function renew(sql: Statements, leases: readonly LeaseRef[], leaseMs: number, now: number): number[] {
+  const until = now + leaseMs;
+  const lost: number[] = [];
+  for (const l of leases) {
+    const row = sql.renew.get(until, now, l.deliveryId, l.epoch);
+    if (!row) lost.push(l.deliveryId);
+    else if (row.lane !== null) sql.leaseLane.run(until, until, row.target_id, row.lane);
+  }
+  return lost;
+}
+
+export function release(sql: Statements, leases: readonly LeaseRef[], now: number): void {
+  const tally = createTally(sql);
+  for (const l of leases) {
+    const row = sql.release.get(now, now, l.deliveryId, l.epoch);
+    if (!row) continue;
+    tally.add(row.target_id, { inFlight: -1 });
+    if (row.lane !== null) sql.unleaseLane.run(now, row.target_id, row.lane);
+  }
+  tally.flush();
+}

@@ -1,0 +1,130 @@
+import type { Database as Db } from 'better-sqlite3';
+import type { DuplicateRow, MessageRow } from '../rows.js';
+
+/** Columns rowToMessage reads, from `messages m`. */
+export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence';
+
+/** A head of a lane as a claim reads it: the message with its delivery. */
+export type LaneHeadRow = MessageRow & { delivery_id: number; status: string; available_at: number; attempts: number };
+
+/** The lane a delivery belongs to (null: unordered target). */
+export interface DeliveryLane {
+  target_id: number;
+  lane: string | null;
+}
+
+/**
+ * Statements of the delivery hot path: send, claim, renew, settle, release. Prepared once per
+ * connection (the store's own, and each application connection used for the outbox), typed by
+ * their parameters and rows.
+ */
+export function prepareStatements(connection: Db) {
+  const db = typed(connection);
+  return {
+    nextSequence: db.prepare<[number], { last_sequence: number }>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
+    undoSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
+    insertMessage: db.prepare<[number, string, string | null, string, string, string, number, number | null, number | null], { pk: number }>(
+      `INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk`),
+    insertDelivery: db.prepare<[number, number, string | null, number, number, number]>(
+      `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?)`),
+    insertLane: db.prepare<[number, string, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
+    /** $1 message pk, $2 key, $3 sequence, $4 available at, $5 now, $6 topic. */
+    fanOut: db.prepare<[number, string, number, number, number, number]>(
+      `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      SELECT ?, id, CASE ordering WHEN 'key' THEN ? ELSE '' END, ?, 'ready', 0, ?, ? FROM channels WHERE topic_id = ?`),
+    fanOutLanes: db.prepare<[string, number, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at)
+      SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ?
+      ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = excluded.ready_at, filling = 0 WHERE filling = 1`),
+    duplicateStatus: db.prepare<[number, string], DuplicateRow>(`SELECT d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
+      (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
+      FROM messages m JOIN deliveries d ON d.message_pk = m.pk LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
+      WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
+    /** Paused, read at each claim: another process on the same file may have paused the target or its topic. */
+    paused: db.prepare<[number, number | null], { paused: number }>('SELECT MAX(paused) AS paused FROM channels WHERE id IN (?, ?)'),
+    /** Plain queues: oldest due first (ties by id), expired leases included. */
+    readyDeliveries: db.prepare<[number, number, number], { id: number; status: string }>(
+      `SELECT id, status FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at <= ? ORDER BY available_at, id LIMIT ?`),
+    messagesByPk: db.prepare<[string], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.pk IN (SELECT value FROM json_each(?))`),
+    /** Leases the deliveries of a JSON array of ids. */
+    leaseMany: db.prepare<[string, number, number, string], { id: number; message_pk: number; epoch: number; attempts: number }>(
+      `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
+      available_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, message_pk, epoch, attempts`),
+    readyLanes: db.prepare<[number, number, number, number], { lane: string }>(
+      `SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
+      ORDER BY ready_at LIMIT ?`),
+    laneHead: db.prepare<[number, string, number], LaneHeadRow>(
+      `SELECT d.id AS delivery_id, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+      WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT ?`),
+    setLaneReady: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
+    waitForFill: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ?, filling = 1 WHERE target_id = ? AND lane = ?'),
+    leaseLane: db.prepare<[number, number, number, string]>('UPDATE lanes SET ready_at = ?, leased_until = ?, filling = 0 WHERE target_id = ? AND lane = ?'),
+    unleaseLane: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ?, leased_until = NULL WHERE target_id = ? AND lane = ?'),
+    deleteLane: db.prepare<[number, string]>('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
+    renew: db.prepare<[number, number, number, number], DeliveryLane>(
+      `UPDATE deliveries SET available_at = ?, updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    release: db.prepare<[number, number, number, number], DeliveryLane>(
+      `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
+      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    /** One outcome, fenced by epoch. */
+    settle: db.prepare<
+      { status: string; availableAt: number | null; reason: string | null; result: string | null; now: number; id: number; epoch: number },
+      DeliveryLane & { id: number; position: number; message_pk: number }
+    >(`UPDATE deliveries SET status = @status, available_at = @availableAt, lease_owner = NULL, last_error = @reason,
+        result = CASE WHEN @status = 'delivered' THEN @result ELSE result END, updated_at = @now
+      WHERE id = @id AND epoch = @epoch AND status = 'delivering' RETURNING id, target_id, lane, position, message_pk`),
+    /** An attempt's record; a fenced one too, as long as its delivery is still kept. */
+    insertAttempt: db.prepare<{
+      id: number; attempt: number; startedAt: number; durationMs: number; statusCode: number | null; error: string | null; response: string | null; fenced: number;
+    }>(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
+      SELECT @id, @attempt, @startedAt, @durationMs, @statusCode, @error, @response, @fenced WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = @id)`),
+    /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
+    laneCursor: db.prepare<[number, string], { delivered: number; last_id: string }>('SELECT delivered, last_id FROM lane_cursors WHERE target_id = ? AND lane = ?'),
+    advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
+      ON CONFLICT (target_id, lane) DO UPDATE SET delivered = delivered + 1, last_id = excluded.last_id`),
+    laneState: db.prepare<[number, string], { state: string }>('SELECT state FROM lanes WHERE target_id = ? AND lane = ?'),
+    nextHead: db.prepare<[number, string], { id: number; position: number; status: string; available_at: number }>(
+      `SELECT id, position, status, available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL
+      ORDER BY position LIMIT 1`),
+    setLane: db.prepare<{ state: string; readyAt: number | null; reason: string | null; now: number; targetId: number; lane: string }>(
+      `UPDATE lanes SET state = @state, ready_at = @readyAt, leased_until = NULL, reason = @reason,
+        since = CASE WHEN @state = 'active' THEN NULL ELSE COALESCE(since, @now) END WHERE target_id = @targetId AND lane = @lane`),
+    nextReady: db.prepare<[number], { at: number | null }>('SELECT MIN(available_at) AS at FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at IS NOT NULL'),
+    nextLane: db.prepare<[number], { at: number | null }>('SELECT MIN(ready_at) AS at FROM lanes WHERE target_id = ? AND ready_at IS NOT NULL'),
+    ...counterStatements(connection),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+/** A prepared statement taking parameters `P` (positional, or one object of named ones) and reading rows `R`. */
+export interface Prepared<P extends unknown[], R> {
+  run(...params: P): { changes: number };
+  get(...params: P): R | undefined;
+  all(...params: P): R[];
+}
+
+/** `db.prepare` typed by parameters and rows, so statements need no casts where they are used. */
+export function typed(db: Db): { prepare<P extends unknown[] | object = unknown[], R = unknown>(source: string): Prepared<P extends unknown[] ? P : [P], R> } {
+  return { prepare: (source: string) => db.prepare(source) as never };
+}
+
+/**
+ * Per-target counters kept in the channel row, changed in the transaction that changes the
+ * deliveries they count, so stats() reads them instead of counting rows (SQLite has one writer:
+ * the row is never contended).
+ */
+export function counterStatements(connection: Db) {
+  const db = typed(connection);
+  return {
+    count: db.prepare<{ depth: number; inFlight: number; delivered: number; deadlettered: number; skipped: number; sequence: number; targetId: number }>(
+      `UPDATE channels SET depth = depth + @depth, in_flight = in_flight + @inFlight, delivered_count = delivered_count + @delivered,
+        deadlettered_count = deadlettered_count + @deadlettered, skipped_count = skipped_count + @skipped,
+        delivered_sequence = MAX(delivered_sequence, @sequence)
+      WHERE id = @targetId`),
+    /** A published message adds one to the depth of every subscription of its topic. */
+    countFanOut: db.prepare<[number, number]>('UPDATE channels SET depth = depth + ? WHERE topic_id = ?'),
+  };
+}

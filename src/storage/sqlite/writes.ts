@@ -1,0 +1,76 @@
+import type { Database as Db } from 'better-sqlite3';
+import { NotFoundError } from '../../domain/errors.js';
+import type { NewMessage } from '../../domain/message.js';
+import type { ChannelDeclaration, SendResult } from '../port.js';
+import { duplicateResult } from '../rows.js';
+import type { ChannelRow } from './channel-cache.js';
+import { createTally } from './counters.js';
+import { typed, type Statements } from './statements.js';
+
+export interface SendItem {
+  channel: ChannelRow;
+  message: NewMessage;
+}
+
+/**
+ * Stores messages inside the caller's transaction (the store's group commit, or the
+ * application's own transaction for the outbox), counting them into their targets' depth.
+ * Results are in input order.
+ */
+export function insertMessages(st: Statements, items: readonly SendItem[], now: number): SendResult[] {
+  const tally = createTally(st);
+  const results = items.map(({ channel, message }): SendResult => {
+    const sequence = channel.kind === 'topic' ? st.nextSequence.get(channel.id)!.last_sequence : null;
+    const inserted = st.insertMessage.get(
+      channel.id, message.id, message.key, message.type, message.data, JSON.stringify(message.metadata), now, message.deliverAt, sequence,
+    );
+    if (!inserted) {
+      if (sequence !== null) st.undoSequence.run(channel.id);
+      return duplicateResult(message.id, st.duplicateStatus.all(channel.id, message.id), now);
+    }
+    const availableAt = Math.max(now, message.deliverAt ?? now);
+    if (sequence !== null) {
+      st.fanOut.run(inserted.pk, message.key ?? '', sequence, availableAt, now, channel.id);
+      st.fanOutLanes.run(message.key ?? '', availableAt, channel.id);
+      st.countFanOut.run(1, channel.id);
+      return { id: message.id, status: 'queued', duplicate: false, sequence };
+    }
+    const lane = channel.kind === 'fifo' ? (message.key ?? '') : null;
+    st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now);
+    if (lane !== null) st.insertLane.run(channel.id, lane, availableAt);
+    tally.add(channel.id, { depth: 1 });
+    return { id: message.id, status: availableAt > now ? 'scheduled' : 'queued', duplicate: false };
+  });
+  tally.flush();
+  return results;
+}
+
+/** Topics first so their subscriptions can refer to them; a subscription from the beginning gets every kept message of its topic. */
+export function declareChannels(connection: Db, declarations: readonly ChannelDeclaration[], now: number): void {
+  const db = typed(connection);
+  const insert = db.prepare<[string, string, number | null, string, number], { id: number }>(
+    'INSERT INTO channels (name, kind, topic_id, ordering, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id');
+  const topicId = db.prepare<[string | undefined, string], { id: number }>('SELECT id FROM channels WHERE name = ? AND kind = ?');
+  const backfill = db.prepare<[number, string, number, number, number]>(`
+    INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+    SELECT pk, ?, CASE ? WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, ?, ?
+    FROM messages WHERE channel_id = ? ORDER BY sequence`);
+  const backfillLanes = db.prepare<[number, number]>(`
+    INSERT INTO lanes (target_id, lane, state, ready_at)
+    SELECT DISTINCT target_id, lane, 'active', ? FROM deliveries WHERE target_id = ? AND available_at IS NOT NULL
+    ON CONFLICT DO NOTHING`);
+  const countDepth = db.prepare<[number, number]>('UPDATE channels SET depth = depth + ? WHERE id = ?');
+  connection.transaction(() => {
+    const ordered = [...declarations].sort((a, b) => Number(a.kind === 'subscription') - Number(b.kind === 'subscription'));
+    for (const d of ordered) {
+      const parent = d.kind === 'subscription' ? topicId.get(d.topic, 'topic')?.id : null;
+      if (d.kind === 'subscription' && parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
+      const ordering = d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic');
+      const created = insert.get(d.name, d.kind, parent ?? null, ordering, now);
+      if (created && parent && d.startFrom === 'beginning') {
+        countDepth.run(backfill.run(created.id, ordering, now, now, parent).changes, created.id);
+        backfillLanes.run(now, created.id);
+      }
+    }
+  }).immediate();
+}

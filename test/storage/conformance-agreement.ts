@@ -1,0 +1,248 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import type { Decision } from '../../src/domain/decide.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { ChannelDeclaration, Claim, SendResult, Store } from '../../src/storage/port.js';
+
+/**
+ * What an adapter's test gives the conformance suite beyond a fresh store: the ways an
+ * application or another process reaches the same database.
+ */
+export interface ConformanceHarness {
+  /** A fresh, empty store (its own database file or schema) driven by the clock. */
+  open(clock: FakeClock): Promise<Store>;
+  /** Another store on the database of `store`, as another process would open it (closed by the caller). */
+  peer(store: Store, clock: FakeClock): Promise<Store>;
+  /** The outbox: writes messages with an application connection inside its transaction, which then commits or rolls back. */
+  sendWithin(store: Store, channel: string, messages: NewMessage[], end: 'commit' | 'rollback'): Promise<SendResult[]>;
+  /** Runs one SQL statement on the store's database, as an operator's client would. */
+  execute(store: Store, sql: string): Promise<void>;
+  /**
+   * A store on a database created by the previous schema version's migrations and holding
+   * what that version wrote: queue `q` with `m1` delivered (one attempt, HTTP 200), `m2` waiting
+   * and `m3` dead-lettered, all created at the clock's time.
+   */
+  openPrevious(clock: FakeClock): Promise<Store>;
+}
+
+/** Cases where the adapters once disagreed, and the parts of the port the wiring relies on. */
+export function describeAgreementConformance(adapter: string, harness: ConformanceHarness): void {
+  describe(`storage conformance: ${adapter}: both adapters agree`, () => {
+    let clock: FakeClock;
+    let store: Store;
+    const LEASE = 30_000;
+    const channels: ChannelDeclaration[] = [
+      { name: 'q', kind: 'queue' },
+      { name: 'f', kind: 'fifo' },
+      { name: 't', kind: 'topic' },
+      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
+      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+    ];
+
+    beforeEach(async () => {
+      clock = createFakeClock();
+      store = await harness.open(clock);
+      await store.migrate();
+      await store.declare(channels);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const msg = (id: string, extra: Partial<NewMessage> = {}): NewMessage => ({
+      id, key: null, type: 'test.happened', data: JSON.stringify({ id }), metadata: {}, deliverAt: null, ...extra,
+    });
+    const claim = (target: string, limit = 10, batchSize = 1, owner = 'o1') => store.claim({ target, limit, owner, leaseMs: LEASE, batchSize });
+    const ids = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => d.message.id));
+    const attempt = (n = 1, statusCode = 200) => ({ attempt: n, startedAt: clock.now(), durationMs: 5, statusCode, error: null, response: 'ok' });
+    const settle = (claims: Claim[], decision: Decision = { kind: 'delivered' }) =>
+      store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: attempt(d.attempt), result: 'ok' }))));
+    const statsOf = async (name: string) => (await store.stats()).find((s) => s.name === name)!;
+
+    it('keeps delivered and lastSequence as lifetime values through a sweep', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      await settle(await claim('q'));
+      await store.send('t', [msg('e1'), msg('e2')]);
+      for (const target of ['t/a', 't/a', 't/b', 't/b']) await settle(await claim(target));
+      clock.advance(1_000);
+      expect(await store.sweep(clock.now())).toBe(4);
+      expect(await statsOf('q')).toMatchObject({ depth: 0, inFlight: 0, delivered: 2 });
+      expect(await statsOf('t/a')).toMatchObject({ depth: 0, delivered: 2, lastSequence: 2 });
+      expect(await statsOf('t')).toMatchObject({ lastSequence: 2 });
+    });
+
+    it('counts depth, in flight, dead letters and skips through every transition', async () => {
+      await store.send('q', [msg('m1'), msg('m2'), msg('m3')]);
+      expect(await statsOf('q')).toMatchObject({ depth: 3, inFlight: 0 });
+      const [a, b, c] = await claim('q');
+      expect(await statsOf('q')).toMatchObject({ depth: 3, inFlight: 3 });
+      await settle([a!]);
+      await settle([b!], { kind: 'deadletter', reason: 'HTTP 400' });
+      await settle([c!], { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' });
+      expect(await statsOf('q')).toMatchObject({ depth: 1, inFlight: 0, delivered: 1, deadLettered: 1 });
+      clock.advance(LEASE);
+      const again = await claim('q');
+      clock.advance(LEASE + 1);
+      // A lease taken over stays one delivery in flight.
+      const taken = await claim('q', 10, 1, 'o2');
+      expect(await statsOf('q')).toMatchObject({ depth: 1, inFlight: 1 });
+      expect(await settle(again)).toEqual(['fenced']);
+      await store.release(taken.flatMap((x) => x.deliveries));
+      expect(await statsOf('q')).toMatchObject({ depth: 1, inFlight: 0 });
+      expect(await store.redrive('q')).toBe(1);
+      expect(await statsOf('q')).toMatchObject({ depth: 2, deadLettered: 0 });
+      await settle(await claim('q'), { kind: 'deadletter', reason: 'HTTP 400' });
+      expect(await store.purgeDeadLetters('q')).toBe(2);
+      expect(await statsOf('q')).toMatchObject({ depth: 0, inFlight: 0, deadLettered: 0, delivered: 1 });
+
+      await store.send('t', [msg('e1'), msg('e2')]);
+      expect(await statsOf('t/a')).toMatchObject({ depth: 2 });
+      await settle(await claim('t/a'), { kind: 'stall', availableAt: clock.now() + 1_000, reason: 'HTTP 500' });
+      await store.skipLaneHead('t/a', '');
+      expect(await statsOf('t/a')).toMatchObject({ depth: 1, skipped: 1, stalledLanes: 0 });
+      expect(await store.redeliverSkipped('t/a')).toBe(1);
+      expect(await statsOf('t/a')).toMatchObject({ depth: 2, skipped: 0 });
+      await store.declare([...channels, { name: 't/late', kind: 'subscription', topic: 't', ordering: 'topic', startFrom: 'beginning' }]);
+      expect(await statsOf('t/late')).toMatchObject({ depth: 2, inFlight: 0, oldestAgeMs: 0 });
+      clock.advance(5_000);
+      expect(await statsOf('t/late')).toMatchObject({ oldestAgeMs: 5_000 });
+    });
+
+    it('reports the same results for a batch in one lane that ends in a stall', async () => {
+      await store.send('t', [msg('e1'), msg('e2'), msg('e3')]);
+      const stall = (): Decision => ({ kind: 'stall', availableAt: clock.now() + 1_000, reason: 'HTTP 500' });
+      expect(await settle(await claim('t/a', 1, 3), stall())).toEqual(['blocked', 'ok', 'ok']);
+      clock.advance(1_000);
+      expect(await settle(await claim('t/a', 1, 3), stall())).toEqual(['ok', 'ok', 'ok']);
+      clock.advance(1_000);
+      const [batch] = await claim('t/a', 1, 3);
+      const results = await store.settle(batch!.deliveries.map((d, i) => ({
+        deliveryId: d.deliveryId, epoch: d.epoch, attempt: attempt(d.attempt), decision: i === 0 ? { kind: 'delivered' as const } : stall(),
+      })));
+      expect(results).toEqual(['ok', 'ok', 'ok']);
+      expect((await store.getLane('t/a', ''))!.state).toBe('stalled');
+    });
+
+    it('claims plain queue messages oldest first', async () => {
+      await store.send('q', [msg('late', { deliverAt: clock.now() + 1_000 })]);
+      await store.send('q', [msg('a'), msg('b')]);
+      await store.send('q', [msg('c')]);
+      clock.advance(2_000);
+      expect(ids(await claim('q', 3))).toEqual(['a', 'b', 'c']);
+      expect(ids(await claim('q', 3))).toEqual(['late']);
+    });
+
+    it('refuses NUL characters and stores nothing', async () => {
+      for (const bad of [msg('n\u0000'), msg('n1', { data: '"\u0000"' }), msg('n2', { key: 'k\u0000' }), msg('n3', { type: 't\u0000' })]) {
+        await expect(store.send('q', [bad])).rejects.toMatchObject({ code: 'invalid_request' });
+      }
+      expect(await statsOf('q')).toMatchObject({ depth: 0 });
+    });
+
+    it('refuses to break the status/availability invariant, whoever writes', async () => {
+      await store.send('q', [msg('m1')]);
+      await expect(harness.execute(store, `UPDATE deliveries SET available_at = NULL WHERE status = 'ready'`)).rejects.toThrow(/constraint/i);
+      await expect(harness.execute(store, `UPDATE deliveries SET status = 'lost'`)).rejects.toThrow(/constraint/i);
+      expect(ids(await claim('q'))).toEqual(['m1']);
+    });
+
+    it('sees a pause made by another process on the same database', async () => {
+      await store.send('q', [msg('m1')]);
+      await store.send('t', [msg('e1')]);
+      const peer = await harness.peer(store, clock);
+      try {
+        await peer.setPaused('q', true);
+        await peer.setPaused('t', true);
+        expect(await claim('q')).toEqual([]);
+        expect(await claim('t/a')).toEqual([]);
+        expect(await statsOf('q')).toMatchObject({ paused: true });
+        await peer.setPaused('q', false);
+        await peer.setPaused('t', false);
+        expect(ids(await claim('q'))).toEqual(['m1']);
+        expect(ids(await claim('t/a'))).toEqual(['e1']);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    it('writes through the outbox: committed once, rolled back never, never to a subscription', async () => {
+      expect(await harness.sendWithin(store, 'q', [msg('o1')], 'commit')).toEqual([{ id: 'o1', status: 'queued', duplicate: false }]);
+      expect(await harness.sendWithin(store, 'q', [msg('o2')], 'rollback')).toHaveLength(1);
+      expect((await harness.sendWithin(store, 'q', [msg('o1')], 'commit'))[0]).toMatchObject({ duplicate: true });
+      expect((await harness.sendWithin(store, 't', [msg('e1')], 'commit'))[0]).toMatchObject({ sequence: 1 });
+      await expect(harness.sendWithin(store, 't/a', [msg('x')], 'commit')).rejects.toMatchObject({ code: 'not_found' });
+      expect(ids(await claim('q'))).toEqual(['o1']);
+      expect(ids(await claim('t/a'))).toEqual(['e1']);
+      expect(await store.getMessage('o2')).toEqual([]);
+      expect(await store.getMessage('x')).toEqual([]);
+      expect(await statsOf('q')).toMatchObject({ depth: 1 });
+    });
+
+    it('wakes listeners with the targets that have new work', async () => {
+      const woken = new Set<string>();
+      const stop = store.onWake((targets) => targets.forEach((t) => woken.add(t)));
+      try {
+        // A listener that hears other processes may need a moment to start listening.
+        for (let i = 0; !woken.has('q'); i++) {
+          if (i === 100) throw new Error('no wake-up for a send');
+          await store.send('q', [msg(`w${i}`)]);
+          if (!woken.has('q')) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await store.send('t', [msg('e1')]);
+        for (let i = 0; !(woken.has('t/a') && woken.has('t/b')); i++) {
+          if (i === 100) throw new Error('no wake-up for a publish');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(woken.has('t')).toBe(false);
+      } finally {
+        stop();
+      }
+    });
+
+    it('finds a message by id on one channel or on all', async () => {
+      await store.send('q', [msg('m1')]);
+      await store.send('f', [msg('m1', { key: 'k' })]);
+      expect((await store.getMessage('m1')).map((v) => v.message.channel).sort()).toEqual(['f', 'q']);
+      const [only, ...rest] = await store.getMessage('m1', 'f');
+      expect(rest).toEqual([]);
+      expect(only!.deliveries.map((d) => d.target)).toEqual(['f']);
+      await expect(store.getMessage('m1', 'nope')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('keeps a fenced attempt in the history, marked, with its outcome', async () => {
+      await store.send('q', [msg('m1')]);
+      const stale = await claim('q', 10, 1, 'slow');
+      clock.advance(LEASE + 1);
+      const fresh = await claim('q', 10, 1, 'other');
+      const d = stale[0]!.deliveries[0]!;
+      expect(await store.settle([{ deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' }, attempt: attempt(1, 200), result: 'ok' }])).toEqual(['fenced']);
+      expect(await settle(fresh)).toEqual(['ok']);
+      const [view] = await store.getMessage('m1');
+      expect(view!.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+      expect(view!.deliveries[0]!.history).toEqual([
+        { attempt: 1, startedAt: expect.any(Number), durationMs: 5, statusCode: 200, error: null, response: 'ok', fenced: true },
+        { attempt: 2, startedAt: expect.any(Number), durationMs: 5, statusCode: 200, error: null, response: 'ok' },
+      ]);
+    });
+  });
+
+  describe(`storage conformance: ${adapter}: upgrade`, () => {
+    it('migrates a database written by the previous schema version and works on it', async () => {
+      const clock = createFakeClock();
+      const store = await harness.openPrevious(clock);
+      try {
+        await store.migrate();
+        await store.declare([{ name: 'q', kind: 'queue' }]);
+        expect((await store.stats()).find((s) => s.name === 'q')).toMatchObject({ depth: 1, inFlight: 0, delivered: 1, deadLettered: 1 });
+        expect((await store.getMessage('m1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivered', history: [expect.objectContaining({ statusCode: 200 })] });
+        const claims = await store.claim({ target: 'q', limit: 10, owner: 'o', leaseMs: 30_000 });
+        expect(claims.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['m2']);
+        expect(await store.redrive('q')).toBe(1);
+        expect((await store.stats()).find((s) => s.name === 'q')).toMatchObject({ depth: 2, inFlight: 1, deadLettered: 0 });
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
