@@ -35,6 +35,11 @@ export interface TargetProfile {
   laneOf(key: string | null): string | null;
 }
 
+/** The lane a message with this key joins on a target of this ordering; null for unordered targets. Stores ask this too. */
+export function laneFor(ordering: Ordering, key: string | null): string | null {
+  return ordering === 'none' ? null : ordering === 'key' ? (key ?? '') : '';
+}
+
 const noLane = (): null => null;
 const byKey = (key: string | null): string => key ?? '';
 const oneLane = (): string => '';

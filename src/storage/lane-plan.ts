@@ -1,3 +1,4 @@
+import { isLive, nextDeliveryState, type DeliveryState } from '../domain/delivery-state.js';
 import type { Settlement, SettleResult } from './port.js';
 
 /*
@@ -27,19 +28,14 @@ export type LaneWrite =
 
 export const laneKey = (targetId: number, lane: string): string => `${targetId}\u0000${lane}`;
 
-/** The delivery row change a decision makes (status, available_at, last_error). */
-export function deliveryChange(s: Settlement, now: number): { status: string; availableAt: number | null; reason: string | null } {
+/** The delivery row change a decision makes (status, available_at, last_error), as the domain's transition table says. */
+export function deliveryChange(s: Settlement, now: number): { status: DeliveryState; availableAt: number | null; reason: string | null } {
   const d = s.decision;
-  switch (d.kind) {
-    case 'delivered':
-      return { status: 'delivered', availableAt: null, reason: null };
-    case 'deadletter':
-      return { status: 'deadlettered', availableAt: null, reason: d.reason };
-    case 'park':
-      return { status: 'ready', availableAt: now, reason: d.reason };
-    default:
-      return { status: 'ready', availableAt: d.availableAt, reason: d.reason };
-  }
+  const status = nextDeliveryState('delivering', `decide:${d.kind}`);
+  if (status === null || status === 'deleted') throw new Error(`no transition for a '${d.kind}' decision`);
+  if (!isLive(status)) return { status, availableAt: null, reason: d.kind === 'deadletter' ? d.reason : null };
+  // A parked head waits for an operator: due now, but its lane is not claimable.
+  return { status, availableAt: d.kind === 'park' ? now : 'availableAt' in d ? d.availableAt : now, reason: 'reason' in d ? d.reason : null };
 }
 
 /**

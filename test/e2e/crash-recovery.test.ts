@@ -8,7 +8,8 @@ import { testDir } from '../support/temp.js';
 describe('crash recovery on SQLite', () => {
   it('SIGKILL with ~200 deliveries in flight: after a restart on the same file every message is delivered, duplicates only among those in flight', async () => {
     const dir = testDir();
-    const receiver = await testReceiver({ otherwise: { kind: 'delay', ms: { min: 100, max: 300 } } });
+    // Calls long enough that ~200 are in flight at once even when sends arrive slower than they are delivered.
+    const receiver = await testReceiver({ otherwise: { kind: 'delay', ms: { min: 1_000, max: 1_500 } } });
     const configPath = writeConfig(dir, {
       storage: { sqlite: { path: join(dir, 'offload.db') } },
       endpoints: { sink: { url: receiver.url, timeout: '10s' } },

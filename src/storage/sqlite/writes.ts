@@ -1,6 +1,7 @@
 import type { Database as Db } from 'better-sqlite3';
 import { NotFoundError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
+import { laneFor } from '../../domain/profile.js';
 import type { ChannelDeclaration, SendResult } from '../port.js';
 import { duplicateResult } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
@@ -35,7 +36,7 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
       st.countFanOut.run(1, channel.id);
       return { id: message.id, status: 'queued', duplicate: false, sequence };
     }
-    const lane = channel.kind === 'fifo' ? (message.key ?? '') : null;
+    const lane = laneFor(channel.ordering, message.key);
     st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now);
     if (lane !== null) st.insertLane.run(channel.id, lane, availableAt);
     tally.add(channel.id, { depth: 1 });
