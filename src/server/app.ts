@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ValidationError } from '../domain/errors.js';
 import { guardJson } from '../domain/json-guard.js';
 import { authorize } from './auth.js';
+import { createEventTokens } from './event-tokens.js';
 import type { ServerContext } from './context.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -57,7 +58,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     parseJson(request, text, done);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
-  app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request));
+  const tokens = createEventTokens({ now: () => ctx.now() });
+  app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request, tokens));
   app.addHook('onRequest', async (request) => checkQueryShape(request.routeOptions.url, request.query));
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && reply.statusCode < 400) ctx.changed?.();
@@ -90,6 +92,11 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     return reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
   });
   const streamLimits = { ...DEFAULT_EVENT_STREAM_LIMITS, ...options.eventStream };
+  // EventSource cannot send an API key, and a key never goes in a URL: a token for one minute does.
+  app.post('/v1/events/token', async () => {
+    const { token, expiresAt } = tokens.issue();
+    return { token, expiresAt: new Date(expiresAt).toISOString() };
+  });
   app.get<{ Querystring: { types?: unknown } }>('/v1/events', (request, reply) => {
     const types = parseTypes(request.query.types);
     reply.hijack();

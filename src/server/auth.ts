@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { OffloadError } from '../domain/errors.js';
+import type { EventTokens } from './event-tokens.js';
 
 export interface ApiKey {
   key: string;
@@ -8,17 +9,24 @@ export interface ApiKey {
   channels?: string[];
 }
 
-/** Health checks, and the dashboard page itself (it holds no data; it asks for a key). */
+/** Health checks, and the dashboard page and its files (they hold no data; the page asks for a key). */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/dashboard', '/']);
+const OPEN_PREFIX = '/dashboard/';
 
 /**
  * API keys with roles (SPEC §11): producers may only send to their channels, viewers only read,
  * operators do everything. With no keys configured the API is open (it listens on loopback by default).
  */
-export function authorize(keys: readonly ApiKey[], request: FastifyRequest): void {
+export function authorize(keys: readonly ApiKey[], request: FastifyRequest, tokens?: EventTokens): void {
   if (keys.length === 0) return;
   const path = request.url.split('?')[0]!;
-  if (OPEN_PATHS.has(path)) return;
+  if (OPEN_PATHS.has(path) || path.startsWith(OPEN_PREFIX)) return;
+  // The event stream alone also takes a short-lived token in its URL (EventSource sends no header).
+  const token = (request.query as Record<string, unknown> | undefined)?.token;
+  if (tokens && path === '/v1/events' && request.method === 'GET' && typeof token === 'string') {
+    if (tokens.verify(token)) return;
+    throw new OffloadError('unauthorized', 'the event stream token is not valid or has expired (tokens last a minute); get a new one with POST /v1/events/token');
+  }
   const header = request.headers.authorization;
   const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
   const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
@@ -29,7 +37,8 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest): voi
     if (request.method === 'POST' && produce && (!key.channels || key.channels.includes(decodeURIComponent(produce[2]!)))) return;
     throw new OffloadError('forbidden', 'this producer key may only send to its own channels');
   }
-  if (request.method === 'GET') return;
+  // A viewer may trade its key for an event stream token: that is reading, too.
+  if (request.method === 'GET' || (request.method === 'POST' && path === '/v1/events/token')) return;
   throw new OffloadError('forbidden', 'a viewer key can only read');
 }
 

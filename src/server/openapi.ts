@@ -109,6 +109,7 @@ export function openApiDocument(version: string): object {
         },
       },
       '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
+      '/v1/events/token': { post: { summary: 'A token for GET /v1/events?token= (EventSource cannot send a key); valid for one minute, on this instance, for the stream only', responses: { '200': { description: '{ token, expiresAt }' } } } },
       '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'The store is reachable and deliveries run', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain' } } } },

@@ -1,28 +1,59 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { sendProblem } from '../problem.js';
 
-const PAGE = join('dashboard', 'index.html');
+const DIR = 'dashboard';
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 /**
- * The operator dashboard (SPEC §5, §6, §9): one static page that reads the v1 API from the
- * browser. `GET /` redirects to it. The page is read once, here, so a request never touches
- * the disk.
+ * Only files of this origin may run or style the page (no inline script or style, nothing from
+ * elsewhere), and it may only talk to this origin: a message key or failure reason that slipped
+ * into the DOM as markup could still not execute anything or send data elsewhere.
+ */
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const HEADERS = {
+  'content-security-policy': CSP,
+  'cache-control': 'no-cache',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * The operator dashboard (SPEC §5, §6, §9): a static page and its scripts (checked JavaScript
+ * modules, the vendored chart library) that read the v1 API from the browser. `GET /` redirects
+ * to it. Every file is read once, here, into a fixed map: a request never touches the disk and
+ * never names a path outside it.
  */
 export function dashboardRoutes(app: FastifyInstance): void {
-  const file = findPage(dirname(fileURLToPath(import.meta.url)));
-  const page = file === undefined ? undefined : readFileSync(file, 'utf8');
-  const headers = page === undefined ? undefined : pageHeaders(page);
+  const dir = findDashboard(dirname(fileURLToPath(import.meta.url)));
+  const files = dir === undefined ? new Map<string, { body: string; type: string }>() : readAssets(dir);
+  const page = files.get('index.html');
 
   app.get('/', async (_request, reply) => reply.redirect('/dashboard', 302));
   app.get('/dashboard', async (_request, reply) => {
-    if (page === undefined || headers === undefined) {
-      return sendProblem(reply, 404, 'not_found', `the dashboard is not installed: ${PAGE} is missing from this Offload package`);
-    }
-    return reply.headers(headers).send(page);
+    if (page === undefined) return sendProblem(reply, 404, 'not_found', `the dashboard is not installed: ${join(DIR, 'index.html')} is missing from this Offload package`);
+    return reply.headers({ ...HEADERS, 'content-type': page.type }).send(page.body);
+  });
+  app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => {
+    const file = files.get(request.params['*']);
+    if (file === undefined) return sendProblem(reply, 404, 'not_found', `no dashboard file '${request.params['*']}'; open /dashboard`);
+    return reply.headers({ ...HEADERS, 'content-type': file.type }).send(file.body);
   });
 }
 
@@ -30,37 +61,29 @@ export function dashboardRoutes(app: FastifyInstance): void {
  * `dashboard/` sits at the package root: three levels above this file when run from `src/`
  * with tsx, four from `dist/src/` after `tsc`. Walking up keeps both (and any future layout) working.
  */
-function findPage(from: string): string | undefined {
+function findDashboard(from: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, PAGE);
-    if (existsSync(candidate)) return candidate;
+    const candidate = join(dir, DIR, 'index.html');
+    if (existsSync(candidate)) return join(dir, DIR);
     if (dirname(dir) === dir) return undefined;
   }
 }
 
-/**
- * Only the page's own inline script and style may run (by hash, not 'unsafe-inline'), and it may
- * only talk to this origin: a message key or failure reason that slipped into the DOM as markup
- * could still not execute anything or send data elsewhere.
- */
-function pageHeaders(page: string): Record<string, string> {
-  const hashes = (tag: string) =>
-    [...page.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`).join(' ');
-  const csp = [
-    "default-src 'none'",
-    `script-src ${hashes('script') || "'none'"}`,
-    `style-src ${hashes('style') || "'none'"}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-  return {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': csp,
-    'cache-control': 'no-cache',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+/** The page, its modules and styles (type declarations and notes are not served). */
+function readAssets(root: string): Map<string, { body: string; type: string }> {
+  const files = new Map<string, { body: string; type: string }>();
+  const walk = (dir: string, depth: number) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) {
+        if (depth < 2) walk(path, depth + 1);
+        continue;
+      }
+      const type = TYPES[extname(name)];
+      if (type === undefined || name.endsWith('.d.ts')) continue;
+      files.set(relative(root, path).split(sep).join('/'), { body: readFileSync(path, 'utf8'), type });
+    }
   };
+  walk(root, 0);
+  return files;
 }
