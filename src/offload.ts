@@ -22,6 +22,7 @@ import { createRateFeed } from './telemetry/rate-feed.js';
 import { createTracing } from './telemetry/tracing.js';
 import { createEndpointLimiter } from './delivery/endpoint-limits.js';
 import { registerFlowMetrics } from './server/flow-metrics.js';
+import { createBackpressure } from './server/backpressure.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -122,7 +123,17 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     }
   };
 
-  registerFlowMetrics(metrics.registry, { endpoints: () => limiter.views() });
+  const backpressure = createBackpressure({
+    store,
+    now: () => clock.now(),
+    limits: config.backpressure,
+    targetsOf: (channel) => config.topics.get(channel) ?? [channel],
+    onThrottled: (throttle, refused) => {
+      logger.warn({ channel: throttle.channel, depth: throttle.depth, retryAfter: throttle.retryAfterSeconds }, `producers pushed back: ${throttle.reason}`);
+      events.publish({ type: 'throttled', at: clock.now(), channel: throttle.channel, reason: throttle.reason, depth: throttle.depth, oldestAgeMs: throttle.oldestAgeMs, retryAfter: throttle.retryAfterSeconds, refused });
+    },
+  });
+  registerFlowMetrics(metrics.registry, { endpoints: () => limiter.views(), channels: () => backpressure.views() });
 
   const dispatcher = createDispatcher({
     store,
@@ -174,6 +185,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       rates,
       tracing,
       endpointLimits: () => limiter.views(),
+      backpressure,
     },
     { logger, metrics, logThrottle },
   );

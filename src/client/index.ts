@@ -31,7 +31,13 @@ export interface Problem {
 }
 
 export class OffloadApiError extends Error {
-  constructor(readonly status: number, readonly problem: Problem | undefined, message: string) {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem | undefined,
+    message: string,
+    /** A 429 (the channel is over its maxDepth): how long the server asked to wait. */
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
     this.name = 'OffloadApiError';
   }
@@ -42,6 +48,15 @@ export interface ClientOptions {
   url: string;
   apiKey?: string;
   fetch?: typeof fetch;
+  /**
+   * Sends refused with 429 (the channel is at or over its maxDepth or maxOldestAge; nothing was
+   * stored) are sent again after the server's Retry-After, up to `attempts` times in all and
+   * waiting at most `maxWaitMs` each time; then the 429 is thrown as an OffloadApiError with
+   * `retryAfterMs`. Default `{ attempts: 5, maxWaitMs: 30000 }`; `{ attempts: 1 }` never retries.
+   */
+  throttled?: { attempts?: number; maxWaitMs?: number };
+  /** How the client waits before sending again (tests pass a fake). Default a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface Page<T> {
@@ -126,7 +141,11 @@ export function createClient(options: ClientOptions): OffloadClient {
   const doFetch = options.fetch ?? fetch;
   const enc = encodeURIComponent;
 
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const attempts = Math.max(1, options.throttled?.attempts ?? 5);
+  const maxWaitMs = options.throttled?.maxWaitMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  async function once<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
@@ -135,9 +154,22 @@ export function createClient(options: ClientOptions): OffloadClient {
     const parsed = text ? (JSON.parse(text) as unknown) : undefined;
     if (!res.ok) {
       const problem = parsed as Problem | undefined;
-      throw new OffloadApiError(res.status, problem, `${method} ${path}: ${res.status} ${problem?.detail ?? text}`);
+      const retryAfterMs = res.status === 429 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
+      throw new OffloadApiError(res.status, problem, `${method} ${path}: ${res.status} ${problem?.detail ?? text}`, retryAfterMs);
     }
     return parsed as T;
+  }
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once<T>(method, path, body);
+      } catch (error) {
+        // A 429 stored nothing, so sending the same request again is safe.
+        if (!(error instanceof OffloadApiError) || error.status !== 429 || attempt >= attempts) throw error;
+        await sleep(Math.min(maxWaitMs, error.retryAfterMs ?? 1_000));
+      }
+    }
   }
   const query = (page?: { limit?: number; cursor?: string }) => {
     const params = new URLSearchParams();
@@ -176,4 +208,12 @@ export function createClient(options: ClientOptions): OffloadClient {
     },
     drain: (drainOptions = {}) => call('POST', '/v1/drain', drainOptions),
   };
+}
+
+/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+function parseRetryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

@@ -42,6 +42,15 @@ export interface OffloadConfig {
   telemetry: { tracesUrl: string | null; serviceName: string };
   /** Flow control per endpoint name (rate limit, concurrency, adaptive), for every endpoint. */
   endpointLimits: ReadonlyMap<string, EndpointLimits>;
+  /** Backpressure per queue or topic that has a limit: sends are refused at or over it. */
+  backpressure: ReadonlyMap<string, ChannelLimits>;
+}
+
+export interface ChannelLimits {
+  /** Undelivered messages (a topic: its deepest subscription) at which sends are refused. */
+  maxDepth: number | null;
+  /** Age of the oldest undelivered message at which sends are refused. */
+  maxOldestAgeMs: number | null;
 }
 
 export interface Overrides {
@@ -97,6 +106,13 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
         ? { sqlite: { path: overrides.sqlitePath, durability: 'fsync' } }
         : { postgres: { ...file.storage.postgres, url: secret(file.storage.postgres.url, 'storage.postgres.url') } };
 
+  const backpressure = new Map<string, ChannelLimits>();
+  const limitsOf = (c: { maxDepth?: number; maxOldestAge?: number }): ChannelLimits | null =>
+    c.maxDepth === undefined && c.maxOldestAge === undefined ? null : { maxDepth: c.maxDepth ?? null, maxOldestAgeMs: c.maxOldestAge ?? null };
+  for (const [name, c] of [...Object.entries(file.queues), ...Object.entries(file.topics)]) {
+    const limits = limitsOf(c);
+    if (limits) backpressure.set(name, limits);
+  }
   const targets: Target[] = [];
   const channels: ChannelDeclaration[] = [];
   const queues = new Map<string, 'queue' | 'fifo'>();
@@ -218,6 +234,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       tracesUrl: tracesUrl(file.telemetry.otlp?.url ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT),
       serviceName: file.telemetry.serviceName ?? env.OTEL_SERVICE_NAME ?? 'offload',
     },
+    backpressure,
     endpointLimits: new Map(
       Object.entries(file.endpoints).map(([name, ep]) => [
         name,

@@ -101,9 +101,16 @@ const policy = {
 
 const notification = z.object({ endpoint: name, path: z.string().startsWith('/').optional() }).strict();
 
+/** Backpressure on a queue or topic: sends answer 429 with Retry-After at or over these. */
+const backpressure = {
+  maxDepth: z.number().int().min(1).max(1_000_000_000).optional(),
+  maxOldestAge: duration.optional(),
+};
+
 const queue = z
   .object({
     ...policy,
+    ...backpressure,
     kind: z.enum(['queue', 'fifo']).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     onExhausted: z.enum(['block', 'deadletter']).optional(),
@@ -124,7 +131,7 @@ const subscription = z
   })
   .strict();
 
-const topic = z.object({ subscriptions: z.record(name, subscription).default({}) }).strict();
+const topic = z.object({ subscriptions: z.record(name, subscription).default({}), ...backpressure }).strict();
 
 export const configSchema = z
   .object({

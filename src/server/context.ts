@@ -4,6 +4,7 @@ import type { Store, TargetStats } from '../storage/port.js';
 import type { Rates } from '../telemetry/rates.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import type { EndpointLimitView } from '../delivery/endpoint-limits.js';
+import type { Backpressure } from './backpressure.js';
 import type { EventHub } from './event-hub.js';
 
 /** What the HTTP routes need from the running service. */
@@ -32,4 +33,6 @@ export interface ServerContext {
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
   /** Flow control per endpoint (rate, concurrency, adaptive), as this instance sees it. */
   endpointLimits?(): EndpointLimitView[];
+  /** Refuses sends to channels over their maxDepth/maxOldestAge; absent: nothing is refused. */
+  backpressure?: Backpressure;
 }

@@ -1,8 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EndpointLimitView } from '../delivery/endpoint-limits.js';
+import type { ChannelPressure } from './backpressure.js';
 
 /** Prometheus metrics of flow control, read from the live views when scraped. */
-export function registerFlowMetrics(registry: Registry, sources: { endpoints: () => EndpointLimitView[] }): void {
+export function registerFlowMetrics(registry: Registry, sources: { endpoints: () => EndpointLimitView[]; channels: () => ChannelPressure[] }): void {
   const endpointGauge = (name: string, help: string, pick: (v: EndpointLimitView) => number | null) =>
     new Gauge({
       name,
@@ -36,4 +37,24 @@ export function registerFlowMetrics(registry: Registry, sources: { endpoints: ()
   endpointCounter('offload_endpoint_throttled_total', '429 and 503 answers from the endpoint', (v) => v.throttledTotal);
   endpointCounter('offload_endpoint_limit_cuts_total', 'Adaptive cuts of the endpoint limits', (v) => v.cuts);
   endpointCounter('offload_endpoint_waits_total', 'Times a queue or subscription started waiting for the endpoint limits', (v) => v.waitsTotal);
+  new Counter({
+    name: 'offload_producer_throttled_total',
+    help: 'Sends refused with 429 because the channel was at or over maxDepth/maxOldestAge',
+    labelNames: ['channel'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.channels()) this.inc({ channel: c.channel }, c.refusedTotal);
+    },
+  });
+  new Gauge({
+    name: 'offload_channel_throttled',
+    help: '1 while the channel refuses sends (backlog at or over its limit), else 0',
+    labelNames: ['channel'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.channels()) this.set({ channel: c.channel }, c.throttled ? 1 : 0);
+    },
+  });
 }

@@ -8,6 +8,14 @@ const problems = {
   '400': { description: 'Bad input: the detail says what to fix', content: { 'application/problem+json': { schema: problem } } },
   '404': { description: 'Unknown channel or message', content: { 'application/problem+json': { schema: problem } } },
 };
+/** Backpressure (maxDepth / maxOldestAge on the channel): nothing stored, send again after Retry-After. */
+const throttledAnswer = {
+  '429': {
+    description: 'The channel is at or over its maxDepth or maxOldestAge: nothing was stored (a batch is refused whole); send again after Retry-After',
+    headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait' } },
+    content: { 'application/problem+json': { schema: problem } },
+  },
+};
 const sendResult = { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, duplicate: { type: 'boolean' }, sequence: { type: 'integer' } }, required: ['id', 'status'] };
 const list = { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, next: { type: ['string', 'null'] } } };
 const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK', ...json(list) }, ...problems }, ...extra });
@@ -44,13 +52,13 @@ export function openApiDocument(version: string): object {
     summary: `Send one message to a ${what}`,
     parameters: [nameParam('name'), { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } }],
     requestBody: { required: true, ...json({ $ref: '#/components/schemas/MessageInput' }) },
-    responses: { '202': { description: 'Stored durably', ...json(sendResult) }, '200': { description: 'Duplicate of an accepted message', ...json(sendResult) }, '413': { description: 'Payload too large' }, ...problems },
+    responses: { '202': { description: 'Stored durably', ...json(sendResult) }, '200': { description: 'Duplicate of an accepted message', ...json(sendResult) }, '413': { description: 'Payload too large' }, ...throttledAnswer, ...problems },
   });
   const batch = (what: string) => ({
     summary: `Send a batch of messages to a ${what} (all stored, or none)`,
     parameters: [nameParam('name')],
     requestBody: { required: true, ...json({ $ref: '#/components/schemas/BatchInput' }) },
-    responses: { '202': { description: 'Stored durably', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) }, ...problems },
+    responses: { '202': { description: 'Stored durably', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) }, ...throttledAnswer, ...problems },
   });
   const sub = [nameParam('topic'), nameParam('sub')];
   return {

@@ -41,3 +41,10 @@ export function targetLimits(ctx: ServerContext, target: Target) {
   if (!view) return undefined;
   return { rate: view.currentRate, concurrency: view.currentConcurrency, waiting: view.waitingTargets.includes(target.name) };
 }
+
+/** Backpressure of a queue or topic, for `/v1/channels`; undefined when it has no limit. */
+export function channelPressure(ctx: ServerContext, channel: string) {
+  const view = ctx.backpressure?.views().find((v) => v.channel === channel);
+  if (!view) return undefined;
+  return { maxDepth: view.limits.maxDepth, maxOldestAgeMs: view.limits.maxOldestAgeMs, throttled: view.throttled, refused: view.refusedTotal };
+}

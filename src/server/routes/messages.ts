@@ -6,6 +6,7 @@ import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import { rawBatchDataOf, rawDataOf } from '../../domain/raw-json.js';
 import type { SendResult } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
+import { sendProblem } from '../problem.js';
 import type { Metrics } from '../metrics.js';
 import { batchInputSchema, issuesOf, toNewMessage, type InputContext } from '../message-input.js';
 import { channelQuery, parseQuery } from '../query.js';
@@ -50,11 +51,22 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
   /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
   const accepted = (channel: string, targets: readonly string[], ids: string[]) => {
     ctx.wake(targets);
+    ctx.backpressure?.accepted(channel, ids.length);
     metrics?.sent(channel, ids.length);
     if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
   };
 
   const idempotencyKey = (header: string | string[] | undefined) => (typeof header === 'string' && header.length > 0 ? header : undefined);
+
+  /** Backpressure: a channel at or over its limit refuses the whole send, with Retry-After. */
+  // Answers true once the refusal is sent (a boolean: a Fastify reply is thenable, so awaiting one would not return it).
+  const throttled = async (reply: FastifyReply, channel: string): Promise<boolean> => {
+    const throttle = await ctx.backpressure?.check(channel);
+    if (!throttle) return false;
+    reply.header('retry-after', String(throttle.retryAfterSeconds));
+    sendProblem(reply, 429, 'throttled', `${throttle.reason}; nothing was stored: send again after ${throttle.retryAfterSeconds}s (Retry-After)`);
+    return true;
+  };
 
   // A server span per send when tracing is on; ended with the final status once the answer is sent.
   const spans = new WeakMap<FastifyRequest, { traceparent: string; end(statusCode: number): void }>();
@@ -75,6 +87,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       const channel = channelOf(kind, request.params.name);
       const raw = rawBodies.get(request);
       const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])), '', raw === undefined ? undefined : rawDataOf(raw));
+      if (await throttled(reply, request.params.name)) return reply;
       const [result] = await ctx.store.send(request.params.name, traced(request, request.params.name, [message]));
       if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
       return answer(reply, result!);
@@ -94,6 +107,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
         if (ids.has(m.id)) throw new ValidationError(`message id '${m.id}' appears twice in the batch`, [{ path: `messages.${i}.id`, message: 'repeated in this batch' }]);
         ids.add(m.id);
       }
+      if (await throttled(reply, request.params.name)) return reply;
       const results = await ctx.store.send(request.params.name, traced(request, request.params.name, messages));
       const fresh = results.filter((r) => !r.duplicate).map((r) => r.id);
       if (fresh.length > 0) accepted(request.params.name, channel.targets, fresh);

@@ -7,7 +7,7 @@ import type { ServerContext } from '../context.js';
 import { issuesOf } from '../message-input.js';
 import { laneQuery, pageQuery, parseQuery } from '../query.js';
 import { iso, presentMessage } from './messages.js';
-import { targetLimits } from './flow.js';
+import { channelPressure, targetLimits } from './flow.js';
 
 const idsBody = z.object({ ids: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).strict().optional();
 
@@ -172,6 +172,7 @@ function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, 
     /** This instance's deliveries over the last minute (per second) and enqueue-to-delivery latency. */
     rates: ctx.rates?.recent(s.kind === 'topic' ? ctx.config.topics.get(s.name) ?? [] : [s.name], ctx.now()),
     limits: target ? targetLimits(ctx, target) : undefined,
+    backpressure: channelPressure(ctx, s.name),
   };
 }
 
