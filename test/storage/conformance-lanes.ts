@@ -100,5 +100,23 @@ export function describeLanePositionConformance(adapter: string, open: (clock: F
       await store.send('q', [msg('q1')]);
       expect((await claim('q'))[0]!.deliveries[0]!.lanePosition).toBeUndefined();
     });
+
+    it('one settle batch mixing queue, fifo and subscription deliveries, a repeat and a stale lease: each answered in order, each lane moves on', async () => {
+      await store.send('q', [msg('q1'), msg('q2')]);
+      await store.send('f', [msg('f1', 'k'), msg('f2', 'k')]);
+      await store.send('t', [msg('t1', 'k'), msg('t2', 'k')]);
+      const [q1] = (await claim('q', 1, 1))[0]!.deliveries;
+      const [f1] = (await claim('f'))[0]!.deliveries;
+      const [a1] = (await claim('t/a'))[0]!.deliveries;
+      const [b1] = (await claim('t/b'))[0]!.deliveries;
+      const one = (d: typeof q1, epoch = d!.epoch) => ({ deliveryId: d!.deliveryId, epoch, decision: { kind: 'delivered' as const }, attempt: attempt(d!.attempt) });
+      expect(await store.settle([one(f1), one(q1), one(q1), one(a1, a1!.epoch + 1), one(b1)])).toEqual(['ok', 'ok', 'fenced', 'fenced', 'ok']);
+      expect(await claim('t/a')).toEqual([]);
+      expect(await store.settle([one(a1)])).toEqual(['ok']);
+      expect((await claim('q')).map((c) => c.deliveries[0]!.message.id)).toEqual(['q2']);
+      expect(positions(await claim('f'))).toEqual([['f2', 2, 'f1']]);
+      expect(positions(await claim('t/a'))).toEqual([['t2', 2, 't1']]);
+      expect(positions(await claim('t/b'))).toEqual([['t2', 2, 't1']]);
+    });
   });
 }

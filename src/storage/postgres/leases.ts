@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Claim, ClaimRequest, LeaseRef, Settlement, SettleResult } from '../port.js';
 import { lanePositions, rowToMessage, type MessageRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
-import { run } from './connection.js';
+import { retrying, run } from './connection.js';
 import { deliveryChange, laneKey, planLanes, type LaneHead, type SettledRow } from './lanes.js';
 import type { HotStatements } from './statements.js';
 
@@ -108,24 +108,11 @@ export async function releaseLeases(db: Db, sql: HotStatements, leases: readonly
   await run(db, sql.release, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now], true);
 }
 
-/**
- * One transaction for a whole batch: lock the lanes, apply every outcome (fenced by epoch) with
- * its attempt record in one statement, read the heads of the lanes that move on, then write the
- * lanes. A delivery settled twice in one batch is fenced the second time, as it would be if the
- * settlements ran one after the other.
- */
-export async function settleBatch(db: Db, sql: HotStatements, settlements: readonly Settlement[], now: number): Promise<SettleResult[]> {
-  const seen = new Set<number>();
-  const first = settlements.map((s) => {
-    if (seen.has(s.deliveryId)) return false;
-    seen.add(s.deliveryId);
-    return true;
-  });
-  const batch = settlements.filter((_, i) => first[i]);
-  const states = await lockLanes(db, sql, batch.map((s) => s.deliveryId));
+/** The columns settleDeliveries and settleFree take, in order. */
+function settleParameters(batch: readonly Settlement[], now: number): unknown[] {
   const changes = batch.map((s) => deliveryChange(s, now));
   const int = (n: number | null) => (n === null ? null : Math.round(n));
-  const updated = await run<SettledRow>(db, sql.settleDeliveries, [
+  return [
     batch.map((s) => s.deliveryId),
     batch.map((s) => s.epoch),
     changes.map((c) => c.status),
@@ -139,7 +126,69 @@ export async function settleBatch(db: Db, sql: HotStatements, settlements: reado
     batch.map((s) => s.attempt.error),
     batch.map((s) => s.attempt.response),
     now,
-  ], true);
+  ];
+}
+
+/** Marks every repeat of a delivery id after its first: settled twice in one batch, the second is fenced. */
+function firstOccurrences(settlements: readonly Settlement[]): boolean[] {
+  const seen = new Set<number>();
+  return settlements.map((s) => {
+    if (seen.has(s.deliveryId)) return false;
+    seen.add(s.deliveryId);
+    return true;
+  });
+}
+
+/**
+ * Settles a batch in as few round trips as its deliveries allow: those without a lane in one
+ * statement of their own (settleFree), then, only if some have a lane, those in one transaction
+ * through settleBatch. The two never touch the same rows, so their order does not matter.
+ */
+export async function settleFast(
+  db: pg.Pool,
+  sql: HotStatements,
+  settlements: readonly Settlement[],
+  knownLaned: readonly boolean[],
+  now: number,
+  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>,
+): Promise<SettleResult[]> {
+  const first = firstOccurrences(settlements);
+  const byId = new Map<number, { settled: boolean; laned: boolean }>();
+  const unknown = settlements.filter((s, i) => {
+    if (!first[i]) return false;
+    if (knownLaned[i]) byId.set(s.deliveryId, { settled: false, laned: true });
+    return !knownLaned[i];
+  });
+  if (unknown.length > 0) {
+    // Retried alone: a deadlock rolled it back whole. The locking part retries its own transaction.
+    const rows = await retrying(() => run<{ id: number; settled: boolean; laned: boolean }>(db, sql.settleFree, settleParameters(unknown, now), true));
+    for (const row of rows) byId.set(row.id, row);
+  }
+  const laned = settlements.filter((s, i) => first[i] && byId.get(s.deliveryId)?.laned === true);
+  const lanedResults = new Map<number, SettleResult>();
+  if (laned.length > 0) {
+    const results = await locking(laned);
+    laned.forEach((s, i) => lanedResults.set(s.deliveryId, results[i]!));
+  }
+  return settlements.map((s, i) => {
+    if (!first[i]) return 'fenced';
+    const row = byId.get(s.deliveryId);
+    if (row?.laned) return lanedResults.get(s.deliveryId) ?? 'fenced';
+    return row?.settled ? 'ok' : 'fenced';
+  });
+}
+
+/**
+ * One transaction for a whole batch: lock the lanes, apply every outcome (fenced by epoch) with
+ * its attempt record in one statement, read the heads of the lanes that move on, then write the
+ * lanes. A delivery settled twice in one batch is fenced the second time, as it would be if the
+ * settlements ran one after the other.
+ */
+export async function settleBatch(db: Db, sql: HotStatements, settlements: readonly Settlement[], now: number): Promise<SettleResult[]> {
+  const first = firstOccurrences(settlements);
+  const batch = settlements.filter((_, i) => first[i]);
+  const states = await lockLanes(db, sql, batch.map((s) => s.deliveryId));
+  const updated = await run<SettledRow>(db, sql.settleDeliveries, settleParameters(batch, now), true);
   const byId = new Map(updated.map((r) => [r.id, r]));
   const rows = batch.map((s) => byId.get(s.deliveryId));
   const moving = new Map<string, { targetId: number; lane: string }>();

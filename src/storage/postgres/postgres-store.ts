@@ -2,13 +2,13 @@ import pg from 'pg';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
-import type { ChannelDeclaration, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import type { ChannelDeclaration, Claim, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
-import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch } from './leases.js';
+import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch, settleFast } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
@@ -109,9 +109,22 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     if (first.kind !== 'topic' && items.every((item) => item.channel.id === first.id)) return retrying(() => insertMessages(pool, sql, items, write));
     return transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
   });
-  const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) =>
-    transaction(pool, 'relaxed', (client) => settleBatch(client, sql, items, clock.now())),
-  );
+  /*
+   * Deliveries this instance leased from lanes: their settlements go straight to the locking
+   * path, saving the lane-free statement a round trip that would only report them laned. A hint:
+   * an id missing here (claimed before a restart, or dropped at the cap) is found laned by
+   * settleFree instead.
+   */
+  const lanedLeases = new Set<number>();
+  const rememberLaned = (claims: readonly Claim[]): void => {
+    if (lanedLeases.size > 100_000) lanedLeases.clear();
+    for (const claim of claims) for (const d of claim.deliveries) lanedLeases.add(d.deliveryId);
+  };
+  const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) => {
+    const now = clock.now();
+    const known = items.map((s) => lanedLeases.delete(s.deliveryId));
+    return settleFast(pool, sql, items, known, now, (laned) => transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
+  });
 
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
     await ensureReady();
@@ -188,7 +201,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const target = await channels.require(request.target);
         const now = clock.now();
         if (target.ordering === 'none') return claimUnordered(pool, sql, target, request, now);
-        return transaction(pool, 'relaxed', (client) => claimOrdered(client, sql, target, request, now));
+        const claims = await transaction(pool, 'relaxed', (client) => claimOrdered(client, sql, target, request, now));
+        rememberLaned(claims);
+        return claims;
       }),
     renew: async (leases, leaseMs) => {
       if (leases.length === 0) return [];
@@ -207,6 +222,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     },
     release: async (leases) => {
       if (leases.length === 0) return;
+      for (const lease of leases) lanedLeases.delete(lease.deliveryId);
       await guard(ensureReady);
       await transaction(pool, 'relaxed', (client) => releaseLeases(client, sql, leases, clock.now()));
     },
