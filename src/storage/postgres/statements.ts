@@ -245,12 +245,18 @@ export function hotStatements(schema: string) {
           result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = $13
         FROM v WHERE d.id = ANY($1::bigint[]) AND d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering' AND d.lane IS NULL
           AND EXISTS (SELECT 1 FROM relaxed)
-        RETURNING d.id
-      ), att AS (
-        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response)
-        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response FROM v JOIN upd ON upd.id = v.id ORDER BY v.ord
+        RETURNING d.id, d.target_id, d.position
       ), laned AS (
         SELECT d.id FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL
+      ), att AS (
+        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
+        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response, upd.id IS NULL
+        FROM v LEFT JOIN upd ON upd.id = v.id
+        WHERE EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.id = v.id AND d.lane IS NULL) ORDER BY v.ord
+      ), cnt AS (
+        ${countInto(s, `SELECT upd.target_id, -(v.status IN ('delivered', 'deadlettered'))::int, -1, (v.status = 'delivered')::int,
+          (v.status = 'deadlettered')::int, 0, CASE WHEN v.status = 'delivered' THEN upd.position ELSE 0 END
+          FROM upd JOIN v ON v.id = upd.id`)}
       )
       SELECT v.id, upd.id IS NOT NULL AS settled, laned.id IS NOT NULL AS laned
       FROM v LEFT JOIN upd ON upd.id = v.id LEFT JOIN laned ON laned.id = v.id`),
