@@ -23,11 +23,15 @@ import { createTracing } from './telemetry/tracing.js';
 import { createEndpointLimiter } from './delivery/endpoint-limits.js';
 import { registerFlowMetrics } from './server/flow-metrics.js';
 import { createBackpressure } from './server/backpressure.js';
+import { createScheduleRunner } from './delivery/schedule-runner.js';
+import { systemScheduler, type Scheduler } from './domain/scheduler.js';
 
 export interface OffloadOptions {
   logger?: Logger;
   clock?: Clock;
   random?: Random;
+  /** Timers of the schedule runner (tests pass a fake scheduler together with a fake clock). */
+  scheduler?: Scheduler;
   /** Replace the HTTP client (tests of the delivery path use real servers instead). */
   send?: HttpSend;
   /** Use an already-open store instead of the configured one. */
@@ -153,6 +157,19 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     },
   });
 
+  const scheduleRunner = createScheduleRunner({
+    store,
+    schedules: config.schedules,
+    clock,
+    scheduler: options.scheduler ?? systemScheduler,
+    retryMs: config.delivery.pollInterval,
+    onSent: (schedule, tick, duplicate) => {
+      if (!duplicate) dispatcher.wake([...(config.topics.get(schedule.channel) ?? [schedule.channel])]);
+      logger.debug({ schedule: schedule.name, tick: new Date(tick).toISOString(), duplicate }, 'schedule tick sent');
+    },
+    onError: (error) => logThrottle.warn(errorKey('schedules', error), { err: error }, 'sending scheduled messages failed; will retry'),
+  });
+
   // Test setups only (testing.drain): deliver what is due on demand and report what is left.
   const drainer = config.testing.drain
     ? createDrainer({
@@ -216,6 +233,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         await http?.send({ url: `${offload.url}/healthz`, body: '', headers: {}, timeoutMs: 5_000 }).catch(() => undefined);
       }
       dispatcher.start();
+      scheduleRunner.start();
       // Other instances (and outbox writes) announce new work through the store.
       unsubscribeWake = store.onWake((targets) => dispatcher.wake(targets));
       const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
@@ -238,6 +256,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       if (sweeper) clearInterval(sweeper);
       if (breakerSync) clearInterval(breakerSync);
       await rateFeed.stop();
+      await scheduleRunner.stop();
       unsubscribeWake?.();
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);

@@ -174,6 +174,30 @@ export function registerClientCommands(program: Command, client: () => OffloadCl
     'offload parked skip tenant-provisionings tenant-42',
   );
 
+  const schedules = examples(program.command('schedules').description('recurring schedules: list, pause, resume (shared by every instance)'), 'offload schedules list');
+  const scheduleLine = (s: Json) =>
+    `${String(s.name).padEnd(20)} ${String(s.cron).padEnd(16)} ${String(s.timezone).padEnd(16)} -> ${s.queue ? `queue ${String(s.queue)}` : `topic ${String(s.topic)}`}  ${s.paused ? 'paused' : `next ${String(s.nextRunAt ?? '-')}`}  last ${String(s.lastRunAt ?? 'never')}`;
+  examples(
+    json(schedules.command('list'))
+      .description('each schedule with its cron, time zone, channel, next and last run')
+      .action(async (opts: JsonFlag) => {
+        const items = await client().schedules();
+        show(opts, items, () => (items.length === 0 ? 'no schedules configured' : items.map(scheduleLine).join('\n')));
+      }),
+    'offload schedules list',
+  );
+  for (const action of ['pause', 'resume'] as const) {
+    examples(
+      json(schedules.command(`${action} <name>`))
+        .description(action === 'pause' ? 'stop sending the schedule\'s messages, on every instance' : 'send again from the next tick (ticks that passed while paused are not sent)')
+        .action(async (name: string, opts: JsonFlag) => {
+          const view = await client()[action === 'pause' ? 'pauseSchedule' : 'resumeSchedule'](name);
+          show(opts, view, () => `${name} ${action}d${view.nextRunAt ? `; next run ${String(view.nextRunAt)}` : ''}`);
+        }),
+      `offload schedules ${action} nightly-report`,
+    );
+  }
+
   for (const action of ['pause', 'resume'] as const) {
     examples(
       program

@@ -129,6 +129,11 @@ export interface OffloadClient {
   skipSubscription(topic: string, subscription: string, key?: string): Promise<Json>;
   pause(kind: 'queues' | 'topics', name: string): Promise<void>;
   resume(kind: 'queues' | 'topics', name: string): Promise<void>;
+  /** Recurring schedules with their last and next run and whether paused. */
+  schedules(): Promise<Json[]>;
+  /** Pauses or resumes a schedule for every instance; answers the schedule as listed. */
+  pauseSchedule(name: string): Promise<Json>;
+  resumeSchedule(name: string): Promise<Json>;
   /**
    * Delivers everything due now (test setups with `testing: { drain: true }`; operator role)
    * and answers with what is left. A drain that runs out of time answers `complete: false`.
@@ -206,6 +211,9 @@ export function createClient(options: ClientOptions): OffloadClient {
     resume: async (kind, name) => {
       await call('POST', `/v1/${kind}/${enc(name)}/resume`);
     },
+    schedules: async () => (await call<Page<Json>>('GET', '/v1/schedules')).items,
+    pauseSchedule: (name) => call('POST', `/v1/schedules/${enc(name)}/pause`),
+    resumeSchedule: (name) => call('POST', `/v1/schedules/${enc(name)}/resume`),
     drain: (drainOptions = {}) => call('POST', '/v1/drain', drainOptions),
   };
 }

@@ -7,6 +7,7 @@ import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
 import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
+import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 
 /** Per target: the internal notification queue for each kind of event. */
@@ -38,6 +39,8 @@ export interface OffloadConfig {
   internalQueues: readonly string[];
   /** Circuit breaker policy per endpoint name; null when turned off. */
   breakers: ReadonlyMap<string, BreakerPolicy | null>;
+  /** Recurring schedules, each sending one message per tick to a queue or topic. */
+  schedules: readonly ScheduleDefinition[];
   /** Tracing: where spans go (OTLP/HTTP traces URL), or null when off. */
   telemetry: { tracesUrl: string | null; serviceName: string };
   /** Flow control per endpoint name (rate limit, concurrency, adaptive), for every endpoint. */
@@ -217,6 +220,17 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     topics.set(topicName, subs);
   }
 
+  const schedules: ScheduleDefinition[] = [];
+  for (const [name, s] of Object.entries(file.schedules)) {
+    const channel = s.queue ?? s.topic!;
+    const where = `schedules.${name}.${s.queue ? 'queue' : 'topic'}`;
+    if (s.queue && !queues.has(channel)) errors.push({ path: where, message: `queue '${channel}' is not defined under queues (defined: ${[...queues.keys()].join(', ') || 'none'})` });
+    if (s.topic && !topics.has(channel)) errors.push({ path: where, message: `topic '${channel}' is not defined under topics (defined: ${[...topics.keys()].join(', ') || 'none'})` });
+    const data = JSON.stringify(s.message.data ?? null);
+    if (Buffer.byteLength(data) > file.delivery.maxPayload) errors.push({ path: `schedules.${name}.message.data`, message: `larger than delivery.maxPayload (${file.delivery.maxPayload} bytes)` });
+    schedules.push({ name, cron: s.cron.trim(), timezone: s.timezone, channel, message: { type: s.message.type, key: s.message.key ?? null, data }, catchUp: s.catchUp });
+  }
+
   if (errors.length > 0) throw configError(options.source ?? 'configuration', errors.map((e) => ({ path: e.path.split('.'), message: e.message })));
   return deepFreeze({
     source: options.source ?? 'inline configuration',
@@ -230,6 +244,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     topics,
     notifications,
     internalQueues: [...notifyQueues.values()],
+    schedules,
     telemetry: {
       tracesUrl: tracesUrl(file.telemetry.otlp?.url ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT),
       serviceName: file.telemetry.serviceName ?? env.OTEL_SERVICE_NAME ?? 'offload',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isValidName } from '../domain/message.js';
+import { IDENTIFIER_RULE, isValidIdentifier, isValidName } from '../domain/message.js';
+import { cronProblem } from '../domain/schedule.js';
 import { parseDuration } from '../domain/duration.js';
 import { headerNameProblem, headerValueProblem } from '../domain/headers.js';
 
@@ -133,6 +134,29 @@ const subscription = z
 
 const topic = z.object({ subscriptions: z.record(name, subscription).default({}), ...backpressure }).strict();
 
+/** A recurring message: one per tick of the cron expression, to a queue or a topic. */
+const schedule = z
+  .object({
+    cron: z.string().min(1),
+    timezone: z.string().min(1).default('UTC'),
+    queue: name.optional(),
+    topic: name.optional(),
+    message: z
+      .object({
+        type: z.string().refine(isValidIdentifier, IDENTIFIER_RULE),
+        key: z.string().refine(isValidIdentifier, IDENTIFIER_RULE).optional(),
+        data: z.unknown().optional(),
+      })
+      .strict(),
+    catchUp: z.enum(['none', 'latest', 'all']).default('latest'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.queue === undefined) === (s.topic === undefined)) ctx.addIssue({ code: 'custom', path: ['queue'], message: 'give exactly one of queue or topic: where each tick\'s message goes' });
+    const problem = cronProblem(s.cron, s.timezone);
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.includes('time zone') ? 'timezone' : 'cron'], message: problem });
+  });
+
 export const configSchema = z
   .object({
     server: z
@@ -204,6 +228,7 @@ export const configSchema = z
     endpoints: z.record(name, endpoint).default({}),
     queues: z.record(name, queue).default({}),
     topics: z.record(name, topic).default({}),
+    schedules: z.record(name, schedule).default({}),
   })
   .strict();
 

@@ -20,6 +20,7 @@ import { operationRoutes } from './routes/operations.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { drainRoutes } from './routes/drain.js';
 import { flowRoutes } from './routes/flow.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 export const VERSION = '0.1.0';
 
@@ -109,6 +110,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   operationRoutes(app, ctx);
   drainRoutes(app, ctx);
   flowRoutes(app, ctx);
+  scheduleRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
 }

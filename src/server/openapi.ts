@@ -85,6 +85,10 @@ export function openApiDocument(version: string): object {
       },
       '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },
       '/v1/endpoints': { get: op('Endpoints with their rate limit, concurrency and adaptive limits: configured, in force now, in flight, targets waiting, 429/503 answers') },
+      '/v1/schedules': { get: op('Recurring schedules: cron, time zone, channel, paused, lastRunAt and nextRunAt') },
+      '/v1/schedules/{name}': { get: { ...op('One schedule as listed', { parameters: [nameParam('name')] }), responses: { '200': { description: 'OK', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
+      '/v1/schedules/{name}/pause': { post: { ...op('Pause a schedule on every instance (operator role)', { parameters: [nameParam('name')] }), responses: { '200': { description: 'The schedule, paused', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
+      '/v1/schedules/{name}/resume': { post: { ...op('Resume a schedule from its next tick; ticks that passed while paused are not sent (operator role)', { parameters: [nameParam('name')] }), responses: { '200': { description: 'The schedule, resumed', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
       '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/parked': { get: op('Parked keys of a fifo queue', { parameters: [nameParam('name')] }) },
@@ -124,6 +128,16 @@ export function openApiDocument(version: string): object {
     },
     components: {
       schemas: {
+        Schedule: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' }, cron: { type: 'string' }, timezone: { type: 'string' }, queue: { type: 'string' }, topic: { type: 'string' },
+            type: { type: 'string' }, key: { type: ['string', 'null'] }, catchUp: { enum: ['none', 'latest', 'all'] }, paused: { type: 'boolean' },
+            lastRunAt: { type: ['string', 'null'], format: 'date-time', description: 'the newest tick whose message was sent' },
+            nextRunAt: { type: ['string', 'null'], format: 'date-time', description: 'the next tick; null while paused' },
+          },
+          required: ['name', 'cron', 'timezone', 'type', 'key', 'catchUp', 'paused', 'lastRunAt', 'nextRunAt'],
+        },
         MessageInput: z.toJSONSchema(messageInputSchema, { unrepresentable: 'any', io: 'input' }),
         BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),
         DrainInput: z.toJSONSchema(drainInputSchema, { unrepresentable: 'any', io: 'input' }),

@@ -142,6 +142,18 @@ export interface Store {
    * take could hand out more than the burst. Returns whether they were given back.
    */
   returnRatePermits(key: string, limit: RateLimit, count: number, token: number): Promise<boolean>;
+  /** Shared state of recurring schedules (those that ever ran or were paused), by name. */
+  listSchedules(): Promise<ScheduleState[]>;
+  /**
+   * Records that a schedule dealt with every tick up to `handledUntil` and, when it sent one,
+   * the newest tick sent. Never moves either back (another instance may be ahead); creates the row.
+   */
+  advanceSchedule(name: string, handledUntil: number, lastRunAt: number | null): Promise<void>;
+  /**
+   * Pauses or resumes a schedule for every instance. Resuming moves `handledUntil` to `at` so
+   * the ticks that passed while it was paused are not sent.
+   */
+  setSchedulePaused(name: string, paused: boolean, at: number): Promise<void>;
 
   /**
    * Calls `listener` with the targets (queues, `topic/subscription`) that may have new work as
@@ -333,6 +345,19 @@ export interface BreakerRecord {
   reason: string | null;
   updatedAt: number;
 }
+
+/** A recurring schedule's shared state (src/domain/schedule.ts). */
+export interface ScheduleState {
+  name: string;
+  /** Every tick up to this time was sent or deliberately passed over. */
+  handledUntil: number;
+  /** The newest tick whose message was sent, or null. */
+  lastRunAt: number | null;
+  paused: boolean;
+}
+
+/** The schedule half of the port: adapters implement it in their own small module. */
+export type StoreSchedules = Pick<Store, 'listSchedules' | 'advanceSchedule' | 'setSchedulePaused'>;
 
 /** The operator and inspection half of the port: adapters implement it in their admin module. */
 export type StoreAdmin = Pick<

@@ -5,6 +5,7 @@ import type { Store } from './port.js';
 const WRITES: ReadonlySet<string> = new Set([
   'declare', 'send', 'claim', 'renew', 'settle', 'settleAndClaim', 'release', 'redrive', 'purgeDeadLetters', 'setPaused',
   'retryLane', 'skipLaneHead', 'redeliverSkipped', 'sweep', 'saveBreaker', 'probeWrite',
+  'advanceSchedule', 'setSchedulePaused',
 ]);
 
 export interface WriteHealth {

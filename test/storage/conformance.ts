@@ -355,6 +355,26 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect((await store.listBreakers())[0]).toMatchObject({ state: 'closed', updatedAt: 3_000 });
     });
 
+    it('shares schedule state: forward only, pause keeps the cursor, resume skips the paused time', async () => {
+      expect(await store.listSchedules()).toEqual([]);
+      await store.advanceSchedule('nightly', 1_000, null);
+      await store.advanceSchedule('nightly', 5_000, 5_000);
+      // A slower instance recording older ticks moves nothing back.
+      await store.advanceSchedule('nightly', 3_000, 3_000);
+      await store.advanceSchedule('nightly', 6_000, null);
+      expect(await store.listSchedules()).toEqual([{ name: 'nightly', handledUntil: 6_000, lastRunAt: 5_000, paused: false }]);
+      await store.setSchedulePaused('nightly', true, 9_000);
+      expect((await store.listSchedules())[0]).toEqual({ name: 'nightly', handledUntil: 6_000, lastRunAt: 5_000, paused: true });
+      await store.setSchedulePaused('nightly', false, 20_000);
+      expect((await store.listSchedules())[0]).toEqual({ name: 'nightly', handledUntil: 20_000, lastRunAt: 5_000, paused: false });
+      // Pausing a schedule that never ran creates its row.
+      await store.setSchedulePaused('hourly', true, 7_000);
+      expect(await store.listSchedules()).toEqual([
+        { name: 'hourly', handledUntil: 7_000, lastRunAt: null, paused: true },
+        { name: 'nightly', handledUntil: 20_000, lastRunAt: 5_000, paused: false },
+      ]);
+    });
+
     it('probes writes without changing anything an operator can see', async () => {
       await store.send('q', [msg('m1')]);
       await store.setPaused('f', true);

@@ -184,6 +184,19 @@ CREATE INDEX deliveries_live ON deliveries (target_id, position) WHERE available
 ALTER TABLE target_counts SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 200);
 `,
   },
+  {
+    version: 8,
+    name: 'schedules',
+    sql: `
+-- Recurring schedules' shared state: how far each has dealt with its ticks, and whether paused.
+CREATE TABLE schedules (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  handled_until BIGINT NOT NULL,
+  last_run_at BIGINT,
+  paused BOOLEAN NOT NULL DEFAULT false
+);
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

@@ -13,6 +13,7 @@ import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
+import { createPostgresSchedules } from './postgres-schedules.js';
 import { hotStatements, type HotStatements } from './statements.js';
 import { insertMessages, type SendItem } from './writes.js';
 
@@ -134,6 +135,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   }
 
   const admin = createPostgresAdmin(pool, adminStatements(schema), channels, clock);
+  const schedules = createPostgresSchedules(pool, schema);
   const ensured = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
     await guard(ensureReady);
     return fn(...args);
@@ -160,6 +162,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listBreakers: ensured(admin.listBreakers),
     saveBreaker: ensured(admin.saveBreaker),
     ...createRateLimits(pool, schema, ensureReady),
+    listSchedules: ensured(schedules.listSchedules),
+    advanceSchedule: ensured(schedules.advanceSchedule),
+    setSchedulePaused: ensured(schedules.setSchedulePaused),
 
     migrate: () =>
       guard(async () => {

@@ -191,6 +191,19 @@ WHEN NEW.status NOT IN ('ready', 'delivering', 'delivered', 'deadlettered', 'ski
 BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: deliveries status and available_at'); END;
 `,
   },
+  {
+    version: 10,
+    name: 'schedules',
+    sql: `
+-- Recurring schedules' shared state: how far each has dealt with its ticks, and whether paused.
+CREATE TABLE schedules (
+  name TEXT PRIMARY KEY,
+  handled_until INTEGER NOT NULL,
+  last_run_at INTEGER,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** The schema version this build writes: the last migration's number. */

@@ -15,6 +15,7 @@ import { settleAll } from './settle.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createRateLimits } from './rate-limits.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { createSqliteSchedules } from './sqlite-schedules.js';
 import { createWalSync } from './wal-sync.js';
 import { declareChannels, insertMessages, type SendItem } from './writes.js';
 
@@ -95,6 +96,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return withStoreErrors<SqliteStore>({
     ...createSqliteAdmin(db, channels, clock),
     ...createRateLimits(db, clock),
+    ...createSqliteSchedules(db),
     async migrate() {
       migrate(db);
       channels.reload();

@@ -1,0 +1,111 @@
+import type { Clock } from '../domain/clock.js';
+import type { Scheduler } from '../domain/scheduler.js';
+import { dueTicks, nextTick, tickMessageId, type ScheduleDefinition } from '../domain/schedule.js';
+import type { Store } from '../storage/port.js';
+
+/** Longest the runner sleeps: it looks again at least this often, so a clock jump or a resume elsewhere is noticed. */
+const MAX_SLEEP_MS = 60_000;
+
+export interface ScheduleRunnerOptions {
+  store: Store;
+  schedules: readonly ScheduleDefinition[];
+  clock: Clock;
+  scheduler: Scheduler;
+  /** After a failed round (the store refused), try again this soon. */
+  retryMs: number;
+  /** Longest sleep between rounds (default 60s). */
+  maxSleepMs?: number;
+  /** A tick's message was handed to the store (`duplicate`: another instance sent it first). */
+  onSent?(schedule: ScheduleDefinition, tick: number, duplicate: boolean): void;
+  onError(error: unknown): void;
+}
+
+export interface ScheduleRunner {
+  start(): void;
+  /** Stops the timer and waits for a round in progress. */
+  stop(): Promise<void>;
+  /** One round now: sends what is due (tests and the timer call this). */
+  runOnce(): Promise<void>;
+}
+
+/**
+ * Sends each schedule's due ticks. Every instance runs one; they agree through the store: the
+ * message id of a tick is the same everywhere (the second send is a duplicate) and the shared
+ * cursor says which ticks were dealt with, so a restarted instance catches up per `catchUp`
+ * instead of starting over.
+ */
+export function createScheduleRunner(options: ScheduleRunnerOptions): ScheduleRunner {
+  const { store, schedules, clock, scheduler } = options;
+  let cancel: (() => void) | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = true;
+
+  async function round(): Promise<void> {
+    const states = new Map((await store.listSchedules()).map((s) => [s.name, s]));
+    for (const schedule of schedules) {
+      const now = clock.now();
+      const state = states.get(schedule.name);
+      // The first time a schedule is seen it starts from now: there is nothing to catch up on.
+      if (!state) {
+        await store.advanceSchedule(schedule.name, now, null);
+        continue;
+      }
+      if (state.paused) continue;
+      const due = dueTicks(schedule, state.handledUntil, now);
+      if (due.cursor === state.handledUntil) continue;
+      for (const tick of due.send) {
+        const [result] = await store.send(schedule.channel, [
+          { id: tickMessageId(schedule.name, tick), key: schedule.message.key, type: schedule.message.type, data: schedule.message.data, metadata: {}, deliverAt: null },
+        ]);
+        options.onSent?.(schedule, tick, result?.duplicate === true);
+      }
+      await store.advanceSchedule(schedule.name, due.cursor, due.send.at(-1) ?? null);
+    }
+  }
+
+  function sleepMs(): number {
+    const now = clock.now();
+    let next = now + (options.maxSleepMs ?? MAX_SLEEP_MS);
+    for (const s of schedules) next = Math.min(next, nextTick(s, now) ?? next);
+    return Math.max(1, next - now);
+  }
+
+  function arm(ms: number): void {
+    if (stopped) return;
+    cancel = scheduler.timeout(() => {
+      cancel = undefined;
+      void runOnce().then(
+        () => arm(sleepMs()),
+        () => arm(options.retryMs),
+      );
+    }, ms);
+  }
+
+  async function runOnce(): Promise<void> {
+    while (running) await running;
+    running = round()
+      .catch((error: unknown) => {
+        options.onError(error);
+        throw error;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  return {
+    start() {
+      if (!stopped || schedules.length === 0) return;
+      stopped = false;
+      arm(0);
+    },
+    async stop() {
+      stopped = true;
+      cancel?.();
+      cancel = undefined;
+      await running?.catch(() => undefined);
+    },
+    runOnce,
+  };
+}

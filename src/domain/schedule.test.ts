@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { cronProblem, dueTicks, MAX_CATCH_UP, nextTick, ticksBetween, tickMessageId, type ScheduleDefinition } from './schedule.js';
+
+const at = (iso: string) => Date.parse(iso);
+const isoOf = (ms: number[]) => ms.map((t) => new Date(t).toISOString());
+const schedule = (over: Partial<ScheduleDefinition> = {}): ScheduleDefinition => ({
+  name: 'report',
+  cron: '0 * * * *',
+  timezone: 'UTC',
+  channel: 'q',
+  message: { type: 'ReportDue', key: null, data: '{}' },
+  catchUp: 'latest',
+  ...over,
+});
+
+describe('schedule ticks', () => {
+  it('keeps local wall time across a DST change (Europe/London, spring forward and fall back)', () => {
+    const daily = { cron: '30 9 * * *', timezone: 'Europe/London' };
+    // 29 March 2026 clocks go forward: 09:30 local is 09:30Z before and 08:30Z after.
+    expect(isoOf(ticksBetween(daily, at('2026-03-27T12:00:00Z'), at('2026-03-31T00:00:00Z'), 10))).toEqual([
+      '2026-03-28T09:30:00.000Z', '2026-03-29T08:30:00.000Z', '2026-03-30T08:30:00.000Z',
+    ]);
+    // 25 October 2026 clocks go back.
+    expect(isoOf(ticksBetween(daily, at('2026-10-24T00:00:00Z'), at('2026-10-26T23:00:00Z'), 10))).toEqual([
+      '2026-10-24T08:30:00.000Z', '2026-10-25T09:30:00.000Z', '2026-10-26T09:30:00.000Z',
+    ]);
+  });
+
+  it('fires an hourly schedule once per real hour when the clocks go back', () => {
+    const hourly = { cron: '0 * * * *', timezone: 'Europe/London' };
+    const ticks = ticksBetween(hourly, at('2026-10-24T23:30:00Z'), at('2026-10-25T03:30:00Z'), 10);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('accepts 6 fields with seconds and refuses other counts, bad expressions and bad zones', () => {
+    expect(cronProblem('*/10 * * * * *', 'UTC')).toBeNull();
+    expect(nextTick({ cron: '*/10 * * * * *', timezone: 'UTC' }, at('2026-01-01T00:00:01Z'))).toBe(at('2026-01-01T00:00:10Z'));
+    expect(cronProblem('* * * *', 'UTC')).toMatch(/4 fields/);
+    expect(cronProblem('0 0 * * * * *', 'UTC')).toMatch(/7 fields/);
+    expect(cronProblem('61 * * * *', 'UTC')).toMatch(/not a cron expression/);
+    expect(cronProblem('0 * * * *', 'Mars/Olympus')).toMatch(/not a time zone/);
+  });
+
+  it('derives the same message id for the same tick', () => {
+    expect(tickMessageId('report', at('2026-01-01T10:00:00Z'))).toBe('schedule:report:2026-01-01T10:00:00.000Z');
+  });
+});
+
+describe('due ticks after downtime', () => {
+  const cursor = at('2026-01-01T10:00:00Z');
+  const now = at('2026-01-01T13:00:30Z'); // 11:00 and 12:00 missed, 13:00 on time
+
+  it('sends the on-time tick and, per catchUp, none, the newest or all missed ones', () => {
+    expect(isoOf(dueTicks(schedule({ catchUp: 'none' }), cursor, now).send)).toEqual(['2026-01-01T13:00:00.000Z']);
+    expect(isoOf(dueTicks(schedule({ catchUp: 'latest' }), cursor, now).send)).toEqual(['2026-01-01T13:00:00.000Z']);
+    expect(isoOf(dueTicks(schedule({ catchUp: 'all' }), cursor, now).send)).toEqual([
+      '2026-01-01T11:00:00.000Z', '2026-01-01T12:00:00.000Z', '2026-01-01T13:00:00.000Z',
+    ]);
+    expect(dueTicks(schedule(), cursor, now).cursor).toBe(at('2026-01-01T13:00:00Z'));
+  });
+
+  it('latest sends the newest missed tick when none is on time; none sends nothing', () => {
+    const late = at('2026-01-01T12:30:00Z');
+    expect(isoOf(dueTicks(schedule({ catchUp: 'latest' }), cursor, late).send)).toEqual(['2026-01-01T12:00:00.000Z']);
+    expect(dueTicks(schedule({ catchUp: 'none' }), cursor, late)).toEqual({ send: [], cursor: at('2026-01-01T12:00:00Z') });
+  });
+
+  it('all is bounded: only the newest MAX_CATCH_UP ticks, found without walking a month of minutes', () => {
+    const due = dueTicks(schedule({ catchUp: 'all', cron: '* * * * *' }), cursor, cursor + 30 * 86_400_000);
+    expect(due.send).toHaveLength(MAX_CATCH_UP);
+    expect(due.send.at(-1)).toBe(cursor + 30 * 86_400_000);
+  });
+});

@@ -1,0 +1,102 @@
+import { Cron } from 'croner';
+
+/**
+ * Recurring schedules: a cron expression in a time zone that sends one message to a queue or
+ * topic per tick. Pure: which ticks are due, and the id each tick's message carries. The id is
+ * derived from the schedule's name and the tick's time, so every instance that fires the same tick
+ * sends the same id and the store answers all but the first with `duplicate: true`.
+ *
+ * Glossary: a *tick* is one time the cron expression names (epoch ms); a schedule's *cursor* is
+ * the latest tick it has dealt with (sent or deliberately passed over), shared through the store.
+ */
+
+export type CatchUp = 'none' | 'latest' | 'all';
+
+export interface ScheduleDefinition {
+  name: string;
+  cron: string;
+  timezone: string;
+  /** The queue or topic the messages go to. */
+  channel: string;
+  message: { type: string; key: string | null; data: string };
+  catchUp: CatchUp;
+}
+
+/** Most missed ticks `catchUp: all` sends after downtime (the newest ones); older ones are passed over. */
+export const MAX_CATCH_UP = 100;
+
+/** A tick is on time while it is at most this late; later ones count as missed (`catchUp`). */
+export const ON_TIME_MS = 60_000;
+
+/** Why a cron expression or time zone is refused, or null when it is usable. */
+export function cronProblem(cron: string, timezone: string): string | null {
+  const fields = cron.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) return `'${cron}' has ${fields} fields: write 5 (minute hour day month weekday) or 6 (with seconds first)`;
+  try {
+    Intl.DateTimeFormat('en', { timeZone: timezone });
+  } catch {
+    return `'${timezone}' is not a time zone: write an IANA name like Europe/London or UTC`;
+  }
+  try {
+    const next = compile(cron, timezone).nextRun(new Date(0));
+    if (!next) return `'${cron}' never fires`;
+  } catch (error) {
+    return `'${cron}' is not a cron expression: ${(error as Error).message}`;
+  }
+  return null;
+}
+
+function compile(cron: string, timezone: string): Cron {
+  // paused: croner only computes times here; the runner owns the timers (injected scheduler).
+  return new Cron(cron.trim(), { timezone, paused: true, legacyMode: true });
+}
+
+/** The first tick strictly after `after`, or null when there is none. */
+export function nextTick(schedule: Pick<ScheduleDefinition, 'cron' | 'timezone'>, after: number): number | null {
+  // croner works in whole seconds and returns the next second strictly after the given date.
+  const next = compile(schedule.cron, schedule.timezone).nextRun(new Date(after));
+  return next ? next.getTime() : null;
+}
+
+/**
+ * Ticks in (after, upTo], oldest first, at most `limit` (the newest ones when there are more).
+ * After a long downtime a frequent schedule has countless missed ticks: the window looked at
+ * grows backwards from `upTo`, doubling, until it holds `limit` ticks or reaches `after`, so the
+ * work follows `limit`, not the length of the downtime.
+ */
+export function ticksBetween(schedule: Pick<ScheduleDefinition, 'cron' | 'timezone'>, after: number, upTo: number, limit: number): number[] {
+  const cron = compile(schedule.cron, schedule.timezone);
+  for (let span = 60_000; ; span *= 2) {
+    const from = Math.max(after, upTo - span);
+    const ticks: number[] = [];
+    let at = from;
+    for (;;) {
+      const next = cron.nextRun(new Date(at));
+      if (!next || next.getTime() > upTo) break;
+      ticks.push(next.getTime());
+      if (ticks.length > limit) ticks.shift();
+      at = next.getTime();
+    }
+    if (ticks.length >= limit || from === after) return ticks;
+  }
+}
+
+/**
+ * The ticks to send now, given the shared cursor: every tick in (cursor, now] that is on time,
+ * and of the missed ones none, the newest, or all of them (at most MAX_CATCH_UP) per `catchUp`.
+ * The cursor then moves to the newest tick in (cursor, now] whether it was sent or not.
+ */
+export function dueTicks(schedule: ScheduleDefinition, cursor: number, now: number): { send: number[]; cursor: number } {
+  const ticks = ticksBetween(schedule, cursor, now, MAX_CATCH_UP);
+  if (ticks.length === 0) return { send: [], cursor };
+  const newest = ticks[ticks.length - 1]!;
+  const onTime = ticks.filter((t) => now - t <= ON_TIME_MS);
+  const missed = ticks.filter((t) => now - t > ON_TIME_MS);
+  const caughtUp = schedule.catchUp === 'all' ? missed : schedule.catchUp === 'latest' && onTime.length === 0 ? missed.slice(-1) : [];
+  return { send: [...caughtUp, ...onTime], cursor: Math.max(cursor, newest) };
+}
+
+/** The message id of a tick: the same on every instance, so only the first send is stored. */
+export function tickMessageId(name: string, tick: number): string {
+  return `schedule:${name}:${new Date(tick).toISOString()}`;
+}
