@@ -26,6 +26,14 @@ describe('schedule ticks', () => {
     ]);
   });
 
+  it('moves a skipped wall time past the gap and fires a repeated one once', () => {
+    const early = { cron: '30 1 * * *', timezone: 'Europe/London' };
+    // 01:30 does not exist on 29 March 2026 (01:00 GMT -> 02:00 BST): it fires at 02:30 BST.
+    expect(isoOf(ticksBetween(early, at('2026-03-28T12:00:00Z'), at('2026-03-30T12:00:00Z'), 10))).toEqual(['2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
+    // 01:30 happens twice on 25 October 2026: it fires once, at the second (GMT) one.
+    expect(isoOf(ticksBetween(early, at('2026-10-24T12:00:00Z'), at('2026-10-26T12:00:00Z'), 10))).toEqual(['2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+  });
+
   it('fires an hourly schedule once per real hour when the clocks go back', () => {
     const hourly = { cron: '0 * * * *', timezone: 'Europe/London' };
     const ticks = ticksBetween(hourly, at('2026-10-24T23:30:00Z'), at('2026-10-25T03:30:00Z'), 10);
