@@ -58,17 +58,19 @@ export interface Offload {
 /** Composes the store, the dispatcher and the HTTP API from a configuration. */
 export async function createOffload(config: OffloadConfig, options: OffloadOptions = {}): Promise<Offload> {
   const logger = options.logger ?? pino({ level: process.env.OFFLOAD_LOG_LEVEL ?? 'info' });
-  const clock = options.clock ?? systemClock;
   const instanceId = options.instanceId ?? `offload-${randomBytes(4).toString('hex')}`;
   const logThrottle = createLogThrottle(logger);
   // Every write is watched: one that fails makes the instance not ready until a write succeeds again.
-  const tracked = trackWrites(options.store ?? (await openStore(config, clock)), {
+  const tracked = trackWrites(options.store ?? (await openStore(config, options.clock)), {
     onChange: (failing, reason) => {
       if (failing) logger.error({ alert: 'store-writes-failing', reason }, `ALERT: the store refuses writes (${reason}); not ready until a write succeeds again`);
       else logger.info('the store accepts writes again; ready');
     },
   });
   const store = tracked.store;
+  // Times compared with stored ones (retry times, leases, breaker cool-downs) come from the
+  // store's clock: on PostgreSQL the database's, so instances with skewed host clocks agree.
+  const clock = options.clock ?? store.clock;
   const http = options.send ? undefined : createHttpClient();
   const events = createEventHub();
   // One stats computation per scrape (and per dashboard refresh), shared and cached briefly.
@@ -270,8 +272,9 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   return offload;
 }
 
-async function openStore(config: OffloadConfig, clock: Clock): Promise<Store> {
-  if ('sqlite' in config.storage) return createSqliteStore({ path: config.storage.sqlite.path, durability: config.storage.sqlite.durability, clock });
+/** SQLite keeps the process clock; PostgreSQL stamps times with the database's clock unless a clock is injected. */
+async function openStore(config: OffloadConfig, clock: Clock | undefined): Promise<Store> {
+  if ('sqlite' in config.storage) return createSqliteStore({ path: config.storage.sqlite.path, durability: config.storage.sqlite.durability, clock: clock ?? systemClock });
   const { url, schema, poolSize } = config.storage.postgres;
   return createPostgresStore({ url, schema, poolSize, clock });
 }

@@ -1,5 +1,6 @@
 import type { AttemptRecord, MessageStatus, NewMessage, StoredMessage } from '../domain/message.js';
 import type { Decision } from '../domain/decide.js';
+import type { Clock } from '../domain/clock.js';
 import type { DrainCandidate } from '../domain/drain.js';
 import type { MessageFilter } from './message-search.js';
 
@@ -17,6 +18,13 @@ import type { RateLimit } from '../domain/rate-limit.js';
  * Times are epoch milliseconds taken from the clock the store was created with.
  */
 export interface Store {
+  /**
+   * The clock stored times (leases, retry and delay times, breaker cool-downs) are stamped with:
+   * the process clock on SQLite, the database server's on PostgreSQL. Whoever computes such a
+   * time (the dispatcher's decisions) reads this clock, so every instance shares one timeline.
+   */
+  readonly clock: Clock;
+
   /** Creates or upgrades the schema (numbered migrations, idempotent, safe with concurrent instances). */
   migrate(): Promise<void>;
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { systemClock, type Clock } from '../../domain/clock.js';
+import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, Claim, SendResult, Settlement, SettleResult, Store } from '../port.js';
@@ -24,8 +25,15 @@ export interface PostgresStoreOptions {
   pool?: pg.Pool;
   /** Schema holding Offload's tables: lower-case letters, digits and `_`. Default `offload`. */
   schema?: string;
-  /** Source of every stored time. Default the system clock; instances should keep clocks in sync (NTP). */
+  /** The process clock. Default the system clock. */
   clock?: Clock;
+  /**
+   * Where stored times (leases, retry times, delays) come from: `database` (the server's clock,
+   * through an offset to the process clock measured every minute, so instances with skewed host
+   * clocks agree) or `clock` (the process clock as given, e.g. a fake clock in tests). Default
+   * `database`, or `clock` when a clock is given.
+   */
+  timeSource?: 'database' | 'clock';
   /** Connections in the store's own pool (ignored with `pool`). Default 10. */
   poolSize?: number;
   /** Give up opening a connection after this long (ignored with `pool`). Default 10 s. */
@@ -55,17 +63,18 @@ export interface PostgresStore extends Store {
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStore {
   const schema = options.schema ?? 'offload';
   if (!SCHEMA_PATTERN.test(schema)) throw new ValidationError(`schema '${schema}' must be lower-case letters, digits and '_' (at most 41)`);
-  const clock = options.clock ?? systemClock;
+  const { pool, owned } = openPool({ url: options.url, pool: options.pool, poolSize: options.poolSize ?? 10, connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000 });
+  const databaseClock = (options.timeSource ?? (options.clock ? 'clock' : 'database')) === 'database' ? createDatabaseClock(pool, options.clock ?? systemClock) : null;
+  const clock: Clock = databaseClock ?? options.clock ?? systemClock;
   const notify = options.notify ?? true;
   const notifyChannel = `offload_${schema}`;
-  const { pool, owned } = openPool({ url: options.url, pool: options.pool, poolSize: options.poolSize ?? 10, connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000 });
   const sql = hotStatements(schema);
   const channels = createChannelCache(pool, sql);
 
   let ready: Promise<void> | null = null;
   let closed = false;
   const ensureReady = (): Promise<void> => {
-    ready ??= (options.autoMigrate === false ? channels.reload() : migrateNow()).catch((error: unknown) => {
+    ready ??= (options.autoMigrate === false ? channels.reload() : migrateNow()).then(() => databaseClock?.sync()).catch((error: unknown) => {
       ready = null;
       throw error;
     });
@@ -143,6 +152,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   const store: PostgresStore = {
     schema,
+    clock,
     getMessage: ensured(admin.getMessage),
     listMessages: ensured(admin.listMessages),
     stats: ensured(admin.stats),
@@ -169,6 +179,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     migrate: () =>
       guard(async () => {
         await migrateNow();
+        await databaseClock?.sync();
         ready ??= Promise.resolve();
       }),
     declare: (declarations) =>
@@ -250,6 +261,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     close: async () => {
       if (closed) return;
       closed = true;
+      databaseClock?.stop();
       await listener.close();
       if (owned) await pool.end();
     },

@@ -94,6 +94,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   return withStoreErrors<SqliteStore>({
+    clock,
     ...createSqliteAdmin(db, channels, clock),
     ...createRateLimits(db, clock),
     ...createSqliteSchedules(db),
