@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { ChannelDeclaration, Claim, SendResult, Store } from '../../src/storage/port.js';
+import type { Claim, SendResult, Store } from '../../src/storage/port.js';
+import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
 /**
  * What an adapter's test gives the conformance suite beyond a fresh store: the ways an
@@ -31,22 +32,10 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
     let clock: FakeClock;
     let store: Store;
     const LEASE = 30_000;
-    const channels: ChannelDeclaration[] = [
-      { name: 'q', kind: 'queue' },
-      { name: 'f', kind: 'fifo' },
-      { name: 't', kind: 'topic' },
-      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
-      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
-    ];
-
-    beforeEach(async () => {
-      clock = createFakeClock();
-      store = await harness.open(clock);
-      await store.migrate();
-      await store.declare(channels);
-    });
-    afterEach(async () => {
-      await store.close();
+    const channels = CONFORMANCE_CHANNELS;
+    useConformanceStore(harness.open, (s, c) => {
+      store = s;
+      clock = c;
     });
 
     const msg = (id: string, extra: Partial<NewMessage> = {}): NewMessage => ({

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+import type { Claim, Store } from '../../src/storage/port.js';
+import { useConformanceStore } from './conformance-fixture.js';
 
 /** Conformance cases of lane positions: gap-free per lane, previous id, kept when a lane empties. */
 export function describeLanePositionConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
@@ -10,22 +11,9 @@ export function describeLanePositionConformance(adapter: string, open: (clock: F
     let clock: FakeClock;
     let store: Store;
     const LEASE = 30_000;
-    const channels: ChannelDeclaration[] = [
-      { name: 'q', kind: 'queue' },
-      { name: 'f', kind: 'fifo' },
-      { name: 't', kind: 'topic' },
-      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
-      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
-    ];
-
-    beforeEach(async () => {
-      clock = createFakeClock();
-      store = await open(clock);
-      await store.migrate();
-      await store.declare(channels);
-    });
-    afterEach(async () => {
-      await store.close();
+    useConformanceStore(open, (s, c) => {
+      store = s;
+      clock = c;
     });
 
     const msg = (id: string, key: string | null = null): NewMessage => ({ id, key, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });

@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import { DELIVERY_EVENTS, DELIVERY_TRANSITIONS, nextLaneState, type DeliveryEvent, type DeliveryState, type LaneState } from '../../src/domain/delivery-state.js';
 import type { MessageStatus } from '../../src/domain/message.js';
 import { newMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim, DeliveryView, Store } from '../../src/storage/port.js';
+import { useConformanceStore } from './conformance-fixture.js';
 
 /** The stored state behind a public status (every `ready` delivery shows as one of several statuses). */
 function storedStateOf(status: MessageStatus): DeliveryState {
@@ -27,16 +28,10 @@ export function describeTransitionConformance(adapter: string, open: (clock: Fak
       { name: 't', kind: 'topic' },
       { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
     ];
-
-    beforeEach(async () => {
-      clock = createFakeClock();
-      store = await open(clock);
-      await store.migrate();
-      await store.declare(channels);
-    });
-    afterEach(async () => {
-      await store.close();
-    });
+    useConformanceStore(open, (s, c) => {
+      store = s;
+      clock = c;
+    }, channels);
 
     const target = (channel: string) => (channel === 't' ? 't/a' : channel);
     const send = (channel: string, id: string) => store.send(channel, [newMessage({ id, key: channel === 'f' ? 'k' : null, type: 'x', data: {} })]);

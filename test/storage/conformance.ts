@@ -1,13 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
+import { describe, expect, it } from 'vitest';
+import type { FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js';
+import type { Claim, Store } from '../../src/storage/port.js';
 import { describeAgreementConformance, type ConformanceHarness } from './conformance-agreement.js';
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
 import { messageSearchCases } from './conformance-search.js';
+import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
 /**
  * The storage conformance suite: every adapter must pass it unchanged. `open` creates a fresh,
@@ -23,22 +24,10 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
     let store: Store;
     const LEASE = 30_000;
 
-    const channels: ChannelDeclaration[] = [
-      { name: 'q', kind: 'queue' },
-      { name: 'f', kind: 'fifo' },
-      { name: 't', kind: 'topic' },
-      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
-      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
-    ];
-
-    beforeEach(async () => {
-      clock = createFakeClock();
-      store = await open(clock);
-      await store.migrate();
-      await store.declare(channels);
-    });
-    afterEach(async () => {
-      await store.close();
+    const channels = CONFORMANCE_CHANNELS;
+    useConformanceStore(open, (s, c) => {
+      store = s;
+      clock = c;
     });
 
     describe('message search', () => messageSearchCases(() => ({ store, clock })));
