@@ -1,5 +1,6 @@
 import { ValidationError } from '../domain/errors.js';
 import type { MessageStatus } from '../domain/message.js';
+import type { ChannelRowBase } from './rows.js';
 
 /**
  * The message explorer's filter, turned into SQL both adapters share. Only the filters given
@@ -33,6 +34,19 @@ export interface ResolvedFilter {
   until?: number;
   /** Cursor: messages with a smaller pk (newest first). */
   beforePk?: number;
+}
+
+/**
+ * Resolves the filter against the channel it names (already looked up by the adapter) and the
+ * page cursor: a subscription searches its topic's messages with statuses of that target only.
+ */
+export function resolveFilter(filter: MessageFilter, channel: Pick<ChannelRowBase, 'id' | 'kind' | 'topicId'> | undefined, cursor: string | null | undefined): ResolvedFilter {
+  return {
+    ...filter,
+    channelId: channel ? channel.topicId ?? channel.id : undefined,
+    targetId: channel?.kind === 'subscription' ? channel.id : undefined,
+    beforePk: parseSearchCursor(cursor),
+  };
 }
 
 /**

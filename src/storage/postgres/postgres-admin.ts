@@ -4,7 +4,7 @@ import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
 import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
-import { parseSearchCursor, searchConditions, type MessageFilter } from '../message-search.js';
+import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
@@ -75,12 +75,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
     const where = searchConditions(
-      {
-        ...filter,
-        channelId: channel ? channel.topicId ?? channel.id : undefined,
-        targetId: channel?.kind === 'subscription' ? channel.id : undefined,
-        beforePk: parseSearchCursor(page.cursor),
-      },
+      resolveFilter(filter, channel, page.cursor),
       now(),
       param,
       sql.table,

@@ -5,7 +5,7 @@ import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmi
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, typed } from './statements.js';
 import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
-import { parseSearchCursor, searchConditions, type MessageFilter } from '../message-search.js';
+import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
 
@@ -124,12 +124,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     const values: unknown[] = [];
     const param = (value: unknown) => (values.push(value), '?');
     const where = searchConditions(
-      {
-        ...filter,
-        channelId: channel ? channel.topicId ?? channel.id : undefined,
-        targetId: channel?.kind === 'subscription' ? channel.id : undefined,
-        beforePk: parseSearchCursor(page.cursor),
-      },
+      resolveFilter(filter, channel, page.cursor),
       now(),
       param,
       (name) => name,
