@@ -108,7 +108,14 @@ describe('buildConfig', () => {
     });
     expect(target(config.targets, 'domain_events/billing')).toMatchObject<Partial<SubscriptionTarget>>({ ordering: 'key', concurrency: 8, batchSize: 1, stallAfterAttempts: 10, startFrom: 'beginning' });
     expect(config.topics.get('domain_events')).toEqual(['domain_events/read-models', 'domain_events/billing']);
+    expect(config.channels.find((c) => c.name === 'domain_events/billing')!.filter).toBeNull();
     expect(config.channels.map((c) => c.name)).toEqual(['domain_events', 'domain_events/read-models', 'domain_events/billing']);
+  });
+
+  it('declares a subscription with its filter', () => {
+    const config = build({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } } } } } });
+    expect(config.channels.find((c) => c.name === 't/s')).toMatchObject({ kind: 'subscription', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } });
+    expect(target(config.targets, 't/s')).toMatchObject({ filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } });
   });
 
   it('fills server, storage and delivery defaults', () => {
@@ -198,6 +205,17 @@ describe('buildConfig', () => {
       expect(error!.path).toBe('topics.t.subscriptions.s.onExhausted');
       expect(error!.message).toMatch(/order/);
       expect(error!.message).toMatch(/stall/);
+    });
+
+    it('a subscription filter without types, with an empty list, a bad pattern, or too many or too long patterns, naming the path', () => {
+      const sub = (filter: unknown) => ({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', filter } } } } });
+      expect(errorsOf(sub({ keys: ['k'] })).map((e) => e.path)).toEqual(['topics.t.subscriptions.s.filter.types']);
+      expect(errorsOf(sub({ types: [] }))).toEqual([{ path: 'topics.t.subscriptions.s.filter.types', message: expect.stringContaining('at least one pattern') }]);
+      expect(errorsOf(sub({ types: ['Order*'], keys: ['eu *'] }))).toEqual([{ path: 'topics.t.subscriptions.s.filter.keys.0', message: expect.stringContaining('printable ASCII') }]);
+      expect(errorsOf(sub({ types: ['ok', ''] }))).toEqual([{ path: 'topics.t.subscriptions.s.filter.types.1', message: 'a pattern cannot be empty' }]);
+      expect(errorsOf(sub({ types: Array.from({ length: 101 }, (_, i) => `T${i}`) }))).toEqual([{ path: 'topics.t.subscriptions.s.filter.types', message: 'at most 100 patterns' }]);
+      expect(errorsOf(sub({ types: ['x'.repeat(201)] }))).toEqual([{ path: 'topics.t.subscriptions.s.filter.types.0', message: 'a pattern is at most 200 characters' }]);
+      expect(errorsOf(sub({ types: ['A'], values: ['x'] }))[0]!.path).toBe('topics.t.subscriptions.s.filter');
     });
 
     it('a batchSize with ordering key', () => {

@@ -209,6 +209,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
         maxBatchWaitMs: s.maxBatchWait ?? seed.maxBatchWaitMs,
         stallAfterAttempts: s.stallAfterAttempts ?? seed.stallAfterAttempts,
         startFrom: s.startFrom ?? 'latest',
+        filter: s.filter ? { types: s.filter.types, ...(s.filter.keys ? { keys: s.filter.keys } : {}) } : null,
       };
       // The profile decides what is in flight (one lane: one call) and what is declared to the store.
       target.concurrency = profileOf(target).inFlight;
@@ -314,5 +315,5 @@ function deepFreeze<T>(value: T): T {
 /** How a target is declared to the store: its kind and ordering follow its profile. */
 function declarationOf(target: Target): ChannelDeclaration {
   if (target.kind !== 'subscription') return { name: target.name, kind: target.kind };
-  return { name: target.name, kind: 'subscription', topic: target.topic, ordering: profileOf(target).ordering, startFrom: target.startFrom };
+  return { name: target.name, kind: 'subscription', topic: target.topic, ordering: profileOf(target).ordering, startFrom: target.startFrom, filter: target.filter };
 }

@@ -3,6 +3,7 @@ import { IDENTIFIER_RULE, isValidIdentifier, isValidName } from '../domain/messa
 import { cronProblem } from '../domain/schedule.js';
 import { parseDuration } from '../domain/duration.js';
 import { headerNameProblem, headerValueProblem } from '../domain/headers.js';
+import { patternListProblem, patternProblem } from '../domain/subscription-filter.js';
 
 /** The configuration file's shape (YAML or JSON). Every policy has a default (src/domain/channel.ts). */
 
@@ -118,6 +119,19 @@ const queue = z
   })
   .strict();
 
+/** Type or key patterns of a subscription filter (`*` matches any run of characters). */
+const patterns = z.array(z.string()).superRefine((list, ctx) => {
+  const problem = patternListProblem(list);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  list.forEach((pattern, i) => {
+    const bad = patternProblem(pattern);
+    if (bad) ctx.addIssue({ code: 'custom', path: [i], message: bad });
+  });
+});
+
+/** Which events of the topic the subscription receives: a type pattern matches, and a key pattern too when keys are given. */
+const filter = z.object({ types: patterns, keys: patterns.optional() }).strict();
+
 const subscription = z
   .object({
     ...policy,
@@ -126,6 +140,7 @@ const subscription = z
     maxBatchWait: duration.optional(),
     stallAfterAttempts: z.number().int().min(1).max(1000).optional(),
     startFrom: z.enum(['latest', 'beginning']).optional(),
+    filter: filter.optional(),
     /** Refused: dead-lettering would let later events overtake a failed one. */
     onExhausted: z.literal('stall', { error: 'subscriptions never dead-letter or skip an event (later events would overtake it and order would break); they stall and wait for an operator: use stallAfterAttempts' }).optional(),
     maxAttempts: z.never({ error: 'subscriptions never give up on an event (order would break); use stallAfterAttempts' }).optional(),

@@ -3,6 +3,8 @@
  * presets that seed the defaults. Every policy documents its default here.
  */
 
+import type { SubscriptionFilter } from './subscription-filter.js';
+
 export type TargetKind = 'queue' | 'fifo' | 'subscription';
 export type Ordering = 'none' | 'key' | 'topic';
 export type OnExhausted = 'block' | 'deadletter';
@@ -61,6 +63,8 @@ export interface SubscriptionTarget extends DeliveryPolicy {
   stallAfterAttempts: number;
   /** Where a new subscription starts: only new events, or every retained event. Default `latest`. */
   startFrom: 'latest' | 'beginning';
+  /** Which events of the topic it receives; null: all of them. Default null. */
+  filter?: SubscriptionFilter | null;
 }
 
 export type Target = QueueTarget | FifoTarget | SubscriptionTarget;

@@ -6,6 +6,7 @@ import type { MessageFilter } from './message-search.js';
 
 export type { MessageFilter } from './message-search.js';
 import type { RateLimit } from '../domain/rate-limit.js';
+import type { SubscriptionFilter } from '../domain/subscription-filter.js';
 
 /**
  * The storage port: everything Offload keeps goes through these methods. Every adapter
@@ -30,14 +31,16 @@ export interface Store {
 
   /**
    * Declares the channels in use. New queues, topics and subscriptions are created; a new
-   * subscription with `startFrom: 'beginning'` receives every retained message of its topic.
-   * Existing ones are left as they are (channels missing from the list are not deleted).
+   * subscription with `startFrom: 'beginning'` receives every retained message of its topic that
+   * passes its filter. Existing ones are left as they are (channels missing from the list are not
+   * deleted), except a subscription's filter, which is replaced by the declared one (none
+   * declared: none kept) and applies to the messages published after this call.
    */
   declare(channels: readonly ChannelDeclaration[]): Promise<void>;
 
   /**
    * Stores messages on a queue (kind `queue` or `fifo`) or publishes them to a topic (one
-   * delivery per subscription, and a sequence that follows commit order), durably: the promise
+   * delivery per subscription whose filter the message passes, and a sequence that follows commit order), durably: the promise
    * resolves only after the commit is durable. Concurrent calls share one commit. A message
    * whose id was already accepted on that channel is not stored again: its result says
    * `duplicate: true` with the original message's status. Results are in input order.
@@ -193,6 +196,11 @@ export interface ChannelDeclaration {
   /** Subscriptions: `key` keeps one lane per partition key, `topic` one lane. */
   ordering?: 'none' | 'key' | 'topic';
   startFrom?: 'latest' | 'beginning';
+  /**
+   * Subscriptions: only messages passing it are fanned out to the subscription (no delivery for
+   * the others); absent or null: every message. See src/domain/subscription-filter.ts.
+   */
+  filter?: SubscriptionFilter | null;
 }
 
 export interface SendResult {
@@ -327,6 +335,8 @@ export interface TargetStats {
   stalledLanes: number;
   /** Topics: last assigned sequence. Subscriptions: sequence of the last delivered event. */
   lastSequence?: number;
+  /** Subscriptions with a filter: the stored one, which publishes apply. */
+  filter?: SubscriptionFilter;
 }
 
 export interface LiveDelivery extends DrainCandidate {

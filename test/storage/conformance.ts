@@ -7,6 +7,7 @@ import { describeAgreementConformance, type ConformanceHarness } from './conform
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
+import { describeFilterConformance } from './conformance-filters.js';
 import { messageSearchCases } from './conformance-search.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
@@ -19,6 +20,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeTransitionConformance(adapter, open);
   describeLanePositionConformance(adapter, open);
   describeAgreementConformance(adapter, harness);
+  describeFilterConformance(adapter, harness);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;

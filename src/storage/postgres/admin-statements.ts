@@ -28,6 +28,9 @@ export function adminStatements(schema: string) {
   return {
     byMessageId: st('a_by_msg', (s) => `${select(s)} WHERE m.id = $1 ORDER BY d.id`),
     byChannelAndId: st('a_by_chan_msg', (s) => `${select(s)} WHERE m.id = $1 AND m.channel_id = $2 ORDER BY d.id`),
+    /** Topic messages no subscription took (filters), which the delivery lookups above cannot find. $1 id, $2 channel or null. */
+    undelivered: st('a_undelivered', (s) => `SELECT ${MESSAGE_COLUMNS}, mc.name AS channel_name FROM ${s}.messages m JOIN ${s}.channels mc ON mc.id = m.channel_id
+      WHERE m.id = $1 AND ($2::bigint IS NULL OR m.channel_id = $2) AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk)`),
     byDeliveryId: st('a_by_delivery', (s) => `${select(s)} WHERE d.id = $1`),
     finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.status = $2 AND d.available_at IS NULL AND d.id > $3
       ORDER BY d.id LIMIT $4`),
@@ -48,7 +51,7 @@ export function adminStatements(schema: string) {
      * deliveries_live (positions follow creation order), the blocked lanes through lanes_blocked.
      * Nothing here grows with the messages kept.
      */
-    stats: st('a_stats', (s) => `SELECT c.id, c.name, c.kind, c.paused, c.last_sequence,
+    stats: st('a_stats', (s) => `SELECT c.id, c.name, c.kind, c.paused, c.last_sequence, c.filter,
         COALESCE(k.depth, 0) AS depth, COALESCE(k.in_flight, 0) AS in_flight, COALESCE(k.delivered, 0) AS delivered,
         COALESCE(k.deadlettered, 0) AS deadlettered, COALESCE(k.skipped, 0) AS skipped, COALESCE(k.delivered_sequence, 0) AS delivered_sequence,
         (SELECT m.created_at FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk

@@ -197,6 +197,15 @@ CREATE TABLE schedules (
 );
 `,
   },
+  {
+    version: 10,
+    name: 'subscription filters',
+    sql: `
+-- A subscription's filter as declared (JSON, shown to operators), and its type and key patterns
+-- as LIKE patterns, which the fan-out of a publish matches. NULL: no filter.
+ALTER TABLE channels ADD COLUMN filter TEXT, ADD COLUMN filter_types TEXT[] COLLATE "C", ADD COLUMN filter_keys TEXT[] COLLATE "C";
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

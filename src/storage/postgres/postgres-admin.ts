@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
@@ -26,6 +27,8 @@ interface StatsRow {
   oldest: number | null;
   parked: number;
   stalled: number;
+  /** Subscriptions: the stored filter (JSON), or null. */
+  filter: string | null;
 }
 
 type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
@@ -120,13 +123,16 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
   return {
     getMessage: (id, channel) =>
       guard(async () => {
-        const rows = channel === undefined
+        const channelId = channel === undefined ? null : (await channels.require(channel)).id;
+        const rows = channelId === null
           ? await run<DeliveryRow>(pool, sql.byMessageId, [id], true)
-          : await run<DeliveryRow>(pool, sql.byChannelAndId, [id, (await channels.require(channel)).id], true);
+          : await run<DeliveryRow>(pool, sql.byChannelAndId, [id, channelId], true);
         const all = await views(pool, rows);
         const byChannel = new Map<string, DeliveryView[]>();
         rows.forEach((row, i) => byChannel.set(row.channel_name, [...(byChannel.get(row.channel_name) ?? []), all[i]!]));
-        return [...byChannel.values()].map((deliveries) => ({ message: deliveries[0]!.message, deliveries }));
+        const found = [...byChannel.values()].map((deliveries) => ({ message: deliveries[0]!.message, deliveries }));
+        const undelivered = await run<MessageRow & { channel_name: string }>(pool, sql.undelivered, [id, channelId], true);
+        return [...found, ...undelivered.map((row) => ({ message: rowToMessage(row, { name: row.channel_name, kind: 'topic' }), deliveries: [] }))];
       }),
 
     listMessages: (filter, page) => guard(() => listMessages(filter, page)),
@@ -142,6 +148,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
           };
           if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
           if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
+          if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
           return stats;
         });
       }),

@@ -15,7 +15,7 @@ import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
-import { hotStatements, type HotStatements } from './statements.js';
+import { hotStatements, toLike, type HotStatements } from './statements.js';
 import { insertMessages, type SendItem } from './writes.js';
 
 export interface PostgresStoreOptions {
@@ -272,7 +272,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 /**
  * Topics and queues first, then subscriptions. The topics of declared subscriptions are locked
  * as a publisher locks them, so a backfill sees every committed message and a concurrent publish
- * fans out to the new subscription (lanes.ts).
+ * fans out to the new subscription (lanes.ts), and a changed filter applies exactly to the
+ * publishes that take the topic lock after this transaction.
  */
 async function declareChannels(client: pg.PoolClient, sql: HotStatements, declarations: readonly ChannelDeclaration[], now: number): Promise<void> {
   const ordering = (d: ChannelDeclaration) => (d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic'));
@@ -288,8 +289,12 @@ async function declareChannels(client: pg.PoolClient, sql: HotStatements, declar
     const parent = topics.get(d.topic ?? '');
     if (parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
     const [created] = await run<{ id: number }>(client, sql.insertChannel, [d.name, d.kind, parent, ordering(d), now], true);
+    // The filter is the declared one, also for an existing subscription: later publishes apply it.
+    const id = created?.id ?? (await run<{ id: number }>(client, sql.subscriptionId, [d.name], true))[0]!.id;
+    const filter = d.filter ?? null;
+    await run(client, sql.setFilter, [id, filter && JSON.stringify(filter), filter?.types.map(toLike) ?? null, filter?.keys?.map(toLike) ?? null], true);
     if (created && d.startFrom === 'beginning') {
-      await run(client, sql.backfill, [created.id, ordering(d), now, parent], true);
+      await run(client, sql.backfill, [created.id, parent, now], true);
       await run(client, sql.backfillLanes, [now, created.id], true);
     }
   }

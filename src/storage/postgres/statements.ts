@@ -36,6 +36,21 @@ export function countInto(s: string, source: string): string {
       skipped = c.skipped + EXCLUDED.skipped, delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)`;
 }
 
+/**
+ * SQL condition: the message of type `type` and key `key` (SQL expressions) passes the filter of
+ * subscription `c` (a `channels` row): it has none, or a type pattern matches and, when key
+ * patterns are stored, a key pattern too (a message without a key then does not pass).
+ */
+export function passesFilter(c: string, type: string, key: string): string {
+  return `(${c}.filter_types IS NULL OR (${type}) COLLATE "C" LIKE ANY (${c}.filter_types))
+          AND (${c}.filter_keys IS NULL OR (${key}) COLLATE "C" LIKE ANY (${c}.filter_keys))`;
+}
+
+/** A filter pattern (src/domain/subscription-filter.ts) as a LIKE pattern (escape `\`): `*` becomes `%`; `%`, `_` and `\` are escaped. */
+export function toLike(pattern: string): string {
+  return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%');
+}
+
 /** Statements of the delivery hot path: send, claim, renew, settle, release. */
 export function hotStatements(schema: string) {
   const st = statementFactory(schema);
@@ -76,27 +91,28 @@ export function hotStatements(schema: string) {
 
     /**
      * Topic messages numbered $9 + ordinal, fanned out to every subscription of the topic that is
-     * visible now (declare takes the same topic lock, so none is missed), with their lanes. A lane
-     * waiting for its batch to fill is made due now; any other existing lane is only locked.
+     * visible now (declare takes the same topic lock, so none is missed, and a filter it changed
+     * applies from the next publish on) and whose filter the message passes, with their lanes. A
+     * lane waiting for its batch to fill is made due now; any other existing lane is only locked.
      */
     insertPublished: st('ins_published', (s) => `WITH ins AS (
         INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
         SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, $9::bigint + i.ord FROM ${input} ORDER BY i.ord
         ON CONFLICT (id, channel_id) DO NOTHING
-        RETURNING pk, id, key, sequence, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
+        RETURNING pk, id, key, type, sequence, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
+      ), x AS (
+        SELECT ins.pk, ins.sequence, ins.available_at, c.id AS target_id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END AS lane
+        FROM ins JOIN ${s}.channels c ON c.topic_id = $1 AND ${passesFilter('c', 'ins.type', 'ins.key')}
       ), fan AS (
         INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-        SELECT ins.pk, c.id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END, ins.sequence, 'ready', 0, ins.available_at, $8::bigint
-        FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1 ORDER BY c.id, ins.sequence
+        SELECT x.pk, x.target_id, x.lane, x.sequence, 'ready', 0, x.available_at, $8::bigint FROM x ORDER BY x.target_id, x.sequence
       ), lane AS (
         INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
-        SELECT DISTINCT ON (x.target_id, x.lane) x.target_id, x.lane, 'active', x.available_at
-        FROM (SELECT c.id AS target_id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END AS lane, ins.available_at, ins.sequence
-          FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1) x
+        SELECT DISTINCT ON (x.target_id, x.lane) x.target_id, x.lane, 'active', x.available_at FROM x
         ORDER BY x.target_id, x.lane, x.sequence
         ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = EXCLUDED.ready_at, filling = false WHERE lanes.filling
       ), cnt AS (
-        ${countInto(s, `SELECT c.id, 1, 0, 0, 0, 0, 0::bigint FROM ins CROSS JOIN ${s}.channels c WHERE c.topic_id = $1`)}
+        ${countInto(s, `SELECT x.target_id, 1, 0, 0, 0, 0, 0::bigint FROM x`)}
       )
       SELECT id, pk, sequence, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
 
@@ -329,13 +345,18 @@ export function hotStatements(schema: string) {
 
     insertChannel: st('ins_channel', (s) => `INSERT INTO ${s}.channels (name, kind, topic_id, ordering, created_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (name) DO NOTHING RETURNING id`),
+    /** Declare: a subscription's filter ($2 as declared, JSON; $3 type and $4 key LIKE patterns), written only when it changed. */
+    setFilter: st('set_filter', (s) => `UPDATE ${s}.channels SET filter = $2, filter_types = $3, filter_keys = $4
+      WHERE id = $1 AND filter IS DISTINCT FROM $2`),
+    subscriptionId: st('subscription_id', (s) => `SELECT id FROM ${s}.channels WHERE name = $1 AND kind = 'subscription'`),
     /** Declare: the topics whose subscriptions are declared, locked like a publisher does, in id order. */
     lockTopics: st('lock_topics', (s) => `SELECT id, name FROM ${s}.channels WHERE kind = 'topic' AND name = ANY($1::text[])
       ORDER BY id FOR NO KEY UPDATE`),
+    /** Declare: a new subscription from the beginning gets its topic's ($2) kept messages that pass its ($1) filter. $3 now. */
     backfill: st('backfill', (s) => `WITH b AS (
         INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-        SELECT pk, $1::bigint, CASE $2::text WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, $3::bigint, $3::bigint
-        FROM ${s}.messages WHERE channel_id = $4 ORDER BY sequence
+        SELECT m.pk, c.id, CASE c.ordering WHEN 'key' THEN COALESCE(m.key, '') ELSE '' END, m.sequence, 'ready', 0, $3::bigint, $3::bigint
+        FROM ${s}.messages m JOIN ${s}.channels c ON c.id = $1 WHERE m.channel_id = $2 AND ${passesFilter('c', 'm.type', 'm.key')} ORDER BY m.sequence
         RETURNING target_id
       )
       ${countInto(s, `SELECT target_id, 1, 0, 0, 0, 0, 0::bigint FROM b`)}`),

@@ -204,6 +204,17 @@ CREATE TABLE schedules (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 12,
+    name: 'subscription filters',
+    sql: `
+-- A subscription's filter as declared (JSON, shown to operators), and its type and key patterns
+-- as JSON arrays of GLOB patterns, which the fan-out of a publish matches. NULL: no filter.
+ALTER TABLE channels ADD COLUMN filter TEXT;
+ALTER TABLE channels ADD COLUMN filter_types TEXT;
+ALTER TABLE channels ADD COLUMN filter_keys TEXT;
+`,
+  },
 ];
 
 /** The schema version this build writes: the last migration's number. */

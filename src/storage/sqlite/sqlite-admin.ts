@@ -1,9 +1,10 @@
 import type { Database as Db } from 'better-sqlite3';
+import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
-import { counterStatements, typed } from './statements.js';
+import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
 import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
 import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 
@@ -24,6 +25,8 @@ interface StatsRow {
   oldest: number | null;
   parked: number;
   stalled: number;
+  /** Subscriptions: the stored filter (JSON), or null. */
+  filter: string | null;
 }
 
 const NO_CHANGE = { depth: 0, inFlight: 0, delivered: 0, deadlettered: 0, skipped: 0, sequence: 0 };
@@ -51,6 +54,9 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
   const sql = {
     byMessageId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? ORDER BY d.id`),
     byChannelAndId: db.prepare(`${DELIVERY_SELECT} WHERE m.id = ? AND m.channel_id = ? ORDER BY d.id`),
+    /** Topic messages no subscription took (filters), which the delivery lookups above cannot find. ? id, ? channel or null. */
+    undelivered: db.prepare(`SELECT ${MESSAGE_COLUMNS}, mc.name AS channel_name FROM messages m JOIN channels mc ON mc.id = m.channel_id
+      WHERE m.id = ? AND (? IS NULL OR m.channel_id = ?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk)`),
     byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
     // Literal statuses so the partial index deliveries_kept serves them.
     deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.id > ? ORDER BY d.id LIMIT ?`),
@@ -61,7 +67,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     // live message through deliveries_live (positions follow creation order), and the blocked
     // lanes through lanes_blocked. Nothing here grows with the messages kept.
     stats: typed(db).prepare<[], StatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
-        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence,
+        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence, c.filter,
         (SELECT m.created_at FROM deliveries d JOIN messages m ON m.pk = d.message_pk
           WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
         (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
@@ -191,13 +197,16 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
 
   return {
     async getMessage(id, channel) {
-      const rows = (channel === undefined ? sql.byMessageId.all(id) : sql.byChannelAndId.all(id, channels.require(channel).id)) as DeliveryRow[];
+      const channelId = channel === undefined ? null : channels.require(channel).id;
+      const rows = (channelId === null ? sql.byMessageId.all(id) : sql.byChannelAndId.all(id, channelId)) as DeliveryRow[];
       const byChannel = new Map<string, DeliveryRow[]>();
       for (const row of rows) byChannel.set(row.channel_name, [...(byChannel.get(row.channel_name) ?? []), row]);
-      return [...byChannel.values()].map((group) => {
+      const found = [...byChannel.values()].map((group) => {
         const deliveries = group.map(toView);
         return { message: deliveries[0]!.message, deliveries };
       });
+      const undelivered = sql.undelivered.all(id, channelId, channelId) as Array<MessageRow & { channel_name: string }>;
+      return [...found, ...undelivered.map((row) => ({ message: rowToMessage(row, { name: row.channel_name, kind: 'topic' }), deliveries: [] }))];
     },
     async listMessages(filter, page) {
       return listMessages(filter, page);
@@ -212,6 +221,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         };
         if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
         if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
+        if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
         return stats;
       });
     },

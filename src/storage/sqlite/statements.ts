@@ -7,6 +7,33 @@ export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m
 /** A head of a lane as a claim reads it: the message with its delivery. */
 export type LaneHeadRow = MessageRow & { delivery_id: number; status: string; available_at: number; attempts: number };
 
+/** Parameters of the fan-out of one published message (`lane`: its key, or '' for none; `key` as sent). */
+export interface FanOut {
+  pk: number;
+  lane: string;
+  sequence: number;
+  availableAt: number;
+  now: number;
+  topic: number;
+  type: string;
+  key: string | null;
+}
+
+/**
+ * SQL condition: the message of type `type` and key `key` (SQL expressions) passes the filter
+ * of subscription `c` (a `channels` row): it has none, or a type pattern matches and, when key
+ * patterns are stored, a key pattern too (a message without a key then does not pass).
+ */
+export function passesFilter(c: string, type: string, key: string): string {
+  return `(${c}.filter_types IS NULL OR EXISTS (SELECT 1 FROM json_each(${c}.filter_types) p WHERE ${type} GLOB p.value))
+      AND (${c}.filter_keys IS NULL OR EXISTS (SELECT 1 FROM json_each(${c}.filter_keys) p WHERE ${key} GLOB p.value))`;
+}
+
+/** A filter pattern (src/domain/subscription-filter.ts) as a GLOB: `*` stays, GLOB's other wildcards `?` and `[` become literal classes. */
+export function toGlob(pattern: string): string {
+  return pattern.replace(/[?[]/g, (c) => `[${c}]`);
+}
+
 /** The lane a delivery belongs to (null: unordered target). */
 export interface DeliveryLane {
   target_id: number;
@@ -30,12 +57,17 @@ export function prepareStatements(connection: Db) {
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
       VALUES (?, ?, ?, ?, 'ready', 0, ?, ?)`),
     insertLane: db.prepare<[number, string, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
-    /** $1 message pk, $2 key, $3 sequence, $4 available at, $5 now, $6 topic. */
-    fanOut: db.prepare<[number, string, number, number, number, number]>(
+    /**
+     * A published message's deliveries, one per subscription of the topic whose filter it passes
+     * (returned, to be counted), and their lanes. A lane waiting for its batch to fill is made due now.
+     */
+    fanOut: db.prepare<FanOut, { target_id: number }>(
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-      SELECT ?, id, CASE ordering WHEN 'key' THEN ? ELSE '' END, ?, 'ready', 0, ?, ? FROM channels WHERE topic_id = ?`),
-    fanOutLanes: db.prepare<[string, number, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at)
-      SELECT id, CASE ordering WHEN 'key' THEN ? ELSE '' END, 'active', ? FROM channels WHERE topic_id = ?
+      SELECT @pk, c.id, CASE c.ordering WHEN 'key' THEN @lane ELSE '' END, @sequence, 'ready', 0, @availableAt, @now FROM channels c
+      WHERE c.topic_id = @topic AND ${passesFilter('c', '@type', '@key')} RETURNING target_id`),
+    fanOutLanes: db.prepare<FanOut>(`INSERT INTO lanes (target_id, lane, state, ready_at)
+      SELECT c.id, CASE c.ordering WHEN 'key' THEN @lane ELSE '' END, 'active', @availableAt FROM channels c
+      WHERE c.topic_id = @topic AND ${passesFilter('c', '@type', '@key')}
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = excluded.ready_at, filling = 0 WHERE filling = 1`),
     duplicateStatus: db.prepare<[number, string], DuplicateRow>(`SELECT d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
       (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
@@ -124,7 +156,5 @@ export function counterStatements(connection: Db) {
         deadlettered_count = deadlettered_count + @deadlettered, skipped_count = skipped_count + @skipped,
         delivered_sequence = MAX(delivered_sequence, @sequence)
       WHERE id = @targetId`),
-    /** A published message adds one to the depth of every subscription of its topic. */
-    countFanOut: db.prepare<[number, number]>('UPDATE channels SET depth = depth + ? WHERE topic_id = ?'),
   };
 }

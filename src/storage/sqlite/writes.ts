@@ -6,7 +6,8 @@ import type { ChannelDeclaration, SendResult } from '../port.js';
 import { duplicateResult } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { createTally } from './counters.js';
-import { typed, type Statements } from './statements.js';
+import { passesFilter, toGlob, typed, type Statements } from './statements.js';
+import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 
 export interface SendItem {
   channel: ChannelRow;
@@ -31,9 +32,10 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
     }
     const availableAt = Math.max(now, message.deliverAt ?? now);
     if (sequence !== null) {
-      st.fanOut.run(inserted.pk, message.key ?? '', sequence, availableAt, now, channel.id);
-      st.fanOutLanes.run(message.key ?? '', availableAt, channel.id);
-      st.countFanOut.run(1, channel.id);
+      const fan = { pk: inserted.pk, lane: message.key ?? '', sequence, availableAt, now, topic: channel.id, type: message.type, key: message.key };
+      const targets = st.fanOut.all(fan);
+      for (const { target_id } of targets) tally.add(target_id, { depth: 1 });
+      if (targets.length > 0) st.fanOutLanes.run(fan);
       return { id: message.id, status: 'queued', duplicate: false, sequence };
     }
     const lane = laneFor(channel.ordering, message.key);
@@ -46,16 +48,28 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
   return results;
 }
 
+/** A declared filter as stored: the filter itself (JSON), and its type and key patterns as JSON arrays of GLOB patterns. */
+function storedFilter(filter: SubscriptionFilter | null | undefined): { filter: string | null; types: string | null; keys: string | null } {
+  if (!filter) return { filter: null, types: null, keys: null };
+  return {
+    filter: JSON.stringify(filter),
+    types: JSON.stringify(filter.types.map(toGlob)),
+    keys: filter.keys ? JSON.stringify(filter.keys.map(toGlob)) : null,
+  };
+}
+
 /** Topics first so their subscriptions can refer to them; a subscription from the beginning gets every kept message of its topic. */
 export function declareChannels(connection: Db, declarations: readonly ChannelDeclaration[], now: number): void {
   const db = typed(connection);
   const insert = db.prepare<[string, string, number | null, string, number], { id: number }>(
     'INSERT INTO channels (name, kind, topic_id, ordering, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING id');
-  const topicId = db.prepare<[string | undefined, string], { id: number }>('SELECT id FROM channels WHERE name = ? AND kind = ?');
-  const backfill = db.prepare<[number, string, number, number, number]>(`
+  const existing = db.prepare<[string | undefined, string], { id: number }>('SELECT id FROM channels WHERE name = ? AND kind = ?');
+  const setFilter = db.prepare<{ filter: string | null; types: string | null; keys: string | null; id: number }>(
+    'UPDATE channels SET filter = @filter, filter_types = @types, filter_keys = @keys WHERE id = @id AND filter IS NOT @filter');
+  const backfill = db.prepare<[number, number, number, number]>(`
     INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-    SELECT pk, ?, CASE ? WHEN 'key' THEN COALESCE(key, '') ELSE '' END, sequence, 'ready', 0, ?, ?
-    FROM messages WHERE channel_id = ? ORDER BY sequence`);
+    SELECT m.pk, c.id, CASE c.ordering WHEN 'key' THEN COALESCE(m.key, '') ELSE '' END, m.sequence, 'ready', 0, ?, ?
+    FROM messages m JOIN channels c ON c.id = ? WHERE m.channel_id = ? AND ${passesFilter('c', 'm.type', 'm.key')} ORDER BY m.sequence`);
   const backfillLanes = db.prepare<[number, number]>(`
     INSERT INTO lanes (target_id, lane, state, ready_at)
     SELECT DISTINCT target_id, lane, 'active', ? FROM deliveries WHERE target_id = ? AND available_at IS NOT NULL
@@ -64,12 +78,15 @@ export function declareChannels(connection: Db, declarations: readonly ChannelDe
   connection.transaction(() => {
     const ordered = [...declarations].sort((a, b) => Number(a.kind === 'subscription') - Number(b.kind === 'subscription'));
     for (const d of ordered) {
-      const parent = d.kind === 'subscription' ? topicId.get(d.topic, 'topic')?.id : null;
+      const parent = d.kind === 'subscription' ? existing.get(d.topic, 'topic')?.id : null;
       if (d.kind === 'subscription' && parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
       const ordering = d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic');
       const created = insert.get(d.name, d.kind, parent ?? null, ordering, now);
+      if (d.kind !== 'subscription') continue;
+      // The filter is the declared one, also for an existing subscription: later publishes apply it.
+      setFilter.run({ ...storedFilter(d.filter), id: created?.id ?? existing.get(d.name, 'subscription')!.id });
       if (created && parent && d.startFrom === 'beginning') {
-        countDepth.run(backfill.run(created.id, ordering, now, now, parent).changes, created.id);
+        countDepth.run(backfill.run(now, now, created.id, parent).changes, created.id);
         backfillLanes.run(now, created.id);
       }
     }
