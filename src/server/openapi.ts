@@ -75,7 +75,7 @@ export function openApiDocument(version: string): object {
         }),
       },
       '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
-      '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker') },
+      '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker, and a subscription\'s filter') },
       '/v1/rates': {
         get: {
           summary: 'Chart series (delivered/s, failed/s, latency p50/p99, depth, in flight, oldest age, breaker) of a channel or of everything, over 15m or 1h',
@@ -96,7 +96,7 @@ export function openApiDocument(version: string): object {
       '/v1/queues/{name}/parked/{key}/skip': { post: op('Move the head of a parked key aside', { parameters: [nameParam('name'), nameParam('key')] }) },
       '/v1/queues/{name}/skipped': { get: op('Skipped messages of a fifo queue', { parameters: [nameParam('name')] }) },
       '/v1/queues/{name}/skipped/redeliver': { post: op('Put skipped messages back ahead of their key', { parameters: [nameParam('name')] }) },
-      '/v1/topics/{topic}/subscriptions/{sub}': { get: op('Subscription state, lag and stalled lanes', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}': { get: op('Subscription state, lag, filter and stalled lanes', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/retry': { post: op('Retry the head now (?key= for ordering key)', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/skip': { post: op('Move the head aside and go on (?key= for ordering key)', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/skipped': { get: op('Skipped events', { parameters: sub }) },

@@ -167,6 +167,8 @@ function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, 
     /** Subscriptions: events published but not yet delivered, and how old the oldest is. */
     lag: s.kind === 'subscription' ? s.depth : undefined,
     lastSequence: s.lastSequence,
+    /** Subscriptions: the stored filter every instance applies when publishing, null for none. */
+    filter: s.kind === 'subscription' ? s.filter ?? null : undefined,
     endpoint: target?.endpoint,
     breaker: target ? breakers.get(target.endpoint)?.state ?? 'closed' : undefined,
     /** This instance's deliveries over the last minute (per second) and enqueue-to-delivery latency. */
