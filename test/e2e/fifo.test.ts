@@ -78,6 +78,22 @@ describe('per-aggregate fifo queues', () => {
     expect(receiver.acceptedIds('/u')).toEqual(['u-1', 'u-3', 'u-2', 'u-4', 'u-5']);
   });
 
+  it('delays a key behind its delayed head: the head waits for its time, later messages of the key after it, other keys at once', async () => {
+    const receiver = await testReceiver({ exclusive: 'key' });
+    const offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { f: { kind: 'fifo', endpoint: 'sink', path: '/f' } } });
+    const sent = await post(offload.url, '/v1/queues/f/messages/batch', {
+      messages: [{ id: 'late-1', key: 'k', delay: '1s', data: {} }, { id: 'late-2', key: 'k', data: {} }, { id: 'other', key: 'o', data: {} }],
+    });
+    expect(sent.body.items.map((r: { status: string }) => r.status)).toEqual(['scheduled', 'queued', 'queued']);
+    const { deliverAt } = (await get(offload.url, '/v1/messages/late-1')).body;
+    await receiver.waitFor((r) => r.acceptedIds('/f').includes('other'), { timeoutMs: 5_000 });
+    expect(receiver.acceptedIds('/f')).toEqual(['other']);
+    await receiver.waitFor((r) => r.acceptedIds('/f').includes('late-2'), { timeoutMs: 10_000 });
+    expect(receiver.acceptedIds('/f')).toEqual(['other', 'late-1', 'late-2']);
+    const first = receiver.records().find((r) => r.events[0]?.id === 'late-1')!;
+    expect(first.startedAt).toBeGreaterThanOrEqual(Date.parse(deliverAt));
+  });
+
   it('refuses a message without key on a fifo queue', async () => {
     const receiver = await testReceiver();
     const offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { f: { kind: 'fifo', endpoint: 'sink' } } });

@@ -8,6 +8,7 @@ import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
 import { describeFilterConformance } from './conformance-filters.js';
+import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
 import { messageSearchCases } from './conformance-search.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
@@ -21,6 +22,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeLanePositionConformance(adapter, open);
   describeAgreementConformance(adapter, harness);
   describeFilterConformance(adapter, harness);
+  describeFifoDelayConformance(adapter, open);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;
