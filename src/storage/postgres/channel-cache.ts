@@ -8,7 +8,8 @@ export type ChannelRow = ChannelRowBase;
 
 /**
  * Names, kinds and orderings of channels. These never change once a channel exists (declare
- * leaves existing channels as they are, nothing deletes them), so caching them is safe; a name
+ * changes only a subscription's filter, which is not cached: publishes read it in SQL; nothing
+ * deletes channels), so caching them is safe; a name
  * not found is looked up again, because another instance may have declared it. `paused` is
  * deliberately not cached: it changes at runtime from any instance, so it is read where used.
  */
