@@ -143,7 +143,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     return routes;
   };
 
-  const policyFor = (where: string, p: { endpoint: string; path?: string; timeout?: number; lockDuration?: number; concurrency?: number; minBackoff?: number; maxBackoff?: number }, seed: Partial<Record<string, unknown>>): DeliveryPolicy | undefined => {
+  const policyFor = (where: string, p: { endpoint: string; path?: string; timeout?: number; lockDuration?: number; asyncTimeout?: number; concurrency?: number; minBackoff?: number; maxBackoff?: number }, seed: Partial<Record<string, unknown>>): DeliveryPolicy | undefined => {
     const ep = file.endpoints[p.endpoint];
     if (!ep) {
       errors.push({ path: `${where}.endpoint`, message: `endpoint '${p.endpoint}' is not defined under endpoints (defined: ${Object.keys(file.endpoints).join(', ') || 'none'})` });
@@ -164,6 +164,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       maxBackoffMs,
       secrets: refs.map((r, i) => secret(r, `endpoints.${p.endpoint}.${!ep.secret ? `secrets.${i}` : i === 0 ? 'secret' : `secrets.${i - 1}`}`)),
       headers: ep.headers ?? {},
+      ...(p.asyncTimeout === undefined ? {} : { asyncTimeoutMs: p.asyncTimeout }),
     };
   };
 

@@ -92,6 +92,10 @@ const policy = {
   concurrency: z.number().int().min(1).max(1024).optional(),
   timeout: duration.optional(),
   lockDuration: duration.optional(),
+  /** Asynchronous acknowledgement: a 202 defers the attempt until completed or this long passed (1s..7d). Off when absent. */
+  asyncTimeout: duration
+    .refine((ms) => ms >= 1_000 && ms <= 7 * 86_400_000, 'asyncTimeout must be between 1s and 7d')
+    .optional(),
   minBackoff: duration.optional(),
   maxBackoff: duration.optional(),
   /** Notification endpoints Offload calls itself (signed, retried through an internal queue). */

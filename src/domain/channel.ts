@@ -31,6 +31,12 @@ export interface DeliveryPolicy {
   secrets: readonly string[];
   /** Extra headers sent with every delivery. */
   headers: Readonly<Record<string, string>>;
+  /**
+   * Asynchronous acknowledgement: a 202 answer defers the attempt until the receiver completes it
+   * (`POST /v1/deliveries/{token}/complete`) or this long has passed (then it failed and is
+   * retried). Absent (the default): off, a 202 is a success like any 2xx and no token is sent.
+   */
+  asyncTimeoutMs?: number;
 }
 
 export interface QueueTarget extends DeliveryPolicy {

@@ -26,6 +26,14 @@ import type { MessageStatus } from './message.js';
  *          `stall`, `park` -> ready; `release` -> ready; lease expiry changes nothing stored: the
  *          delivery becomes claimable again and the next `claim` takes it over (new epoch, so the
  *          stale holder's settlement is fenced: it changes nothing).
+ *   Deferred (asynchronous acknowledgement) is a kind of `delivering`, not a state of its own:
+ *   the endpoint answered 202 on a target with `asyncTimeout`, so the attempt waits for
+ *   `POST /v1/deliveries/{token}/complete`. `defer` marks the current epoch deferred (when, and
+ *   the deadline) and holds the lease (and so the lane) until the deadline plus one lease; the
+ *   completion is the attempt's decision, fenced by the token's epoch like any settlement.
+ *   `async-timeout` takes an expired deferral over (new epoch, attempts unchanged: the attempt
+ *   was counted at its claim), so a late completion is fenced, and the taker settles the
+ *   attempt as failed ("asynchronous completion timed out": retry, stall, park or dead-letter).
  * - `delivered` (final): the endpoint accepted it.
  *     in:  a `delivered` decision.
  *     out: `sweep` deletes it once every delivery of its message is delivered and the message is
@@ -63,6 +71,8 @@ import type { MessageStatus } from './message.js';
  * - A lease that expires while the call still runs: the delivery is taken over by the next claim
  *   (possibly on another instance); the old call's settlement is fenced. At most one call per
  *   lane is *started* per lease, not per wall-clock moment.
+ * - A deferred head: the lane is blocked exactly as while its call runs (one in flight per lane),
+ *   until the completion or the deadline. A restart changes nothing: the deferral is stored.
  * - `release` (graceful shutdown) gives the attempt back: attempts decrease by one, the lane is
  *   unleased, and the delivery is claimable now.
  */
@@ -88,6 +98,8 @@ export type DeliveryEvent =
   | 'decide:park'
   | 'decide:deadletter'
   | 'lease-expiry'
+  | 'defer'
+  | 'async-timeout'
   | 'release'
   | 'redrive'
   | 'retry-lane'
@@ -99,7 +111,7 @@ export type DeliveryEvent =
 
 export const DELIVERY_EVENTS: readonly DeliveryEvent[] = [
   'send', 'claim', 'decide:delivered', 'decide:retry', 'decide:stall', 'decide:park', 'decide:deadletter',
-  'lease-expiry', 'release', 'redrive', 'retry-lane', 'hurry-retries', 'skip', 'redeliver', 'purge', 'sweep',
+  'lease-expiry', 'defer', 'async-timeout', 'release', 'redrive', 'retry-lane', 'hurry-retries', 'skip', 'redeliver', 'purge', 'sweep',
 ];
 
 export interface DeliveryTransition {
@@ -126,6 +138,8 @@ export const DELIVERY_TRANSITIONS: Readonly<Record<DeliveryEvent, DeliveryTransi
   'decide:park': { from: ['delivering'], to: 'ready', attempts: 'same', fenced: true, lane: 'parked: not claimable until retry-lane or skip' },
   'decide:deadletter': { from: ['delivering'], to: 'deadlettered', attempts: 'same', fenced: true, lane: 'moves to the next head, active; deleted when empty' },
   'lease-expiry': { from: ['delivering'], to: 'delivering', attempts: 'same', lane: 'claimable again: the next claim takes the delivery over' },
+  defer: { from: ['delivering'], to: 'delivering', attempts: 'same', fenced: true, lane: 'stays leased (blocked) until the deadline plus one lease' },
+  'async-timeout': { from: ['delivering'], to: 'delivering', attempts: 'same', lane: 'still leased, by the taker, which settles the attempt as failed' },
   release: { from: ['delivering'], to: 'ready', attempts: 'minus-one', fenced: true, lane: 'unleased, due now' },
   redrive: { from: ['deadlettered'], to: 'ready', attempts: 'restart', lane: 'rejoins at its old position; a blocked lane stays blocked' },
   'retry-lane': { from: ['ready'], to: 'ready', attempts: 'restart', headOnly: true, lane: 'active, head due now' },
@@ -169,6 +183,8 @@ export function nextLaneState(from: LaneState | 'none', event: DeliveryEvent, li
     case 'hurry-retries':
       return from === 'active' ? 'active' : undefined;
     case 'lease-expiry':
+    case 'defer':
+    case 'async-timeout':
     case 'release':
       return from === 'none' ? undefined : from;
     case 'purge':

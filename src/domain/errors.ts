@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'invalid_request'
   | 'not_found'
   | 'conflict'
+  | 'already_completed'
+  | 'superseded'
   | 'payload_too_large'
   | 'unauthorized'
   | 'forbidden'
@@ -63,5 +65,18 @@ export class ConfigError extends OffloadError {
   constructor(message: string, errors?: Array<{ path: string; message: string }>) {
     super('invalid_config', message, errors ? { errors } : undefined);
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * A completion token that can no longer settle its attempt (409): `already_completed` when this
+ * attempt was settled before (a repeated completion: nothing changed, it may count as done),
+ * `superseded` when a later attempt took the delivery over (the deferral timed out, or the lease
+ * was lost): the outcome is discarded and the delivery goes on as the later attempt decides.
+ */
+export class CompletionConflictError extends OffloadError {
+  constructor(code: 'already_completed' | 'superseded', message: string) {
+    super(code, message);
+    this.name = 'CompletionConflictError';
   }
 }

@@ -19,6 +19,15 @@ export function partialAck(result: AttemptResult, outcome: Classification, ids: 
   if (ids.length < 2 || result.kind !== 'response' || result.body === undefined || !result.body.includes('appliedThrough')) return undefined;
   const through = appliedThrough(result.body);
   if (through === undefined) return undefined;
+  return splitBatch(ids, through, outcome);
+}
+
+/**
+ * The split of a batch whose events up to `through` were applied, the rest settled by `outcome`
+ * (released untried after a success). Undefined when it splits nothing: `through` is not in the
+ * batch, or is its last event (the outcome then applies to the whole batch).
+ */
+export function splitBatch(ids: readonly string[], through: string, outcome: Classification): PartialAck | undefined {
   const applied = ids.indexOf(through) + 1;
   if (applied === 0 || applied === ids.length) return undefined;
   if (outcome.kind !== 'delivered') return { applied, rest: outcome };

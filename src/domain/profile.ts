@@ -14,6 +14,10 @@ import type { Ordering, Target } from './channel.js';
  * | subscription, ordering key  | one per key    | concurrency keys     | 1         | stallAfterAttempts   | stall       |
  * | subscription, ordering topic| one (`''`)     | 1                    | batchSize | stallAfterAttempts   | stall       |
  *
+ * Any of them may take asynchronous acknowledgements (`asyncTimeout`): a deferred attempt stays
+ * leased, holding its lane, until completed or timed out; it no longer takes an `in flight` slot
+ * (the receiver has the work, no call is open).
+ *
  * A permanent failure runs the attempts out at once. Stalled lanes keep retrying at the capped
  * backoff: a subscription never gives an event up on its own, since skipping it breaks order.
  */
@@ -33,6 +37,11 @@ export interface TargetProfile {
   whenExhausted: 'deadletter' | 'park' | 'stall';
   /** The lane a message with this key joins; null for unordered targets. */
   laneOf(key: string | null): string | null;
+  /**
+   * Asynchronous acknowledgement: how long a 202 answer may wait for its completion, or null when
+   * a 202 is a plain success. A deferred attempt holds its lane like a call in flight.
+   */
+  asyncTimeoutMs: number | null;
 }
 
 /** The lane a message with this key joins on a target of this ordering; null for unordered targets. Stores ask this too. */
@@ -56,6 +65,7 @@ export function profileOf(target: Target): TargetProfile {
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: 'deadletter',
         laneOf: noLane,
+        asyncTimeoutMs: target.asyncTimeoutMs ?? null,
       };
     case 'fifo':
       return {
@@ -67,6 +77,7 @@ export function profileOf(target: Target): TargetProfile {
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: target.onExhausted === 'block' ? 'park' : 'deadletter',
         laneOf: byKey,
+        asyncTimeoutMs: target.asyncTimeoutMs ?? null,
       };
     case 'subscription': {
       const single = target.ordering === 'topic';
@@ -79,6 +90,7 @@ export function profileOf(target: Target): TargetProfile {
         attemptsBeforeExhausted: target.stallAfterAttempts,
         whenExhausted: 'stall',
         laneOf: single ? oneLane : byKey,
+        asyncTimeoutMs: target.asyncTimeoutMs ?? null,
       };
     }
   }

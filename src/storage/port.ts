@@ -78,6 +78,36 @@ export interface Store {
   /** Gives leased deliveries back untried (graceful shutdown): available now, attempt not counted. */
   release(leases: readonly LeaseRef[]): Promise<void>;
 
+  /**
+   * Asynchronous acknowledgement: the endpoint answered 202 and will complete later. Each lease
+   * still current (matching epoch, delivering) stays in flight: its lease (and its lane's) is held
+   * until `holdUntil`, and the attempt is marked deferred with `deadline` as the time the
+   * completion must come by. Returns, per lease, whether it was deferred (false: fenced).
+   */
+  defer(leases: readonly LeaseRef[], deadline: number, holdUntil: number): Promise<boolean[]>;
+
+  /**
+   * Takes over the deferred attempts of `target` whose deadline passed (at most `limit` lanes or
+   * deliveries): each gets a new epoch and a lease for `owner` of `leaseMs`, without counting an
+   * attempt, so that the taker settles the timed-out attempt (recorded as failed) while a late
+   * completion with the old token is fenced. An ordered batch comes back as one group.
+   */
+  expireDeferred(request: { target: string; owner: string; leaseMs: number; limit: number }): Promise<InFlightGroup[]>;
+
+  /**
+   * The attempt a completion token names (delivery and epoch), with every delivery of its call
+   * (an ordered batch: the lane's deliveries in flight, in order). Or why it cannot be completed:
+   * `missing` (no such delivery), `superseded` (a later attempt took it over: lease lost, or its
+   * deferral timed out), `settled` (this attempt was settled already: completed before).
+   */
+  findInFlight(deliveryId: number, epoch: number): Promise<InFlightGroup | 'missing' | 'superseded' | 'settled'>;
+
+  /**
+   * The secret completion tokens are signed with, created on first use and shared by every
+   * instance on this store, so any of them can check a token minted by another.
+   */
+  completionKey(): Promise<string>;
+
   /** Earliest time something of the target may become claimable (retries, delays, leases), or null. */
   nextWakeAt(target: string): Promise<number | null>;
 
@@ -268,6 +298,16 @@ export interface Settlement extends LeaseRef {
   result?: string | null;
 }
 
+/** One call in flight: a single delivery, or an ordered batch from the head of its lane. */
+export interface InFlightGroup {
+  target: string;
+  /** null for unordered targets. */
+  lane: string | null;
+  /** When the endpoint answered 202 (null: not deferred, the call's answer has not been recorded). */
+  deferredAt: number | null;
+  deliveries: Array<LeaseRef & { attempt: number; messageId: string }>;
+}
+
 /** `blocked`: this settlement parked or stalled a lane that was not already (alert once). */
 export type SettleResult = 'ok' | 'fenced' | 'blocked';
 
@@ -373,6 +413,9 @@ export interface ScheduleState {
   lastRunAt: number | null;
   paused: boolean;
 }
+
+/** The asynchronous acknowledgement half of the port: adapters implement it in their deferrals module. */
+export type StoreDeferrals = Pick<Store, 'defer' | 'expireDeferred' | 'findInFlight' | 'completionKey'>;
 
 /** The schedule half of the port: adapters implement it in their own small module. */
 export type StoreSchedules = Pick<Store, 'listSchedules' | 'advanceSchedule' | 'setSchedulePaused'>;

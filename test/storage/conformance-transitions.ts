@@ -116,6 +116,23 @@ export function describeTransitionConformance(adapter: string, open: (clock: Fak
         await check('claim', 'f', 'm1', () => claim('f', 'o2'));
         expect(await decide(claims, { kind: 'delivered' })).toEqual(['fenced']);
       },
+      defer: async () => {
+        const claims = await into('delivering', 'f', 'm1');
+        const d = claims[0]!.deliveries[0]!;
+        await check('defer', 'f', 'm1', () => store.defer([d], clock.now() + 60_000, clock.now() + 60_000 + LEASE));
+        // Held: the lease outlives the call's own, and the lane is not claimable meanwhile.
+        clock.advance(LEASE + 1);
+        expect(await claim('f', 'o2')).toEqual([]);
+      },
+      'async-timeout': async () => {
+        const claims = await into('delivering', 'f', 'm1');
+        const d = claims[0]!.deliveries[0]!;
+        await store.defer([d], clock.now() + 1_000, clock.now() + 1_000 + LEASE);
+        clock.advance(1_001);
+        await check('async-timeout', 'f', 'm1', () => store.expireDeferred({ target: 'f', owner: 'o2', leaseMs: LEASE, limit: 10 }));
+        // Taken over: the deferred holder's settlement is fenced.
+        expect(await decide(claims, { kind: 'delivered' })).toEqual(['fenced']);
+      },
       release: async () => {
         const claims = await into('delivering', 'f', 'm1');
         const d = claims[0]!.deliveries[0]!;

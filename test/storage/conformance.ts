@@ -6,6 +6,7 @@ import type { Claim, Store } from '../../src/storage/port.js';
 import { describeAgreementConformance, type ConformanceHarness } from './conformance-agreement.js';
 import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
+import { describeDeferredConformance } from './conformance-deferred.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
 import { describeFilterConformance } from './conformance-filters.js';
 import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
@@ -20,6 +21,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeDrainConformance(adapter, open);
   describeTransitionConformance(adapter, open);
   describeLanePositionConformance(adapter, open);
+  describeDeferredConformance(adapter, open);
   describeAgreementConformance(adapter, harness);
   describeFilterConformance(adapter, harness);
   describeFifoDelayConformance(adapter, open);

@@ -206,6 +206,22 @@ CREATE TABLE schedules (
 ALTER TABLE channels ADD COLUMN filter TEXT, ADD COLUMN filter_types TEXT[] COLLATE "C", ADD COLUMN filter_keys TEXT[] COLLATE "C";
 `,
   },
+  {
+    version: 12,
+    name: 'asynchronous acknowledgement',
+    sql: `
+-- An attempt answered 202 stays in flight until its completion or its deadline: deferred while
+-- deferred_epoch equals the delivery's epoch (a later claim or takeover bumps the epoch, which
+-- ends the deferral without another write). deferred_at is when the 202 came.
+ALTER TABLE deliveries ADD COLUMN deferred_epoch INTEGER, ADD COLUMN deferred_at BIGINT, ADD COLUMN deferred_until BIGINT;
+CREATE INDEX deliveries_deferred ON deliveries (target_id, deferred_until) WHERE deferred_until IS NOT NULL;
+-- Secrets shared by every instance on the schema (the key completion tokens are signed with).
+CREATE TABLE store_keys (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

@@ -14,6 +14,7 @@ import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
+import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
 import { hotStatements, toLike, type HotStatements } from './statements.js';
 import { insertMessages, type SendItem } from './writes.js';
@@ -175,6 +176,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listSchedules: ensured(schedules.listSchedules),
     advanceSchedule: ensured(schedules.advanceSchedule),
     setSchedulePaused: ensured(schedules.setSchedulePaused),
+    ...createPostgresDeferrals(pool, schema, clock, ensureReady),
 
     migrate: () =>
       guard(async () => {

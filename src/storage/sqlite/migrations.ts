@@ -215,6 +215,24 @@ ALTER TABLE channels ADD COLUMN filter_types TEXT;
 ALTER TABLE channels ADD COLUMN filter_keys TEXT;
 `,
   },
+  {
+    version: 14,
+    name: 'asynchronous acknowledgement',
+    sql: `
+-- An attempt answered 202 stays in flight until its completion or its deadline: deferred while
+-- deferred_epoch equals the delivery's epoch (a later claim or takeover bumps the epoch, which
+-- ends the deferral without another write). deferred_at is when the 202 came.
+ALTER TABLE deliveries ADD COLUMN deferred_epoch INTEGER;
+ALTER TABLE deliveries ADD COLUMN deferred_at INTEGER;
+ALTER TABLE deliveries ADD COLUMN deferred_until INTEGER;
+CREATE INDEX deliveries_deferred ON deliveries (target_id, deferred_until) WHERE deferred_until IS NOT NULL;
+-- Secrets shared by every process on the file (the key completion tokens are signed with).
+CREATE TABLE store_keys (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** The schema version this build writes: the last migration's number. */

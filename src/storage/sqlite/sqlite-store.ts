@@ -9,6 +9,7 @@ import type { SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache } from './channel-cache.js';
+import { createSqliteDeferrals } from './deferrals.js';
 import { claim, release, renew } from './claims.js';
 import { migrate } from './migrations.js';
 import { settleAll } from './settle.js';
@@ -98,6 +99,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     ...createSqliteAdmin(db, channels, clock),
     ...createRateLimits(db, clock),
     ...createSqliteSchedules(db),
+    ...createSqliteDeferrals(db, clock),
     async migrate() {
       migrate(db);
       channels.reload();
