@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { OffloadConfig } from './config/load.js';
 import { systemClock, type Clock, type Random } from './domain/clock.js';
+import { createCompleter } from './delivery/completer.js';
 import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
 import { createHttpClient, type HttpSend } from './delivery/http-client.js';
 import { createServer, VERSION } from './server/app.js';
@@ -141,6 +142,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
   });
   registerFlowMetrics(metrics.registry, { endpoints: () => limiter.views(), channels: () => backpressure.views() });
 
+  const completer = createCompleter({ store, targets: config.targets, clock, random: options.random ?? Math.random, onEvent, wake: (targets) => dispatcher.wake(targets) });
   const dispatcher = createDispatcher({
     store,
     targets: config.targets,
@@ -153,6 +155,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     limiter,
     onEvent,
     tracer: tracing,
+    completionToken: (lease) => completer.mint(lease),
     onError: (error, context) => {
       lastStoreError = clock.now();
       logThrottle.warn(errorKey(context, error), { err: error }, `store error while ${context}; will retry`);
@@ -205,6 +208,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       tracing,
       endpointLimits: () => limiter.views(),
       backpressure,
+      complete: (token, outcome, mayComplete) => completer.complete(token, outcome, mayComplete),
     },
     { logger, metrics, logThrottle },
   );
@@ -219,6 +223,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     async start() {
       await store.migrate();
       await store.declare(config.channels);
+      if (config.targets.some((t) => t.asyncTimeoutMs !== undefined)) await completer.init();
       try {
         await server.listen({ port: config.server.port, host: config.server.host });
       } catch (error) {

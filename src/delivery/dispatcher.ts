@@ -7,9 +7,11 @@ import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, type PartialAck } from '../domain/partial-ack.js';
+import { ASYNC_TIMEOUT_REASON } from '../domain/completion.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
+import { settleGroup } from './completion.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
 
@@ -43,7 +45,7 @@ export interface DeliveryGate {
 /** One traced delivery attempt; `traceparent` goes out as the call's header. */
 export interface AttemptSpan {
   traceparent: string;
-  end(result: { outcome: DeliveryEvent['type'] | 'released' | 'error'; statusCode: number | null; error: string | null }): void;
+  end(result: { outcome: DeliveryEvent['type'] | 'deferred' | 'released' | 'error'; statusCode: number | null; error: string | null }): void;
 }
 
 /** Traces each delivery attempt as a child of the producer's `traceparent` (OpenTelemetry when configured). */
@@ -83,6 +85,11 @@ export interface DispatcherOptions {
   onEvent?: (event: DeliveryEvent) => void;
   onError?: (error: unknown, context: string) => void;
   tracer?: AttemptTracer;
+  /**
+   * Asynchronous acknowledgement: mints the `Offload-Completion-Token` sent with each call to a
+   * target with `asyncTimeout` (no token, no header: a 202 is then deferred all the same).
+   */
+  completionToken?: (lease: LeaseRef) => string | undefined;
 }
 
 export interface Dispatcher {
@@ -120,8 +127,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
-    const { inFlight: limit, batchSize, maxBatchWaitMs, singleLane } = profileOf(target);
+    const { inFlight: limit, batchSize, maxBatchWaitMs, singleLane, asyncTimeoutMs } = profileOf(target);
     let inFlight = 0;
+    // Deferrals whose deadline passed are looked for at most once per poll interval.
+    let nextExpiryAt = 0;
     let claiming = false;
     let again = false;
     let cancelTimer: (() => void) | undefined;
@@ -169,6 +178,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (claiming) {
         again = true;
         return;
+      }
+      if (asyncTimeoutMs !== null && clock.now() >= nextExpiryAt) {
+        claiming = true;
+        try {
+          await expireDeferred(target);
+        } catch (error) {
+          onError(error, `timing out deferred deliveries of ${target.name}`);
+        } finally {
+          claiming = false;
+        }
+        nextExpiryAt = clock.now() + pollIntervalMs;
+        if (stopping) return;
       }
       const permitted = options.gate ? options.gate.permits(target) : Number.POSITIVE_INFINITY;
       const free = Math.min(limit - inFlight, permitted);
@@ -248,6 +269,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
       options.gate?.record(target, endpointVerdict(result));
+      const asyncTimeoutMs = profileOf(target).asyncTimeoutMs;
+      if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.signal.aborted) {
+        // Deferred: the lease (and lane) is held to the deadline plus one lease, so that an
+        // instance that finds the deadline passed takes it over before any claim could.
+        const deadline = clock.now() + asyncTimeoutMs;
+        await options.store.defer(leases, deadline, deadline + target.lockDurationMs);
+        span?.end({ outcome: 'deferred', statusCode: 202, error: null });
+        return;
+      }
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
       const partial = claim.lane === null ? undefined : partialAck(result, outcome, claim.deliveries.map((d) => d.message.id));
       if (partial !== undefined) {
@@ -302,6 +332,28 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const results = await options.store.settle([...settle(done, delivered), ...settle(rest, decision)]);
     report(target, { ...claim, deliveries: done }, delivered, results.slice(0, done.length), attempt);
     return report(target, { ...claim, deliveries: rest }, decision, results.slice(done.length), attempt);
+  }
+
+  /** Deferred calls of the target whose completion did not come in time: each a failed attempt, decided by the policy. */
+  async function expireDeferred(target: Target): Promise<void> {
+    for (;;) {
+      const groups = await options.store.expireDeferred({ target: target.name, owner, leaseMs: target.lockDurationMs, limit: 100 });
+      for (const group of groups) {
+        const now = clock.now();
+        const startedAt = group.deferredAt ?? now;
+        const events = await settleGroup({
+          store: options.store,
+          target,
+          group,
+          outcome: { kind: 'retryable', reason: ASYNC_TIMEOUT_REASON },
+          attempt: { startedAt, durationMs: Math.max(0, now - startedAt), statusCode: 202, error: ASYNC_TIMEOUT_REASON, response: null },
+          now,
+          random,
+        });
+        for (const event of events) options.onEvent?.(event);
+      }
+      if (groups.reduce((n, g) => n + g.deliveries.length, 0) < 100) return;
+    }
   }
 
   /** Tells the event listener what became of the attempt; returns it. */
@@ -403,9 +455,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       traceparent: traceparent ?? head.message.metadata.traceparent ?? newTraceparent(),
       'user-agent': 'offload',
       ...laneHeaders(head.lanePosition),
+      ...completionHeader(target, head),
     });
     if (target.secrets.length > 0) Object.assign(headers, signatureHeaders(target.secrets, id, body, now));
     return { url: target.url, body, headers };
+  }
+
+  function completionHeader(target: Target, head: ClaimedDelivery): Record<string, string> {
+    if (target.asyncTimeoutMs === undefined) return {};
+    const token = options.completionToken?.({ deliveryId: head.deliveryId, epoch: head.epoch });
+    return token === undefined ? {} : { 'offload-completion-token': token };
   }
 }
 

@@ -6,7 +6,7 @@
  */
 export { createReceiver, withSchema, type Receiver, type ReceiverOptions, type DeliveryContext, type LaneInfo, type EventHandler, type SchemaHandler, type HandlerEntry, type RawDelivery } from './receiver.js';
 export type { ReceivedEvent } from './cloud-events.js';
-export { retryAfter, permanent, ok, RetryAfter, PermanentFailure, Ok, type Outcome, type HandlerResult } from './outcomes.js';
+export { retryAfter, permanent, ok, appliedThrough, RetryAfter, PermanentFailure, Ok, AppliedThrough, type Outcome, type HandlerResult } from './outcomes.js';
 export type { ReceiverResponse } from './responses.js';
 export type { Inbox, InboxResult, InboxOptions, LaneLedger } from './inbox.js';
 export { postgresInbox, type PostgresInboxOptions, type PgClientLike, type PgPoolLike } from './postgres-inbox.js';

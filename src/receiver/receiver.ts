@@ -1,7 +1,7 @@
 import { readLimited } from './body.js';
 import { parseCloudEvents, type ReceivedEvent } from './cloud-events.js';
 import type { Inbox } from './inbox.js';
-import { Ok, PermanentFailure, RetryAfter, type HandlerResult } from './outcomes.js';
+import { AppliedThrough, Ok, PermanentFailure, RetryAfter, type HandlerResult } from './outcomes.js';
 import { json, problem, toResponse, type ReceiverResponse } from './responses.js';
 import { createSignatureVerifier } from './signature.js';
 import { issuePath, type InferOutput, type StandardSchemaV1 } from './standard-schema.js';
@@ -23,6 +23,14 @@ export interface DeliveryContext<Tx> {
    * it, and the id of the lane's message delivered before it. Undefined for plain queues.
    */
   lane: LaneInfo | undefined;
+  /**
+   * Asynchronous acknowledgement: answers 202 instead of 200 and returns the completion token
+   * (the `Offload-Completion-Token` header). Offload keeps the delivery in flight (its lane
+   * blocked) until the work reports its outcome with the token (`client.complete(token, …)`) or
+   * the target's `asyncTimeout` passes. Only for single events, without an inbox (the deferred
+   * work keeps its own record), on targets with `asyncTimeout` (else there is no token: throws).
+   */
+  defer(): string;
 }
 
 export interface LaneInfo {
@@ -140,6 +148,15 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
     const { events, batch } = parsed;
     let duplicates = 0;
     let result: unknown;
+    let deferred = false;
+    const defer = (): string => {
+      if (options.inbox) throw new TypeError('defer() cannot be used with an inbox: the inbox would record the event as applied before the deferred work is done; keep the deferred work\'s own record');
+      if (events.length > 1) throw new TypeError('defer() is for single events; a batch answers with appliedThrough instead');
+      const token = delivery.header('offload-completion-token');
+      if (token === undefined || token === '') throw new TypeError('this delivery carries no Offload-Completion-Token: set asyncTimeout on the queue or subscription to let endpoints complete asynchronously');
+      deferred = true;
+      return token;
+    };
     for (const [index, event] of events.entries()) {
       const context = {
         idempotencyKey: delivery.header('idempotency-key'),
@@ -147,8 +164,19 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
         batch: { index, size: events.length },
         header: delivery.header,
         lane: laneOf(event),
+        defer,
       };
       const outcome = await runOne(event, context);
+      if (outcome.kind === 'stop') {
+        const applied = outcome.included ? index + 1 : events.slice(0, index).findIndex((e) => e.id === outcome.through) + 1;
+        if (applied === 0 || (outcome.included && outcome.through !== event.id)) {
+          onError(new TypeError(`appliedThrough('${outcome.through}') names no event applied before ${event.id} in this batch`), event);
+          return problem(500, 'handler-error', `the handler for ${event.type} returned appliedThrough('${outcome.through}'), which names no event applied in this batch`);
+        }
+        if (outcome.included && outcome.duplicate) duplicates++;
+        if (!batch) return json(200, { ok: true });
+        return json(200, { ok: true, appliedThrough: outcome.through, applied, duplicates });
+      }
       if (outcome.kind === 'failed') {
         // A batch answers which prefix it applied: those events are done (and recorded in the inbox).
         const extra = batch ? { appliedThrough: index > 0 ? events[index - 1]!.id : null, failedEvent: event.id } : {};
@@ -157,12 +185,17 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       if (outcome.duplicate) duplicates++;
       result = outcome.result;
     }
+    if (deferred) return json(202, { ok: true, deferred: true });
     if (batch) return json(200, { ok: true, applied: events.length, duplicates });
     if (result !== undefined) return json(200, result);
     return json(200, duplicates > 0 ? { ok: true, duplicate: true } : { ok: true });
   }
 
-  type RunOutcome = { kind: 'done'; duplicate: boolean; result: unknown } | { kind: 'failed'; response: ReceiverResponse };
+  type RunOutcome =
+    | { kind: 'done'; duplicate: boolean; result: unknown }
+    | { kind: 'failed'; response: ReceiverResponse }
+    /** appliedThrough: `included` when the current event was applied (the id is its own). */
+    | { kind: 'stop'; through: string; included: boolean; duplicate: boolean };
 
   async function runOne(event: ReceivedEvent, context: Omit<DeliveryContext<Tx>, 'tx'>): Promise<RunOutcome> {
     const entry = handlers.get(event.type) ?? handlers.get('*');
@@ -181,7 +214,7 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
     }
     const call = (tx: Tx) => (typeof entry === 'function' ? entry(input, { ...context, tx }) : entry.handle(input, { ...context, tx }));
     try {
-      if (!options.inbox) return done(false, await call(undefined as Tx));
+      if (!options.inbox) return done(false, await call(undefined as Tx), event.id);
       const ran = await options.inbox.run(`${scope}${event.source} ${event.id}`, async (tx) => {
         const lane = context.lane;
         const laneKey = lane === undefined ? undefined : `${scope}${event.source} ${lane.key}`;
@@ -195,22 +228,25 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
           await lanes.advance(tx, laneKey, lane.position);
         }
         const value = await call(tx);
-        // A returned failure rolls the transaction back exactly like a thrown one.
+        // A returned failure rolls the transaction back exactly like a thrown one; so does a stop before this event.
         if (value instanceof RetryAfter || value instanceof PermanentFailure) throw value;
+        if (value instanceof AppliedThrough && value.id !== event.id) throw value;
         return value;
       });
-      return ran.duplicate ? done(true, undefined) : done(false, ran.value);
+      return ran.duplicate ? done(true, undefined, event.id) : done(false, ran.value, event.id);
     } catch (error) {
       return failure(error, event);
     }
   }
 
-  function done(duplicate: boolean, value: HandlerResult): RunOutcome {
+  function done(duplicate: boolean, value: HandlerResult, id: string): RunOutcome {
     if (value instanceof RetryAfter || value instanceof PermanentFailure) return failure(value, undefined);
+    if (value instanceof AppliedThrough) return { kind: 'stop', through: value.id, included: value.id === id, duplicate };
     return { kind: 'done', duplicate, result: value instanceof Ok ? value.result : undefined };
   }
 
   function failure(error: unknown, event: ReceivedEvent | undefined): RunOutcome {
+    if (error instanceof AppliedThrough) return { kind: 'stop', through: error.id, included: false, duplicate: false };
     if (error instanceof RetryAfter) {
       return { kind: 'failed', response: problem(503, 'retry-after', error.message, {}, { 'retry-after': String(error.seconds) }) };
     }

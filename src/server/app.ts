@@ -21,6 +21,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { drainRoutes } from './routes/drain.js';
 import { flowRoutes } from './routes/flow.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { completionRoutes } from './routes/completions.js';
 
 export const VERSION = '0.1.0';
 
@@ -111,6 +112,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   drainRoutes(app, ctx);
   flowRoutes(app, ctx);
   scheduleRoutes(app, ctx);
+  completionRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
 }

@@ -9,12 +9,23 @@ export interface ApiKey {
   channels?: string[];
 }
 
+const principals = new WeakMap<FastifyRequest, ApiKey>();
+
+/** The API key a request was authorized with; undefined when the API is open (no keys configured). */
+export function principalOf(request: FastifyRequest): ApiKey | undefined {
+  return principals.get(request);
+}
+
+/** Completing a deferred delivery: producers may, for their own channels (the route checks which channel). */
+const COMPLETE = /^\/v1\/deliveries\/[^/]+\/complete$/;
+
 /** Health checks, and the dashboard page and its files (they hold no data; the page asks for a key). */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/dashboard', '/']);
 const OPEN_PREFIX = '/dashboard/';
 
 /**
- * API keys with roles (SPEC §11): producers may only send to their channels, viewers only read,
+ * API keys with roles (SPEC §11): producers may only send to their channels (and complete their
+ * channels' deferred deliveries), viewers only read,
  * operators do everything. With no keys configured the API is open (it listens on loopback by default).
  */
 export function authorize(keys: readonly ApiKey[], request: FastifyRequest, tokens?: EventTokens): void {
@@ -31,7 +42,9 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
   const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
   const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
   if (!key) throw new OffloadError('unauthorized', 'send an API key as Authorization: Bearer <key>');
+  principals.set(request, key);
   if (key.role === 'operator') return;
+  if (key.role === 'producer' && request.method === 'POST' && COMPLETE.test(path)) return;
   const produce = /^\/v1\/(queues|topics)\/([^/]+)\/messages(\/batch)?$/.exec(path);
   if (key.role === 'producer') {
     if (request.method === 'POST' && produce && (!key.channels || key.channels.includes(decodeURIComponent(produce[2]!)))) return;

@@ -1,4 +1,5 @@
 import type { OffloadConfig } from '../config/load.js';
+import type { Completer } from '../delivery/completer.js';
 import type { DrainRequest, DrainResult } from '../delivery/drain.js';
 import type { Store, TargetStats } from '../storage/port.js';
 import type { Rates } from '../telemetry/rates.js';
@@ -33,6 +34,8 @@ export interface ServerContext {
   breakers?(): Array<{ origin: string; endpoints: string[]; state: string; openUntil: number | null; since: number | null }>;
   /** Flow control per endpoint (rate, concurrency, adaptive), as this instance sees it. */
   endpointLimits?(): EndpointLimitView[];
+  /** Asynchronous acknowledgement: settles the attempt a completion token names (see src/delivery/completer.ts). */
+  complete?: Completer['complete'];
   /** Refuses sends to channels over their maxDepth/maxOldestAge; absent: nothing is refused. */
   backpressure?: Backpressure;
 }

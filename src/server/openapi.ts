@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { drainInputSchema } from './drain-input.js';
 import { batchInputSchema, messageInputSchema } from './message-input.js';
+import { completionInputSchema } from './completion-input.js';
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -120,6 +121,32 @@ export function openApiDocument(version: string): object {
           },
         },
       },
+      '/v1/deliveries/{token}/complete': {
+        post: {
+          summary: 'Complete a deferred delivery attempt (asynchronous acknowledgement): the endpoint answered 202, this reports its outcome',
+          description:
+            "The token is the Offload-Completion-Token header of the delivery request (targets with asyncTimeout). Producers of the delivery's channel (a subscription's topic) and operators may complete. The attempt is settled as if the call had answered with the outcome: delivered, retry (after retryAfter seconds, or the backoff) or permanent (dead-lettered, parked or stalled by the target's policy). For an ordered batch, appliedThrough delivers the events up to it; the rest is settled by the outcome (released untried after delivered). A token whose attempt was settled already answers 409 already_completed and changes nothing (a repeated completion may count as done); one whose delivery a later attempt took over (its deferral timed out, or its lease was lost) answers 409 superseded and changes nothing.",
+          parameters: [nameParam('token')],
+          requestBody: { required: true, ...json({ $ref: '#/components/schemas/CompletionInput' }) },
+          responses: {
+            '200': {
+              description: 'Settled',
+              ...json({
+                type: 'object',
+                properties: {
+                  status: { const: 'completed' }, target: { type: 'string' }, lane: { type: ['string', 'null'] },
+                  outcomes: { type: 'array', items: { type: 'object', properties: { outcome: { enum: ['delivered', 'retrying', 'deadlettered', 'parked', 'stalled'] }, ids: { type: 'array', items: { type: 'string' } } } } },
+                },
+                required: ['status', 'target', 'lane', 'outcomes'],
+              }),
+            },
+            '400': problems['400'],
+            '403': { description: "The key may not complete deliveries of this channel (a viewer, or a producer of other channels)", content: { 'application/problem+json': { schema: problem } } },
+            '404': { description: 'No delivery attempt has this token (malformed, forged, or its message was swept)', content: { 'application/problem+json': { schema: problem } } },
+            '409': { description: 'already_completed: this attempt was settled before; superseded: a later attempt took the delivery over. Nothing changed', content: { 'application/problem+json': { schema: problem } } },
+          },
+        },
+      },
       '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
       '/v1/events/token': { post: { summary: 'A token for GET /v1/events?token= (EventSource cannot send a key); valid for one minute, on this instance, for the stream only', responses: { '200': { description: '{ token, expiresAt }' } } } },
       '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
@@ -140,6 +167,7 @@ export function openApiDocument(version: string): object {
         },
         MessageInput: z.toJSONSchema(messageInputSchema, { unrepresentable: 'any', io: 'input' }),
         BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),
+        CompletionInput: z.toJSONSchema(completionInputSchema, { unrepresentable: 'any', io: 'input' }),
         DrainInput: z.toJSONSchema(drainInputSchema, { unrepresentable: 'any', io: 'input' }),
         DrainResult: drainResult,
         Problem: {

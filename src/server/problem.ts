@@ -8,6 +8,8 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  already_completed: 409,
+  superseded: 409,
   payload_too_large: 413,
   store_unavailable: 503,
   invalid_config: 500,

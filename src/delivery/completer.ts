@@ -1,0 +1,85 @@
+import type { Target } from '../domain/channel.js';
+import type { Clock, Random } from '../domain/clock.js';
+import { classifyCompletion, type CompletionOutcome } from '../domain/completion.js';
+import { CompletionConflictError, NotFoundError, OffloadError, ValidationError } from '../domain/errors.js';
+import type { LeaseRef, Store } from '../storage/port.js';
+import { completionTokens, settleGroup, type CompletionTokens } from './completion.js';
+import type { DeliveryEvent } from './dispatcher.js';
+
+export interface CompletionResult {
+  target: string;
+  lane: string | null;
+  /** What became of the call's messages: `delivered`, `retrying`, `deadlettered`, `parked`, `stalled` (an ordered batch may list two). */
+  outcomes: Array<{ outcome: DeliveryEvent['type']; ids: string[] }>;
+}
+
+export interface Completer {
+  /** Loads the store's shared key; tokens are minted and checked only after it. */
+  init(): Promise<void>;
+  /** The token sent with a call to a target that takes asynchronous acknowledgements; undefined before init. */
+  mint(lease: LeaseRef): string | undefined;
+  /**
+   * Settles the attempt a token names with the receiver's outcome. `mayComplete` says whether
+   * the caller may act on the channel (queue, or a subscription's topic) the delivery belongs to.
+   */
+  complete(token: string, outcome: CompletionOutcome, mayComplete: (channel: string) => boolean): Promise<CompletionResult>;
+}
+
+export interface CompleterOptions {
+  store: Store;
+  targets: readonly Target[];
+  clock: Clock;
+  random: Random;
+  onEvent?: (event: DeliveryEvent) => void;
+  /** The lane (or queue) may go on: its settlement changed what is claimable. */
+  wake?: (targets: string[]) => void;
+}
+
+const UNKNOWN = 'no delivery attempt has this completion token: send the Offload-Completion-Token header of the delivery request as it came';
+
+/** Asynchronous acknowledgement, the completing half (the dispatcher defers and times out). */
+export function createCompleter(options: CompleterOptions): Completer {
+  let tokens: CompletionTokens | undefined;
+  return {
+    async init() {
+      tokens ??= completionTokens(await options.store.completionKey());
+    },
+    mint: (lease) => tokens?.mint(lease),
+    async complete(token, completion, mayComplete) {
+      if (!tokens) await this.init();
+      const lease = tokens!.parse(token);
+      if (!lease) throw new NotFoundError(UNKNOWN);
+      const found = await options.store.findInFlight(lease.deliveryId, lease.epoch);
+      if (found === 'missing') throw new NotFoundError(UNKNOWN);
+      if (found === 'superseded') throw new CompletionConflictError('superseded', 'a later attempt took this delivery over (its asynchronous completion timed out, or its lease was lost): this outcome was discarded, nothing changed');
+      if (found === 'settled') throw new CompletionConflictError('already_completed', 'this attempt was settled already (completed before): nothing changed');
+      const target = options.targets.find((t) => t.name === found.target);
+      if (!target) throw new NotFoundError(`the delivery belongs to '${found.target}', which is not configured on this instance`);
+      const channel = target.kind === 'subscription' ? target.topic : target.name;
+      if (!mayComplete(channel)) throw new OffloadError('forbidden', `this key may not complete deliveries of '${channel}'`);
+      const ids = found.deliveries.map((d) => d.messageId);
+      if (completion.appliedThrough !== undefined && !ids.includes(completion.appliedThrough)) {
+        throw new ValidationError(`appliedThrough '${completion.appliedThrough}' is not a message of this call (its messages: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''})`, [{ path: 'appliedThrough', message: 'not a message of this call' }]);
+      }
+      const now = options.clock.now();
+      const outcome = classifyCompletion(completion);
+      const startedAt = found.deferredAt ?? now;
+      const events = await settleGroup({
+        store: options.store,
+        target,
+        group: found,
+        outcome,
+        ...(completion.appliedThrough === undefined ? {} : { appliedThrough: completion.appliedThrough }),
+        attempt: { startedAt, durationMs: Math.max(0, now - startedAt), statusCode: found.deferredAt === null ? null : 202, error: outcome.kind === 'delivered' ? null : outcome.reason, response: null },
+        now,
+        random: options.random,
+      });
+      for (const event of events) options.onEvent?.(event);
+      if (events.every((e) => e.type === 'fenced')) {
+        throw new CompletionConflictError('superseded', 'the delivery changed hands while completing (its deferral timed out or was completed at the same moment): this outcome was discarded');
+      }
+      options.wake?.([target.name]);
+      return { target: target.name, lane: found.lane, outcomes: events.map((e) => ({ outcome: e.type, ids: e.ids })) };
+    },
+  };
+}

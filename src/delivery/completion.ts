@@ -1,0 +1,87 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Target } from '../domain/channel.js';
+import type { Random } from '../domain/clock.js';
+import { decide, type Decision } from '../domain/decide.js';
+import type { AttemptRecord } from '../domain/message.js';
+import type { Classification } from '../domain/outcome.js';
+import { splitBatch } from '../domain/partial-ack.js';
+import type { InFlightGroup, LeaseRef, SettleResult, Store } from '../storage/port.js';
+import type { DeliveryEvent } from './dispatcher.js';
+
+/** Signs and reads completion tokens: `<deliveryId>.<epoch>.<signature>`, safe in a URL path as is. */
+export interface CompletionTokens {
+  mint(lease: LeaseRef): string;
+  /** The lease a token names, or null when it is malformed or not signed with this store's key. */
+  parse(token: string): LeaseRef | null;
+}
+
+const TOKEN = /^(\d{1,15})\.(\d{1,9})\.([A-Za-z0-9_-]{22})$/;
+
+export function completionTokens(key: string): CompletionTokens {
+  const sign = (deliveryId: number, epoch: number) => createHmac('sha256', key).update(`${deliveryId}.${epoch}`).digest('base64url').slice(0, 22);
+  return {
+    mint: ({ deliveryId, epoch }) => `${deliveryId}.${epoch}.${sign(deliveryId, epoch)}`,
+    parse(token) {
+      const match = TOKEN.exec(token);
+      if (!match) return null;
+      const deliveryId = Number(match[1]);
+      const epoch = Number(match[2]);
+      const given = Buffer.from(match[3]!);
+      const expected = Buffer.from(sign(deliveryId, epoch));
+      return given.length === expected.length && timingSafeEqual(given, expected) ? { deliveryId, epoch } : null;
+    },
+  };
+}
+
+export interface GroupOutcome {
+  store: Store;
+  target: Target;
+  group: InFlightGroup;
+  outcome: Classification;
+  /** Ordered batches: the last event applied; the rest is settled by `outcome` (released untried after a success). */
+  appliedThrough?: string;
+  /** The attempt record without its number (each delivery's own is filled in). */
+  attempt: Omit<AttemptRecord, 'attempt'>;
+  now: number;
+  random: Random;
+}
+
+/**
+ * Settles a call that is not settled by its own HTTP answer (a completion, a timed-out deferral)
+ * the way the dispatcher settles an answer: one decision for the call, or for an ordered batch
+ * the applied prefix delivered and the rest decided (or released). Returns what to report.
+ */
+export async function settleGroup(input: GroupOutcome): Promise<DeliveryEvent[]> {
+  const { store, target, group, attempt, now, random } = input;
+  const ids = group.deliveries.map((d) => d.messageId);
+  const split = input.appliedThrough === undefined ? undefined : splitBatch(ids, input.appliedThrough, input.outcome);
+  const settlements = (deliveries: InFlightGroup['deliveries'], decision: Decision) =>
+    deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: { ...attempt, attempt: d.attempt }, result: decision.kind === 'delivered' ? attempt.response : null }));
+  const event = (deliveries: InFlightGroup['deliveries'], decision: Decision, results: readonly SettleResult[]) => eventOf(target, group, deliveries, decision, results, attempt);
+  if (split === undefined) {
+    const decision = decide(target, group.deliveries[0]!.attempt, input.outcome, now, random);
+    return [event(group.deliveries, decision, await store.settle(settlements(group.deliveries, decision)))];
+  }
+  const done = group.deliveries.slice(0, split.applied);
+  const rest = group.deliveries.slice(split.applied);
+  const delivered: Decision = { kind: 'delivered' };
+  if (split.rest === 'release') {
+    const results = await store.settle(settlements(done, delivered));
+    await store.release(rest);
+    return [event(done, delivered, results)];
+  }
+  const decision = decide(target, rest[0]!.attempt, split.rest, now, random);
+  const results = await store.settle([...settlements(done, delivered), ...settlements(rest, decision)]);
+  return [event(done, delivered, results.slice(0, done.length)), event(rest, decision, results.slice(done.length))];
+}
+
+function eventOf(target: Target, group: InFlightGroup, deliveries: InFlightGroup['deliveries'], decision: Decision, results: readonly SettleResult[], attempt: Omit<AttemptRecord, 'attempt'>): DeliveryEvent {
+  const fenced = results.every((r) => r === 'fenced');
+  const type = fenced ? 'fenced' : decision.kind === 'retry' ? 'retrying' : decision.kind === 'deadletter' ? 'deadlettered' : decision.kind === 'park' ? 'parked' : decision.kind === 'stall' ? 'stalled' : 'delivered';
+  const event: DeliveryEvent = {
+    type, target: target.name, lane: group.lane, ids: deliveries.map((d) => d.messageId), attempt: deliveries[0]!.attempt, durationMs: attempt.durationMs, statusCode: attempt.statusCode,
+  };
+  if ('reason' in decision) event.reason = decision.reason;
+  if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');
+  return event;
+}
