@@ -111,6 +111,22 @@ export interface DrainResult {
   truncated: boolean;
 }
 
+/**
+ * The outcome of a deferred delivery (asynchronous acknowledgement). `retryAfter` in seconds;
+ * `appliedThrough`: an ordered batch applied up to this event id (the rest is settled by the outcome).
+ */
+export type CompletionOutcome =
+  | { outcome: 'delivered'; appliedThrough?: string }
+  | { outcome: 'retry'; reason?: string; retryAfter?: number; appliedThrough?: string }
+  | { outcome: 'permanent'; reason: string; appliedThrough?: string };
+
+export interface CompletionResult {
+  status: 'completed';
+  target: string;
+  lane: string | null;
+  outcomes: Array<{ outcome: 'delivered' | 'retrying' | 'deadlettered' | 'parked' | 'stalled'; ids: string[] }>;
+}
+
 export interface OffloadClient {
   send(queue: string, message: MessageInput): Promise<SendResult>;
   sendBatch(queue: string, messages: MessageInput[]): Promise<SendResult[]>;
@@ -139,6 +155,13 @@ export interface OffloadClient {
    * and answers with what is left. A drain that runs out of time answers `complete: false`.
    */
   drain(options?: DrainOptions): Promise<DrainResult>;
+  /**
+   * Reports the outcome of a delivery the endpoint answered 202 (the token is the request's
+   * `Offload-Completion-Token` header). A repeated completion throws OffloadApiError 409 with
+   * problem type `urn:offload:problem:already_completed` (it was settled: safe to treat as done);
+   * `urn:offload:problem:superseded` means a later attempt took the delivery over (timed out).
+   */
+  complete(token: string, outcome: CompletionOutcome): Promise<CompletionResult>;
 }
 
 export function createClient(options: ClientOptions): OffloadClient {
@@ -215,6 +238,7 @@ export function createClient(options: ClientOptions): OffloadClient {
     pauseSchedule: (name) => call('POST', `/v1/schedules/${enc(name)}/pause`),
     resumeSchedule: (name) => call('POST', `/v1/schedules/${enc(name)}/resume`),
     drain: (drainOptions = {}) => call('POST', '/v1/drain', drainOptions),
+    complete: (token, outcome) => call('POST', `/v1/deliveries/${enc(token)}/complete`, outcome),
   };
 }
 
