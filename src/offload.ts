@@ -25,6 +25,8 @@ import { createEndpointLimiter } from './delivery/endpoint-limits.js';
 import { registerFlowMetrics } from './server/flow-metrics.js';
 import { createBackpressure } from './server/backpressure.js';
 import { createScheduleRunner } from './delivery/schedule-runner.js';
+import { createExpirySweep } from './delivery/expiry-sweep.js';
+import { EXPIRED_REASON } from './domain/message.js';
 import { systemScheduler, type Scheduler } from './domain/scheduler.js';
 
 export interface OffloadOptions {
@@ -129,6 +131,24 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       logger.error({ alert: event.type, target: event.target, lane: event.lane, ids: event.ids, reason: event.reason }, `ALERT: ${what}: ${event.reason}`);
     }
   };
+
+  const expirySweep = createExpirySweep({
+    store,
+    intervalMs: config.delivery.pollInterval,
+    onExpired(expired) {
+      const byTarget = new Map<string, string[]>();
+      for (const e of expired) byTarget.set(e.target, [...(byTarget.get(e.target) ?? []), e.messageId]);
+      for (const [target, ids] of byTarget) {
+        metrics.expired(target, ids.length);
+        // A dead letter like any other for notifications and the event stream; no attempt was made.
+        const event: DeliveryEvent = { type: 'deadlettered', target, lane: null, ids, attempt: 0, durationMs: 0, reason: EXPIRED_REASON };
+        notifier.notify(event);
+        events.publish({ ...event, at: clock.now() });
+        logger.warn({ target, ids, reason: EXPIRED_REASON }, 'message expired: dead-lettered without an attempt');
+      }
+    },
+    onError: (error) => logThrottle.warn(errorKey('expire', error), { err: error }, 'dead-lettering expired messages failed; will retry'),
+  });
 
   const backpressure = createBackpressure({
     store,
@@ -254,6 +274,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         store.sweep(clock.now() - retention).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
       }, 60_000);
       sweeper.unref();
+      expirySweep.start();
       rateFeed.start();
       started = true;
     },
@@ -261,6 +282,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       started = false;
       drainer?.close();
       if (sweeper) clearInterval(sweeper);
+      await expirySweep.stop();
       if (breakerSync) clearInterval(breakerSync);
       await rateFeed.stop();
       await scheduleRunner.stop();

@@ -15,6 +15,8 @@ function message(overrides: Partial<StoredMessage> = {}): StoredMessage {
     deliverAt: null,
     createdAt,
     sequence: 42,
+    priority: 0,
+    expiresAt: null,
     ...overrides,
   };
 }

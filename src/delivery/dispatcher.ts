@@ -285,7 +285,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
         return;
       }
-      const decision = decide(target, head.attempt, outcome, clock.now(), random);
+      const decision = decide(target, head.attempt, outcome, clock.now(), random, head.message.expiresAt);
       const settlements = claim.deliveries.map((d) => ({
         deliveryId: d.deliveryId,
         epoch: d.epoch,
@@ -327,7 +327,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await options.store.release(rest);
       return type;
     }
-    const decision = decide(target, rest[0]!.attempt, partial.rest, clock.now(), random);
+    const decision = decide(target, rest[0]!.attempt, partial.rest, clock.now(), random, rest[0]!.message.expiresAt);
     // One settlement batch: the lane moves past the prefix and waits (or blocks) at the first of the rest.
     const results = await options.store.settle([...settle(done, delivered), ...settle(rest, decision)]);
     report(target, { ...claim, deliveries: done }, delivered, results.slice(0, done.length), attempt);

@@ -43,6 +43,12 @@ export interface QueueTarget extends DeliveryPolicy {
   kind: 'queue';
   name: string;
   ordering: 'none';
+  /**
+   * Time to live of its messages, from when each is due (sent, or its `deliverAt`): a message not
+   * delivered by then is dead-lettered with reason `expired`. A message's own `expiresAt` or `ttl`
+   * wins. Default none (never expires).
+   */
+  ttlMs?: number | null;
 }
 
 export interface FifoTarget extends DeliveryPolicy {

@@ -114,4 +114,22 @@ describe('decide', () => {
       expect(decide(subscription, 1, { kind: 'retryable', reason: 'HTTP 429', retryAfterMs: 900_000 }, now, lowest)).toEqual({ kind: 'retry', availableAt: now + 60_000, reason: 'HTTP 429' });
     });
   });
+
+  describe('expiry (plain queues)', () => {
+    it('dead-letters as expired instead of retrying at or after expiresAt, and retries before it', () => {
+      const now = 1_000_000;
+      // highest: the retry after attempt 1 is due at now + 2s.
+      expect(decide(queue, 1, failed, now, highest, now + 2_000)).toEqual({ kind: 'deadletter', reason: 'expired' });
+      expect(decide(queue, 1, failed, now, highest, now - 1)).toEqual({ kind: 'deadletter', reason: 'expired' });
+      expect(decide(queue, 1, failed, now, highest, now + 2_001)).toEqual({ kind: 'retry', availableAt: now + 2_000, reason: 'HTTP 500' });
+      expect(decide(queue, 1, failed, now, highest, null)).toEqual({ kind: 'retry', availableAt: now + 2_000, reason: 'HTTP 500' });
+    });
+
+    it('keeps a delivered outcome and the reasons of exhausted and permanent failures', () => {
+      const now = 1_000_000;
+      expect(decide(queue, 1, { kind: 'delivered' }, now, highest, now - 1)).toEqual({ kind: 'delivered' });
+      expect(decide(queue, 1, rejected, now, highest, now - 1)).toEqual({ kind: 'deadletter', reason: 'permanent failure: HTTP 400' });
+      expect(decide(queue, 3, failed, now, highest, now - 1)).toEqual({ kind: 'deadletter', reason: 'attempts exhausted (3): HTTP 500' });
+    });
+  });
 });

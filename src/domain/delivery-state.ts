@@ -18,14 +18,18 @@ import type { MessageStatus } from './message.js';
  *          position unchanged; not for parked or stalled heads, nor for a `deliverAt` still
  *          ahead); `redrive` of a dead letter or `redeliver` of a skipped delivery (attempts
  *          restart at 0); `retryLane` on a lane's head (attempts restart at 0).
- *     out: `claim` -> delivering; `skip` (lane head only) -> skipped.
+ *     out: `claim` -> delivering; `skip` (lane head only) -> skipped; `expire` (plain queues: its
+ *          `expiresAt` has passed) -> deadlettered. A claim never takes an expired delivery.
  * - `delivering` (live): leased to one owner with an epoch until `availableAt`. Each claim adds 1
  *   to attempts and to the epoch; only the holder of the current epoch may settle.
  *     in:  `claim`.
  *     out: the attempt's decision: `delivered` -> delivered, `deadletter` -> deadlettered, `retry`,
  *          `stall`, `park` -> ready; `release` -> ready; lease expiry changes nothing stored: the
  *          delivery becomes claimable again and the next `claim` takes it over (new epoch, so the
- *          stale holder's settlement is fenced: it changes nothing).
+ *          stale holder's settlement is fenced: it changes nothing). An expired lease of an expired
+ *          delivery: `expire` -> deadlettered. A delivery whose lease is current is never
+ *          expired: its attempt finishes, and `decide` dead-letters it (reason `expired`) instead of
+ *          retrying after its `expiresAt`.
  *   Deferred (asynchronous acknowledgement) is a kind of `delivering`, not a state of its own:
  *   the endpoint answered 202 on a target with `asyncTimeout`, so the attempt waits for
  *   `POST /v1/deliveries/{token}/complete`. `defer` marks the current epoch deferred (when, and
@@ -39,9 +43,11 @@ import type { MessageStatus } from './message.js';
  *     out: `sweep` deletes it once every delivery of its message is delivered and the message is
  *          older than the retention.
  * - `deadlettered` (final): attempts ran out, or a permanent failure, on a plain queue (or a fifo
- *   queue with `onExhausted: deadletter`).
- *     in:  a `deadletter` decision.
- *     out: `redrive` -> ready (attempts 0, back in its lane at its old position); `purge` deletes.
+ *   queue with `onExhausted: deadletter`); or its time to live ran out (plain queues, reason
+ *   `expired`).
+ *     in:  a `deadletter` decision; `expire`.
+ *     out: `redrive` -> ready (attempts 0, back in its lane at its old position; an expiring
+ *          message gets its time to live again, counted from the redrive); `purge` deletes.
  * - `skipped` (final): an operator moved a lane's head aside, kept with its history.
  *     in:  `skip`.
  *     out: `redeliver` -> ready (attempts 0, back in its lane at its old position).
@@ -104,6 +110,7 @@ export type DeliveryEvent =
   | 'redrive'
   | 'retry-lane'
   | 'hurry-retries'
+  | 'expire'
   | 'skip'
   | 'redeliver'
   | 'purge'
@@ -111,7 +118,7 @@ export type DeliveryEvent =
 
 export const DELIVERY_EVENTS: readonly DeliveryEvent[] = [
   'send', 'claim', 'decide:delivered', 'decide:retry', 'decide:stall', 'decide:park', 'decide:deadletter',
-  'lease-expiry', 'defer', 'async-timeout', 'release', 'redrive', 'retry-lane', 'hurry-retries', 'skip', 'redeliver', 'purge', 'sweep',
+  'lease-expiry', 'defer', 'async-timeout', 'release', 'redrive', 'retry-lane', 'hurry-retries', 'expire', 'skip', 'redeliver', 'purge', 'sweep',
 ];
 
 export interface DeliveryTransition {
@@ -144,6 +151,7 @@ export const DELIVERY_TRANSITIONS: Readonly<Record<DeliveryEvent, DeliveryTransi
   redrive: { from: ['deadlettered'], to: 'ready', attempts: 'restart', lane: 'rejoins at its old position; a blocked lane stays blocked' },
   'retry-lane': { from: ['ready'], to: 'ready', attempts: 'restart', headOnly: true, lane: 'active, head due now' },
   'hurry-retries': { from: ['ready'], to: 'ready', attempts: 'same', lane: 'active lanes only: the waiting head becomes due now; blocked lanes stay as they are' },
+  expire: { from: ['ready', 'delivering'], to: 'deadlettered', attempts: 'same', lane: 'none: only plain queues expire; a delivering one only once its lease expired' },
   skip: { from: ['ready'], to: 'skipped', attempts: 'same', headOnly: true, lane: 'active with the next head; deleted when empty' },
   redeliver: { from: ['skipped'], to: 'ready', attempts: 'restart', lane: 'rejoins at its old position; a blocked lane stays blocked' },
   purge: { from: ['deadlettered'], to: 'deleted', attempts: 'same', lane: 'unchanged (dead letters are not in a lane)' },
@@ -187,6 +195,7 @@ export function nextLaneState(from: LaneState | 'none', event: DeliveryEvent, li
     case 'async-timeout':
     case 'release':
       return from === 'none' ? undefined : from;
+    case 'expire':
     case 'purge':
     case 'sweep':
       return undefined; // final deliveries are no longer in a lane

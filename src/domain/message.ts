@@ -44,11 +44,25 @@ export interface NewMessage {
   metadata: MessageMetadata;
   /** Epoch ms before which the message is not delivered; null for now. */
   deliverAt: number | null;
+  /**
+   * Plain queues only: among due messages, higher priorities are claimed first (oldest first
+   * within one). An integer from MIN_PRIORITY to MAX_PRIORITY. Default 0.
+   */
+  priority?: number;
+  /**
+   * Plain queues only: epoch ms after which the message is not attempted again but dead-lettered
+   * with reason `expired`. Null (default): the queue's `ttl`, if it has one, counted from when the
+   * message is due; otherwise it never expires.
+   */
+  expiresAt?: number | null;
 }
 
 /** A stored message. */
 export interface StoredMessage extends NewMessage {
   channel: string;
+  priority: number;
+  /** When the message expires (its own `expiresAt`, or the queue's `ttl` applied when stored); null: never. */
+  expiresAt: number | null;
   createdAt: number;
   /** Topic messages only: strictly increasing in commit order. */
   sequence: number | null;
@@ -68,6 +82,13 @@ export interface AttemptRecord {
    */
   fenced?: true;
 }
+
+/** Priorities a message may carry (plain queues): higher is claimed first. */
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+
+/** Why a delivery was dead-lettered without (or after its last) attempt: its time to live ran out. */
+export const EXPIRED_REASON = 'expired';
 
 /** Terminal statuses: nothing more happens to the delivery without an operator. */
 export const FINAL_STATUSES: ReadonlySet<MessageStatus> = new Set(['delivered', 'deadlettered', 'skipped']);
@@ -92,8 +113,10 @@ export function isValidName(value: string): boolean {
 }
 
 /** Builds a message for the store's outbox methods from friendlier input: `data` as a value, defaults filled in. */
-export function newMessage(input: { id?: string; key?: string | null; type: string; data: unknown; metadata?: MessageMetadata; deliverAt?: number | null }): NewMessage {
-  return {
+export function newMessage(input: {
+  id?: string; key?: string | null; type: string; data: unknown; metadata?: MessageMetadata; deliverAt?: number | null; priority?: number; expiresAt?: number | null;
+}): NewMessage {
+  const message: NewMessage = {
     id: input.id ?? globalThis.crypto.randomUUID(),
     key: input.key ?? null,
     type: input.type,
@@ -101,4 +124,25 @@ export function newMessage(input: { id?: string; key?: string | null; type: stri
     metadata: input.metadata ?? {},
     deliverAt: input.deliverAt ?? null,
   };
+  if (input.priority !== undefined) message.priority = input.priority;
+  if (input.expiresAt !== undefined) message.expiresAt = input.expiresAt;
+  return message;
+}
+
+/**
+ * Why a message cannot carry its priority or expiry on this kind of channel, or undefined when it
+ * can. Fifo queues and topics promise order: a priority or an expiry would let a message overtake
+ * or vanish from the sequence, so they are plain-queue features.
+ */
+export function flowFieldProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription', m: Pick<NewMessage, 'priority' | 'expiresAt'>): { field: 'priority' | 'expiresAt'; message: string } | undefined {
+  const priority = m.priority ?? 0;
+  if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+    return { field: 'priority', message: `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher is delivered first)` };
+  }
+  if (m.expiresAt != null && !Number.isSafeInteger(m.expiresAt)) return { field: 'expiresAt', message: 'expiresAt must be a time in epoch milliseconds' };
+  if (kind === 'queue') return undefined;
+  const what = kind === 'fifo' ? 'a fifo queue delivers each key in order' : 'a topic delivers in publish order';
+  if (priority !== 0) return { field: 'priority', message: `priority is for plain queues: ${what}, so no message may overtake another` };
+  if (m.expiresAt != null) return { field: 'expiresAt', message: `expiry is for plain queues: ${what}, so no message may drop out of the sequence` };
+  return undefined;
 }

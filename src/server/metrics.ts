@@ -6,6 +6,8 @@ export interface Metrics {
   registry: Registry;
   record(event: DeliveryEvent): void;
   sent(channel: string, count: number): void;
+  /** Messages dead-lettered because they expired (no attempt made). */
+  expired(target: string, count: number): void;
 }
 
 /**
@@ -26,6 +28,7 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
   // Process metrics (CPU, memory, event loop lag, handles, GC) under the usual names.
   collectDefaultMetrics({ register: registry });
   const sent = new Counter({ name: 'offload_messages_sent_total', help: 'Messages accepted by channel', labelNames: ['channel'], registers: [registry] });
+  const expired = new Counter({ name: 'offload_expired_total', help: 'Messages dead-lettered by this instance because they expired (ttl or expiresAt), without an attempt', labelNames: ['target'], registers: [registry] });
   const gauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Store['stats']>>[number]) => number) =>
     new Gauge({
       name,
@@ -74,6 +77,9 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
     },
     sent(channel, count) {
       cached(sentBy, channel, () => sent.labels(channel)).inc(count);
+    },
+    expired(target, count) {
+      expired.labels(target).inc(count);
     },
   };
 }

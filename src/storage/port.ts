@@ -165,6 +165,14 @@ export interface Store {
   /** Deletes messages created before `olderThan` whose every delivery was delivered, with their deliveries and attempts. */
   sweep(olderThan: number): Promise<number>;
 
+  /**
+   * Dead-letters, with reason `expired` and without an attempt, up to `limit` live deliveries
+   * (plain queues, paused or not) whose `expiresAt` has passed: waiting ones, and delivering ones
+   * whose lease expired. A delivery in flight under a current lease is left to finish its attempt.
+   * Claims never take an expired delivery, so this is what moves one out. Returns what it expired.
+   */
+  expire(limit: number): Promise<ExpiredDelivery[]>;
+
   /** Circuit breaker states shared by every instance on this store (SPEC §5). */
   listBreakers(): Promise<BreakerRecord[]>;
   /** Records a breaker transition; the newest `updatedAt` per origin wins. */
@@ -231,6 +239,16 @@ export interface ChannelDeclaration {
    * the others); absent or null: every message. See src/domain/subscription-filter.ts.
    */
   filter?: SubscriptionFilter | null;
+  /**
+   * Plain queues: time to live of messages stored from now on (counted from when each is due),
+   * unless a message has its own `expiresAt`; null or absent: none. Declaring again updates it.
+   */
+  ttlMs?: number | null;
+}
+
+export interface ExpiredDelivery {
+  target: string;
+  messageId: string;
 }
 
 export interface SendResult {

@@ -24,6 +24,8 @@ export interface MessageRow {
   created_at: number;
   deliver_at: number | null;
   sequence: number | null;
+  priority: number;
+  expires_at: number | null;
 }
 
 export interface DeliveryRow extends MessageRow {
@@ -63,6 +65,8 @@ export function rowToMessage(row: MessageRow, channel: { name: string; kind: str
     createdAt: row.created_at,
     deliverAt: row.deliver_at,
     sequence: row.sequence,
+    priority: row.priority,
+    expiresAt: row.expires_at,
   };
 }
 

@@ -151,6 +151,12 @@ export function describeTransitionConformance(adapter: string, open: (clock: Fak
         await check('hurry-retries', 'f', 'm1', () => store.hurryRetries(['f']));
         expect((await view('m1'))!.availableAt).toBeLessThanOrEqual(clock.now());
       },
+      expire: async () => {
+        await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {}, expiresAt: clock.now() + 1_000 })]);
+        clock.advance(1_000);
+        await check('expire', 'q', 'm1', () => store.expire(100));
+        expect((await view('m1'))!.lastError).toBe('expired');
+      },
       skip: async () => {
         await into('parked', 'f', 'm1');
         await check('skip', 'f', 'm1', () => store.skipLaneHead('f', 'k'));

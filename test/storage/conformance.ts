@@ -10,6 +10,7 @@ import { describeDeferredConformance } from './conformance-deferred.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
 import { describeFilterConformance } from './conformance-filters.js';
 import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
+import { describePriorityConformance } from './conformance-priority.js';
 import { messageSearchCases } from './conformance-search.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
@@ -25,6 +26,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeAgreementConformance(adapter, harness);
   describeFilterConformance(adapter, harness);
   describeFifoDelayConformance(adapter, open);
+  describePriorityConformance(adapter, harness);
   describe(`storage conformance: ${adapter}`, () => {
     let clock: FakeClock;
     let store: Store;

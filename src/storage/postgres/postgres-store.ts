@@ -2,7 +2,7 @@ import pg from 'pg';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import type { NewMessage } from '../../domain/message.js';
+import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, Claim, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
@@ -168,6 +168,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listSkipped: ensured(admin.listSkipped),
     redeliverSkipped: ensured(admin.redeliverSkipped),
     sweep: ensured(admin.sweep),
+    expire: (limit) =>
+      guard(async () => {
+        await ensureReady();
+        const rows = await run<{ target: string; message_id: string }>(pool, sql.expire, [clock.now(), limit, EXPIRED_REASON], true);
+        return rows.map((r) => ({ target: r.target, messageId: r.message_id }));
+      }),
     hurryRetries: ensured(admin.hurryRetries),
     listLive: ensured(admin.listLive),
     listBreakers: ensured(admin.listBreakers),
@@ -248,7 +254,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       guard(async () => {
         await ensureReady();
         const target = await channels.require(targetName);
-        const [row] = await run<{ at: number | null }>(pool, target.ordering === 'none' ? sql.nextReady : sql.nextLane, [target.id], true);
+        const [row] = target.ordering === 'none'
+          ? await run<{ at: number | null }>(pool, sql.nextReady, [target.id, clock.now()], true)
+          : await run<{ at: number | null }>(pool, sql.nextLane, [target.id], true);
         return row?.at ?? null;
       }),
     ping: () =>
@@ -281,6 +289,7 @@ async function declareChannels(client: pg.PoolClient, sql: HotStatements, declar
   const ordering = (d: ChannelDeclaration) => (d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic'));
   for (const d of declarations) {
     if (d.kind !== 'subscription') await run(client, sql.insertChannel, [d.name, d.kind, null, ordering(d), now], true);
+    if (d.kind === 'queue') await run(client, sql.setTtl, [d.name, d.ttlMs ?? null], true);
   }
   const subscriptions = declarations.filter((d) => d.kind === 'subscription');
   if (subscriptions.length === 0) return;

@@ -8,7 +8,7 @@ export interface Statement {
 }
 
 /** Columns rowToMessage reads, from `messages m`. */
-export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence';
+export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at';
 
 /** Builds statements for one schema: every name is qualified, so they also run on an application's client (outbox). */
 export function statementFactory(schema: string): (key: string, text: (s: string) => string) => Statement {
@@ -66,16 +66,19 @@ export function hotStatements(schema: string) {
      * row until commit, and when that row is deleted under it, inserts a new one (see lanes.ts).
      * When anything was inserted, NOTIFY $10 (unless null) with the channel name $11: delivered
      * to listeners at commit. $1 channel, $2..$7 message columns, $8 now, $9 whether the channel
-     * has lanes.
+     * has lanes, $12 priorities, $13 expiry times (null: the queue's ttl, if any, from when due).
      */
     insertQueued: st('ins_queued', (s) => `WITH ins AS (
-        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at)
-        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at FROM ${input} ORDER BY i.ord
+        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, priority, expires_at)
+        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, f.priority,
+          COALESCE(f.expires_at, GREATEST($8::bigint, COALESCE(i.deliver_at, $8::bigint))
+            + (SELECT c.ttl_ms FROM ${s}.channels c WHERE c.id = $1 AND c.kind = 'queue'))
+        FROM ${input} JOIN unnest($12::smallint[], $13::bigint[]) WITH ORDINALITY AS f(priority, expires_at, ord) ON f.ord = i.ord ORDER BY i.ord
         ON CONFLICT (id, channel_id) DO NOTHING
-        RETURNING pk, id, key, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
+        RETURNING pk, id, key, priority, expires_at, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
       ), dlv AS (
-        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-        SELECT pk, $1::bigint, CASE WHEN $9::boolean THEN COALESCE(key, '') END, pk, 'ready', 0, available_at, $8::bigint FROM ins ORDER BY pk
+        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at, priority, expires_at)
+        SELECT pk, $1::bigint, CASE WHEN $9::boolean THEN COALESCE(key, '') END, pk, 'ready', 0, available_at, $8::bigint, priority, expires_at FROM ins ORDER BY pk
       ), lane AS (
         INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
         SELECT DISTINCT ON (COALESCE(key, '')) $1::bigint, COALESCE(key, ''), 'active', available_at FROM ins
@@ -130,8 +133,9 @@ export function hotStatements(schema: string) {
       WHERE m.channel_id = $1 AND m.id = ANY($2::text[]) ORDER BY m.id, d.id`),
 
     /**
-     * Unordered claim: the due deliveries nobody else is taking (SKIP LOCKED), leased in the same
-     * statement. Paused is read here, not cached: another instance may have paused the target.
+     * Unordered claim: the due deliveries nobody else is taking (SKIP LOCKED), highest priority
+     * first and oldest due within it (deliveries_by_priority), never an expired one (the expiry
+     * sweep dead-letters it), leased in the same statement. Paused is read here, not cached: another instance may have paused the target.
      * It runs on its own (one round trip), and a claim lost at a crash only means the lease is
      * taken again, so it commits without waiting for the WAL flush: set_config(..., true) lasts
      * until the statement's own transaction has committed.
@@ -140,22 +144,22 @@ export function hotStatements(schema: string) {
     claimReady: st('claim_ready', (s) => `WITH relaxed AS MATERIALIZED (
         SELECT set_config('synchronous_commit', 'off', true) AS commit
       ), picked AS (
-        SELECT d.id, d.status, d.available_at AS due FROM ${s}.deliveries d
+        SELECT d.id, d.status, d.priority, d.available_at AS due FROM ${s}.deliveries d
         WHERE d.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
             WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false) AND EXISTS (SELECT 1 FROM relaxed))
-          AND d.lane IS NULL AND d.available_at <= $2
-        ORDER BY d.available_at, d.id LIMIT $3
+          AND d.lane IS NULL AND d.available_at IS NOT NULL AND d.available_at <= $2 AND (d.expires_at IS NULL OR d.expires_at > $2)
+        ORDER BY d.priority DESC, d.available_at, d.id LIMIT $3
         FOR UPDATE SKIP LOCKED
       ), leased AS (
         UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $4,
           available_at = $5, updated_at = $2
         FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.epoch, d.attempts, d.message_pk, picked.due
+        RETURNING d.id, d.epoch, d.attempts, d.message_pk, picked.priority, picked.due
       ), cnt AS (
         ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM picked WHERE status = 'ready'`)}
       )
       SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
-      FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.due, l.id`),
+      FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.priority DESC, l.due, l.id`),
 
     /** Ordered claim, step 1: lock claimable lanes, skipping those another transaction holds. $1 target, $2 now, $3 limit. */
     lockReadyLanes: st('lock_ready_lanes', (s) => `SELECT l.lane FROM ${s}.lanes l
@@ -339,10 +343,32 @@ export function hotStatements(schema: string) {
       FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
       WHERE l.target_id = x.target_id AND l.lane = x.lane`),
 
+    /** Expired deliveries are not work: the expiry sweep takes them out. $2 now. */
     nextReady: st('next_ready', (s) => `SELECT MIN(available_at) AS at FROM ${s}.deliveries
-      WHERE target_id = $1 AND lane IS NULL AND available_at IS NOT NULL`),
+      WHERE target_id = $1 AND lane IS NULL AND available_at IS NOT NULL AND (expires_at IS NULL OR expires_at > $2)`),
     nextLane: st('next_lane', (s) => `SELECT MIN(ready_at) AS at FROM ${s}.lanes WHERE target_id = $1 AND ready_at IS NOT NULL`),
 
+    /** Declare: a plain queue's ttl, for messages stored from now on. */
+    setTtl: st('set_ttl', (s) => `UPDATE ${s}.channels SET ttl_ms = $2 WHERE name = $1 AND kind = 'queue' AND ttl_ms IS DISTINCT FROM $2`),
+    /**
+     * The `expire` transition: up to $2 live plain-queue deliveries whose expiresAt passed ($1 now),
+     * not in flight under a current lease, dead-lettered with reason $3 and no attempt. Rows a
+     * claim or settlement holds are skipped: the next sweep gets them.
+     */
+    expire: st('expire', (s) => `WITH due AS (
+        SELECT d.id, d.status FROM ${s}.deliveries d
+        WHERE d.expires_at IS NOT NULL AND d.available_at IS NOT NULL AND d.expires_at <= $1 AND d.lane IS NULL
+          AND (d.status = 'ready' OR d.available_at <= $1)
+        ORDER BY d.expires_at LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ), upd AS (
+        UPDATE ${s}.deliveries d SET status = 'deadlettered', available_at = NULL, lease_owner = NULL, last_error = $3, updated_at = $1
+        FROM due WHERE d.id = due.id
+        RETURNING d.id, d.target_id, d.message_pk, due.status AS was
+      ), cnt AS (
+        ${countInto(s, `SELECT target_id, -1, -(was = 'delivering')::int, 0, 1, 0, 0::bigint FROM upd`)}
+      )
+      SELECT c.name AS target, m.id AS message_id FROM upd JOIN ${s}.channels c ON c.id = upd.target_id JOIN ${s}.messages m ON m.pk = upd.message_pk`),
     insertChannel: st('ins_channel', (s) => `INSERT INTO ${s}.channels (name, kind, topic_id, ordering, created_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (name) DO NOTHING RETURNING id`),
     /** Declare: a subscription's filter ($2 as declared, JSON; $3 type and $4 key LIKE patterns), written only when it changed. */

@@ -67,7 +67,10 @@ function columns(channel: ChannelRow, messages: readonly NewMessage[], now: numb
 }
 
 async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
-  const values = [...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, channel.name];
+  const values = [
+    ...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, channel.name,
+    messages.map((m) => m.priority ?? 0), messages.map((m) => m.expiresAt ?? null),
+  ];
   const rows = await run<{ id: string; available_at: number }>(db, sql.insertQueued, values, o.prepared);
   return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: r.available_at > o.now ? 'scheduled' : 'queued', duplicate: false }]));
 }

@@ -1,3 +1,4 @@
+import { MAX_PRIORITY } from '../../domain/message.js';
 import type { Claim, ClaimRequest, LeaseRef } from '../port.js';
 import { lanePositions, rowToMessage } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
@@ -14,9 +15,9 @@ export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest
   return target.ordering === 'none' ? claimUnordered(sql, target, request, now) : claimOrdered(sql, target, request, now);
 }
 
-/** Oldest due first; an expired lease is taken over like a due delivery. */
+/** Highest priority first, oldest due first within it; an expired lease is taken over like a due delivery. */
 function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
-  const due = sql.readyDeliveries.all(target.id, now, request.limit);
+  const due = readyByPriority(sql, target.id, now, request.limit);
   if (due.length === 0) return [];
   const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.id))).map((l) => [l.id, l]));
   const messages = new Map(sql.messagesByPk.all(JSON.stringify([...leased.values()].map((l) => l.message_pk))).map((m) => [m.pk, m]));
@@ -27,6 +28,20 @@ function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimReque
     const l = leased.get(d.id)!;
     return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(messages.get(l.message_pk)!, target) }] };
   });
+}
+
+/**
+ * Due deliveries, highest priority first: one index range per priority present, from the top,
+ * until the limit is reached (priorities are few: MIN_PRIORITY to MAX_PRIORITY).
+ */
+function readyByPriority(sql: Statements, targetId: number, now: number, limit: number): Array<{ id: number; status: string }> {
+  const due: Array<{ id: number; status: string }> = [];
+  let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
+  while (priority !== undefined && due.length < limit) {
+    due.push(...sql.readyAtPriority.all({ targetId, priority, now, limit: limit - due.length }));
+    priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
+  }
+  return due;
 }
 
 function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {

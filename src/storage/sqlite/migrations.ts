@@ -205,6 +205,23 @@ CREATE TABLE schedules (
 `,
   },
   {
+    version: 11,
+    name: 'priority and expiry',
+    sql: `
+-- Plain queues: a message's priority (higher is claimed first) and when it expires, kept on the
+-- message as sent and copied to its delivery, where claims and the expiry sweep read them. A
+-- queue's ttl is applied when a message is stored. Claims of a plain queue walk
+-- deliveries_by_priority: priority first, then oldest due.
+ALTER TABLE channels ADD COLUMN ttl_ms INTEGER;
+ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+ALTER TABLE deliveries ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN expires_at INTEGER;
+CREATE INDEX deliveries_by_priority ON deliveries (target_id, priority DESC, available_at, id) WHERE lane IS NULL AND available_at IS NOT NULL;
+CREATE INDEX deliveries_expiring ON deliveries (expires_at) WHERE expires_at IS NOT NULL AND available_at IS NOT NULL;
+`,
+  },
+  {
     version: 12,
     name: 'subscription filters',
     sql: `

@@ -33,7 +33,7 @@ const NO_CHANGE = { depth: 0, inFlight: 0, delivered: 0, deadlettered: 0, skippe
 
 const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
   d.available_at, d.last_error, d.result, d.updated_at, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at,
-  m.sequence, l.state AS lane_state,
+  m.sequence, m.priority, m.expires_at, l.state AS lane_state,
   (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
     WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
   FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels tc ON tc.id = d.target_id
@@ -48,6 +48,13 @@ const LIVE_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name
   FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels tc ON tc.id = d.target_id
   JOIN channels mc ON mc.id = m.channel_id LEFT JOIN channels tp ON tp.id = tc.topic_id
   LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
+
+/**
+ * A reopened delivery that expires gets its time to live again, counted from now (?1): the span
+ * its message had from when it was due until it expired.
+ */
+const RENEW_EXPIRY = `expires_at = CASE WHEN expires_at IS NULL THEN NULL ELSE @now + (SELECT MAX(0, m.expires_at - MAX(m.created_at, COALESCE(m.deliver_at, 0)))
+  FROM messages m WHERE m.pk = deliveries.message_pk) END`;
 
 /** Operator and inspection queries: not on the delivery hot path. */
 export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock): Admin {
@@ -85,10 +92,12 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     skip: db.prepare(`UPDATE deliveries SET status = 'skipped', available_at = NULL, updated_at = ? WHERE id = ?`),
     nextHead: db.prepare(`SELECT available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
     deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
-    reopen: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, last_error = NULL, updated_at = ?
-      WHERE target_id = ? AND status = ? RETURNING lane`),
-    reopenIds: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, last_error = NULL, updated_at = ?
-      WHERE target_id = ? AND status = ? AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?))) RETURNING lane`),
+    reopen: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now, ${RENEW_EXPIRY}
+      WHERE target_id = @targetId AND status = @status RETURNING lane, message_pk, expires_at`),
+    reopenIds: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now, ${RENEW_EXPIRY}
+      WHERE target_id = @targetId AND status = @status AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(@ids)))
+      RETURNING lane, message_pk, expires_at`),
+    renewMessageExpiry: db.prepare('UPDATE messages SET expires_at = ? WHERE pk = ?'),
     wakeLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?)
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = MIN(COALESCE(ready_at, excluded.ready_at), excluded.ready_at) WHERE state = 'active'`),
     purge: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
@@ -135,7 +144,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       param,
       (name) => name,
     );
-    const text = `SELECT m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.channel_id
+    const text = `SELECT m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at, m.channel_id
       FROM messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.pk DESC LIMIT ?`;
     let statement = searches.get(text);
     if (!statement) searches.set(text, (statement = db.prepare(text)));
@@ -173,7 +182,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     const row = channels.require(target);
     return db.transaction(() => {
       const t = now();
-      const lanes = (ids ? sql.reopenIds.all(t, t, row.id, status, JSON.stringify(ids)) : sql.reopen.all(t, t, row.id, status)) as Array<{ lane: string | null }>;
+      const lanes = (ids ? sql.reopenIds.all({ now: t, targetId: row.id, status, ids: JSON.stringify(ids) }) : sql.reopen.all({ now: t, targetId: row.id, status })) as Array<{ lane: string | null; message_pk: number; expires_at: number | null }>;
+      for (const l of lanes) if (l.expires_at !== null) sql.renewMessageExpiry.run(l.expires_at, l.message_pk);
       const n = lanes.length;
       sql.count.run({ ...NO_CHANGE, depth: n, deadlettered: status === 'deadlettered' ? -n : 0, skipped: status === 'skipped' ? -n : 0, targetId: row.id });
       for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);

@@ -14,6 +14,7 @@ import { claim, release, renew } from './claims.js';
 import { migrate } from './migrations.js';
 import { settleAll } from './settle.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
+import { createSqliteExpiry } from './expiry.js';
 import { createRateLimits } from './rate-limits.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
@@ -97,6 +98,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return withStoreErrors<SqliteStore>({
     clock,
     ...createSqliteAdmin(db, channels, clock),
+    ...createSqliteExpiry(db, channels, clock),
     ...createRateLimits(db, clock),
     ...createSqliteSchedules(db),
     ...createSqliteDeferrals(db, clock),
@@ -142,7 +144,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async nextWakeAt(targetName) {
       const target = channels.require(targetName);
-      return (target.ordering === 'none' ? sql.nextReady : sql.nextLane).get(target.id)?.at ?? null;
+      return (target.ordering === 'none' ? sql.nextReady.get({ targetId: target.id, now: clock.now() }) : sql.nextLane.get(target.id))?.at ?? null;
     },
     async ping() {
       db.prepare('SELECT 1').get();

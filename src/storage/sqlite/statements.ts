@@ -2,7 +2,7 @@ import type { Database as Db } from 'better-sqlite3';
 import type { DuplicateRow, MessageRow } from '../rows.js';
 
 /** Columns rowToMessage reads, from `messages m`. */
-export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence';
+export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at';
 
 /** A head of a lane as a claim reads it: the message with its delivery. */
 export type LaneHeadRow = MessageRow & { delivery_id: number; status: string; available_at: number; attempts: number };
@@ -50,12 +50,18 @@ export function prepareStatements(connection: Db) {
   return {
     nextSequence: db.prepare<[number], { last_sequence: number }>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
     undoSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
-    insertMessage: db.prepare<[number, string, string | null, string, string, string, number, number | null, number | null], { pk: number }>(
-      `INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk`),
-    insertDelivery: db.prepare<[number, number, string | null, number, number, number]>(
-      `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?)`),
+    /** A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it has its own expiry. */
+    insertMessage: db.prepare<{
+      channelId: number; id: string; key: string | null; type: string; data: string; metadata: string; now: number; deliverAt: number | null; sequence: number | null;
+      priority: number; expiresAt: number | null; availableAt: number;
+    }, { pk: number; expires_at: number | null }>(
+      `INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence, priority, expires_at)
+      VALUES (@channelId, @id, @key, @type, @data, @metadata, @now, @deliverAt, @sequence, @priority,
+        COALESCE(@expiresAt, (SELECT @availableAt + ttl_ms FROM channels WHERE id = @channelId AND kind = 'queue')))
+      ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk, expires_at`),
+    insertDelivery: db.prepare<[number, number, string | null, number, number, number, number, number | null]>(
+      `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at, priority, expires_at)
+      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?, ?, ?)`),
     insertLane: db.prepare<[number, string, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
     /**
      * A published message's deliveries, one per subscription of the topic whose filter it passes
@@ -76,9 +82,21 @@ export function prepareStatements(connection: Db) {
       WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
     /** Paused, read at each claim: another process on the same file may have paused the target or its topic. */
     paused: db.prepare<[number, number | null], { paused: number }>('SELECT MAX(paused) AS paused FROM channels WHERE id IN (?, ?)'),
-    /** Plain queues: oldest due first (ties by id), expired leases included. */
-    readyDeliveries: db.prepare<[number, number, number], { id: number; status: string }>(
-      `SELECT id, status FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at <= ? ORDER BY available_at, id LIMIT ?`),
+    /**
+     * Plain queues, one priority at a time (claims.ts walks them from the highest): oldest due first
+     * (ties by id), expired leases included; never a delivery whose expiresAt has passed (the
+     * expiry sweep dead-letters it). Each is a range of deliveries_by_priority, so a backlog that is
+     * not due yet is never scanned.
+     */
+    readyAtPriority: db.prepare<{ targetId: number; priority: number; now: number; limit: number }, { id: number; status: string }>(
+      `SELECT id, status FROM deliveries INDEXED BY deliveries_by_priority
+      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority = @priority AND available_at <= @now
+        AND (expires_at IS NULL OR expires_at > @now)
+      ORDER BY available_at, id LIMIT @limit`),
+    /** The highest priority of the target's live plain deliveries below @below. */
+    priorityBelow: db.prepare<{ targetId: number; below: number }, { priority: number }>(
+      `SELECT priority FROM deliveries INDEXED BY deliveries_by_priority
+      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority < @below ORDER BY priority DESC LIMIT 1`),
     messagesByPk: db.prepare<[string], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.pk IN (SELECT value FROM json_each(?))`),
     /** Leases the deliveries of a JSON array of ids. */
     leaseMany: db.prepare<[string, number, number, string], { id: number; message_pk: number; epoch: number; attempts: number }>(
@@ -123,7 +141,9 @@ export function prepareStatements(connection: Db) {
     setLane: db.prepare<{ state: string; readyAt: number | null; reason: string | null; now: number; targetId: number; lane: string }>(
       `UPDATE lanes SET state = @state, ready_at = @readyAt, leased_until = NULL, reason = @reason,
         since = CASE WHEN @state = 'active' THEN NULL ELSE COALESCE(since, @now) END WHERE target_id = @targetId AND lane = @lane`),
-    nextReady: db.prepare<[number], { at: number | null }>('SELECT MIN(available_at) AS at FROM deliveries WHERE target_id = ? AND lane IS NULL AND available_at IS NOT NULL'),
+    /** Expired deliveries are not work: the expiry sweep takes them out. */
+    nextReady: db.prepare<{ targetId: number; now: number }, { at: number | null }>(`SELECT MIN(available_at) AS at FROM deliveries
+      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND (expires_at IS NULL OR expires_at > @now)`),
     nextLane: db.prepare<[number], { at: number | null }>('SELECT MIN(ready_at) AS at FROM lanes WHERE target_id = ? AND ready_at IS NOT NULL'),
     ...counterStatements(connection),
   };

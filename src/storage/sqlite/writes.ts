@@ -23,14 +23,15 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
   const tally = createTally(st);
   const results = items.map(({ channel, message }): SendResult => {
     const sequence = channel.kind === 'topic' ? st.nextSequence.get(channel.id)!.last_sequence : null;
-    const inserted = st.insertMessage.get(
-      channel.id, message.id, message.key, message.type, message.data, JSON.stringify(message.metadata), now, message.deliverAt, sequence,
-    );
+    const availableAt = Math.max(now, message.deliverAt ?? now);
+    const inserted = st.insertMessage.get({
+      channelId: channel.id, id: message.id, key: message.key, type: message.type, data: message.data, metadata: JSON.stringify(message.metadata),
+      now, deliverAt: message.deliverAt, sequence, priority: message.priority ?? 0, expiresAt: message.expiresAt ?? null, availableAt,
+    });
     if (!inserted) {
       if (sequence !== null) st.undoSequence.run(channel.id);
       return duplicateResult(message.id, st.duplicateStatus.all(channel.id, message.id), now);
     }
-    const availableAt = Math.max(now, message.deliverAt ?? now);
     if (sequence !== null) {
       const fan = { pk: inserted.pk, lane: message.key ?? '', sequence, availableAt, now, topic: channel.id, type: message.type, key: message.key };
       const targets = st.fanOut.all(fan);
@@ -39,7 +40,7 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
       return { id: message.id, status: 'queued', duplicate: false, sequence };
     }
     const lane = laneFor(channel.ordering, message.key);
-    st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now);
+    st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now, message.priority ?? 0, inserted.expires_at);
     if (lane !== null) st.insertLane.run(channel.id, lane, availableAt);
     tally.add(channel.id, { depth: 1 });
     return { id: message.id, status: availableAt > now ? 'scheduled' : 'queued', duplicate: false };
@@ -75,6 +76,7 @@ export function declareChannels(connection: Db, declarations: readonly ChannelDe
     SELECT DISTINCT target_id, lane, 'active', ? FROM deliveries WHERE target_id = ? AND available_at IS NOT NULL
     ON CONFLICT DO NOTHING`);
   const countDepth = db.prepare<[number, number]>('UPDATE channels SET depth = depth + ? WHERE id = ?');
+  const setTtl = db.prepare<[number | null, string]>(`UPDATE channels SET ttl_ms = ? WHERE name = ? AND kind = 'queue'`);
   connection.transaction(() => {
     const ordered = [...declarations].sort((a, b) => Number(a.kind === 'subscription') - Number(b.kind === 'subscription'));
     for (const d of ordered) {
@@ -82,6 +84,7 @@ export function declareChannels(connection: Db, declarations: readonly ChannelDe
       if (d.kind === 'subscription' && parent === undefined) throw new NotFoundError(`topic '${d.topic}' of subscription '${d.name}' is not declared`);
       const ordering = d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic');
       const created = insert.get(d.name, d.kind, parent ?? null, ordering, now);
+      if (d.kind === 'queue') setTtl.run(d.ttlMs ?? null, d.name);
       if (d.kind !== 'subscription') continue;
       // The filter is the declared one, also for an existing subscription: later publishes apply it.
       setFilter.run({ ...storedFilter(d.filter), id: created?.id ?? existing.get(d.name, 'subscription')!.id });
