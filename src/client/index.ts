@@ -13,6 +13,12 @@ export interface MessageInput {
   deliverAt?: string | number;
   /** Relative delay such as `30s`. */
   delay?: string;
+  /** Plain queues: an integer from -100 to 100, higher delivered first. Default 0. */
+  priority?: number;
+  /** Plain queues: ISO time or epoch ms after which the message is not delivered but dead-lettered (reason `expired`). */
+  expiresAt?: string | number;
+  /** Plain queues: time to live from when the message is due, such as `5m` (instead of expiresAt). */
+  ttl?: string;
 }
 
 export interface SendResult {

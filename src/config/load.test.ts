@@ -51,6 +51,12 @@ describe('buildConfig', () => {
     expect(config.channels).toEqual([{ name: 'audits', kind: 'queue' }]);
   });
 
+  it("declares a plain queue's ttl to the store", () => {
+    const config = build({ endpoints, queues: { offers: { endpoint: 'sink', ttl: '5m' } } });
+    expect(target(config.targets, 'offers')).toMatchObject({ ttlMs: 300_000 });
+    expect(config.channels).toEqual([{ name: 'offers', kind: 'queue', ttlMs: 300_000 }]);
+  });
+
   it('lets explicit settings win over the preset, with durations written 250ms, 30s and 5m', () => {
     const config = build({
       endpoints,
@@ -228,6 +234,16 @@ describe('buildConfig', () => {
       expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink', onExhausted: 'block' } } }).map((e) => e.path)).toEqual(['queues.a.onExhausted']);
       expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink', preset: 'domain-events' } } }).map((e) => e.path)).toEqual(['queues.a.preset']);
       expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', preset: 'ancillary' } } } } }).map((e) => e.path)).toEqual(['topics.t.subscriptions.s.preset']);
+    });
+
+    it('ttl on a fifo queue, a topic or a subscription, explaining why; and a ttl of zero', () => {
+      expect(errorsOf({ endpoints, queues: { f: { endpoint: 'sink', kind: 'fifo', ttl: '5m' } } })).toEqual([
+        { path: 'queues.f.ttl', message: 'ttl is for plain queues: a fifo queue delivers each key in order, and an expired message would drop out of it' },
+      ]);
+      const topicErrors = errorsOf({ endpoints, topics: { t: { ttl: '5m', subscriptions: { s: { endpoint: 'sink', ttl: '1m' } } } } });
+      expect(topicErrors.map((e) => e.path).sort()).toEqual(['topics.t.subscriptions.s.ttl', 'topics.t.ttl']);
+      expect(topicErrors[0]!.message).toContain('ttl is for plain queues');
+      expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink', ttl: '0s' } } })).toEqual([{ path: 'queues.a.ttl', message: 'ttl must be longer than 0' }]);
     });
 
     it('a queue and a topic of the same name', () => {

@@ -174,11 +174,12 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     const kind = q.kind ?? (seed.kind as 'queue' | 'fifo' | undefined) ?? 'queue';
     if (q.preset === 'domain-events') errors.push({ path: `${where}.preset`, message: "the 'domain-events' preset is for topic subscriptions, not queues" });
     if (kind === 'queue' && q.onExhausted) errors.push({ path: `${where}.onExhausted`, message: 'onExhausted applies to fifo queues only (kind: fifo); plain queues dead-letter' });
+    if (kind === 'fifo' && q.ttl !== undefined) errors.push({ path: `${where}.ttl`, message: 'ttl is for plain queues: a fifo queue delivers each key in order, and an expired message would drop out of it' });
     const policy = policyFor(where, q, { ...seed, maxAttempts: q.maxAttempts ?? seed.maxAttempts });
     if (!policy) continue;
     const target: Target = kind === 'fifo'
       ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block' }
-      : { ...policy, kind: 'queue', name, ordering: 'none' };
+      : { ...policy, kind: 'queue', name, ordering: 'none', ...(q.ttl !== undefined ? { ttlMs: q.ttl } : {}) };
     targets.push(target);
     channels.push(declarationOf(target));
     queues.set(name, kind);
@@ -315,6 +316,8 @@ function deepFreeze<T>(value: T): T {
 
 /** How a target is declared to the store: its kind and ordering follow its profile. */
 function declarationOf(target: Target): ChannelDeclaration {
-  if (target.kind !== 'subscription') return { name: target.name, kind: target.kind };
+  // A queue declared without ttl has none: declaring clears one an earlier configuration set.
+  if (target.kind === 'queue') return target.ttlMs ? { name: target.name, kind: 'queue', ttlMs: target.ttlMs } : { name: target.name, kind: 'queue' };
+  if (target.kind === 'fifo') return { name: target.name, kind: 'fifo' };
   return { name: target.name, kind: 'subscription', topic: target.topic, ordering: profileOf(target).ordering, startFrom: target.startFrom, filter: target.filter };
 }

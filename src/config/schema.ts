@@ -113,11 +113,16 @@ const backpressure = {
   maxOldestAge: duration.optional(),
 };
 
+/** Priority and expiry break order, which fifo queues and topics promise. */
+const ORDERED_TTL = 'ttl is for plain queues: an expired event would drop out of the order this topic promises';
+
 const queue = z
   .object({
     ...policy,
     ...backpressure,
     kind: z.enum(['queue', 'fifo']).optional(),
+    /** Plain queues: a message not delivered this long after it is due is dead-lettered (reason `expired`). */
+    ttl: duration.refine((ms) => ms > 0, 'ttl must be longer than 0').optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     onExhausted: z.enum(['block', 'deadletter']).optional(),
   })
@@ -148,10 +153,11 @@ const subscription = z
     /** Refused: dead-lettering would let later events overtake a failed one. */
     onExhausted: z.literal('stall', { error: 'subscriptions never dead-letter or skip an event (later events would overtake it and order would break); they stall and wait for an operator: use stallAfterAttempts' }).optional(),
     maxAttempts: z.never({ error: 'subscriptions never give up on an event (order would break); use stallAfterAttempts' }).optional(),
+    ttl: z.never({ error: ORDERED_TTL }).optional(),
   })
   .strict();
 
-const topic = z.object({ subscriptions: z.record(name, subscription).default({}), ...backpressure }).strict();
+const topic = z.object({ subscriptions: z.record(name, subscription).default({}), ...backpressure, ttl: z.never({ error: ORDERED_TTL }).optional() }).strict();
 
 /** A recurring message: one per tick of the cron expression, to a queue or a topic. */
 const schedule = z

@@ -4,7 +4,7 @@ import { parseDuration } from '../domain/duration.js';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { messageHeaderIssues } from '../domain/headers.js';
 import { guardJson } from '../domain/json-guard.js';
-import { IDENTIFIER_RULE, isValidIdentifier, type NewMessage } from '../domain/message.js';
+import { IDENTIFIER_RULE, isValidIdentifier, MAX_PRIORITY, MIN_PRIORITY, type NewMessage } from '../domain/message.js';
 
 const identifier = z.string().refine(isValidIdentifier, IDENTIFIER_RULE);
 
@@ -32,6 +32,19 @@ export const messageInputSchema = z
     deliverAt: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
     /** Relative delay, e.g. `30s`; a bare number is refused (its unit would be a guess). */
     delay: z.string({ error: 'a duration: write it like 250ms, 30s or 5m (a bare number is refused)' }).optional(),
+    /** Plain queues: higher is delivered first. */
+    priority: z
+      .number({ error: `an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}` })
+      .int(`an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`)
+      .min(MIN_PRIORITY, `at least ${MIN_PRIORITY}`)
+      .max(MAX_PRIORITY, `at most ${MAX_PRIORITY}`)
+      .optional(),
+    /** Plain queues: not delivered after this time (ISO 8601 or epoch milliseconds), dead-lettered as expired. */
+    expiresAt: z
+      .union([z.iso.datetime({ offset: true, error: 'an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds' }), z.number().int().nonnegative()], { error: 'an ISO 8601 time or epoch milliseconds' })
+      .optional(),
+    /** Plain queues: time to live from when the message is due, e.g. `5m`. */
+    ttl: z.string({ error: 'a duration: write it like 30s, 5m or 2h (a bare number is refused)' }).optional(),
   })
   .strict();
 
@@ -113,7 +126,7 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
     throw new ValidationError(`${field} is too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`, [{ path: `${path ? `${path}.` : ''}${field}`, message: 'too far in the future' }]);
   }
   if (deliverAt !== null && ctx.kind === 'topic') throw new ValidationError('topics deliver in publish order; deliverAt and delay are for queues');
-  return {
+  const message: NewMessage = {
     id: input.id ?? ctx.idempotencyKey ?? randomUUID(),
     key: input.key ?? null,
     type: input.type ?? `${ctx.channel}.message`,
@@ -121,4 +134,40 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
     metadata: input.metadata ?? {},
     deliverAt,
   };
+  return withFlowFields(message, input, ctx, fieldPath);
+}
+
+/**
+ * Priority and expiry: plain queues only (fifo queues and topics promise order). `ttl` counts
+ * from when the message is due (its deliverAt, or now); an expiry that has passed, or that comes
+ * before the message is due, is refused: the message could never be delivered.
+ */
+function withFlowFields(message: NewMessage, input: MessageInput, ctx: InputContext, fieldPath: (name: string) => string): NewMessage {
+  const given = (['priority', 'expiresAt', 'ttl'] as const).filter((f) => input[f] !== undefined);
+  if (given.length === 0) return message;
+  const refuse = (field: string, why: string): never => {
+    throw new ValidationError(`${field}: ${why}`, [{ path: fieldPath(field), message: why }]);
+  };
+  if (ctx.kind !== 'queue') {
+    const order = ctx.kind === 'fifo' ? `'${ctx.channel}' is a fifo queue: it delivers each key in order` : `'${ctx.channel}' is a topic: it delivers in publish order`;
+    refuse(given[0]!, `${given[0] === 'priority' ? 'priority' : 'expiry'} is for plain queues; ${order}, so no message may ${given[0] === 'priority' ? 'overtake another' : 'drop out of it'}`);
+  }
+  if (input.priority !== undefined) message.priority = input.priority;
+  if (input.expiresAt !== undefined && input.ttl !== undefined) refuse('ttl', 'give expiresAt or ttl, not both');
+  const due = message.deliverAt ?? ctx.now;
+  let expiresAt: number | undefined;
+  if (input.ttl !== undefined) {
+    const ms = parseDuration(input.ttl);
+    if (ms === undefined || ms <= 0) refuse('ttl', `'${input.ttl}' is not a duration longer than 0: write it like 30s, 5m or 2h`);
+    expiresAt = due + ms!;
+  } else if (input.expiresAt !== undefined) {
+    expiresAt = typeof input.expiresAt === 'number' ? input.expiresAt : Date.parse(input.expiresAt);
+    if (expiresAt <= ctx.now) refuse('expiresAt', `${new Date(expiresAt).toISOString()} has passed: the message could never be delivered`);
+    if (expiresAt <= due) refuse('expiresAt', 'is not after deliverAt: the message would expire before it is due');
+  }
+  if (expiresAt !== undefined) {
+    if (!(expiresAt <= MAX_DATE_MS)) refuse(input.ttl !== undefined ? 'ttl' : 'expiresAt', `too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`);
+    message.expiresAt = expiresAt;
+  }
+  return message;
 }

@@ -72,6 +72,8 @@ function presentSummary(item: MessageSummary) {
     createdAt: iso(m.createdAt),
     deliverAt: iso(m.deliverAt),
     sequence: m.sequence,
+    priority: m.priority,
+    expiresAt: iso(m.expiresAt),
     status: messageStatus(item.deliveries.map((d) => d.status)),
     deliveries: item.deliveries.map((d) => ({
       target: d.target,

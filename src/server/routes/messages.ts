@@ -169,7 +169,10 @@ export function presentData(text: string): { data: unknown; dataText?: string } 
   }
 }
 
-export function presentMessage(m: { id: string; channel: string; key: string | null; type: string; data: string; metadata: object; createdAt: number; deliverAt: number | null; sequence: number | null }) {
+export function presentMessage(m: {
+  id: string; channel: string; key: string | null; type: string; data: string; metadata: object; createdAt: number; deliverAt: number | null; sequence: number | null;
+  priority?: number; expiresAt?: number | null;
+}) {
   return {
     id: m.id,
     channel: m.channel,
@@ -180,5 +183,7 @@ export function presentMessage(m: { id: string; channel: string; key: string | n
     createdAt: iso(m.createdAt),
     deliverAt: iso(m.deliverAt),
     sequence: m.sequence,
+    priority: m.priority ?? 0,
+    expiresAt: iso(m.expiresAt ?? null),
   };
 }
