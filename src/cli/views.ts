@@ -135,9 +135,18 @@ export function renderSubscription(sub: Json, style: Style, now: number, width: 
     ['delivered', formatCount(sub.delivered)],
     ['skipped', formatCount(sub.skipped)],
     ['last sequence', formatCount(sub.lastSequence)],
+    ['filter', filterText(sub.filter)],
   ];
   const lanes = Array.isArray(sub.blockedLanes) ? (sub.blockedLanes as Json[]) : [];
   return `${renderFields(fields, style)}\n\n${renderLanes(lanes, style, now, width)}`;
+}
+
+/** A subscription filter in one line: `types A, B*; keys eu-*`, or that every event is taken. */
+function filterText(filter: unknown): string {
+  if (!filter || typeof filter !== 'object') return 'none (every event)';
+  const { types, keys } = filter as { types?: unknown; keys?: unknown };
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String).join(', ') : '');
+  return `types ${list(types)}${Array.isArray(keys) ? `; keys ${list(keys)}` : ''}`;
 }
 
 function indent(block: string): string {

@@ -22,7 +22,7 @@ async function refusingOffload() {
       smses: { preset: 'ancillary', endpoint: 'api', path: '/smses' },
       tenants: { preset: 'aggregate-fifo', endpoint: 'api', path: '/tenants', onExhausted: 'block' },
     },
-    topics: { events: { subscriptions: { projector: { preset: 'domain-events', endpoint: 'api', path: '/events', ordering: 'topic' } } } },
+    topics: { events: { subscriptions: { projector: { preset: 'domain-events', endpoint: 'api', path: '/events', ordering: 'topic', filter: { types: ['Order*', 'Refund'] } } } } },
   });
   expect((await post(offload.url, '/v1/queues/smses/messages', { id: 'sms-1', data: { to: '+999' } })).status).toBe(202);
   expect((await post(offload.url, '/v1/queues/tenants/messages', { id: 'seed-7', key: 'tenant-7', data: {} })).status).toBe(202);
@@ -95,7 +95,8 @@ describe('offload CLI against a running Offload', () => {
     expect(parked.stdout).toMatch(/^KEY\s+STATE\s+SINCE\s+WAITING\s+HEAD\s+REASON\ntenant-7\s+parked\s+/);
     expect(JSON.parse((await runCli(['parked', 'list', 'tenants', '--json'], { env })).stdout).items[0].key).toBe('tenant-7');
     const sub = await runCli(['subscriptions', 'show', 'events', 'projector', '--json'], { env });
-    expect(JSON.parse(sub.stdout).name).toBe('events/projector');
+    expect(JSON.parse(sub.stdout)).toMatchObject({ name: 'events/projector', filter: { types: ['Order*', 'Refund'] } });
+    expect((await runCli(['subscriptions', 'show', 'events', 'projector'], { env })).stdout).toMatch(/filter:\s+types Order\*, Refund\n/);
     const sent = await runCli(['send', 'smses', '--id', 'sms-2', '--data', '{"to":"+1"}'], { env });
     expect(sent.stdout.trim()).toBe('sent sms-2 to smses (queued)');
     const redriven = await runCli(['deadletters', 'redrive', 'smses', 'sms-1'], { env });
