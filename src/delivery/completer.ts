@@ -40,14 +40,14 @@ const UNKNOWN = 'no delivery attempt has this completion token: send the Offload
 /** Asynchronous acknowledgement, the completing half (the dispatcher defers and times out). */
 export function createCompleter(options: CompleterOptions): Completer {
   let tokens: CompletionTokens | undefined;
+  const init = async (): Promise<CompletionTokens> => (tokens ??= completionTokens(await options.store.completionKey()));
   return {
     async init() {
-      tokens ??= completionTokens(await options.store.completionKey());
+      await init();
     },
     mint: (lease) => tokens?.mint(lease),
     async complete(token, completion, mayComplete) {
-      if (!tokens) await this.init();
-      const lease = tokens!.parse(token);
+      const lease = (await init()).parse(token);
       if (!lease) throw new NotFoundError(UNKNOWN);
       const found = await options.store.findInFlight(lease.deliveryId, lease.epoch);
       if (found === 'missing') throw new NotFoundError(UNKNOWN);

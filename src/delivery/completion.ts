@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Target } from '../domain/channel.js';
-import type { Random } from '../domain/clock.js';
+import type { Clock, Random } from '../domain/clock.js';
+import { ASYNC_TIMEOUT_REASON } from '../domain/completion.js';
 import { decide, type Decision } from '../domain/decide.js';
 import type { AttemptRecord } from '../domain/message.js';
 import type { Classification } from '../domain/outcome.js';
@@ -84,4 +85,31 @@ function eventOf(target: Target, group: InFlightGroup, deliveries: InFlightGroup
   if ('reason' in decision) event.reason = decision.reason;
   if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');
   return event;
+}
+
+/**
+ * Deferred calls of the target whose completion did not come in time: each is taken over and
+ * settled as a failed attempt, decided by the target's policy (retry, stall, park, dead-letter).
+ */
+export async function expireDeferred(input: { store: Store; target: Target; owner: string; clock: Clock; random: Random; onEvent?: ((event: DeliveryEvent) => void) | undefined }): Promise<void> {
+  const { store, target, clock } = input;
+  const LIMIT = 100;
+  for (;;) {
+    const groups = await store.expireDeferred({ target: target.name, owner: input.owner, leaseMs: target.lockDurationMs, limit: LIMIT });
+    for (const group of groups) {
+      const now = clock.now();
+      const startedAt = group.deferredAt ?? now;
+      const events = await settleGroup({
+        store,
+        target,
+        group,
+        outcome: { kind: 'retryable', reason: ASYNC_TIMEOUT_REASON },
+        attempt: { startedAt, durationMs: Math.max(0, now - startedAt), statusCode: 202, error: ASYNC_TIMEOUT_REASON, response: null },
+        now,
+        random: input.random,
+      });
+      for (const event of events) input.onEvent?.(event);
+    }
+    if (groups.reduce((n, g) => n + g.deliveries.length, 0) < LIMIT) return;
+  }
 }

@@ -183,4 +183,45 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect((await statusOf('m1')).lastError).toMatch(/^permanent failure: request refused before sending: header 'x-a'/);
     expect(verdicts).toEqual(['untested']);
   });
+
+  it('a 202 on a target with asyncTimeout defers the attempt: no settlement until the deadline, then a failed attempt retried by the policy', async () => {
+    const async: QueueTarget = { ...queue, asyncTimeoutMs: 5_000 };
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    dispatcher = createDispatcher({
+      store, targets: [async], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e),
+      completionToken: (lease) => `token-${lease.deliveryId}-${lease.epoch}`,
+    });
+    dispatcher.start();
+    await scheduler.settle();
+    expect(endpoint.calls[0]!.call.headers['offload-completion-token']).toBe('token-1-1');
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 202, body: '' });
+    await scheduler.settle();
+    expect(dispatcher.inFlight()).toBe(0);
+    expect(events).toEqual([]);
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivering', attempts: 1 });
+    // Past the call's own lease, short of the deadline: still deferred, not taken over.
+    await scheduler.advance(4_000);
+    expect(endpoint.calls).toHaveLength(1);
+    await scheduler.advance(2_000);
+    expect(events.map((e) => [e.type, e.reason, e.statusCode])).toEqual([['retrying', 'asynchronous completion timed out', 202]]);
+    await scheduler.advance(1_000);
+    expect(endpoint.calls).toHaveLength(2);
+    // The retry is a new attempt with a new epoch, so a new token.
+    expect(endpoint.calls[1]!.call.headers['offload-completion-token']).toBe('token-1-3');
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 200, body: 'ok' });
+    await scheduler.settle();
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect((await statusOf('m1')).history.map((a) => a.error)).toEqual(['asynchronous completion timed out', null]);
+  });
+
+  it('a 202 on a target without asyncTimeout is delivered, and no token is sent', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    dispatcher = createDispatcher({ store, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', completionToken: () => 'never' });
+    dispatcher.start();
+    await scheduler.settle();
+    expect(endpoint.calls[0]!.call.headers['offload-completion-token']).toBeUndefined();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 202, body: '' });
+    await scheduler.settle();
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
 });

@@ -7,11 +7,10 @@ import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, type PartialAck } from '../domain/partial-ack.js';
-import { ASYNC_TIMEOUT_REASON } from '../domain/completion.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
-import { settleGroup } from './completion.js';
+import { expireDeferred } from './completion.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
 
@@ -182,7 +181,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (asyncTimeoutMs !== null && clock.now() >= nextExpiryAt) {
         claiming = true;
         try {
-          await expireDeferred(target);
+          await expireDeferred({ store: options.store, target, owner, clock, random, onEvent: options.onEvent });
         } catch (error) {
           onError(error, `timing out deferred deliveries of ${target.name}`);
         } finally {
@@ -332,28 +331,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const results = await options.store.settle([...settle(done, delivered), ...settle(rest, decision)]);
     report(target, { ...claim, deliveries: done }, delivered, results.slice(0, done.length), attempt);
     return report(target, { ...claim, deliveries: rest }, decision, results.slice(done.length), attempt);
-  }
-
-  /** Deferred calls of the target whose completion did not come in time: each a failed attempt, decided by the policy. */
-  async function expireDeferred(target: Target): Promise<void> {
-    for (;;) {
-      const groups = await options.store.expireDeferred({ target: target.name, owner, leaseMs: target.lockDurationMs, limit: 100 });
-      for (const group of groups) {
-        const now = clock.now();
-        const startedAt = group.deferredAt ?? now;
-        const events = await settleGroup({
-          store: options.store,
-          target,
-          group,
-          outcome: { kind: 'retryable', reason: ASYNC_TIMEOUT_REASON },
-          attempt: { startedAt, durationMs: Math.max(0, now - startedAt), statusCode: 202, error: ASYNC_TIMEOUT_REASON, response: null },
-          now,
-          random,
-        });
-        for (const event of events) options.onEvent?.(event);
-      }
-      if (groups.reduce((n, g) => n + g.deliveries.length, 0) < 100) return;
-    }
   }
 
   /** Tells the event listener what became of the attempt; returns it. */

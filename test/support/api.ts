@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildConfig, type OffloadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { createCompleter } from '../../src/delivery/completer.js';
 import { createServer } from '../../src/server/app.js';
 import { createEventHub, type EventHub } from '../../src/server/event-hub.js';
 import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
@@ -28,7 +29,9 @@ export async function openApi(input: Omit<ConfigInput, 'storage'>, serverOptions
   await store.declare(config.channels);
   const wakes: string[][] = [];
   const events = createEventHub();
-  const app = createServer({ config, store, wake: (targets) => wakes.push([...targets]), events, ready: () => true, now: () => Date.now() }, { logger: false, ...serverOptions });
+  const wake = (targets: readonly string[]) => void wakes.push([...targets]);
+  const completer = createCompleter({ store, targets: config.targets, clock: store.clock, random: Math.random, wake });
+  const app = createServer({ config, store, wake, events, ready: () => true, now: () => Date.now(), complete: completer.complete }, { logger: false, ...serverOptions });
   await app.ready();
   return {
     app,
