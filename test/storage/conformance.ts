@@ -11,6 +11,7 @@ import { describeLanePositionConformance } from './conformance-lanes.js';
 import { describeFilterConformance } from './conformance-filters.js';
 import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
 import { describePriorityConformance } from './conformance-priority.js';
+import { describeSettleAndClaimConformance } from './conformance-settle-claim.js';
 import { messageSearchCases } from './conformance-search.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
@@ -23,6 +24,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeTransitionConformance(adapter, open);
   describeLanePositionConformance(adapter, open);
   describeDeferredConformance(adapter, open);
+  describeSettleAndClaimConformance(adapter, open);
   describeAgreementConformance(adapter, harness);
   describeFilterConformance(adapter, harness);
   describeFifoDelayConformance(adapter, open);

@@ -5,6 +5,10 @@
  * Invariants: (I1) every live delivery of a lane has its `lanes` row, or it would never be
  * claimed; (I2) at most one delivery (or one ordered batch) of a lane is in flight.
  *
+ * The claim of lanes and the settle-and-claim of delivered heads run as functions (migration 13,
+ * lane-functions.ts): one round trip each, their statements in the order below, each statement
+ * with its own snapshot as in a transaction of separate statements.
+ *
  * Rules every transaction follows:
  * (R1) Only a transaction holding the lane row lock deletes the row, and it decides the lane is
  *      empty in a statement that started after the lock was granted. Under READ COMMITTED each

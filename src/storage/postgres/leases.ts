@@ -25,65 +25,74 @@ export async function claimUnordered(db: pg.Pool, sql: HotStatements, target: Ch
   }));
 }
 
-type HeadRow = MessageRow & { lane: string; delivery_id: number; position: number; status: string; available_at: number; attempts: number; cursor_delivered: string | null; cursor_last_id: string | null };
+type LaneRow = MessageRow & { lane: string; delivery_id: number; epoch: number; attempts: number; cursor_delivered: string | null; cursor_last_id: string | null };
+
+/** The claim's parameters as claim_lanes takes them, after the target (statements.ts, claimLanes). */
+function laneClaimParameters(request: ClaimRequest, now: number): unknown[] {
+  return [request.limit, Math.max(1, request.batchSize ?? 1), request.maxBatchWaitMs ?? 0, request.owner, now + request.leaseMs];
+}
+
+/** Rows of claim_lanes (lane by lane, each in position order) as claims. */
+function laneClaims(target: ChannelRow, rows: readonly LaneRow[]): Claim[] {
+  const claims: Claim[] = [];
+  let lane: LaneRow[] = [];
+  const flush = () => {
+    const head = lane[0];
+    if (!head) return;
+    // The cursor was read with the lane locked, after whoever held it last committed (lanes.ts, R1).
+    const cursor = head.cursor_last_id === null ? undefined : { delivered: head.cursor_delivered ?? 0, last_id: head.cursor_last_id };
+    const positions = lanePositions(head.lane, cursor, lane.map((r) => r.id));
+    claims.push({
+      target: target.name,
+      lane: head.lane,
+      deliveries: lane.map((row, i) => ({ deliveryId: row.delivery_id, epoch: row.epoch, attempt: row.attempts, message: rowToMessage(row, target), lanePosition: positions[i]! })),
+    });
+    lane = [];
+  };
+  for (const row of rows) {
+    if (lane.length > 0 && lane[0]!.lane !== row.lane) flush();
+    lane.push(row);
+  }
+  flush();
+  return claims;
+}
+
+/** One round trip: claim_lanes locks lanes, reads their heads in a later statement (lanes.ts, R1) and leases them. */
+export async function claimOrdered(db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number): Promise<Claim[]> {
+  const rows = await retrying(() => run<LaneRow>(db, sql.claimLanes, [target.id, now, ...laneClaimParameters(request, now)], true));
+  return laneClaims(target, rows);
+}
+
+/** Whether settle_and_claim can take these settlements: outcomes that move a lane on, each delivery once. */
+export function movesLanesOn(settlements: readonly Settlement[]): boolean {
+  const ids = new Set<number>();
+  for (const s of settlements) {
+    if (s.decision.kind !== 'delivered' && s.decision.kind !== 'deadletter') return false;
+    if (ids.has(s.deliveryId)) return false;
+    ids.add(s.deliveryId);
+  }
+  return true;
+}
 
 /**
- * Lanes are locked in one statement and their heads read in the next, so a delivery committed by
- * whoever held a lane before is seen, and a lane found empty may be deleted (lanes.ts, R1).
+ * Delivered and dead-lettered outcomes (movesLanesOn) with their lanes moved on, then, when
+ * `next` is given, a claim from its target, in one round trip (settle_and_claim). Retried whole
+ * on a deadlock: the function's statements share one transaction, rolled back together.
  */
-export async function claimOrdered(db: Db, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number): Promise<Claim[]> {
-  const locked = await run<{ lane: string }>(db, sql.lockReadyLanes, [target.id, now, request.limit], true);
-  if (locked.length === 0) return [];
-  const lanes = locked.map((l) => l.lane);
-  const batchSize = Math.max(1, request.batchSize ?? 1);
-  const heads = await run<HeadRow>(db, sql.laneHeads, [target.id, lanes, batchSize], true);
-  const byLane = new Map<string, HeadRow[]>();
-  for (const row of heads) byLane.set(row.lane, [...(byLane.get(row.lane) ?? []), row]);
-  const waiting: Array<{ lane: string; until: number; filling: boolean }> = [];
-  const empty: string[] = [];
-  const leased: Array<[string, HeadRow[]]> = [];
-  for (const lane of lanes) {
-    const rows = byLane.get(lane);
-    const head = rows?.[0];
-    if (!rows || !head) {
-      empty.push(lane);
-      continue;
-    }
-    // Guard the one-in-flight rule against any stale ready_at: a head still leased, or not yet
-    // due, makes the lane wait for exactly that moment.
-    if (head.available_at > now) {
-      waiting.push({ lane, until: head.available_at, filling: false });
-      continue;
-    }
-    // A short first batch waits for more events until its head is maxBatchWait old.
-    const fillBy = head.created_at + (request.maxBatchWaitMs ?? 0);
-    if (rows.length < batchSize && fillBy > now && head.attempts === 0) {
-      waiting.push({ lane, until: fillBy, filling: true });
-      continue;
-    }
-    leased.push([lane, rows]);
-  }
-  const leaseUntil = now + request.leaseMs;
-  const ids = leased.flatMap(([, rows]) => rows.map((r) => r.delivery_id));
-  const updated = await run<{ id: number; epoch: number; attempts: number }>(db, sql.applyLaneClaim, [
-    target.id, waiting.map((w) => w.lane), waiting.map((w) => w.until), empty, leaseUntil, leased.map((l) => l[0]), request.owner, now, ids,
-    waiting.map((w) => w.filling),
-  ], true);
-  const leases = new Map(updated.map((u) => [u.id, u]));
-  return leased.map(([lane, rows]) => {
-    // The cursor was read with the lane locked, after whoever held it last committed (lanes.ts, R1).
-    const head = rows[0]!;
-    const cursor = head.cursor_last_id === null ? undefined : { delivered: head.cursor_delivered ?? 0, last_id: head.cursor_last_id };
-    const positions = lanePositions(lane, cursor, rows.map((r) => r.id));
-    return {
-      target: target.name,
-      lane,
-      deliveries: rows.map((row, i) => {
-        const lease = leases.get(row.delivery_id)!;
-        return { deliveryId: row.delivery_id, epoch: lease.epoch, attempt: lease.attempts, message: rowToMessage(row, target), lanePosition: positions[i]! };
-      }),
-    };
-  });
+export async function settleAndClaimLanes(
+  db: pg.Pool,
+  sql: HotStatements,
+  settlements: readonly Settlement[],
+  next: { target: ChannelRow; request: ClaimRequest } | null,
+  now: number,
+): Promise<{ results: SettleResult[]; claims: Claim[] }> {
+  const claim = next ? [next.target.id, ...laneClaimParameters(next.request, now)] : [0, 0, 1, 0, '', now];
+  const rows = await retrying(() => run<LaneRow & { settled: number[] | null }>(db, sql.settleAndClaim, [...settleParameters(settlements, now), ...claim], true));
+  const settled = new Set((rows[0]?.settled ?? []).map(Number));
+  return {
+    results: settlements.map((s) => (settled.has(s.deliveryId) ? 'ok' : 'fenced')),
+    claims: next ? laneClaims(next.target, rows.slice(1)) : [],
+  };
 }
 
 /** Locks the lanes of these deliveries (sorted, so batches cannot deadlock) and returns their states. */

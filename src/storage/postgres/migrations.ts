@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './connection.js';
+import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 
 /**
@@ -238,6 +239,11 @@ CREATE TABLE store_keys (
   value TEXT NOT NULL
 );
 `,
+  },
+  {
+    version: 13,
+    name: 'lane claim and settle-and-claim functions',
+    sql: LANE_FUNCTIONS_MIGRATION,
   },
 ];
 

@@ -9,7 +9,7 @@ import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
-import { claimOrdered, claimUnordered, releaseLeases, renewLeases, settleBatch, settleFast } from './leases.js';
+import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createWakeListener } from './notify.js';
@@ -134,7 +134,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) => {
     const now = clock.now();
     const known = items.map((s) => lanedLeases.delete(s.deliveryId));
-    return settleFast(pool, sql, items, known, now, (laned) => transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
+    return settleFast(pool, sql, items, known, now, async (laned) =>
+      movesLanesOn(laned)
+        ? (await settleAndClaimLanes(pool, sql, laned, null, now)).results
+        : transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
   });
 
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
@@ -225,7 +228,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const target = await channels.require(request.target);
         const now = clock.now();
         if (target.ordering === 'none') return claimUnordered(pool, sql, target, request, now);
-        const claims = await transaction(pool, 'relaxed', (client) => claimOrdered(client, sql, target, request, now));
+        const claims = await claimOrdered(pool, sql, target, request, now);
         rememberLaned(claims);
         return claims;
       }),
@@ -239,10 +242,20 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       await guard(ensureReady);
       return settleBatcher.push(settlements);
     },
-    // Two steps here: settlements stay batched per tick across targets, which matters more on a server.
+    // An ordered target's answer and its next claim are one round trip (settle_and_claim). Other
+    // outcomes, and unordered targets, take two steps: settlements stay batched per tick across
+    // targets, which matters more there.
     settleAndClaim: async (settlements, next) => {
-      const results = await store.settle(settlements);
-      return { results, claims: await store.claim(next) };
+      await guard(ensureReady);
+      const target = await guard(() => channels.require(next.target));
+      if (target.ordering === 'none' || settlements.length === 0 || !movesLanesOn(settlements)) {
+        const results = await store.settle(settlements);
+        return { results, claims: await store.claim(next) };
+      }
+      for (const s of settlements) lanedLeases.delete(s.deliveryId);
+      const step = await guard(() => settleAndClaimLanes(pool, sql, settlements, { target, request: next }, clock.now()));
+      rememberLaned(step.claims);
+      return step;
     },
     release: async (leases) => {
       if (leases.length === 0) return;

@@ -161,53 +161,21 @@ export function hotStatements(schema: string) {
       SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
       FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.priority DESC, l.due, l.id`),
 
-    /** Ordered claim, step 1: lock claimable lanes, skipping those another transaction holds. $1 target, $2 now, $3 limit. */
-    lockReadyLanes: st('lock_ready_lanes', (s) => `SELECT l.lane FROM ${s}.lanes l
-      WHERE l.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
-          WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false))
-        AND l.ready_at <= $2 AND (l.leased_until IS NULL OR l.leased_until <= $2)
-      ORDER BY l.ready_at LIMIT $3
-      FOR UPDATE OF l SKIP LOCKED`),
+    /**
+     * Ordered claim (fifo queues, ordered subscriptions) in one round trip: the function from
+     * migration 13 (lane-functions.ts) locks the claimable lanes, reads their heads in a later
+     * statement and leases them. $1 target, $2 now, $3 limit, $4 batch size, $5 max batch wait,
+     * $6 owner, $7 lease expiry.
+     */
+    claimLanes: st('claim_lanes', (s) => `SELECT * FROM ${s}.claim_lanes($1, $2, $3, $4, $5, $6, $7)`),
 
     /**
-     * Ordered claim, step 2 (a new snapshot, taken with the lanes locked): up to $3 live deliveries
-     * per lane, in order, locked: renewals do not take lane locks, so the head's lease expiry is
-     * read from the row itself, as the latest committed renewal left it.
+     * Delivered and dead-lettered outcomes with their lanes moved on, then an ordered claim, in
+     * one round trip (migration 13). $1..$13 as settleDeliveries, $14..$19 as claimLanes' $1, $3..$7
+     * ($15 limit 0: settle only). The first row's `settled` lists the ids settled.
      */
-    laneHeads: st('lane_heads', (s) => `SELECT v.lane, h.*, c.delivered AS cursor_delivered, c.last_id AS cursor_last_id FROM unnest($2::text[]) WITH ORDINALITY AS v(lane, ord)
-      CROSS JOIN LATERAL (
-        SELECT d.id AS delivery_id, d.position, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS}
-        FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
-        WHERE d.target_id = $1 AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT $3
-        FOR UPDATE OF d
-      ) h
-      LEFT JOIN ${s}.lane_cursors c ON c.target_id = $1 AND c.lane = v.lane
-      ORDER BY v.ord, h.position`),
-
-    /**
-     * Ordered claim, step 3: lanes whose head is not due, or whose short batch may still fill,
-     * wait ($2 lanes, $3 until, $10 filling), empty lanes go ($4), the others are leased ($6) with
-     * their heads ($9). $1 target, $5 lease expiry, $7 owner, $8 now.
-     */
-    applyLaneClaim: st('apply_lane_claim', (s) => `WITH waits AS (
-        UPDATE ${s}.lanes l SET ready_at = w.ready_at, filling = l.filling OR w.filling
-        FROM unnest($2::text[], $3::bigint[], $10::boolean[]) AS w(lane, ready_at, filling)
-        WHERE l.target_id = $1 AND l.lane = w.lane
-      ), gone AS (
-        DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = ANY($4::text[])
-      ), held AS (
-        UPDATE ${s}.lanes SET ready_at = $5, leased_until = $5, filling = false WHERE target_id = $1 AND lane = ANY($6::text[])
-      ), was AS (
-        SELECT id, status FROM ${s}.deliveries WHERE id = ANY($9::bigint[])
-      ), upd AS (
-        UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $7,
-          available_at = $5, updated_at = $8
-        FROM was WHERE d.id = was.id AND d.available_at IS NOT NULL
-        RETURNING d.id, d.epoch, d.attempts, was.status AS was
-      ), cnt AS (
-        ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM upd WHERE was = 'ready'`)}
-      )
-      SELECT id, epoch, attempts FROM upd`),
+    settleAndClaim: st('settle_claim', (s) => `SELECT * FROM ${s}.settle_and_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+      $14, $15, $16, $17, $18, $19)`),
 
     /** Settle and release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
     lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l

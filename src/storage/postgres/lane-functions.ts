@@ -1,0 +1,168 @@
+/*
+ * Migration 13: the ordered claim and the settle-and-claim of lanes as two functions, so each is
+ * one round trip instead of a transaction of four to six. The statements inside are the ones the
+ * adapter used to send one by one, in the same order; a function's statements each take a new
+ * snapshot under READ COMMITTED, like separate statements of a transaction, so the lane locking
+ * rules of lanes.ts hold unchanged: lanes are locked in one statement (SKIP LOCKED for a claim,
+ * in (target, lane) order for a settlement) and their heads read in a later one (R1).
+ *
+ * Both commit without waiting for the WAL flush, like the transactions they replace:
+ * set_config(..., true) lasts until the calling statement's transaction has committed. The body
+ * names tables unqualified: `search_path` is fixed to the store's schema when the migration runs
+ * (SET ... FROM CURRENT). Plans are generic (planned once per connection, not at every call,
+ * which cost more than the work itself); the statements reach rows through `= ANY(array)` and
+ * correlated lookups so that a generic plan still goes through the indexes. Text here is frozen
+ * with the migration; a later change is a new one.
+ */
+export const LANE_FUNCTIONS_MIGRATION = `
+-- Claims up to p_limit lanes of one target, each with up to p_batch deliveries from its head:
+-- the claim of fifo queues and ordered subscriptions. A lane whose head is not due, or whose short
+-- first batch may still fill (until its head is p_max_wait old), waits for that moment; a lane
+-- found empty is deleted. Rows come lane by lane in claim order, each lane's in position order.
+CREATE FUNCTION claim_lanes(p_target BIGINT, p_now BIGINT, p_limit INTEGER, p_batch INTEGER, p_max_wait BIGINT, p_owner TEXT, p_lease_until BIGINT)
+RETURNS TABLE (lane TEXT, delivery_id BIGINT, epoch INTEGER, attempts INTEGER, pk BIGINT, id TEXT, key TEXT, type TEXT, data TEXT,
+  metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, cursor_delivered BIGINT, cursor_last_id TEXT)
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_lanes TEXT[];
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  -- Paused is read here, not cached: another instance may have paused the target.
+  v_lanes := ARRAY(
+    SELECT l.lane FROM lanes l
+    WHERE l.target_id = (SELECT c.id FROM channels c LEFT JOIN channels t ON t.id = c.topic_id
+        WHERE c.id = p_target AND NOT c.paused AND NOT COALESCE(t.paused, false))
+      AND l.ready_at <= p_now AND (l.leased_until IS NULL OR l.leased_until <= p_now)
+    ORDER BY l.ready_at LIMIT p_limit
+    FOR UPDATE OF l SKIP LOCKED);
+  IF cardinality(v_lanes) = 0 THEN
+    RETURN;
+  END IF;
+  -- A new snapshot, taken with the lanes locked. Head rows are locked too: renewals take no lane
+  -- lock, so the head's lease expiry is read from its row as the latest renewal left it.
+  RETURN QUERY
+  WITH h AS MATERIALIZED (
+    SELECT v.lane, v.ord, x.id, x.position, x.status, x.available_at, x.attempts, x.message_pk
+    FROM unnest(v_lanes) WITH ORDINALITY AS v(lane, ord)
+    CROSS JOIN LATERAL (
+      SELECT d.id, d.position, d.status, d.available_at, d.attempts, d.message_pk FROM deliveries d
+      WHERE d.target_id = p_target AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT p_batch
+      FOR UPDATE OF d
+    ) x
+  ), heads AS (
+    SELECT DISTINCT ON (h.lane) h.lane, h.available_at, h.attempts, (SELECT m.created_at FROM messages m WHERE m.pk = h.message_pk) AS created_at,
+      count(*) OVER (PARTITION BY h.lane) AS n
+    FROM h ORDER BY h.lane, h.position
+  ), verdict AS MATERIALIZED (
+    -- Guard the one-in-flight rule against any stale ready_at: a head still leased, or not yet
+    -- due, makes the lane wait for exactly that moment.
+    SELECT v.lane,
+      CASE WHEN f.lane IS NULL THEN 'empty'
+        WHEN f.available_at > p_now THEN 'wait'
+        WHEN f.n < p_batch AND f.created_at + p_max_wait > p_now AND f.attempts = 0 THEN 'fill'
+        ELSE 'lease' END AS verdict,
+      CASE WHEN f.available_at > p_now THEN f.available_at ELSE f.created_at + p_max_wait END AS until
+    FROM unnest(v_lanes) AS v(lane) LEFT JOIN heads f ON f.lane = v.lane
+  ), waits AS (
+    UPDATE lanes l SET ready_at = v.until, filling = l.filling OR v.verdict = 'fill'
+    FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')
+  ), gone AS (
+    DELETE FROM lanes l USING verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'empty'
+  ), held AS (
+    UPDATE lanes l SET ready_at = p_lease_until, leased_until = p_lease_until, filling = false
+    FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'lease'
+  ), upd AS (
+    UPDATE deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = p_owner,
+      available_at = p_lease_until, updated_at = p_now
+    FROM h JOIN verdict v ON v.lane = h.lane AND v.verdict = 'lease'
+    WHERE d.id = ANY(ARRAY(SELECT h.id FROM h)) AND d.id = h.id
+    RETURNING d.id, d.epoch, d.attempts, d.message_pk, h.lane, h.ord, h.position, h.status AS was
+  ), cnt AS (
+    INSERT INTO target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+    SELECT p_target, pg_backend_pid(), 0, count(*), 0, 0, 0, 0 FROM upd WHERE upd.was = 'ready'
+    HAVING count(*) > 0
+    ON CONFLICT (target_id, slot) DO UPDATE SET in_flight = c.in_flight + EXCLUDED.in_flight
+  )
+  SELECT u.lane, u.id, u.epoch, u.attempts, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence,
+    lc.delivered, lc.last_id
+  FROM upd u
+  CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.pk = u.message_pk OFFSET 0) m
+  LEFT JOIN LATERAL (SELECT * FROM lane_cursors lc WHERE lc.target_id = p_target AND lc.lane = u.lane OFFSET 0) lc ON true
+  ORDER BY u.ord, u.position;
+END
+$fn$;
+
+-- Settles deliveries whose outcome moves their lane on (delivered or dead-lettered; other
+-- decisions go through the adapter's general settlement), then claims from p_target as
+-- claim_lanes does when p_limit > 0. The first row carries the ids settled (the rest were fenced
+-- by their epoch); the claimed rows follow. A lane moved on is deleted when empty, made due at
+-- its head otherwise, and left alone while its head is in flight.
+CREATE FUNCTION settle_and_claim(
+  p_ids BIGINT[], p_epochs INTEGER[], p_status TEXT[], p_available BIGINT[], p_reason TEXT[], p_result TEXT[],
+  p_attempt INTEGER[], p_started BIGINT[], p_duration INTEGER[], p_code INTEGER[], p_error TEXT[], p_response TEXT[], p_now BIGINT,
+  p_target BIGINT, p_limit INTEGER, p_batch INTEGER, p_max_wait BIGINT, p_owner TEXT, p_lease_until BIGINT)
+RETURNS TABLE (settled BIGINT[], lane TEXT, delivery_id BIGINT, epoch INTEGER, attempts INTEGER, pk BIGINT, id TEXT, key TEXT, type TEXT,
+  data TEXT, metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, cursor_delivered BIGINT, cursor_last_id TEXT)
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_settled BIGINT[];
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  -- Lanes first, in (target, lane) order, so batches cannot deadlock (lanes.ts, R3).
+  -- (A nested loop over the sorted lanes: each is locked in that order.)
+  PERFORM 1 FROM (SELECT DISTINCT d.target_id, d.lane FROM deliveries d WHERE d.id = ANY(p_ids) AND d.lane IS NOT NULL ORDER BY 1, 2) x
+  CROSS JOIN LATERAL (SELECT 1 FROM lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE) l;
+  -- Every outcome, fenced by epoch, with its attempt record (a fenced one's too, marked).
+  WITH v AS (
+    SELECT * FROM unnest(p_ids, p_epochs, p_status, p_available, p_reason, p_result, p_attempt, p_started, p_duration, p_code, p_error, p_response)
+      WITH ORDINALITY AS v(id, epoch, status, available_at, reason, result, attempt, started_at, duration_ms, status_code, error, response, ord)
+  ), upd AS (
+    UPDATE deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason,
+      result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = p_now
+    FROM v WHERE d.id = ANY(p_ids) AND d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
+    RETURNING d.id, d.target_id, d.lane, d.position, d.message_pk, d.status
+  ), att AS (
+    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
+    SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response, upd.id IS NULL
+    FROM v LEFT JOIN upd ON upd.id = v.id WHERE v.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(p_ids)) ORDER BY v.ord
+  ), cursors AS (
+    INSERT INTO lane_cursors AS lc (target_id, lane, delivered, last_id)
+    SELECT upd.target_id, upd.lane, count(*), (array_agg((SELECT m.id FROM messages m WHERE m.pk = upd.message_pk) ORDER BY upd.position DESC))[1]
+    FROM upd
+    WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
+    GROUP BY upd.target_id, upd.lane
+    ON CONFLICT (target_id, lane) DO UPDATE SET delivered = lc.delivered + EXCLUDED.delivered, last_id = EXCLUDED.last_id
+  ), cnt AS (
+    INSERT INTO target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+    SELECT upd.target_id, pg_backend_pid(), -count(*), -count(*), count(*) FILTER (WHERE upd.status = 'delivered'),
+      count(*) FILTER (WHERE upd.status = 'deadlettered'), 0, COALESCE(MAX(upd.position) FILTER (WHERE upd.status = 'delivered'), 0)
+    FROM upd GROUP BY upd.target_id
+    ON CONFLICT (target_id, slot) DO UPDATE SET depth = c.depth + EXCLUDED.depth, in_flight = c.in_flight + EXCLUDED.in_flight,
+      delivered = c.delivered + EXCLUDED.delivered, deadlettered = c.deadlettered + EXCLUDED.deadlettered,
+      delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)
+  )
+  SELECT COALESCE(array_agg(upd.id), '{}') INTO v_settled FROM upd;
+  -- A new snapshot, with the lanes still locked (R1): each moved lane's head now.
+  WITH moved AS (
+    SELECT DISTINCT d.target_id, d.lane FROM deliveries d WHERE d.id = ANY(v_settled) AND d.lane IS NOT NULL
+  ), h AS (
+    SELECT mv.target_id, mv.lane, x.status, x.available_at FROM moved mv
+    LEFT JOIN LATERAL (
+      SELECT d.status, d.available_at FROM deliveries d
+      WHERE d.target_id = mv.target_id AND d.lane = mv.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
+    ) x ON true
+  ), gone AS (
+    DELETE FROM lanes l USING h WHERE l.target_id = h.target_id AND l.lane = h.lane AND h.status IS NULL
+  )
+  UPDATE lanes l SET state = 'active', ready_at = GREATEST(p_now, h.available_at), leased_until = NULL, reason = NULL, since = NULL
+  FROM h WHERE l.target_id = h.target_id AND l.lane = h.lane AND h.status IS NOT NULL AND h.status <> 'delivering';
+  settled := v_settled;
+  RETURN NEXT;
+  IF p_limit > 0 THEN
+    RETURN QUERY SELECT NULL::BIGINT[], c.* FROM claim_lanes(p_target, p_now, p_limit, p_batch, p_max_wait, p_owner, p_lease_until) c;
+  END IF;
+END
+$fn$;
+`;

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { FakeClock } from '../../src/domain/clock.js';
+import type { Decision } from '../../src/domain/decide.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { Claim, ClaimRequest, Store } from '../../src/storage/port.js';
+import { useConformanceStore } from './conformance-fixture.js';
+
+/**
+ * Conformance cases of settleAndClaim: an answer and the next claim as one step, with the same
+ * outcome as settle followed by claim (fencing, one in flight per lane, batches, blocked lanes).
+ */
+export function describeSettleAndClaimConformance(adapter: string, open: (clock: FakeClock) => Promise<Store>): void {
+  describe(`storage conformance: ${adapter}: settle and claim`, () => {
+    let clock: FakeClock;
+    let store: Store;
+    const LEASE = 30_000;
+    useConformanceStore(open, (s, c) => {
+      store = s;
+      clock = c;
+    });
+
+    const msg = (id: string, key: string | null = null): NewMessage => ({ id, key, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });
+    const request = (target: string, extra: Partial<ClaimRequest> = {}): ClaimRequest => ({ target, limit: 1, owner: 'o1', leaseMs: LEASE, ...extra });
+    const ids = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => d.message.id));
+    const attempt = (n: number) => ({ attempt: n, startedAt: clock.now(), durationMs: 1, statusCode: 200, error: null, response: 'ok' });
+    const settlements = (claims: Claim[], decision: Decision = { kind: 'delivered' }) =>
+      claims.flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: attempt(d.attempt), result: 'ok' })));
+
+    it('a fenced settlement changes nothing, keeps its attempt marked, and the claim leaves the lane to its new holder', async () => {
+      await store.send('t', [msg('e1'), msg('e2')]);
+      const old = await store.claim(request('t/a'));
+      clock.advance(LEASE);
+      const taken = await store.claim(request('t/a', { owner: 'o2' }));
+      expect(ids(taken)).toEqual(['e1']);
+      const step = await store.settleAndClaim(settlements(old), request('t/a'));
+      expect(step).toEqual({ results: ['fenced'], claims: [] });
+      const [view] = await store.getMessage('e1');
+      expect(view!.deliveries[0]).toMatchObject({ status: 'delivering', attempts: 2 });
+      expect(view!.deliveries[0]!.history.map((h) => h.fenced ?? false)).toEqual([true]);
+      const next = await store.settleAndClaim(settlements(taken), request('t/a', { owner: 'o2' }));
+      expect(next.results).toEqual(['ok']);
+      expect(ids(next.claims)).toEqual(['e2']);
+      expect(next.claims[0]!.deliveries[0]!.lanePosition).toEqual({ lane: '', position: 2, previousId: 'e1' });
+    });
+
+    it('a head that stalls blocks its lane and nothing more is claimed until it is retried', async () => {
+      await store.send('t', [msg('e1'), msg('e2')]);
+      const first = await store.claim(request('t/a'));
+      const step = await store.settleAndClaim(settlements(first, { kind: 'stall', availableAt: clock.now() + 5_000, reason: 'HTTP 500' }), request('t/a'));
+      expect(step).toEqual({ results: ['blocked'], claims: [] });
+      expect((await store.getLane('t/a', ''))!.state).toBe('stalled');
+      clock.advance(5_000);
+      const again = await store.claim(request('t/a'));
+      expect(ids(again)).toEqual(['e1']);
+      const done = await store.settleAndClaim(settlements(again), request('t/a'));
+      expect(ids(done.claims)).toEqual(['e2']);
+      expect((await store.getLane('t/a', ''))!.state).toBe('active');
+    });
+
+    it('moves ordered batches on one after the other, and a short last batch waits for maxBatchWait', async () => {
+      await store.send('t', Array.from({ length: 5 }, (_, i) => msg(`e${i + 1}`)));
+      const batch = { batchSize: 2, maxBatchWaitMs: 1_000 };
+      const first = await store.claim(request('t/a', batch));
+      expect(ids(first)).toEqual(['e1', 'e2']);
+      const second = await store.settleAndClaim(settlements(first), request('t/a', batch));
+      expect(ids(second.claims)).toEqual(['e3', 'e4']);
+      expect(second.claims[0]!.deliveries.map((d) => d.lanePosition?.position)).toEqual([3, 4]);
+      const third = await store.settleAndClaim(settlements(second.claims), request('t/a', batch));
+      expect(third).toEqual({ results: ['ok', 'ok'], claims: [] });
+      clock.advance(1_000);
+      expect(ids(await store.claim(request('t/a', batch)))).toEqual(['e5']);
+    });
+
+    it('on a fifo queue claims other keys too, never a key already in flight', async () => {
+      await store.send('f', [msg('a1', 'a'), msg('b1', 'b'), msg('a2', 'a'), msg('c1', 'c')]);
+      const a = await store.claim(request('f'));
+      const b = await store.claim(request('f'));
+      expect([ids(a), ids(b)]).toEqual([['a1'], ['b1']]);
+      const step = await store.settleAndClaim(settlements(a), request('f', { limit: 10 }));
+      expect(step.results).toEqual(['ok']);
+      expect(ids(step.claims).sort()).toEqual(['a2', 'c1']);
+      expect(await store.claim(request('f', { limit: 10 }))).toEqual([]);
+      const end = await store.settleAndClaim([...settlements(b), ...settlements(step.claims)], request('f', { limit: 10 }));
+      expect(end).toEqual({ results: ['ok', 'ok', 'ok'], claims: [] });
+      expect((await store.stats()).find((s) => s.name === 'f')).toMatchObject({ depth: 0, inFlight: 0, delivered: 4 });
+      expect(await store.getLane('f', 'a')).toBeNull();
+    });
+
+    it('a dead-lettered head moves its lane on like a delivered one; a retried next head is claimed when due', async () => {
+      await store.send('f', [msg('a1', 'a'), msg('a2', 'a'), msg('a3', 'a')]);
+      const first = await store.claim(request('f'));
+      const second = await store.settleAndClaim(settlements(first, { kind: 'deadletter', reason: 'HTTP 400' }), request('f'));
+      expect(second.results).toEqual(['ok']);
+      expect(ids(second.claims)).toEqual(['a2']);
+      await store.settle(settlements(second.claims, { kind: 'retry', availableAt: clock.now() + 2_000, reason: 'HTTP 503' }));
+      expect(await store.claim(request('f'))).toEqual([]);
+      clock.advance(2_000);
+      const retried = await store.claim(request('f'));
+      expect(retried[0]!.deliveries[0]).toMatchObject({ attempt: 2, message: { id: 'a2' } });
+      const last = await store.settleAndClaim(settlements(retried), request('f'));
+      expect(ids(last.claims)).toEqual(['a3']);
+      expect((await store.listDeadLetters('f', { limit: 10 })).items.map((d) => d.message.id)).toEqual(['a1']);
+    });
+
+    it('settles on a paused target but claims nothing from it', async () => {
+      await store.send('t', [msg('e1'), msg('e2')]);
+      const first = await store.claim(request('t/a'));
+      await store.setPaused('t/a', true);
+      expect(await store.settleAndClaim(settlements(first), request('t/a'))).toEqual({ results: ['ok'], claims: [] });
+      await store.setPaused('t/a', false);
+      expect(ids(await store.claim(request('t/a')))).toEqual(['e2']);
+    });
+  });
+}
