@@ -21,7 +21,7 @@ export const LANE_FUNCTIONS_MIGRATION = `
 -- found empty is deleted. Rows come lane by lane in claim order, each lane's in position order.
 CREATE FUNCTION claim_lanes(p_target BIGINT, p_now BIGINT, p_limit INTEGER, p_batch INTEGER, p_max_wait BIGINT, p_owner TEXT, p_lease_until BIGINT)
 RETURNS TABLE (lane TEXT, delivery_id BIGINT, epoch INTEGER, attempts INTEGER, pk BIGINT, id TEXT, key TEXT, type TEXT, data TEXT,
-  metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, cursor_delivered BIGINT, cursor_last_id TEXT)
+  metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, priority SMALLINT, expires_at BIGINT, cursor_delivered BIGINT, cursor_last_id TEXT)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -85,7 +85,7 @@ BEGIN
     ON CONFLICT (target_id, slot) DO UPDATE SET in_flight = c.in_flight + EXCLUDED.in_flight
   )
   SELECT u.lane, u.id, u.epoch, u.attempts, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence,
-    lc.delivered, lc.last_id
+    m.priority, m.expires_at, lc.delivered, lc.last_id
   FROM upd u
   CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.pk = u.message_pk OFFSET 0) m
   LEFT JOIN LATERAL (SELECT * FROM lane_cursors lc WHERE lc.target_id = p_target AND lc.lane = u.lane OFFSET 0) lc ON true
@@ -103,7 +103,8 @@ CREATE FUNCTION settle_and_claim(
   p_attempt INTEGER[], p_started BIGINT[], p_duration INTEGER[], p_code INTEGER[], p_error TEXT[], p_response TEXT[], p_now BIGINT,
   p_target BIGINT, p_limit INTEGER, p_batch INTEGER, p_max_wait BIGINT, p_owner TEXT, p_lease_until BIGINT)
 RETURNS TABLE (settled BIGINT[], lane TEXT, delivery_id BIGINT, epoch INTEGER, attempts INTEGER, pk BIGINT, id TEXT, key TEXT, type TEXT,
-  data TEXT, metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, cursor_delivered BIGINT, cursor_last_id TEXT)
+  data TEXT, metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, priority SMALLINT, expires_at BIGINT, cursor_delivered BIGINT,
+  cursor_last_id TEXT)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan AS $fn$
 #variable_conflict use_column
 DECLARE
