@@ -123,6 +123,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let stopping = false;
   let stopRenewing: (() => void) | undefined;
   const running = new Set<Running>();
+  /** Lease renewals under way (a deferral waits for them, so none shortens its held lease afterwards). */
+  const renewals = new Set<Promise<void>>();
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
@@ -272,6 +274,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.signal.aborted) {
         // Deferred: the lease (and lane) is held to the deadline plus one lease, so that an
         // instance that finds the deadline passed takes it over before any claim could.
+        running.delete(entry);
+        await Promise.all(renewals);
         const deadline = clock.now() + asyncTimeoutMs;
         await options.store.defer(leases, deadline, deadline + target.lockDurationMs);
         span?.end({ outcome: 'deferred', statusCode: 202, error: null });
@@ -377,7 +381,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     start() {
       const shortest = Math.min(...options.targets.map((t) => t.lockDurationMs), 30_000);
-      stopRenewing = scheduler.interval(() => void renewAll(), Math.max(50, Math.floor(shortest / 3)));
+      stopRenewing = scheduler.interval(() => {
+        const renewal = renewAll().finally(() => renewals.delete(renewal));
+        renewals.add(renewal);
+      }, Math.max(50, Math.floor(shortest / 3)));
       for (const worker of workers.values()) worker.pump();
     },
     wake(targets) {

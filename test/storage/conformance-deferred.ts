@@ -140,6 +140,22 @@ export function describeDeferredConformance(adapter: string, open: (clock: FakeC
       expect(await store.findInFlight(999_999, 1)).toBe('missing');
     });
 
+    it('a deferral that ended (completed and claimed again) is never timed out later, though its deadline passes', async () => {
+      await send('q', ['m1', 'm2']);
+      const claims = await claim('q');
+      await defer(claims);
+      const [m1, m2] = leases(claims);
+      expect(await complete(m1!, { kind: 'delivered' })).toEqual(['ok']);
+      expect(await complete(m2!, { kind: 'retry', availableAt: clock.now(), reason: 'completed as failed' })).toEqual(['ok']);
+      const again = await claim('q');
+      expect(again.map((c) => c.deliveries[0]!.message.id)).toEqual(['m2']);
+      clock.advance(ASYNC + 1);
+      expect(await store.expireDeferred({ target: 'q', owner: 'o2', leaseMs: LEASE, limit: 10 })).toEqual([]);
+      // The new attempt is an ordinary lease: it expires and is claimed again like any other.
+      const retaken = await claim('q', 1, 'o2');
+      expect(retaken.map((c) => [c.deliveries[0]!.message.id, c.deliveries[0]!.attempt])).toEqual([['m2', 3]]);
+    });
+
     it('keeps one completion key', async () => {
       const key = await store.completionKey();
       expect(key.length).toBeGreaterThanOrEqual(32);
