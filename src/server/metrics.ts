@@ -1,12 +1,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryEvent } from '../delivery/dispatcher.js';
+import { EXPIRED_REASON } from '../domain/message.js';
 import type { Store } from '../storage/port.js';
 
 export interface Metrics {
   registry: Registry;
   record(event: DeliveryEvent): void;
   sent(channel: string, count: number): void;
-  /** Messages dead-lettered because they expired (no attempt made). */
+  /** Messages the expiry sweep dead-lettered (expired without a further attempt). */
   expired(target: string, count: number): void;
 }
 
@@ -28,7 +29,7 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
   // Process metrics (CPU, memory, event loop lag, handles, GC) under the usual names.
   collectDefaultMetrics({ register: registry });
   const sent = new Counter({ name: 'offload_messages_sent_total', help: 'Messages accepted by channel', labelNames: ['channel'], registers: [registry] });
-  const expired = new Counter({ name: 'offload_expired_total', help: 'Messages dead-lettered by this instance because they expired (ttl or expiresAt), without an attempt', labelNames: ['target'], registers: [registry] });
+  const expired = new Counter({ name: 'offload_expired_total', help: 'Messages dead-lettered by this instance because they expired (ttl or expiresAt): never attempted again', labelNames: ['target'], registers: [registry] });
   const gauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Store['stats']>>[number]) => number) =>
     new Gauge({
       name,
@@ -69,6 +70,8 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
     registry,
     record(event) {
       cached(counters, `${event.target}\u0000${event.type}`, () => deliveries.labels(event.target, event.type)).inc(event.ids.length);
+      // An attempt that failed after which the message expired before its retry: dead-lettered as expired.
+      if (event.type === 'deadlettered' && event.reason === EXPIRED_REASON) expired.labels(event.target).inc(event.ids.length);
       cached(timers, event.target, () => duration.labels(event.target)).observe(event.durationMs / 1000);
       if (event.latenciesMs) {
         const child = cached(latencies, event.target, () => latency.labels(event.target));
