@@ -99,6 +99,8 @@ export function renderMessage(message: Json, style: Style, now: number, width: n
   if (message.type) fields.push(['type', text(message.type)]);
   fields.push(['created', `${text(message.createdAt)} (${ageOf(message.createdAt, now)} ago)`]);
   if (message.deliverAt) fields.push(['deliver at', text(message.deliverAt)]);
+  if (typeof message.priority === 'number' && message.priority !== 0) fields.push(['priority', text(message.priority)]);
+  if (message.expiresAt) fields.push(['expires at', text(message.expiresAt)]);
   if (message.sequence !== null && message.sequence !== undefined) fields.push(['sequence', text(message.sequence)]);
   const parts = [renderFields(fields, style)];
   const deliveries = Array.isArray(message.deliveries) ? (message.deliveries as Json[]) : [message];

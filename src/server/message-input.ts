@@ -38,13 +38,18 @@ export const messageInputSchema = z
       .int(`an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`)
       .min(MIN_PRIORITY, `at least ${MIN_PRIORITY}`)
       .max(MAX_PRIORITY, `at most ${MAX_PRIORITY}`)
+      .describe('Plain queues only: among due messages, higher is delivered first (oldest first within one). Default 0. Refused on fifo queues and topics.')
       .optional(),
     /** Plain queues: not delivered after this time (ISO 8601 or epoch milliseconds), dead-lettered as expired. */
     expiresAt: z
       .union([z.iso.datetime({ offset: true, error: 'an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds' }), z.number().int().nonnegative()], { error: 'an ISO 8601 time or epoch milliseconds' })
+      .describe('Plain queues only: after this time the message is not attempted again but dead-lettered with reason expired. Refused on fifo queues and topics.')
       .optional(),
     /** Plain queues: time to live from when the message is due, e.g. `5m`. */
-    ttl: z.string({ error: 'a duration: write it like 30s, 5m or 2h (a bare number is refused)' }).optional(),
+    ttl: z
+      .string({ error: 'a duration: write it like 30s, 5m or 2h (a bare number is refused)' })
+      .describe('Plain queues only, instead of expiresAt: time to live from when the message is due (now, or its deliverAt), e.g. 15m.')
+      .optional(),
   })
   .strict();
 

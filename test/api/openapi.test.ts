@@ -57,6 +57,11 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info).toMatchObject({ title: 'Offload', version: VERSION });
     expect(doc.components.schemas.MessageInput?.properties).toHaveProperty('data');
+    expect(doc.components.schemas.MessageInput?.properties).toMatchObject({
+      priority: { type: 'integer', minimum: -100, maximum: 100 },
+      expiresAt: { description: expect.stringContaining('expired') },
+      ttl: { type: 'string' },
+    });
     expect(doc.components.schemas.BatchInput?.properties).toHaveProperty('messages');
     expect(Object.keys(doc.components.schemas.DrainInput?.properties ?? {})).toEqual(['channels', 'timeout', 'skipBackoff', 'maxRounds']);
     expect(Object.keys(doc.components.schemas.Problem?.properties ?? {})).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
