@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { OffloadConfig } from './config/load.js';
+import { retentionCutoffs, type OffloadConfig } from './config/load.js';
 import { systemClock, type Clock, type Random } from './domain/clock.js';
 import { createCompleter } from './delivery/completer.js';
 import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
@@ -263,7 +263,6 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       scheduleRunner.start();
       // Other instances (and outbox writes) announce new work through the store.
       unsubscribeWake = store.onWake((targets) => dispatcher.wake(targets));
-      const retention = Math.max(config.delivery.retention, config.delivery.dedupWindow);
       if ('sync' in gate) {
         breakerSync = setInterval(() => {
           (gate as BreakerGate).sync().catch((error: unknown) => logThrottle.warn(errorKey('breaker sync', error), { err: error }, 'reading shared circuit breaker states failed; will retry'));
@@ -271,7 +270,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         breakerSync.unref();
       }
       sweeper = setInterval(() => {
-        store.sweep(clock.now() - retention).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
+        const cutoffs = retentionCutoffs(config, clock.now());
+        store.sweep(cutoffs.olderThan, cutoffs.topics).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
       }, 60_000);
       sweeper.unref();
       expirySweep.start();

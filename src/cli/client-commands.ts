@@ -17,6 +17,12 @@ export const wholeNumber = (value: string) => {
   return n;
 };
 
+const positiveNumber = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+};
+
 const durationArg = (value: string) => {
   const ms = value.trim() === '0' ? 0 : parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('write it like 0, 500ms, 1s or 2s');
@@ -142,6 +148,20 @@ export function registerClientCommands(program: Command, client: () => OffloadCl
         show(opts, result, () => `skipped ${String((result.skipped as Json | undefined)?.id ?? '')} of ${topic}/${sub}`);
       }),
     'offload subscriptions skip domain_events read-models',
+  );
+  examples(
+    json(subscriptions.command('seek <topic> <subscription>'))
+      .description('move a subscription back (replay delivered events) or forward (skip the undelivered ones before the point, kept as skipped)')
+      .option('--sequence <n>', 'the first event to deliver next, by sequence', positiveNumber)
+      .option('--time <iso>', 'the first event published at or after this ISO 8601 time, e.g. 2026-01-31T09:00:00Z')
+      .action(async (topic: string, sub: string, opts: { sequence?: number; time?: string } & JsonFlag) => {
+        if ((opts.sequence === undefined) === (opts.time === undefined)) throw new InvalidArgumentError('give exactly one of --sequence <n> or --time <iso>');
+        const result = await client().seekSubscription(topic, sub, opts.sequence !== undefined ? { sequence: opts.sequence } : { time: opts.time! });
+        show(opts, result, () =>
+          `${topic}/${sub} now reads from sequence ${result.sequence}: ${result.replayed} event(s) to deliver again, ${result.skipped} skipped, ${result.fenced} call(s) in flight fenced`);
+      }),
+    'offload subscriptions seek domain_events read-models --sequence 1',
+    'offload subscriptions seek domain_events billing --time 2026-01-31T09:00:00Z --json',
   );
 
   const parked = examples(program.command('parked').description('parked keys of fifo queues (onExhausted: block)'), 'offload parked list tenant-provisionings');

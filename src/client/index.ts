@@ -28,6 +28,15 @@ export interface SendResult {
   sequence?: number;
 }
 
+/** What a seek did: the point as a sequence, events made undelivered again, events skipped, calls fenced. */
+export interface SeekAnswer {
+  subscription: string;
+  sequence: number;
+  replayed: number;
+  skipped: number;
+  fenced: number;
+}
+
 export interface Problem {
   type: string;
   title: string;
@@ -149,6 +158,12 @@ export interface OffloadClient {
   subscription(topic: string, subscription: string): Promise<Json>;
   retrySubscription(topic: string, subscription: string, key?: string): Promise<void>;
   skipSubscription(topic: string, subscription: string, key?: string): Promise<Json>;
+  /**
+   * Moves a subscription to a sequence, or to the first event published at or after a time:
+   * backward replays delivered events, forward skips the undelivered ones before it (kept as
+   * skipped). Answers `{ subscription, sequence, replayed, skipped, fenced }`.
+   */
+  seekSubscription(topic: string, subscription: string, point: { sequence: number } | { time: string | Date }): Promise<SeekAnswer>;
   pause(kind: 'queues' | 'topics', name: string): Promise<void>;
   resume(kind: 'queues' | 'topics', name: string): Promise<void>;
   /** Recurring schedules with their last and next run and whether paused. */
@@ -234,6 +249,8 @@ export function createClient(options: ClientOptions): OffloadClient {
       await call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/retry${keyQuery(key)}`);
     },
     skipSubscription: (topic, sub, key) => call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/skip${keyQuery(key)}`),
+    seekSubscription: (topic, sub, point) =>
+      call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/seek`, 'time' in point ? { time: point.time instanceof Date ? point.time.toISOString() : point.time } : point),
     pause: async (kind, name) => {
       await call('POST', `/v1/${kind}/${enc(name)}/pause`);
     },

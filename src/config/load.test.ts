@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FifoTarget, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
 import { ConfigError } from '../domain/errors.js';
-import { buildConfig } from './load.js';
+import { buildConfig, retentionCutoffs } from './load.js';
 
 const endpoints = { sink: { url: 'http://127.0.0.1:9000/' } };
 const build = (raw: unknown, env: NodeJS.ProcessEnv = {}) => buildConfig(raw, { env });
@@ -122,6 +122,14 @@ describe('buildConfig', () => {
     const config = build({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } } } } } });
     expect(config.channels.find((c) => c.name === 't/s')).toMatchObject({ kind: 'subscription', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } });
     expect(target(config.targets, 't/s')).toMatchObject({ filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } });
+  });
+
+  it('keeps a topic with its own retention until its own cutoff, never below the dedup window', () => {
+    const config = build({ endpoints, delivery: { retention: '1h', dedupWindow: '2h' }, topics: { events: { retention: '30d' }, short: { retention: '1m' }, plain: {} } });
+    expect([...config.topicRetention]).toEqual([['events', 30 * 86_400_000], ['short', 60_000]]);
+    const now = 100 * 86_400_000;
+    expect(retentionCutoffs(config, now)).toEqual({ olderThan: now - 7_200_000, topics: { events: now - 30 * 86_400_000, short: now - 7_200_000 } });
+    expect(errorsOf({ topics: { events: { retention: 'forever' } } })).toEqual([{ path: 'topics.events.retention', message: expect.stringContaining('not a duration') }]);
   });
 
   it('fills server, storage and delivery defaults', () => {

@@ -34,6 +34,8 @@ export interface OffloadConfig {
   /** Queues and topics by name, with their kind, for routing producer calls. */
   queues: ReadonlyMap<string, 'queue' | 'fifo'>;
   topics: ReadonlyMap<string, readonly string[]>;
+  /** Topics with their own `retention` (ms): how long they keep their events instead of `delivery.retention`. */
+  topicRetention: ReadonlyMap<string, number>;
   notifications: ReadonlyMap<string, NotificationRoutes>;
   /** Internal queues (notifications): delivered like queues, not open to producers. */
   internalQueues: readonly string[];
@@ -120,6 +122,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
   const channels: ChannelDeclaration[] = [];
   const queues = new Map<string, 'queue' | 'fifo'>();
   const topics = new Map<string, string[]>();
+  const topicRetention = new Map<string, number>();
   const notifications = new Map<string, NotificationRoutes>();
   const notifyQueues = new Map<string, string>();
   const pickNotifications = (where: string, p: Partial<Record<keyof NotificationRoutes, { endpoint: string; path?: string }>>): NotificationRoutes => {
@@ -189,6 +192,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
   for (const [topicName, t] of Object.entries(file.topics)) {
     if (queues.has(topicName)) errors.push({ path: `topics.${topicName}`, message: `'${topicName}' is already a queue: channel names must be unique` });
     channels.push({ name: topicName, kind: 'topic' });
+    if (t.retention !== undefined) topicRetention.set(topicName, t.retention);
     const subs: string[] = [];
     for (const [subName, s] of Object.entries(t.subscriptions)) {
       const where = `topics.${topicName}.subscriptions.${subName}`;
@@ -245,6 +249,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     channels,
     queues,
     topics,
+    topicRetention,
     notifications,
     internalQueues: [...notifyQueues.values()],
     schedules,
@@ -312,6 +317,19 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/**
+ * The sweep's cutoffs at `now`: messages older than `olderThan` go once delivered everywhere,
+ * except those of topics with their own retention, which keep theirs until their own cutoff.
+ * Either is at least the dedup window, so a duplicate is recognised as long as promised.
+ */
+export function retentionCutoffs(config: Pick<OffloadConfig, 'delivery' | 'topicRetention'>, now: number): { olderThan: number; topics: Record<string, number> } {
+  const keep = (ms: number) => now - Math.max(ms, config.delivery.dedupWindow);
+  return {
+    olderThan: keep(config.delivery.retention),
+    topics: Object.fromEntries([...config.topicRetention].map(([topic, ms]) => [topic, keep(ms)])),
+  };
 }
 
 /** How a target is declared to the store: its kind and ordering follow its profile. */

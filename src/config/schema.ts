@@ -157,7 +157,15 @@ const subscription = z
   })
   .strict();
 
-const topic = z.object({ subscriptions: z.record(name, subscription).default({}), ...backpressure, ttl: z.never({ error: ORDERED_TTL }).optional() }).strict();
+const topic = z
+  .object({
+    subscriptions: z.record(name, subscription).default({}),
+    ...backpressure,
+    /** How long the topic keeps its events (delivered ones included) for seeks and new subscriptions; default delivery.retention. */
+    retention: duration.optional(),
+    ttl: z.never({ error: ORDERED_TTL }).optional(),
+  })
+  .strict();
 
 /** A recurring message: one per tick of the cron expression, to a queue or a topic. */
 const schedule = z

@@ -52,6 +52,12 @@ import type { MessageStatus } from './message.js';
  *     in:  `skip`.
  *     out: `redeliver` -> ready (attempts 0, back in its lane at its old position).
  *
+ * Seeking a subscription (src/domain/seek.ts) moves every delivery of it at once:
+ * - `seek-replay`: a delivered event at or after the point (or a kept one the subscription never
+ *   had: `new`) becomes ready with attempts 0; a live one there (ready, or delivering: fenced, its
+ *   epoch moves on) stays ready with a fresh budget. Skipped and dead-lettered ones stay final.
+ * - `seek-skip`: a live event before the point (ready, or delivering: fenced) becomes skipped.
+ *
  * Lane states (`lanes.state`; a lane row exists while the lane has live deliveries or is blocked)
  *
  * - `active`: its head is claimed when due; the lane is leased while its head is in flight.
@@ -114,11 +120,14 @@ export type DeliveryEvent =
   | 'skip'
   | 'redeliver'
   | 'purge'
-  | 'sweep';
+  | 'sweep'
+  | 'seek-replay'
+  | 'seek-skip';
 
 export const DELIVERY_EVENTS: readonly DeliveryEvent[] = [
   'send', 'claim', 'decide:delivered', 'decide:retry', 'decide:stall', 'decide:park', 'decide:deadletter',
   'lease-expiry', 'defer', 'async-timeout', 'release', 'redrive', 'retry-lane', 'hurry-retries', 'expire', 'skip', 'redeliver', 'purge', 'sweep',
+  'seek-replay', 'seek-skip',
 ];
 
 export interface DeliveryTransition {
@@ -156,6 +165,18 @@ export const DELIVERY_TRANSITIONS: Readonly<Record<DeliveryEvent, DeliveryTransi
   redeliver: { from: ['skipped'], to: 'ready', attempts: 'restart', lane: 'rejoins at its old position; a blocked lane stays blocked' },
   purge: { from: ['deadlettered'], to: 'deleted', attempts: 'same', lane: 'unchanged (dead letters are not in a lane)' },
   sweep: { from: ['delivered'], to: 'deleted', attempts: 'same', lane: 'unchanged (delivered deliveries are not in a lane)' },
+  'seek-replay': {
+    from: ['delivered', 'ready', 'delivering', 'new'],
+    to: 'ready',
+    attempts: 'restart',
+    lane: 'active, head due now (a stall is cleared); a lane whose call was fenced waits out that lease',
+  },
+  'seek-skip': {
+    from: ['ready', 'delivering'],
+    to: 'skipped',
+    attempts: 'same',
+    lane: 'active with the next head; deleted when empty, unless a fenced call still holds its lease',
+  },
 };
 
 /** The state after `event`, or null when the event does not apply to a delivery in `from`. */
@@ -199,6 +220,10 @@ export function nextLaneState(from: LaneState | 'none', event: DeliveryEvent, li
     case 'purge':
     case 'sweep':
       return undefined; // final deliveries are no longer in a lane
+    case 'seek-replay':
+      return 'active';
+    case 'seek-skip':
+      return liveLeft ? 'active' : null;
   }
 }
 

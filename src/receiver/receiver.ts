@@ -75,10 +75,14 @@ export interface ReceiverOptions<Tx = undefined> {
   /** Records each event id in the handler's own transaction: effects happen once per message. */
   inbox?: Inbox<Tx>;
   /**
-   * Enforce "in order, no gaps" per lane: an event whose lane position is not the one after the
+   * Enforce "in order, no gaps" per lane: an event whose lane position is past the one after the
    * last applied (kept by the inbox, in the handler's transaction) is refused with a permanent
    * 422, so Offload stalls or parks the lane for an operator instead of applying it out of order.
-   * The first event seen of a lane is accepted at any position. Needs an inbox. Default false.
+   * An event at or before the last applied position was applied already (a repeat, or a replay
+   * after a subscription seek, which rewinds positions): it is answered as a duplicate without
+   * running the handler. The first event seen of a lane is accepted at any position, so a
+   * receiver that starts over (read model, inbox and lane positions emptied, or a new
+   * `inboxScope`) applies a replay from its first event. Needs an inbox. Default false.
    */
   inOrder?: boolean;
   /** Prefixes inbox keys, for receivers that share an inbox table and may see the same ids. Default none. */
@@ -109,6 +113,8 @@ export interface Receiver {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** What an inbox run answers for an event whose lane position was applied already. */
+const ALREADY_APPLIED = Symbol('already applied');
 
 export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Receiver {
   const secrets = typeof options.secrets === 'string' ? [options.secrets] : [...options.secrets];
@@ -220,10 +226,12 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
         const laneKey = lane === undefined ? undefined : `${scope}${event.source} ${lane.key}`;
         if (lanes !== undefined && lane !== undefined && laneKey !== undefined) {
           const last = await lanes.position(tx, laneKey);
-          // The inbox already answered repeats of applied ids, so any position but the next is out of order.
+          // Positions are gap-free and a repeat carries its first position, so a position at or
+          // before the last applied one was applied already: a repeat the inbox forgot, or a
+          // replay after a seek (which rewinds positions). It is answered as a duplicate.
+          if (last !== undefined && lane.position <= last) return ALREADY_APPLIED;
           if (last !== undefined && lane.position !== last + 1) {
-            const what = lane.position > last + 1 ? 'gap' : 'out of order';
-            throw new PermanentFailure(`${what} in lane '${lane.key}': the last applied is position ${last}, this event is ${lane.position} (previous ${lane.previousId ?? 'none'})`);
+            throw new PermanentFailure(`gap in lane '${lane.key}': the last applied is position ${last}, this event is ${lane.position} (previous ${lane.previousId ?? 'none'})`);
           }
           await lanes.advance(tx, laneKey, lane.position);
         }
@@ -233,7 +241,7 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
         if (value instanceof AppliedThrough && value.id !== event.id) throw value;
         return value;
       });
-      return ran.duplicate ? done(true, undefined, event.id) : done(false, ran.value, event.id);
+      return ran.duplicate || ran.value === ALREADY_APPLIED ? done(true, undefined, event.id) : done(false, ran.value as HandlerResult, event.id);
     } catch (error) {
       return failure(error, event);
     }

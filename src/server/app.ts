@@ -22,6 +22,7 @@ import { drainRoutes } from './routes/drain.js';
 import { flowRoutes } from './routes/flow.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { completionRoutes } from './routes/completions.js';
+import { seekRoutes } from './routes/seek.js';
 
 export const VERSION = '0.1.0';
 
@@ -109,6 +110,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   messageSearchRoutes(app, ctx);
   rateRoutes(app, ctx);
   operationRoutes(app, ctx);
+  seekRoutes(app, ctx);
   drainRoutes(app, ctx);
   flowRoutes(app, ctx);
   scheduleRoutes(app, ctx);

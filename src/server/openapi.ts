@@ -100,6 +100,20 @@ export function openApiDocument(version: string): object {
       '/v1/topics/{topic}/subscriptions/{sub}': { get: op('Subscription state, lag, filter and stalled lanes', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/retry': { post: op('Retry the head now (?key= for ordering key)', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/skip': { post: op('Move the head aside and go on (?key= for ordering key)', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/seek': {
+        post: {
+          summary: 'Move the subscription to a sequence or a time, backward (replay) or forward (skip ahead), in every lane (operator role)',
+          description:
+            'The next event becomes the first kept event at or after the point. Delivered events from there on are delivered again with their first lane positions; undelivered events before it become skipped (GET …/skipped lists them). Deliveries in flight are fenced and their lanes wait out the lease they held; stalls are cleared.',
+          parameters: sub,
+          requestBody: { required: true, ...json({ $ref: '#/components/schemas/SeekInput' }) },
+          responses: {
+            '200': { description: 'Moved', ...json({ $ref: '#/components/schemas/SeekResult' }) },
+            ...problems,
+            '409': { description: 'The point is older than what the topic keeps (topics.<topic>.retention), or past its last sequence: the detail names the oldest or newest point to seek to', content: { 'application/problem+json': { schema: problem } } },
+          },
+        },
+      },
       '/v1/topics/{topic}/subscriptions/{sub}/skipped': { get: op('Skipped events', { parameters: sub }) },
       '/v1/topics/{topic}/subscriptions/{sub}/skipped/redeliver': { post: op('Redeliver skipped events', { parameters: sub }) },
       '/v1/queues/{name}/pause': { post: op('Pause deliveries', { parameters: [nameParam('name')] }) },
@@ -164,6 +178,24 @@ export function openApiDocument(version: string): object {
             nextRunAt: { type: ['string', 'null'], format: 'date-time', description: 'the next tick; null while paused' },
           },
           required: ['name', 'cron', 'timezone', 'type', 'key', 'catchUp', 'paused', 'lastRunAt', 'nextRunAt'],
+        },
+        SeekInput: {
+          description: 'Exactly one of sequence or time',
+          oneOf: [
+            { type: 'object', properties: { sequence: { type: 'integer', minimum: 1, description: 'the first event to deliver next' } }, required: ['sequence'], additionalProperties: false },
+            { type: 'object', properties: { time: { type: 'string', format: 'date-time', description: 'the first event published at or after this time (with a time zone)' } }, required: ['time'], additionalProperties: false },
+          ],
+        },
+        SeekResult: {
+          type: 'object',
+          properties: {
+            subscription: { type: 'string' },
+            sequence: { type: 'integer', description: 'the point as a sequence: the next event is the first kept one at or after it' },
+            replayed: { type: 'integer', description: 'delivered events made undelivered again' },
+            skipped: { type: 'integer', description: 'undelivered events before the point, now skipped' },
+            fenced: { type: 'integer', description: 'deliveries that were in flight, now fenced' },
+          },
+          required: ['subscription', 'sequence', 'replayed', 'skipped', 'fenced'],
         },
         MessageInput: z.toJSONSchema(messageInputSchema, { unrepresentable: 'any', io: 'input' }),
         BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),

@@ -7,6 +7,7 @@ import type { MessageFilter } from './message-search.js';
 export type { MessageFilter } from './message-search.js';
 import type { RateLimit } from '../domain/rate-limit.js';
 import type { SubscriptionFilter } from '../domain/subscription-filter.js';
+import type { SeekPoint } from '../domain/seek.js';
 
 /**
  * The storage port: everything Offload keeps goes through these methods. Every adapter
@@ -162,8 +163,23 @@ export interface Store {
    */
   listLive(targets: readonly string[], limit: number): Promise<LiveDelivery[]>;
 
-  /** Deletes messages created before `olderThan` whose every delivery was delivered, with their deliveries and attempts. */
-  sweep(olderThan: number): Promise<number>;
+  /**
+   * Deletes messages created before `olderThan` whose every delivery was delivered, with their
+   * deliveries and attempts. A topic named in `topics` keeps its messages until its own cutoff
+   * instead (its `retention`). A topic remembers the newest sequence and publish time it lost, so
+   * a seek older than what it keeps is refused.
+   */
+  sweep(olderThan: number, topics?: Readonly<Record<string, number>>): Promise<number>;
+
+  /**
+   * Moves a subscription to `point` (a sequence, or the first event published at or after a
+   * time), backward to replay or forward to skip ahead, in every lane, for every instance; the
+   * rules are in src/domain/seek.ts. Deliveries in flight are fenced (their settlement changes
+   * nothing) and their lanes wait out the lease they held. NotFoundError for an unknown
+   * subscription; ValidationError when `subscription` is not one; ConflictError when the point is
+   * older than what the topic keeps, or past its last sequence.
+   */
+  seek(subscription: string, point: SeekPoint): Promise<SeekResult>;
 
   /**
    * Dead-letters, with reason `expired` and without an attempt, up to `limit` live deliveries
@@ -249,6 +265,17 @@ export interface ChannelDeclaration {
 export interface ExpiredDelivery {
   target: string;
   messageId: string;
+}
+
+export interface SeekResult {
+  /** The point as a sequence: the subscription's next event is the first kept one at or after it. */
+  sequence: number;
+  /** Delivered events made undelivered again (or given a delivery they never had). */
+  replayed: number;
+  /** Undelivered events before the point, now `skipped`. */
+  skipped: number;
+  /** Deliveries that were in flight and are fenced. */
+  fenced: number;
 }
 
 export interface SendResult {
@@ -438,6 +465,9 @@ export type StoreDeferrals = Pick<Store, 'defer' | 'expireDeferred' | 'findInFli
 /** The schedule half of the port: adapters implement it in their own small module. */
 export type StoreSchedules = Pick<Store, 'listSchedules' | 'advanceSchedule' | 'setSchedulePaused'>;
 
+/** What topics keep (the sweep) and seeking over it: adapters implement it in their retention module. */
+export type StoreRetention = Pick<Store, 'sweep' | 'seek'>;
+
 /** The operator and inspection half of the port: adapters implement it in their admin module. */
 export type StoreAdmin = Pick<
   Store,
@@ -456,7 +486,6 @@ export type StoreAdmin = Pick<
   | 'redeliverSkipped'
   | 'hurryRetries'
   | 'listLive'
-  | 'sweep'
   | 'listBreakers'
   | 'saveBreaker'
 >;

@@ -175,5 +175,5 @@ export function duplicateResult(id: string, rows: readonly DuplicateRow[], now: 
  */
 export function lanePositions(lane: string, cursor: { delivered: number | string; last_id: string } | undefined, ids: readonly string[]): LanePosition[] {
   const delivered = cursor === undefined ? 0 : Number(cursor.delivered);
-  return ids.map((_, i) => ({ lane, position: delivered + i + 1, previousId: i > 0 ? ids[i - 1]! : (cursor?.last_id ?? null) }));
+  return ids.map((_, i) => ({ lane, position: delivered + i + 1, previousId: i > 0 ? ids[i - 1]! : cursor?.last_id || null }));
 }

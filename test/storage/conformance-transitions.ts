@@ -175,6 +175,14 @@ export function describeTransitionConformance(adapter: string, open: (clock: Fak
         clock.advance(1_000);
         await check('sweep', 'q', 'm1', () => store.sweep(clock.now()));
       },
+      'seek-replay': async () => {
+        await into('delivered', 't', 'e1');
+        await check('seek-replay', 't', 'e1', () => store.seek('t/a', { sequence: 1 }));
+      },
+      'seek-skip': async () => {
+        await into('ready', 't', 'e1');
+        await check('seek-skip', 't', 'e1', () => store.seek('t/a', { sequence: 2 }));
+      },
     };
 
     for (const event of DELIVERY_EVENTS) it(`carries out '${event}' as the table says`, () => cases[event]());

@@ -12,6 +12,7 @@ import { describeFilterConformance } from './conformance-filters.js';
 import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
 import { describePriorityConformance } from './conformance-priority.js';
 import { describeSettleAndClaimConformance } from './conformance-settle-claim.js';
+import { describeSeekConformance } from './conformance-seek.js';
 import { messageSearchCases } from './conformance-search.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
@@ -25,6 +26,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeLanePositionConformance(adapter, open);
   describeDeferredConformance(adapter, open);
   describeSettleAndClaimConformance(adapter, open);
+  describeSeekConformance(adapter, open);
   describeAgreementConformance(adapter, harness);
   describeFilterConformance(adapter, harness);
   describeFifoDelayConformance(adapter, open);

@@ -70,19 +70,6 @@ export function adminStatements(schema: string) {
         FROM ${s}.target_counts GROUP BY target_id
       ) k ON k.target_id = c.id
       ORDER BY c.id`),
-    /** Folds the counter slots of connections into slot 0; slots in use by an open transaction are left for next time. */
-    foldCounts: st('a_fold_counts', (s) => `WITH moved AS (
-        DELETE FROM ${s}.target_counts c USING (
-          SELECT target_id, slot FROM ${s}.target_counts WHERE slot <> 0 FOR UPDATE SKIP LOCKED
-        ) x WHERE c.target_id = x.target_id AND c.slot = x.slot
-        RETURNING c.*
-      )
-      INSERT INTO ${s}.target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
-      SELECT target_id, 0, SUM(depth), SUM(in_flight), SUM(delivered), SUM(deadlettered), SUM(skipped), MAX(delivered_sequence)
-      FROM moved GROUP BY target_id
-      ON CONFLICT (target_id, slot) DO UPDATE SET depth = c.depth + EXCLUDED.depth, in_flight = c.in_flight + EXCLUDED.in_flight,
-        delivered = c.delivered + EXCLUDED.delivered, deadlettered = c.deadlettered + EXCLUDED.deadlettered,
-        skipped = c.skipped + EXCLUDED.skipped, delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)`),
     setPaused: st('a_set_paused', (s) => `UPDATE ${s}.channels SET paused = $2 WHERE id = $1`),
 
     blockedLanes: st('a_blocked_lanes', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes
@@ -112,21 +99,6 @@ export function adminStatements(schema: string) {
       AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING target_id),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
       SELECT COUNT(*) AS n FROM d`),
-    /**
-     * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
-     * their deliveries (attempts go by cascade), $2 at a time. A topic's are swept holding its row
-     * lock (see sweep), like declare's backfill reads them.
-     */
-    sweep: st('a_sweep', (s) => `WITH victims AS (
-        SELECT m.pk FROM ${s}.messages m WHERE m.channel_id = $3 AND m.created_at < $1
-          AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')
-        LIMIT $2 FOR UPDATE OF m SKIP LOCKED
-      ), gone AS (
-        DELETE FROM ${s}.deliveries WHERE message_pk IN (SELECT pk FROM victims)
-      ), swept AS (
-        DELETE FROM ${s}.messages WHERE pk IN (SELECT pk FROM victims) RETURNING pk
-      )
-      SELECT COUNT(*) AS n FROM swept`),
     /** Live deliveries of one target without payloads, with their lane's state, head flag and pause. $1 target, $2 limit. */
     liveList: st('a_live_list', (s) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, m.id, m.key, m.type, d.lane,
       d.status, d.attempts, d.available_at, d.last_error, l.state AS lane_state,
@@ -165,7 +137,6 @@ export function adminStatements(schema: string) {
       ON CONFLICT (origin) DO UPDATE SET state = EXCLUDED.state, open_until = EXCLUDED.open_until, reason = EXCLUDED.reason,
         updated_at = EXCLUDED.updated_at
       WHERE EXCLUDED.updated_at >= breakers.updated_at`),
-    lockTopic: st('a_lock_topic', (s) => `SELECT id FROM ${s}.channels WHERE id = $1 FOR NO KEY UPDATE`),
   };
 }
 

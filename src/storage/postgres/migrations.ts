@@ -225,6 +225,28 @@ ALTER TABLE channels ADD COLUMN filter TEXT, ADD COLUMN filter_types TEXT[] COLL
 `,
   },
   {
+    version: 11,
+    name: 'topic retention marks',
+    sql: `
+-- What retention took from each topic: the newest sequence and publish time swept away (written
+-- by the sweep under the topic row lock). Every event after swept_sequence is kept, so a seek to
+-- it or later can replay; an older point is refused. Topics swept before this version: the newest
+-- sequence missing below a kept one (or every sequence when the newest are gone), and a time just
+-- before the oldest event kept after it.
+ALTER TABLE channels ADD COLUMN swept_sequence BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN swept_created_at BIGINT NOT NULL DEFAULT 0;
+UPDATE channels c SET swept_sequence = GREATEST(
+  COALESCE((SELECT MAX(m.sequence) - 1 FROM messages m WHERE m.channel_id = c.id AND m.sequence IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.channel_id = c.id AND p.sequence = m.sequence - 1)), 0),
+  CASE WHEN COALESCE((SELECT MAX(sequence) FROM messages WHERE channel_id = c.id), 0) < c.last_sequence THEN c.last_sequence ELSE 0 END)
+WHERE c.kind = 'topic';
+UPDATE channels c SET swept_created_at = COALESCE(
+  (SELECT MIN(created_at) - 1 FROM messages WHERE channel_id = c.id AND sequence > c.swept_sequence),
+  (extract(epoch FROM now()) * 1000)::bigint)
+WHERE c.kind = 'topic' AND c.swept_sequence > 0;
+`,
+  },
+  {
     version: 12,
     name: 'asynchronous acknowledgement',
     sql: `

@@ -33,8 +33,6 @@ interface StatsRow {
 
 type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
 
-const SWEEP_SLICE = 5_000;
-
 /** Operator and inspection methods, mirroring the SQLite adapter; lane changes follow lanes.ts. */
 export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channels: ChannelCache, clock: Clock): Admin {
   const now = () => clock.now();
@@ -104,20 +102,6 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     const [pending] = await run<{ n: number }>(pool, sql.lanePending, [target.id, lane.lane], true);
     const [headView] = await views(pool, headRows);
     return { target: target.name, lane: lane.lane, state: lane.state, reason: lane.reason, since: lane.since, pending: pending!.n, head: headView ?? null };
-  }
-
-  async function sweepChannel(channelId: number, olderThan: number, isTopic: boolean): Promise<number> {
-    let total = 0;
-    for (;;) {
-      // A topic's messages are swept holding its row lock, as declare's backfill reads them, so a
-      // message is never deleted while a new subscription is being given a delivery for it.
-      const [swept] = await transaction(pool, 'relaxed', async (client) => {
-        if (isTopic) await run(client, sql.lockTopic, [channelId], true);
-        return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
-      });
-      total += swept!.n;
-      if (swept!.n < SWEEP_SLICE) return total;
-    }
   }
 
   return {
@@ -254,14 +238,6 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     saveBreaker: (b) =>
       guard(async () => {
         await run(pool, sql.saveBreaker, [b.origin, b.state, b.openUntil, b.reason, b.updatedAt], true);
-      }),
-    sweep: (olderThan) =>
-      guard(async () => {
-        await channels.reload();
-        await run(pool, sql.foldCounts, [], true);
-        let total = 0;
-        for (const c of channels.all()) if (c.kind !== 'subscription') total += await sweepChannel(c.id, olderThan, c.kind === 'topic');
-        return total;
       }),
   };
 }

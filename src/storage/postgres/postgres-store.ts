@@ -16,6 +16,7 @@ import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
+import { createPostgresRetention } from './retention.js';
 import { hotStatements, toLike, type HotStatements } from './statements.js';
 import { insertMessages, type SendItem } from './writes.js';
 
@@ -149,6 +150,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   const admin = createPostgresAdmin(pool, adminStatements(schema), channels, clock);
   const schedules = createPostgresSchedules(pool, schema);
+  const retention = createPostgresRetention(pool, schema, channels, clock);
   const ensured = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
     await guard(ensureReady);
     return fn(...args);
@@ -170,7 +172,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     skipLaneHead: ensured(admin.skipLaneHead),
     listSkipped: ensured(admin.listSkipped),
     redeliverSkipped: ensured(admin.redeliverSkipped),
-    sweep: ensured(admin.sweep),
+    sweep: ensured(retention.sweep),
+    seek: ensured(retention.seek),
     expire: (limit) =>
       guard(async () => {
         await ensureReady();

@@ -233,6 +233,27 @@ ALTER TABLE channels ADD COLUMN filter_keys TEXT;
 `,
   },
   {
+    version: 13,
+    name: 'topic retention marks',
+    sql: `
+-- What retention took from each topic: the newest sequence and publish time swept away. Every
+-- event after swept_sequence is kept, so a seek to it or later can replay; an older point is
+-- refused. Topics swept before this version: the newest sequence missing below a kept one (or
+-- every sequence when the newest are gone), and a time just before the oldest event kept after it.
+ALTER TABLE channels ADD COLUMN swept_sequence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE channels ADD COLUMN swept_created_at INTEGER NOT NULL DEFAULT 0;
+UPDATE channels SET swept_sequence = MAX(
+  COALESCE((SELECT MAX(m.sequence) - 1 FROM messages m WHERE m.channel_id = channels.id AND m.sequence IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.channel_id = channels.id AND p.sequence = m.sequence - 1)), 0),
+  CASE WHEN COALESCE((SELECT MAX(sequence) FROM messages WHERE channel_id = channels.id), 0) < last_sequence THEN last_sequence ELSE 0 END)
+WHERE kind = 'topic';
+UPDATE channels SET swept_created_at = COALESCE(
+  (SELECT MIN(created_at) - 1 FROM messages WHERE channel_id = channels.id AND sequence > channels.swept_sequence),
+  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+WHERE kind = 'topic' AND swept_sequence > 0;
+`,
+  },
+  {
     version: 14,
     name: 'asynchronous acknowledgement',
     sql: `

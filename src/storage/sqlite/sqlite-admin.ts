@@ -121,11 +121,6 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       updated_at = excluded.updated_at WHERE excluded.updated_at >= breakers.updated_at`),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id = ?'),
     deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
-    sweepable: db.prepare(`SELECT m.pk FROM messages m WHERE m.created_at < ?
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered') LIMIT 5000`),
-    sweepAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_pk = ?)'),
-    sweepDeliveries: db.prepare('DELETE FROM deliveries WHERE message_pk = ?'),
-    sweepMessage: db.prepare('DELETE FROM messages WHERE pk = ?'),
   };
 
   const now = () => clock.now();
@@ -338,23 +333,6 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async saveBreaker(b) {
       sql.saveBreaker.run(b.origin, b.state, b.openUntil, b.reason, b.updatedAt);
-    },
-    async sweep(olderThan) {
-      // In slices, so a large backlog never holds the write lock for long.
-      let total = 0;
-      for (;;) {
-        const swept = db.transaction(() => {
-          const rows = sql.sweepable.all(olderThan) as Array<{ pk: number }>;
-          for (const { pk } of rows) {
-            sql.sweepAttempts.run(pk);
-            sql.sweepDeliveries.run(pk);
-            sql.sweepMessage.run(pk);
-          }
-          return rows.length;
-        }).immediate();
-        total += swept;
-        if (swept < 5000) return total;
-      }
     },
   };
 }

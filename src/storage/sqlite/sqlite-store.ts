@@ -16,6 +16,7 @@ import { settleAll } from './settle.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createSqliteExpiry } from './expiry.js';
 import { createRateLimits } from './rate-limits.js';
+import { createSqliteRetention } from './retention.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
 import { createWalSync } from './wal-sync.js';
@@ -99,6 +100,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     clock,
     ...createSqliteAdmin(db, channels, clock),
     ...createSqliteExpiry(db, channels, clock),
+    ...createSqliteRetention(db, channels, clock),
     ...createRateLimits(db, clock),
     ...createSqliteSchedules(db),
     ...createSqliteDeferrals(db, clock),

@@ -1,0 +1,169 @@
+import type pg from 'pg';
+import type { Clock } from '../../domain/clock.js';
+import { ConflictError, ValidationError } from '../../domain/errors.js';
+import { seekRefusal, type SeekPoint } from '../../domain/seek.js';
+import type { SeekResult, StoreRetention } from '../port.js';
+import type { ChannelCache, ChannelRow } from './channel-cache.js';
+import { execute, guard, run, transaction } from './connection.js';
+import { countInto, passesFilter, statementFactory } from './statements.js';
+
+const SWEEP_SLICE = 5_000;
+
+/** Messages of topic $2 at or after the point $3 that pass subscription $1's current filter: what a seek replays. */
+const replayable = (s: string) => `SELECT m.pk FROM ${s}.messages m JOIN ${s}.channels c ON c.id = $1
+  WHERE m.channel_id = $2 AND m.sequence >= $3 AND ${passesFilter('c', 'm.type', 'm.key')}`;
+
+/**
+ * What topics keep and how subscriptions move over it: the sweep (retention) and seek.
+ *
+ * Seek locking (see lanes.ts for the rules it follows): one transaction takes the topic row
+ * (FOR NO KEY UPDATE, as a publisher, declare's backfill and the sweep do), then every lane row
+ * of the subscription in lane order (FOR UPDATE, as settlements lock lanes: R3), then changes the
+ * deliveries. With the topic held, no publish adds events and no sweep removes them meanwhile;
+ * with the lanes held, no claim or settlement of the subscription is halfway: a claim that
+ * started before has committed (its lease is then fenced), one that comes after sees the seek.
+ * Fencing moves the epoch of every delivery in flight, so its settlement changes nothing, and
+ * keeps the lane's `leased_until`, so no claim takes the lane before that lease expires (I2).
+ * Lanes the seek creates are upserted (R2), lanes it empties are deleted by a statement that
+ * runs after their locks were granted (R1).
+ */
+export function createPostgresRetention(pool: pg.Pool, schema: string, channels: ChannelCache, clock: Clock): StoreRetention {
+  const st = statementFactory(schema);
+  const sql = {
+    foldCounts: st('r_fold_counts', (s) => `WITH moved AS (
+        DELETE FROM ${s}.target_counts c USING (
+          SELECT target_id, slot FROM ${s}.target_counts WHERE slot <> 0 FOR UPDATE SKIP LOCKED
+        ) x WHERE c.target_id = x.target_id AND c.slot = x.slot
+        RETURNING c.*
+      )
+      INSERT INTO ${s}.target_counts AS c (target_id, slot, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence)
+      SELECT target_id, 0, SUM(depth), SUM(in_flight), SUM(delivered), SUM(deadlettered), SUM(skipped), MAX(delivered_sequence)
+      FROM moved GROUP BY target_id
+      ON CONFLICT (target_id, slot) DO UPDATE SET depth = c.depth + EXCLUDED.depth, in_flight = c.in_flight + EXCLUDED.in_flight,
+        delivered = c.delivered + EXCLUDED.delivered, deadlettered = c.deadlettered + EXCLUDED.deadlettered,
+        skipped = c.skipped + EXCLUDED.skipped, delivered_sequence = GREATEST(c.delivered_sequence, EXCLUDED.delivered_sequence)`),
+    /** The topic row: the lock a publisher takes, and what the topic keeps. */
+    lockTopic: st('r_lock_topic', (s) => `SELECT last_sequence, swept_sequence, swept_created_at FROM ${s}.channels WHERE id = $1 FOR NO KEY UPDATE`),
+    /**
+     * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
+     * their deliveries (attempts go by cascade), $2 at a time; a topic remembers the newest it lost.
+     */
+    sweep: st('r_sweep', (s) => `WITH victims AS (
+        SELECT m.pk, m.sequence, m.created_at FROM ${s}.messages m WHERE m.channel_id = $3 AND m.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')
+        LIMIT $2 FOR UPDATE OF m SKIP LOCKED
+      ), gone AS (
+        DELETE FROM ${s}.deliveries WHERE message_pk IN (SELECT pk FROM victims)
+      ), swept AS (
+        DELETE FROM ${s}.messages WHERE pk IN (SELECT pk FROM victims) RETURNING pk
+      ), marked AS (
+        UPDATE ${s}.channels c SET swept_sequence = GREATEST(c.swept_sequence, v.sequence), swept_created_at = GREATEST(c.swept_created_at, v.created_at)
+        FROM (SELECT MAX(sequence) AS sequence, MAX(created_at) AS created_at FROM victims WHERE sequence IS NOT NULL) v
+        WHERE c.id = $3 AND v.sequence IS NOT NULL
+      )
+      SELECT COUNT(*) AS n FROM swept`),
+    firstAt: st('r_first_at', (s) => `SELECT MIN(sequence) AS sequence FROM ${s}.messages WHERE channel_id = $1 AND created_at >= $2 AND sequence IS NOT NULL`),
+    lockLanes: st('r_lock_lanes', (s) => `SELECT lane FROM ${s}.lanes WHERE target_id = $1 ORDER BY lane FOR UPDATE`),
+    /** Before fencing: a lane in flight holds its lease until the one its call held ends (an asynchronously acknowledged call: its deadline). */
+    holdLanes: st('r_hold_lanes', (s) => `UPDATE ${s}.lanes l SET leased_until = GREATEST(COALESCE(l.leased_until, 0), h.until)
+      FROM (SELECT d.lane, MAX(d.available_at) AS until FROM ${s}.deliveries d
+        WHERE d.target_id = $1 AND d.available_at IS NOT NULL AND d.status = 'delivering' GROUP BY d.lane) h
+      WHERE l.target_id = $1 AND l.lane = h.lane`),
+    fence: st('r_fence', (s) => `UPDATE ${s}.deliveries SET status = 'ready', available_at = $2, lease_owner = NULL, epoch = epoch + 1, updated_at = $2
+      WHERE target_id = $1 AND status = 'delivering'`),
+    skipBefore: st('r_skip_before', (s) => `UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $3
+      WHERE target_id = $1 AND available_at IS NOT NULL AND position < $2`),
+    /** Per lane: delivered events replayed (the cursor goes back by that many), and the id of the last delivered before the point ($3). */
+    rewind: st('r_rewind', (s) => `SELECT r.lane, r.n, (
+        SELECT m.id FROM ${s}.messages m JOIN ${s}.deliveries d ON d.message_pk = m.pk AND d.target_id = $1
+        WHERE m.channel_id = $2 AND m.sequence < $3 AND d.lane = r.lane AND d.status = 'delivered' ORDER BY m.sequence DESC LIMIT 1
+      ) AS last_id
+      FROM (SELECT d.lane, COUNT(*) AS n FROM ${s}.deliveries d
+        WHERE d.message_pk IN (${replayable(s)}) AND d.target_id = $1 AND d.status = 'delivered' GROUP BY d.lane) r`),
+    moveCursors: st('r_move_cursors', (s) => `UPDATE ${s}.lane_cursors c SET delivered = c.delivered - v.n, last_id = v.last_id
+      FROM unnest($2::text[], $3::bigint[], $4::text[]) AS v(lane, n, last_id) WHERE c.target_id = $1 AND c.lane = v.lane`),
+    dropCursors: st('r_drop_cursors', (s) => `DELETE FROM ${s}.lane_cursors WHERE target_id = $1 AND delivered <= 0`),
+    replay: st('r_replay', (s) => `UPDATE ${s}.deliveries SET status = 'ready', attempts = 0, available_at = $4, last_error = NULL, updated_at = $4
+      WHERE message_pk IN (${replayable(s)}) AND target_id = $1 AND status = 'delivered'`),
+    addMissing: st('r_add_missing', (s) => `INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
+      SELECT m.pk, $1::bigint, CASE $5::text WHEN 'key' THEN COALESCE(m.key, '') ELSE '' END, m.sequence, 'ready', 0,
+        GREATEST($4::bigint, COALESCE(m.deliver_at, $4::bigint)), $4::bigint
+      FROM ${s}.messages m WHERE m.pk IN (${replayable(s)})
+        AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.target_id = $1)
+      ORDER BY m.sequence`),
+    freshBudget: st('r_fresh_budget', (s) => `UPDATE ${s}.deliveries SET attempts = 0, available_at = $2, last_error = NULL, updated_at = $2
+      WHERE target_id = $1 AND available_at IS NOT NULL AND status = 'ready' AND attempts > 0`),
+    /** Every lane with live deliveries is active and due now; `leased_until` is kept (a fenced call's lease is waited out). */
+    upsertLanes: st('r_upsert_lanes', (s) => `INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
+      SELECT DISTINCT target_id, lane, 'active', $2::bigint FROM ${s}.deliveries WHERE target_id = $1 AND available_at IS NOT NULL ORDER BY 2
+      ON CONFLICT (target_id, lane) DO UPDATE SET state = 'active', reason = NULL, since = NULL, ready_at = EXCLUDED.ready_at, filling = false`),
+    dropLanes: st('r_drop_lanes', (s) => `DELETE FROM ${s}.lanes l WHERE l.target_id = $1 AND (l.leased_until IS NULL OR l.leased_until <= $2)
+      AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.target_id = l.target_id AND d.lane = l.lane AND d.available_at IS NOT NULL)`),
+    activateLanes: st('r_activate_lanes', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $2, filling = false
+      WHERE target_id = $1`),
+    count: st('r_count', (s) => countInto(s, `SELECT $1::bigint, $2::bigint, $3::bigint, 0::bigint, 0::bigint, $4::bigint, 0::bigint`)),
+    rewindSequence: st('r_rewind_sequence', (s) => `UPDATE ${s}.target_counts SET delivered_sequence = LEAST(delivered_sequence, $2) WHERE target_id = $1`),
+  };
+
+  async function sweepChannel(channelId: number, olderThan: number, isTopic: boolean): Promise<number> {
+    let total = 0;
+    for (;;) {
+      // A topic's messages are swept holding its row lock, as declare's backfill and seek read them,
+      // so a message is never deleted while a subscription is being given a delivery for it.
+      const [swept] = await transaction(pool, 'relaxed', async (client) => {
+        if (isTopic) await run(client, sql.lockTopic, [channelId], true);
+        return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
+      });
+      total += swept!.n;
+      if (swept!.n < SWEEP_SLICE) return total;
+    }
+  }
+
+  async function seek(client: pg.PoolClient, sub: ChannelRow, point: SeekPoint, now: number): Promise<SeekResult> {
+    const topic = sub.topicId!;
+    const [kept] = await run<{ last_sequence: number; swept_sequence: number; swept_created_at: number }>(client, sql.lockTopic, [topic], true);
+    const resolved = 'sequence' in point
+      ? point.sequence
+      : ((await run<{ sequence: number | null }>(client, sql.firstAt, [topic, point.time], true))[0]?.sequence ?? kept!.last_sequence + 1);
+    const refusal = seekRefusal(point, resolved, { lastSequence: kept!.last_sequence, sweptSequence: kept!.swept_sequence, sweptCreatedAt: kept!.swept_created_at });
+    if (refusal) throw new ConflictError(refusal);
+    await run(client, sql.lockLanes, [sub.id], true);
+    await execute(client, sql.holdLanes, [sub.id], true);
+    const fenced = await execute(client, sql.fence, [sub.id, now], true);
+    const skipped = await execute(client, sql.skipBefore, [sub.id, resolved, now], true);
+    const rewind = await run<{ lane: string; n: number; last_id: string | null }>(client, sql.rewind, [sub.id, topic, resolved], true);
+    if (rewind.length > 0) {
+      await run(client, sql.moveCursors, [sub.id, rewind.map((r) => r.lane), rewind.map((r) => r.n), rewind.map((r) => r.last_id ?? '')], true);
+    }
+    await execute(client, sql.dropCursors, [sub.id], true);
+    const replayed = (await execute(client, sql.replay, [sub.id, topic, resolved, now], true))
+      + (await execute(client, sql.addMissing, [sub.id, topic, resolved, now, sub.ordering], true));
+    await execute(client, sql.freshBudget, [sub.id, now], true);
+    await execute(client, sql.activateLanes, [sub.id, now], true);
+    await execute(client, sql.upsertLanes, [sub.id, now], true);
+    await execute(client, sql.dropLanes, [sub.id, now], true);
+    await execute(client, sql.count, [sub.id, replayed - skipped, -fenced, skipped], true);
+    await execute(client, sql.rewindSequence, [sub.id, resolved - 1], true);
+    return { sequence: resolved, replayed, skipped, fenced };
+  }
+
+  return {
+    sweep: (olderThan, topics = {}) =>
+      guard(async () => {
+        await channels.reload();
+        await run(pool, sql.foldCounts, [], true);
+        let total = 0;
+        for (const c of channels.all()) {
+          if (c.kind === 'subscription') continue;
+          const cutoff = c.kind === 'topic' ? (topics[c.name] ?? olderThan) : olderThan;
+          total += await sweepChannel(c.id, cutoff, c.kind === 'topic');
+        }
+        return total;
+      }),
+    seek: async (name, point) => {
+      const sub = await guard(() => channels.require(name));
+      if (sub.kind !== 'subscription' || sub.topicId === null) throw new ValidationError(`'${name}' is not a subscription: only subscriptions seek`);
+      return transaction(pool, 'durable', (client) => seek(client, sub, point, clock.now()));
+    },
+  };
+}
