@@ -197,7 +197,8 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     endpoint.calls[0]!.answer({ kind: 'response', statusCode: 202, body: '' });
     await scheduler.settle();
     expect(dispatcher.inFlight()).toBe(0);
-    expect(events).toEqual([]);
+    expect(events.map((e) => [e.type, e.ids, e.statusCode])).toEqual([['deferred', ['m1'], 202]]);
+    events.length = 0;
     expect(await statusOf('m1')).toMatchObject({ status: 'delivering', attempts: 1 });
     // Past the call's own lease, short of the deadline: still deferred, not taken over.
     await scheduler.advance(4_000);

@@ -16,7 +16,8 @@ import { signatureHeaders } from './signing.js';
 
 /** What happened to a delivery, for logs, metrics, the event stream and notifications. */
 export interface DeliveryEvent {
-  type: 'delivered' | 'retrying' | 'deadlettered' | 'parked' | 'stalled' | 'fenced';
+  /** `deferred`: the endpoint answered 202 on a target with asyncTimeout; the attempt waits for its completion. */
+  type: 'delivered' | 'retrying' | 'deadlettered' | 'parked' | 'stalled' | 'fenced' | 'deferred';
   target: string;
   lane: string | null;
   ids: string[];
@@ -44,7 +45,7 @@ export interface DeliveryGate {
 /** One traced delivery attempt; `traceparent` goes out as the call's header. */
 export interface AttemptSpan {
   traceparent: string;
-  end(result: { outcome: DeliveryEvent['type'] | 'deferred' | 'released' | 'error'; statusCode: number | null; error: string | null }): void;
+  end(result: { outcome: DeliveryEvent['type'] | 'released' | 'error'; statusCode: number | null; error: string | null }): void;
 }
 
 /** Traces each delivery attempt as a child of the producer's `traceparent` (OpenTelemetry when configured). */
@@ -277,8 +278,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         running.delete(entry);
         await Promise.all(renewals);
         const deadline = clock.now() + asyncTimeoutMs;
-        await options.store.defer(leases, deadline, deadline + target.lockDurationMs);
+        const deferred = await options.store.defer(leases, deadline, deadline + target.lockDurationMs);
         span?.end({ outcome: 'deferred', statusCode: 202, error: null });
+        if (deferred.some(Boolean)) {
+          options.onEvent?.({ type: 'deferred', target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: head.attempt, durationMs, statusCode: 202 });
+        }
         return;
       }
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);

@@ -57,7 +57,8 @@ export function createRateFeed(options: RateFeedOptions): RateFeed {
 
   return {
     onEvent(event) {
-      if (event.type === 'fenced') return;
+      // Neither says how the endpoint fared: a fenced call was decided by another attempt, a deferred one is not decided yet.
+      if (event.type === 'fenced' || event.type === 'deferred') return;
       rates.recordOutcome(event.target, event.type === 'delivered', event.ids.length, clock.now(), event.latenciesMs);
     },
     sample,
