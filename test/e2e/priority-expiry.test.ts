@@ -1,6 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { ConfigInput } from '../../src/config/schema.js';
 import { firstOf } from '../../src/testing/index.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
+import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+
+const pgUp = await postgresAvailable();
+
+/** SQLite: the test's own file (the default); PostgreSQL: a schema of its own, dropped after. */
+function storageOf(db: 'SQLite' | 'PostgreSQL'): ConfigInput['storage'] | undefined {
+  if (db === 'SQLite') return undefined;
+  const schema = testSchema();
+  onTestFinished(() => dropSchema(schema));
+  return { postgres: { url: TEST_PG_URL, schema, poolSize: 4 } };
+}
 
 /** The metric line's value, or 0 when the series does not exist yet. */
 async function metric(base: string, series: string): Promise<number> {
@@ -9,10 +21,11 @@ async function metric(base: string, series: string): Promise<number> {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-describe('priority and expiry on a plain queue', () => {
-  it('delivers a high priority message ahead of a backlog sent before it, oldest first within a priority', async () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('priority and expiry on a plain queue, on %s', (db) => {
+  it.skipIf(db === 'PostgreSQL' && !pgUp)('delivers a high priority message ahead of a backlog sent before it, oldest first within a priority', async () => {
     const receiver = await testReceiver();
     const offload = await startOffload({
+      storage: storageOf(db),
       endpoints: { sink: { url: receiver.url } },
       queues: { emails: { endpoint: 'sink', path: '/emails', concurrency: 1 } },
     });
@@ -31,9 +44,10 @@ describe('priority and expiry on a plain queue', () => {
     expect(order).toEqual(['reset-1', 'reset-2', ...backlog.map((m) => m.id), 'low']);
   });
 
-  it('dead-letters an expired message with reason expired without calling the endpoint, and makes no retry after expiry', async () => {
+  it.skipIf(db === 'PostgreSQL' && !pgUp)('dead-letters an expired message with reason expired without calling the endpoint, and makes no retry after expiry', async () => {
     const receiver = await testReceiver({ decide: firstOf((req) => (req.events[0]?.id === 'flaky' ? { kind: 'status', status: 503 } : undefined)) });
     const offload = await startOffload({
+      storage: storageOf(db),
       delivery: { pollInterval: '50ms' },
       endpoints: { sink: { url: receiver.url } },
       queues: {
@@ -62,9 +76,10 @@ describe('priority and expiry on a plain queue', () => {
     expect(channel).toMatchObject({ deadLettered: 2, depth: 0 });
   });
 
-  it('redrives an expired message with a fresh time to live, and it is delivered', async () => {
+  it.skipIf(db === 'PostgreSQL' && !pgUp)('redrives an expired message with a fresh time to live, and it is delivered', async () => {
     const receiver = await testReceiver();
     const offload = await startOffload({
+      storage: storageOf(db),
       delivery: { pollInterval: '50ms' },
       endpoints: { sink: { url: receiver.url } },
       queues: { offers: { endpoint: 'sink', path: '/offers' } },
