@@ -1,0 +1,182 @@
+/**
+ * CPU per delivered message of Offload on SQLite in one process: a real Offload (createOffload,
+ * SQLite in a temporary directory) delivers a pre-enqueued backlog over HTTP to a no-op receiver
+ * in its own process; the figure is this process's CPU time (user + system) from the resume to
+ * the receiver's last answer, divided by the deliveries. CPU time depends far less on other load
+ * on the machine than wall time, so before/after pairs stay comparable on a shared machine.
+ *
+ *   node --import tsx bench/sqlite-cpu.ts [--scenarios drain,fifo,fanout] [--messages 10000] [--runs 3] [--delay-ms 0]
+ *
+ * drain: a queue at concurrency 32; fifo: a fifo queue at concurrency 64 over 500 keys;
+ * fanout: a topic with 3 ordered subscriptions (ordering topic, unbatched), a tenth of the
+ * messages published. `--delay-ms` makes the receiver answer after that many milliseconds.
+ * `--profile <dir>` writes a CPU profile of each run's delivery phase only (open it in Chrome
+ * DevTools, or `node bench/lib/profile-summary.ts <file>`).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { buildConfig } from '../src/config/load.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { createOffload } from '../src/offload.js';
+
+const { values } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: 'drain,fifo,fanout' },
+    messages: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '3' },
+    'delay-ms': { type: 'string', default: '0' },
+    profile: { type: 'string' },
+  },
+});
+const MESSAGES = Number(values.messages);
+const RUNS = Number(values.runs);
+const DELAY_MS = Number(values['delay-ms']);
+
+/** The receiver: answers 200 (after the delay), counts deliveries per path, checks each path's sequence. */
+const RECEIVER = `
+const { createServer } = require('node:http');
+const delay = Number(process.argv[2]);
+const last = new Map(); const counts = new Map(); let violations = 0;
+const server = createServer((req, res) => {
+  let body = ''; req.setEncoding('utf8'); req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const e = JSON.parse(body);
+    const lane = req.url + (e.subject ?? '');
+    if (e.data.seq !== undefined) { if (e.data.seq !== (last.get(lane) ?? 0) + 1) violations++; last.set(lane, e.data.seq); }
+    const done = () => { counts.set(req.url, (counts.get(req.url) ?? 0) + 1); res.end('ok'); };
+    if (delay > 0) setTimeout(done, delay); else done();
+  });
+});
+server.keepAliveTimeout = 120000;
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+setInterval(() => { if (process.connected) process.send({ counts: Object.fromEntries(counts), violations }); }, 5).unref();
+process.on('message', (m) => { if (m === 'reset') { counts.clear(); last.clear(); violations = 0; } });
+process.on('disconnect', () => process.exit(0));
+`;
+
+interface Receiver {
+  child: ChildProcess;
+  port: number;
+  counts: Record<string, number>;
+  violations: number;
+}
+
+async function startReceiver(dir: string): Promise<Receiver> {
+  const script = join(dir, 'receiver.cjs');
+  writeFileSync(script, RECEIVER);
+  const child = fork(script, [String(DELAY_MS)]);
+  const receiver: Receiver = { child, port: 0, counts: {}, violations: 0 };
+  receiver.port = await new Promise<number>((resolve) =>
+    child.on('message', (m: { port?: number; counts?: Record<string, number>; violations?: number }) => {
+      if (m.port) resolve(m.port);
+      if (m.counts) Object.assign(receiver, { counts: m.counts, violations: m.violations });
+    }),
+  );
+  return receiver;
+}
+
+interface Scenario {
+  /** Messages published, and deliveries expected per path. */
+  messages: number;
+  channel(): Pick<ConfigInput, 'queues' | 'topics'>;
+  base: string;
+  paths: string[];
+  message(i: number): Record<string, unknown>;
+}
+
+function scenario(name: string): Scenario {
+  const pad = 'x'.repeat(220);
+  if (name === 'drain') {
+    return {
+      messages: MESSAGES, base: '/v1/queues/q', paths: ['/drain'],
+      channel: () => ({ queues: { q: { preset: 'ancillary', endpoint: 'r', path: '/drain', concurrency: 32 } } }),
+      message: (i) => ({ id: `m${i}`, data: { n: i, pad } }),
+    };
+  }
+  if (name === 'fifo') {
+    const keys = 500;
+    return {
+      messages: MESSAGES, base: '/v1/queues/f', paths: ['/fifo'],
+      channel: () => ({ queues: { f: { preset: 'aggregate-fifo', endpoint: 'r', path: '/fifo', concurrency: 64 } } }),
+      message: (i) => ({ id: `m${i}`, key: `k${i % keys}`, data: { seq: Math.floor(i / keys) + 1, pad } }),
+    };
+  }
+  if (name === 'fanout') {
+    const paths = ['/s0', '/s1', '/s2'];
+    const subscriptions = Object.fromEntries(paths.map((path, i) => [`s${i}`, { preset: 'domain-events' as const, endpoint: 'r', path, ordering: 'topic' as const, batchSize: 1 }]));
+    return {
+      messages: Math.ceil(MESSAGES / 10), base: '/v1/topics/t', paths,
+      channel: () => ({ topics: { t: { subscriptions } } }),
+      message: (i) => ({ id: `m${i}`, data: { seq: i + 1, pad } }),
+    };
+  }
+  throw new Error(`unknown scenario '${name}' (drain, fifo, fanout)`);
+}
+
+async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<{ cpuUs: number; rate: number }> {
+  const s = scenario(name);
+  const config = buildConfig({
+    server: { port: 0 },
+    storage: { sqlite: { path: join(dir, `${name}-${index}.db`) } },
+    endpoints: { r: { url: `http://127.0.0.1:${receiver.port}`, breaker: false, timeout: '30s' } },
+    ...s.channel(),
+  });
+  const offload = await createOffload(config, { logger: pino({ level: 'warn' }) });
+  await offload.start();
+  const post = async (path: string, body?: unknown) => {
+    const res = await fetch(`${offload.url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+    if (res.status >= 300) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+  };
+  receiver.child.send('reset');
+  receiver.counts = {};
+  await post(`${s.base}/pause`);
+  for (let i = 0; i < s.messages; i += 1000) {
+    await post(`${s.base}/messages/batch`, { messages: Array.from({ length: Math.min(1000, s.messages - i) }, (_, j) => s.message(i + j)) });
+  }
+  const session = values.profile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await post(`${s.base}/resume`);
+  while (!s.paths.every((p) => (receiver.counts[p] ?? 0) >= s.messages)) await new Promise((r) => setTimeout(r, 5));
+  const used = process.cpuUsage(cpu);
+  const seconds = (performance.now() - started) / 1000;
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(values.profile!, { recursive: true });
+    writeFileSync(join(values.profile!, `${name}-${index}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+  await offload.stop();
+  if (receiver.violations > 0) throw new Error(`${name}: ${receiver.violations} deliveries out of order`);
+  const deliveries = s.messages * s.paths.length;
+  return { cpuUs: (used.user + used.system) / deliveries, rate: deliveries / seconds };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const dir = mkdtempSync(join(tmpdir(), 'offload-sqlite-cpu-'));
+const receiver = await startReceiver(dir);
+try {
+  console.log(`| scenario | CPU µs per delivery (median; runs) | deliveries/s (median) |`);
+  console.log(`|---|---|---|`);
+  for (const name of values.scenarios.split(',')) {
+    // A first, unreported run warms up the JIT, so the runs that count are alike.
+    await run(name, dir, receiver, -1);
+    const results = [];
+    for (let i = 0; i < RUNS; i++) results.push(await run(name, dir, receiver, i));
+    const cpu = results.map((r) => r.cpuUs);
+    console.log(`| ${name} | ${median(cpu).toFixed(1)} (${cpu.map((c) => c.toFixed(0)).join(', ')}) | ${Math.round(median(results.map((r) => r.rate)))} |`);
+  }
+} finally {
+  receiver.child.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}
