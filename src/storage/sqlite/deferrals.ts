@@ -28,7 +28,7 @@ function deferralStatements(connection: Db) {
       WHERE target_id = ? AND deferred_until <= ? AND NOT (status = 'delivering' AND deferred_epoch = epoch)`),
     expired: db.prepare<[number, number, number], { id: number; lane: string | null }>(
       `SELECT id, lane FROM deliveries WHERE target_id = ? AND deferred_until <= ? AND status = 'delivering' AND deferred_epoch = epoch
-      ORDER BY lane, position LIMIT ?`),
+      ORDER BY lane, position LIMIT +?`),
     takeOver: db.prepare<[string, number, number, number], { epoch: number }>(
       `UPDATE deliveries SET epoch = epoch + 1, deferred_until = NULL, lease_owner = ?, available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch`),
     row: db.prepare<[number], InFlightRow>(

@@ -18,7 +18,7 @@ export function createSqliteExpiry(db: Db, channels: ChannelCache, clock: Clock)
     `SELECT d.id, d.target_id, d.status, m.id AS message_id FROM deliveries d INDEXED BY deliveries_expiring JOIN messages m ON m.pk = d.message_pk
     WHERE d.expires_at IS NOT NULL AND d.available_at IS NOT NULL AND d.expires_at <= @now AND d.lane IS NULL
       AND (d.status = 'ready' OR d.available_at <= @now)
-    ORDER BY d.expires_at LIMIT @limit`);
+    ORDER BY d.expires_at LIMIT +@limit`);
   const deadletter = sql.prepare<{ id: number; now: number; reason: string }>(
     `UPDATE deliveries SET status = 'deadlettered', available_at = NULL, lease_owner = NULL, last_error = @reason, updated_at = @now WHERE id = @id`);
   const counters = { count: counterStatements(db).count };

@@ -44,6 +44,11 @@ export interface DeliveryLane {
  * Statements of the delivery hot path: send, claim, renew, settle, release. Prepared once per
  * connection (the store's own, and each application connection used for the outbox), typed by
  * their parameters and rows.
+ *
+ * A limit is bound as `LIMIT +?`, never `LIMIT ?`: SQLite lets the value of a bare bound LIMIT
+ * steer its plan, so every new binding expires the statement and it is parsed and planned again
+ * on each run (a lane head read cost 5× more). The unary plus makes it an expression the
+ * planner leaves alone; the plans are the same.
  */
 export function prepareStatements(connection: Db) {
   const db = typed(connection);
@@ -92,7 +97,7 @@ export function prepareStatements(connection: Db) {
       `SELECT id, status FROM deliveries INDEXED BY deliveries_by_priority
       WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority = @priority AND available_at <= @now
         AND (expires_at IS NULL OR expires_at > @now)
-      ORDER BY available_at, id LIMIT @limit`),
+      ORDER BY available_at, id LIMIT +@limit`),
     /** The highest priority of the target's live plain deliveries below @below. */
     priorityBelow: db.prepare<{ targetId: number; below: number }, { priority: number }>(
       `SELECT priority FROM deliveries INDEXED BY deliveries_by_priority
@@ -104,10 +109,10 @@ export function prepareStatements(connection: Db) {
       available_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, message_pk, epoch, attempts`),
     readyLanes: db.prepare<[number, number, number, number], { lane: string }>(
       `SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
-      ORDER BY ready_at LIMIT ?`),
+      ORDER BY ready_at LIMIT +?`),
     laneHead: db.prepare<[number, string, number], LaneHeadRow>(
       `SELECT d.id AS delivery_id, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
-      WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT ?`),
+      WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT +?`),
     setLaneReady: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
     waitForFill: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ?, filling = 1 WHERE target_id = ? AND lane = ?'),
     leaseLane: db.prepare<[number, number, number, string]>('UPDATE lanes SET ready_at = ?, leased_until = ?, filling = 0 WHERE target_id = ? AND lane = ?'),
