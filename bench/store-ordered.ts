@@ -3,7 +3,8 @@
  * per delivered message, and messages/s, for
  *   - a topic-ordered subscription drained one call at a time (claim once, then settleAndClaim),
  *     singly and in batches;
- *   - a fifo queue (many keys) drained by claim loops and batched settles.
+ *   - a fifo queue (many keys) drained by claim loops and batched settles, and by loops that
+ *     settle and claim one lane at a time.
  *
  *   npx tsx bench/store-ordered.ts [--messages 5000] [--batch 100] [--keys 1000] [--workers 4]
  *
@@ -103,6 +104,20 @@ function serverCpu(): number {
   return ticks / 100;
 }
 
+/** WORKERS × 8 loops each holding one key: every answer settles and claims the next lane in one store step. */
+async function drainFifoStepwise(store: Store, target: string): Promise<void> {
+  let done = 0;
+  await Promise.all(Array.from({ length: WORKERS * 8 }, async (_, w) => {
+    const next: ClaimRequest = { target, limit: 1, owner: `s${w}`, leaseMs: 60_000 };
+    let claims = await store.claim(next);
+    while (claims.length > 0) {
+      done += count(claims);
+      claims = (await store.settleAndClaim(delivered(claims), next)).claims;
+    }
+  }));
+  if (done !== MESSAGES) throw new Error(`drained ${done} of ${MESSAGES} from ${target}`);
+}
+
 async function measure(name: string, work: () => Promise<void>): Promise<void> {
   const before = queries;
   const server = serverCpu();
@@ -116,7 +131,9 @@ async function measure(name: string, work: () => Promise<void>): Promise<void> {
 }
 
 const schema = `offload_bench_${randomBytes(4).toString('hex')}`;
-const store = createPostgresStore({ url: PG_URL, schema, poolSize: WORKERS + 2 });
+// The store runs on a pool of this module's `pg`, whose queries are the ones counted.
+const pool = new pg.Pool({ connectionString: PG_URL, max: WORKERS + 2 });
+const store = createPostgresStore({ pool, schema });
 try {
   await store.migrate();
   await store.declare([
@@ -124,17 +141,21 @@ try {
     { name: 't/one', kind: 'subscription', topic: 't', ordering: 'topic' },
     { name: 't/batched', kind: 'subscription', topic: 't', ordering: 'topic' },
     { name: 'f', kind: 'fifo' },
+    { name: 'g', kind: 'fifo' },
   ]);
   await sendAll(store, 't', () => null);
   await sendAll(store, 'f', (i) => `k${i % KEYS}`);
+  await sendAll(store, 'g', (i) => `k${i % KEYS}`);
   console.log(`${MESSAGES} messages; PostgreSQL round trips counted at the client`);
   console.log('| case | messages/s | round trips per message | server CPU µs per message | client CPU µs per message |');
   console.log('|---|---|---|---|---|');
   await measure('subscription, one call in flight, batch 1', () => drainSubscription(store, 't/one', 1));
   await measure(`subscription, one call in flight, batch ${BATCH}`, () => drainSubscription(store, 't/batched', BATCH));
   await measure(`fifo, ${KEYS} keys, ${WORKERS} claim loops (limit 32) + batched settles`, () => drainFifo(store, 'f'));
+  await measure(`fifo, ${KEYS} keys, ${WORKERS * 8} loops of settleAndClaim (limit 1)`, () => drainFifoStepwise(store, 'g'));
 } finally {
   await store.close();
+  await pool.end();
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

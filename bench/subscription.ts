@@ -1,22 +1,43 @@
 /**
- * Ordered topic subscriptions on SQLite: events/s of one total-order subscription with batches
+ * Ordered topic subscriptions on SQLite (or, with `--postgres URL`, PostgreSQL: a fresh schema per
+ * case, dropped afterwards): events/s of one total-order subscription with batches
  * of 100 and without batching, and what fan-out to 3 subscriptions costs against one. Events are
  * published first (paused), then delivered to a no-op receiver in its own process, which checks
  * that every subscription got every sequence in order.
  *
- *   node --import tsx bench/subscription.ts [--events 50000]
+ *   node --import tsx bench/subscription.ts [--events 50000] [--postgres postgres://postgres@127.0.0.1:5432/test]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { pino } from 'pino';
 import { buildConfig } from '../src/config/load.js';
 import { createOffload } from '../src/offload.js';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' } } });
+const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' }, postgres: { type: 'string' } } });
 const EVENTS = Number(values.events);
+const POSTGRES = values.postgres;
+const SCHEMA_PREFIX = `offload_sub_${process.pid}`;
+
+/** Where a case stores its data: a file of its own, or a schema of its own (dropped at the end). */
+function storage(dir: string, tag: string) {
+  return POSTGRES ? { postgres: { url: POSTGRES, schema: `${SCHEMA_PREFIX}_${tag}` } } : { sqlite: { path: join(dir, `${tag}.db`) } };
+}
+
+async function dropSchemas(): Promise<void> {
+  if (!POSTGRES) return;
+  const client = new pg.Client({ connectionString: POSTGRES });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [SCHEMA_PREFIX]);
+    for (const { nspname } of rows) await client.query(`DROP SCHEMA "${nspname}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
 
 /** The receiver process: counts events per path and checks each path's sequences arrive in order. */
 const RECEIVER = `
@@ -59,7 +80,7 @@ async function startReceiver(dir: string): Promise<{ child: ChildProcess; port: 
 async function run(events: number, subscriptions: number, batchSize: number, dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>): Promise<{ events: number; seconds: number; cpuPerEvent: number }> {
   const tag = `s${subscriptions}b${batchSize}`;
   const subs = Object.fromEntries(Array.from({ length: subscriptions }, (_, i) => [`sub${i}`, { endpoint: 'r', path: `/${tag}/${i}`, ordering: 'topic' as const, batchSize }]));
-  const config = buildConfig({ server: { port: 0 }, storage: { sqlite: { path: join(dir, `${tag}.db`) } }, endpoints: { r: { url: `http://127.0.0.1:${receiver.port}`, breaker: false } }, topics: { events: { subscriptions: subs } } });
+  const config = buildConfig({ server: { port: 0 }, storage: storage(dir, tag), endpoints: { r: { url: `http://127.0.0.1:${receiver.port}`, breaker: false } }, topics: { events: { subscriptions: subs } } });
   const offload = await createOffload(config, { logger: pino({ level: 'warn' }) });
   await offload.start();
   const post = (path: string, body?: unknown) => fetch(`${offload.url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
@@ -95,4 +116,5 @@ try {
 } finally {
   receiver.child.send('exit');
   rmSync(dir, { recursive: true, force: true });
+  await dropSchemas();
 }
