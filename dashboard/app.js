@@ -6,10 +6,12 @@ import { connectFeed, setUpFeed } from './feed.js';
 import { setUpCharts, showCharts } from './charts.js';
 import { setUpExplorer, showMessage, showSearch } from './explorer.js';
 import { setUpDeadLetters, showDeadLetters } from './dead-letters.js';
+import { setUpSchedules, showSchedules } from './schedules.js';
+import { setUpSeek } from './seek.js';
 
 /** The dashboard's entry point: tabs follow the URL's hash, so every view can be linked to. */
 
-const TABS = ['overview', 'messages', 'deadletters', 'charts'];
+const TABS = ['overview', 'messages', 'deadletters', 'charts', 'schedules'];
 
 function route() {
   const hash = location.hash.slice(1);
@@ -22,6 +24,7 @@ function route() {
   }
   showCharts(tab === 'charts');
   showDeadLetters(tab === 'deadletters');
+  showSchedules(tab === 'schedules');
   if (message) void showMessage(decodeURIComponent(message[1] ?? ''), new URLSearchParams(search).get('channel'));
   else if (tab === 'messages') showSearch();
 }
@@ -32,6 +35,8 @@ setUpFeed();
 setUpCharts();
 setUpExplorer();
 setUpDeadLetters();
+setUpSchedules();
+setUpSeek();
 onKeyChange(() => {
   void connectFeed();
   void refresh();

@@ -1,6 +1,7 @@
 // @ts-check
 import { $, badge, clock, duration, el, fmt, relative, setClass, setText } from './lib/dom.js';
 import { api, channelPath, enc, notify, subscriptionPath } from './lib/api.js';
+import { openSeek } from './seek.js';
 
 /**
  * The overview: every channel from `GET /v1/channels` (refreshed every 2 s), the circuit
@@ -11,7 +12,7 @@ import { api, channelPath, enc, notify, subscriptionPath } from './lib/api.js';
  *   deadLettered: number, skipped: number, parkedKeys: number, stalledLanes: number, stalled?: boolean, lastSequence?: number | null,
  *   endpoint?: string, breaker?: string, rates?: Rates }} Channel
  * @typedef {'name' | 'kind' | 'state' | 'depth' | 'inFlight' | 'oldest' | 'rate' | 'delivered' | 'dead' | 'blocked' | 'breaker' | 'actions'} Column
- * @typedef {{ pause?: HTMLButtonElement, redrive?: HTMLButtonElement, lanes?: HTMLButtonElement }} Buttons
+ * @typedef {{ pause?: HTMLButtonElement, redrive?: HTMLButtonElement, lanes?: HTMLButtonElement, seek?: HTMLButtonElement }} Buttons
  * @typedef {{ tr: HTMLTableRowElement, cells: Record<Column, HTMLTableCellElement>, buttons: Buttons, data: Channel }} Row
  * @typedef {{ tr: HTMLTableRowElement, cell: HTMLTableCellElement, signature: string, since: Array<{ node: HTMLElement, at: string | null }> }} Detail
  */
@@ -66,7 +67,8 @@ function createRow(c) {
     buttons.pause = el('button', { type: 'button', 'data-action': 'pause', 'data-name': c.name });
     if (c.kind === 'queue' || c.kind === 'fifo') buttons.redrive = el('button', { type: 'button', 'data-action': 'redrive', 'data-name': c.name, text: 'Redrive', title: 'Put every dead letter back in the queue' });
     if (c.kind === 'fifo' || c.kind === 'subscription') buttons.lanes = el('button', { type: 'button', 'data-action': 'lanes', 'data-name': c.name });
-    actions.append(...[buttons.lanes, buttons.redrive, buttons.pause].filter((b) => b !== undefined));
+    if (c.kind === 'subscription') buttons.seek = el('button', { type: 'button', 'data-action': 'seek', 'data-name': c.name, text: 'Seek…', title: 'Replay from a sequence or time, or skip ahead' });
+    actions.append(...[buttons.lanes, buttons.seek, buttons.redrive, buttons.pause].filter((b) => b !== undefined));
   }
   cells.actions.append(actions);
   return { tr, cells, buttons, data: c };
@@ -271,6 +273,7 @@ async function onAction(e) {
   if (!row) return;
   const c = row.data;
   if (action === 'lanes') return toggleLanes(name);
+  if (action === 'seek') return openSeek(c, () => void refresh());
   /** @type {() => Promise<any>} */
   let request;
   /** @type {(answer: any) => string} */

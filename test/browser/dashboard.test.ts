@@ -126,6 +126,72 @@ describeBrowser('dashboard in a real browser', () => {
     expect(problems).toEqual([]);
   });
 
+  /** A page on an Offload with a topic subscription and a schedule, no traffic. */
+  async function topicSetUp() {
+    const receiver = await testReceiver();
+    const offload = await startOffload({
+      server: { apiKeys: [{ key: KEY, role: 'operator' }] },
+      endpoints: { sink: { url: receiver.url } },
+      queues: { reports: { endpoint: 'sink', path: '/reports' } },
+      topics: { events: { subscriptions: { model: { endpoint: 'sink', path: '/model', minBackoff: '10ms', maxBackoff: '50ms' } } } },
+      schedules: { nightly: { cron: '0 3 * * *', timezone: 'Europe/London', queue: 'reports', message: { type: 'ReportDue' } } },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    onTestFinished(() => context.close());
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.addInitScript(`sessionStorage.setItem('offload.apiKey', ${JSON.stringify(KEY)})`);
+    return { receiver, offload, page, problems };
+  }
+
+  it('seeks a subscription back from its row after a confirmation, and shows a refusal in the form', async () => {
+    const { receiver, offload, page, problems } = await topicSetUp();
+    const res = await fetch(`${offload.url}/v1/topics/events/messages/batch`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ messages: ['e1', 'e2', 'e3'].map((id) => ({ id, type: 'thing.happened', data: {} })) }),
+    });
+    expect(res.status).toBe(202);
+    await expect.poll(() => statusOf(offload, 'e3'), { timeout: 10_000 }).toBe('delivered');
+    await page.goto(`${offload.url}/dashboard`);
+    const seek = page.locator('tr[data-channel="events/model"] button[data-action="seek"]');
+    await seek.waitFor({ state: 'visible' });
+    await seek.click();
+    await page.locator('#seek-dialog').waitFor({ state: 'visible' });
+    const asked: string[] = [];
+    page.on('dialog', (d) => { asked.push(d.message()); void d.accept(); });
+    await page.fill('#seek-sequence', '99');
+    await page.click('#seek-go');
+    await expect.poll(() => page.locator('#seek-error').textContent()).toMatch(/sequence 99 has not been published yet.*seek to 4/);
+    await page.fill('#seek-sequence', '2');
+    await screenshot(page, 'dashboard-seek');
+    await page.click('#seek-go');
+    await page.locator('#seek-dialog').waitFor({ state: 'hidden' });
+    await expect.poll(() => page.locator('#notices').textContent()).toContain('events/model now reads from sequence 2: 2 to deliver again, 0 skipped');
+    await expect.poll(() => receiver.acceptCounts().get('e3') ?? 0, { timeout: 10_000 }).toBe(2);
+    expect(receiver.acceptCounts().get('e1')).toBe(1);
+    expect(asked.at(-1)).toBe('Seek events/model to sequence 2? Events it delivered from there on are delivered again.');
+    expect(problems.filter((p) => !p.includes('409'))).toEqual([]);
+  });
+
+  it('lists schedules with their next and last run, and pauses and resumes one', async () => {
+    const { offload, page, problems } = await topicSetUp();
+    await page.goto(`${offload.url}/dashboard#schedules`);
+    const row = page.locator('#schedules-body tr[data-schedule="nightly"]');
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/0 3 \* \* \*.*Europe\/London.*queue reports · ReportDue.*never.*active/);
+    page.on('dialog', (d) => void d.accept());
+    await row.locator('button[data-action="pause"]').click();
+    await expect.poll(() => page.locator('#schedules-body tr[data-schedule="nightly"]').textContent()).toMatch(/paused.*Resume/);
+    const paused = await fetch(`${offload.url}/v1/schedules/nightly`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(await paused.json()).toMatchObject({ paused: true, nextRunAt: null });
+    await screenshot(page, 'dashboard-schedules');
+    await page.locator('#schedules-body tr[data-schedule="nightly"] button[data-action="resume"]').click();
+    await expect.poll(() => page.locator('#schedules-body tr[data-schedule="nightly"]').textContent()).toMatch(/active.*Pause/);
+    expect(problems).toEqual([]);
+  });
+
   it('draws the charts and sees them update, usable at 800 px', async () => {
     const { offload, page, problems } = await setUp(800);
     await page.goto(`${offload.url}/dashboard#charts`);

@@ -63,6 +63,12 @@
  *   `leased_until <= now` by PostgreSQL before it is locked (EvalPlanQual), so it is claimed once.
  * - sweep / purgeDeadLetters: delete only delivered or dead-lettered rows, never live ones, and
  *   never touch lanes. Racing a redrive, both lock the same rows and the later re-checks status.
+ * - seek (retention.ts): it locks the topic row like a publisher, then every lane of the
+ *   subscription in lane order (R3), so a claim or settlement of the subscription has committed
+ *   before it or starts after it (claims skip the held lanes). It fences the deliveries in flight
+ *   (epoch + 1: their settlement and renewal find the epoch moved on) and raises each such lane's
+ *   `leased_until` to the lease the fenced call held (I2). Lanes it fills are upserted (R2), lanes
+ *   it empties are deleted by a later statement (R1) unless a fenced call's lease still runs.
  * - declare (new subscription, backfilled): it locks the topic row like a publisher (R3), so a
  *   concurrent publish either committed before the backfill reads (and is backfilled) or fans
  *   out after the subscription is visible. Its lanes exist before anyone can see the subscription.
