@@ -52,7 +52,7 @@ export function createCompleter(options: CompleterOptions): Completer {
       const found = await options.store.findInFlight(lease.deliveryId, lease.epoch);
       if (found === 'missing') throw new NotFoundError(UNKNOWN);
       if (found === 'superseded') throw new CompletionConflictError('superseded', 'a later attempt took this delivery over (its asynchronous completion timed out, or its lease was lost): this outcome was discarded, nothing changed');
-      if (found === 'settled') throw new CompletionConflictError('already_completed', 'this attempt was settled already (completed before): nothing changed');
+      if (found === 'settled') throw new CompletionConflictError('already_completed', 'this attempt was settled already (completed before, or given back untried at a shutdown, to be sent again): nothing changed');
       const target = options.targets.find((t) => t.name === found.target);
       if (!target) throw new NotFoundError(`the delivery belongs to '${found.target}', which is not configured on this instance`);
       const channel = target.kind === 'subscription' ? target.topic : target.name;

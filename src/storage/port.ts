@@ -99,7 +99,7 @@ export interface Store {
    * The attempt a completion token names (delivery and epoch), with every delivery of its call
    * (an ordered batch: the lane's deliveries in flight, in order). Or why it cannot be completed:
    * `missing` (no such delivery), `superseded` (a later attempt took it over: lease lost, or its
-   * deferral timed out), `settled` (this attempt was settled already: completed before).
+   * deferral timed out), `settled` (this attempt was settled already: completed before, or released).
    */
   findInFlight(deliveryId: number, epoch: number): Promise<InFlightGroup | 'missing' | 'superseded' | 'settled'>;
 
