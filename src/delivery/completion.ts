@@ -60,7 +60,8 @@ export async function settleGroup(input: GroupOutcome): Promise<DeliveryEvent[]>
     deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: { ...attempt, attempt: d.attempt }, result: decision.kind === 'delivered' ? attempt.response : null }));
   const event = (deliveries: InFlightGroup['deliveries'], decision: Decision, results: readonly SettleResult[]) => eventOf(target, group, deliveries, decision, results, attempt);
   if (split === undefined) {
-    const decision = decide(target, group.deliveries[0]!.attempt, input.outcome, now, random);
+    const head = group.deliveries[0]!;
+    const decision = decide(target, head.attempt, input.outcome, now, random, head.expiresAt);
     return [event(group.deliveries, decision, await store.settle(settlements(group.deliveries, decision)))];
   }
   const done = group.deliveries.slice(0, split.applied);
@@ -71,7 +72,7 @@ export async function settleGroup(input: GroupOutcome): Promise<DeliveryEvent[]>
     await store.release(rest);
     return [event(done, delivered, results)];
   }
-  const decision = decide(target, rest[0]!.attempt, split.rest, now, random);
+  const decision = decide(target, rest[0]!.attempt, split.rest, now, random, rest[0]!.expiresAt);
   const results = await store.settle([...settlements(done, delivered), ...settlements(rest, decision)]);
   return [event(done, delivered, results.slice(0, done.length)), event(rest, decision, results.slice(done.length))];
 }

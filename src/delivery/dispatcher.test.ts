@@ -215,6 +215,19 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect((await statusOf('m1')).history.map((a) => a.error)).toEqual(['asynchronous completion timed out', null]);
   });
 
+  it('a deferral timing out past its message\'s expiry dead-letters it as expired instead of retrying', async () => {
+    const async: QueueTarget = { ...queue, asyncTimeoutMs: 5_000 };
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {}, expiresAt: clock.now() + 5_500 })]);
+    dispatcher = createDispatcher({ store, targets: [async], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    dispatcher.start();
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 202, body: '' });
+    await scheduler.advance(6_000);
+    expect(events.map((e) => e.type)).toEqual(['deferred', 'deadlettered']);
+    expect(await statusOf('m1')).toMatchObject({ status: 'deadlettered', attempts: 1 });
+    expect(endpoint.calls).toHaveLength(1);
+  });
+
   it('a 202 on a target without asyncTimeout is delivered, and no token is sent', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     dispatcher = createDispatcher({ store, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', completionToken: () => 'never' });

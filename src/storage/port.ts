@@ -350,7 +350,8 @@ export interface InFlightGroup {
   lane: string | null;
   /** When the endpoint answered 202 (null: not deferred, the call's answer has not been recorded). */
   deferredAt: number | null;
-  deliveries: Array<LeaseRef & { attempt: number; messageId: string }>;
+  /** In order; `expiresAt`: when the message expires (plain queues), or null. */
+  deliveries: Array<LeaseRef & { attempt: number; messageId: string; expiresAt: number | null }>;
 }
 
 /** `blocked`: this settlement parked or stalled a lane that was not already (alert once). */

@@ -156,6 +156,18 @@ export function describeDeferredConformance(adapter: string, open: (clock: FakeC
       expect(retaken.map((c) => [c.deliveries[0]!.message.id, c.deliveries[0]!.attempt])).toEqual([['m2', 3]]);
     });
 
+    it('reports a message\'s expiry with its attempt in flight, so the decision can dead-letter what would retry past it', async () => {
+      const expiresAt = clock.now() + 90_000;
+      await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {}, expiresAt })]);
+      const claims = await claim('q');
+      await defer(claims);
+      const found = await store.findInFlight(leases(claims)[0]!.deliveryId, leases(claims)[0]!.epoch);
+      expect(typeof found === 'string' ? found : found.deliveries.map((d) => d.expiresAt)).toEqual([expiresAt]);
+      clock.advance(ASYNC + 1);
+      const [group] = await store.expireDeferred({ target: 'q', owner: 'o2', leaseMs: LEASE, limit: 10 });
+      expect(group!.deliveries.map((d) => d.expiresAt)).toEqual([expiresAt]);
+    });
+
     it('keeps one completion key', async () => {
       const key = await store.completionKey();
       expect(key.length).toBeGreaterThanOrEqual(32);

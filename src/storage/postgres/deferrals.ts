@@ -16,9 +16,10 @@ interface InFlightRow {
   deferred_epoch: number | null;
   deferred_at: number | null;
   message_id: string;
+  expires_at: number | null;
 }
 
-const IN_FLIGHT_COLUMNS = 'd.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id';
+const IN_FLIGHT_COLUMNS = 'd.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id, d.expires_at';
 
 function deferralStatements(schema: string) {
   const st = statementFactory(schema);
@@ -44,9 +45,9 @@ function deferralStatements(schema: string) {
       ), upd AS (
         UPDATE ${s}.deliveries d SET epoch = d.epoch + 1, deferred_until = NULL, lease_owner = $4, available_at = $5, updated_at = $2
         FROM due WHERE d.id = due.id
-        RETURNING d.id, d.epoch, d.attempts, d.status, d.lane, d.position, d.target_id, d.deferred_epoch, d.deferred_at, d.message_pk
+        RETURNING d.id, d.epoch, d.attempts, d.status, d.lane, d.position, d.target_id, d.deferred_epoch, d.deferred_at, d.message_pk, d.expires_at
       )
-      SELECT upd.id, upd.epoch, upd.attempts, upd.status, upd.lane, upd.target_id, c.name AS target, upd.deferred_epoch, upd.deferred_at, m.id AS message_id
+      SELECT upd.id, upd.epoch, upd.attempts, upd.status, upd.lane, upd.target_id, c.name AS target, upd.deferred_epoch, upd.deferred_at, m.id AS message_id, upd.expires_at
       FROM upd JOIN ${s}.messages m ON m.pk = upd.message_pk JOIN ${s}.channels c ON c.id = upd.target_id
       ORDER BY upd.lane, upd.position`),
     row: st('in_flight', (s) => `SELECT ${IN_FLIGHT_COLUMNS}
@@ -65,7 +66,7 @@ function group(rows: readonly InFlightRow[], deferredAt: number | null): InFligh
     target: rows[0]!.target,
     lane: rows[0]!.lane,
     deferredAt: deferredAt === null ? null : Number(deferredAt),
-    deliveries: rows.map((r) => ({ deliveryId: Number(r.id), epoch: r.epoch, attempt: r.attempts, messageId: r.message_id })),
+    deliveries: rows.map((r) => ({ deliveryId: Number(r.id), epoch: r.epoch, attempt: r.attempts, messageId: r.message_id, expiresAt: r.expires_at === null ? null : Number(r.expires_at) })),
   };
 }
 

@@ -15,6 +15,7 @@ interface InFlightRow {
   deferred_epoch: number | null;
   deferred_at: number | null;
   message_id: string;
+  expires_at: number | null;
 }
 
 function deferralStatements(connection: Db) {
@@ -32,10 +33,10 @@ function deferralStatements(connection: Db) {
     takeOver: db.prepare<[string, number, number, number], { epoch: number }>(
       `UPDATE deliveries SET epoch = epoch + 1, deferred_until = NULL, lease_owner = ?, available_at = ?, updated_at = ? WHERE id = ? RETURNING epoch`),
     row: db.prepare<[number], InFlightRow>(
-      `SELECT d.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id
+      `SELECT d.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id, d.expires_at
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels c ON c.id = d.target_id WHERE d.id = ?`),
     laneInFlight: db.prepare<[number, string], InFlightRow>(
-      `SELECT d.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id
+      `SELECT d.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id, d.expires_at
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels c ON c.id = d.target_id
       WHERE d.target_id = ? AND d.lane = ? AND d.status = 'delivering' ORDER BY d.position`),
     getKey: db.prepare<[string], { value: string }>('SELECT value FROM store_keys WHERE name = ?'),
@@ -55,7 +56,7 @@ export function createSqliteDeferrals(db: Db, clock: Clock): StoreDeferrals {
     target: rows[0]!.target,
     lane: rows[0]!.lane,
     deferredAt,
-    deliveries: rows.map((r) => ({ deliveryId: r.id, epoch: r.epoch, attempt: r.attempts, messageId: r.message_id })),
+    deliveries: rows.map((r) => ({ deliveryId: r.id, epoch: r.epoch, attempt: r.attempts, messageId: r.message_id, expiresAt: r.expires_at })),
   });
   return {
     async defer(leases, deadline, holdUntil) {
