@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeliveryPolicy, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
+import type { DeliveryPolicy, FifoTarget, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
 import { createFakeClock, type FakeClock } from '../domain/clock.js';
 import { newMessage } from '../domain/message.js';
 import type { AttemptResult, EndpointVerdict } from '../domain/outcome.js';
@@ -48,7 +48,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     clock = createFakeClock();
     scheduler = createFakeScheduler(clock);
     store = createSqliteStore({ path: ':memory:', clock });
-    await store.declare([{ name: 'q', kind: 'queue' }, { name: 't', kind: 'topic' }, { name: 't/s', kind: 'subscription', topic: 't', ordering: 'topic' }]);
+    await store.declare([{ name: 'q', kind: 'queue' }, { name: 'f', kind: 'fifo' }, { name: 't', kind: 'topic' }, { name: 't/s', kind: 'subscription', topic: 't', ordering: 'topic' }]);
     endpoint = createManualEndpoint();
     events = [];
   });
@@ -151,6 +151,40 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(endpoint.ids()).toEqual(['e1', 'e2', 'e3']);
     expect(settleAndClaims).toBe(3);
     expect(events.map((e) => e.type)).toEqual(['delivered', 'delivered', 'delivered']);
+  });
+
+  it('a fifo queue at concurrency 1 goes from lane to lane in one store step each; at more, it settles and claims in batches', async () => {
+    let settleAndClaims = 0;
+    const settleAndClaim = store.settleAndClaim.bind(store);
+    store = Object.assign(Object.create(null) as Store, store, {
+      settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => {
+        settleAndClaims++;
+        return settleAndClaim(...args);
+      },
+    });
+    const fifo = (concurrency: number): FifoTarget => ({ ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency });
+    await store.send('f', [['a1', 'a'], ['b1', 'b'], ['a2', 'a']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
+    start([fifo(1)]);
+    await scheduler.settle();
+    for (let i = 0; i < 3; i++) {
+      expect(endpoint.calls).toHaveLength(i + 1); // one at a time
+      clock.advance(1); // the lane that moves on is due after the one that waited
+      endpoint.calls[i]!.answer({ kind: 'response', statusCode: 204 });
+      await scheduler.settle();
+    }
+    expect(endpoint.ids()).toEqual(['a1', 'b1', 'a2']);
+    expect(settleAndClaims).toBe(3);
+    const stopped = dispatcher!.stop(0);
+    await scheduler.advance(0);
+    await stopped;
+    await store.send('f', [['a3', 'a'], ['b2', 'b']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
+    start([fifo(4)]);
+    await scheduler.settle();
+    expect(endpoint.ids().slice(3)).toEqual(['a3', 'b2']);
+    for (const call of endpoint.calls.slice(3)) call.answer({ kind: 'response', statusCode: 204 });
+    await scheduler.settle();
+    expect(settleAndClaims).toBe(3);
+    expect(events.map((e) => e.type)).toEqual(Array.from({ length: 5 }, () => 'delivered'));
   });
 
   it('holds a target back while its breaker is open, without using attempts, and looks again when it reopens', async () => {

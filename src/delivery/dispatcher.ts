@@ -58,7 +58,7 @@ export interface AttemptTracer {
  * claim, so waiting for one never counts an attempt and never holds an ordered lane.
  */
 export interface DeliveryLimiter {
-  /** Whether the target's endpoint has limits (a single-lane subscription then claims through acquire, not settleAndClaim). */
+  /** Whether the target's endpoint has limits (a stepwise target then claims through acquire, not settleAndClaim). */
   governs(target: Target): boolean;
   /** Permits for up to `wanted` calls; with fewer, `retryAt` says when to ask again (null: when woken). */
   acquire(target: Target, wanted: number): Promise<{ granted: number; retryAt: number | null }>;
@@ -101,7 +101,7 @@ export interface Dispatcher {
   inFlight(): number;
 }
 
-/** How a target with a single lane goes straight on to its next claim. */
+/** How a stepwise target (one lane claim in flight) goes straight on to its next claim. */
 interface Continuation {
   request: ClaimRequest;
   start(claims: Claim[]): void;
@@ -129,7 +129,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
-    const { inFlight: limit, batchSize, maxBatchWaitMs, singleLane, asyncTimeoutMs } = profileOf(target);
+    const { inFlight: limit, batchSize, maxBatchWaitMs, stepwise, asyncTimeoutMs } = profileOf(target);
     let inFlight = 0;
     // Deferrals whose deadline passed are looked for at most once per poll interval.
     let nextExpiryAt = 0;
@@ -163,9 +163,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       });
     }
 
-    // A subscription with one lane settles and takes its next event in one store step.
+    // One lane claim in flight: a delivered call settles and takes the next lane in one store step.
     const continuation: Continuation | null =
-      singleLane
+      stepwise
         ? {
             request: { target: target.name, limit: 1, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs },
             start(claims) {

@@ -29,8 +29,15 @@ export interface TargetProfile {
   batchSize: number;
   /** How long a short batch may wait to fill. */
   maxBatchWaitMs: number;
-  /** The whole target is one lane: a delivered call may go straight on to the next claim. */
+  /** The whole target is one lane. */
   singleLane: boolean;
+  /**
+   * One lane claim in flight at a time (a topic-ordered subscription, or a fifo queue or keyed
+   * subscription at concurrency 1): a delivered call settles and takes the next lane in one store
+   * step, as nothing else could share its settlement or claim. With more in flight, settlements
+   * and claims are batched instead, which costs the store less per message.
+   */
+  stepwise: boolean;
   /** Failed attempts after which the message's attempts have run out. */
   attemptsBeforeExhausted: number;
   /** What happens to a message whose attempts ran out (or that failed permanently). */
@@ -62,6 +69,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: 1,
         maxBatchWaitMs: 0,
         singleLane: false,
+        stepwise: false,
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: 'deadletter',
         laneOf: noLane,
@@ -74,6 +82,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: 1,
         maxBatchWaitMs: 0,
         singleLane: false,
+        stepwise: target.concurrency === 1,
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: target.onExhausted === 'block' ? 'park' : 'deadletter',
         laneOf: byKey,
@@ -87,6 +96,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: single ? target.batchSize : 1,
         maxBatchWaitMs: single ? target.maxBatchWaitMs : 0,
         singleLane: single,
+        stepwise: single || target.concurrency === 1,
         attemptsBeforeExhausted: target.stallAfterAttempts,
         whenExhausted: 'stall',
         laneOf: single ? oneLane : byKey,
