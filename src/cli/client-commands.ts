@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Json, MessageInput, OffloadClient, SendResult } from '../client/index.js';
+import type { CompletionOutcome, Json, MessageInput, OffloadClient, SendResult } from '../client/index.js';
 import { parseDuration } from '../domain/duration.js';
 import { createStyle, terminalWidth } from './format.js';
 import { renderChannels, renderDeadLetters, renderLanes, renderMessage, renderSubscription, type ChannelRow } from './views.js';
@@ -162,6 +162,28 @@ export function registerClientCommands(program: Command, client: () => OffloadCl
       }),
     'offload subscriptions seek domain_events read-models --sequence 1',
     'offload subscriptions seek domain_events billing --time 2026-01-31T09:00:00Z --json',
+  );
+
+  examples(
+    json(program.command('complete <token>'))
+      .description('report the outcome of a delivery its endpoint answered 202 (asyncTimeout targets; the token is its Offload-Completion-Token)')
+      .option('--outcome <outcome>', 'delivered, retry or permanent', 'delivered')
+      .option('--reason <text>', 'why it failed (required with permanent)')
+      .option('--retry-after <seconds>', 'retry no sooner than this (with retry)', wholeNumber)
+      .option('--applied-through <id>', 'an ordered batch: the last event applied')
+      .action(async (token: string, opts: { outcome: string; reason?: string; retryAfter?: number; appliedThrough?: string } & JsonFlag) => {
+        if (!['delivered', 'retry', 'permanent'].includes(opts.outcome)) throw new InvalidArgumentError(`--outcome is delivered, retry or permanent, not '${opts.outcome}'`);
+        const outcome = {
+          outcome: opts.outcome,
+          ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+          ...(opts.retryAfter === undefined ? {} : { retryAfter: opts.retryAfter }),
+          ...(opts.appliedThrough === undefined ? {} : { appliedThrough: opts.appliedThrough }),
+        } as CompletionOutcome;
+        const result = await client().complete(token, outcome);
+        show(opts, result, () => result.outcomes.map((o) => `${o.outcome} ${o.ids.join(', ')} (${result.target}${result.lane ? ` key '${result.lane}'` : ''})`).join('\n'));
+      }),
+    'offload complete 42.3.hZ0v3x9cQm2Rk1LwJp8aTg',
+    "offload complete 42.3.hZ0v3x9cQm2Rk1LwJp8aTg --outcome retry --reason 'export service busy' --retry-after 60",
   );
 
   const parked = examples(program.command('parked').description('parked keys of fifo queues (onExhausted: block)'), 'offload parked list tenant-provisionings');

@@ -140,4 +140,24 @@ describe('offload init and check', () => {
     expect(check.stderr).toContain("queues.a.endpoint: endpoint 'nowhere' is not defined");
     expect(check.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('complete settles a delivery its endpoint answered 202; a second time is one line naming the conflict, exit 1', async () => {
+    const receiver = await testReceiver({ otherwise: { kind: 'status', status: 202 } });
+    const offload = await startOffload({
+      endpoints: { api: { url: receiver.url } },
+      queues: { exports: { preset: 'ancillary', endpoint: 'api', path: '/exports', asyncTimeout: '1h' } },
+    });
+    expect((await post(offload.url, '/v1/queues/exports/messages', { id: 'export-1', data: {} })).status).toBe(202);
+    await until('the deferred call', async () => (await get(offload.url, '/v1/messages/export-1')).body.deliveries[0].status === 'delivering' && receiver.records().length === 1);
+    const token = receiver.records()[0]!.headers['offload-completion-token'] as string;
+    const env = { OFFLOAD_URL: offload.url };
+    const done = await runCli(['complete', token], { env });
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout.trim()).toBe('delivered export-1 (exports)');
+    expect((await get(offload.url, '/v1/messages/export-1')).body.status).toBe('delivered');
+    const again = await runCli(['complete', token, '--outcome', 'retry'], { env });
+    expect(again.code).toBe(1);
+    expect(isOneLineError(again.stderr)).toBe(true);
+    expect(again.stderr).toContain('settled already');
+  });
 });
