@@ -110,5 +110,28 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       await store.setPaused('t/a', false);
       expect(ids(await store.claim(request('t/a')))).toEqual(['e2']);
     });
+
+    it('steps, settlements and claims issued at once each get their own answer, as if made one after the other', async () => {
+      await store.send('t', [msg('e1', 'k'), msg('e2', 'k')]);
+      await store.send('q', [msg('q1'), msg('q2'), msg('q3')]);
+      const [a, b, q] = await Promise.all([store.claim(request('t/a')), store.claim(request('t/b')), store.claim(request('q', { limit: 2 }))]);
+      expect([ids(a), ids(b), ids(q)]).toEqual([['e1'], ['e1'], ['q1', 'q2']]);
+      const [stepA, stepB, settled, more] = await Promise.all([
+        store.settleAndClaim(settlements(a), request('t/a')),
+        store.settleAndClaim(settlements(b, { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' }), request('t/b')),
+        store.settle(settlements(q)),
+        store.claim(request('q', { limit: 5 })),
+      ]);
+      expect(stepA.results).toEqual(['ok']);
+      expect(ids(stepA.claims)).toEqual(['e2']);
+      expect(stepB).toEqual({ results: ['ok'], claims: [] });
+      expect(settled).toEqual(['ok', 'ok']);
+      expect(ids(more)).toEqual(['q3']);
+      expect(await store.settle(settlements(q))).toEqual(['fenced', 'fenced']);
+      const stats = new Map((await store.stats()).map((s) => [s.name, s]));
+      expect(stats.get('q')).toMatchObject({ depth: 1, inFlight: 1, delivered: 2 });
+      expect(stats.get('t/a')).toMatchObject({ depth: 1, inFlight: 1, delivered: 1 });
+      expect(stats.get('t/b')).toMatchObject({ depth: 2, inFlight: 0, delivered: 0 });
+    });
   });
 }

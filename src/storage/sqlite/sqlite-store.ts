@@ -5,14 +5,13 @@ import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { StoreUnavailableError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
-import type { SendResult, Settlement, SettleResult, Store } from '../port.js';
+import type { SendResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache } from './channel-cache.js';
 import { createSqliteDeferrals } from './deferrals.js';
-import { claim, release, renew } from './claims.js';
+import { release, renew } from './claims.js';
 import { migrate } from './migrations.js';
-import { settleAll } from './settle.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createSqliteExpiry } from './expiry.js';
 import { createRateLimits } from './rate-limits.js';
@@ -20,6 +19,7 @@ import { createSqliteRetention } from './retention.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
 import { createWalSync } from './wal-sync.js';
+import { createWriteBatch } from './write-batch.js';
 import { declareChannels, insertMessages, type SendItem } from './writes.js';
 
 export interface SqliteStoreOptions {
@@ -88,7 +88,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return results;
   });
 
-  const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) => db.transaction(() => settleAll(sql, items, clock.now())).immediate());
+  // Settlements and claims of one turn of the event loop share a transaction (write-batch.ts).
+  const writes = createWriteBatch(db, sql, clock);
 
   function producible(name: string, messages: readonly NewMessage[]) {
     const channel = channels.require(name);
@@ -126,20 +127,17 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async claim(request) {
       const target = channels.require(request.target);
-      return db.transaction(() => claim(sql, target, request, clock.now())).immediate();
+      return (await writes.pushOrRun({ settlements: [], claim: { target, request } })).claims;
     },
     async renew(leases, leaseMs) {
       return leases.length === 0 ? [] : db.transaction(() => renew(sql, leases, leaseMs, clock.now())).immediate();
     },
     settle(settlements) {
-      return settlements.length === 0 ? Promise.resolve([]) : settleBatcher.push(settlements);
+      return settlements.length === 0 ? Promise.resolve([]) : writes.push({ settlements, claim: null }).then((r) => r.results);
     },
     async settleAndClaim(settlements, next) {
       const target = channels.require(next.target);
-      return db.transaction(() => {
-        const results = settleAll(sql, settlements, clock.now());
-        return { results, claims: claim(sql, target, next, clock.now()) };
-      }).immediate();
+      return writes.push({ settlements, claim: { target, request: next } });
     },
     async release(leases) {
       if (leases.length > 0) db.transaction(() => release(sql, leases, clock.now())).immediate();
