@@ -9,7 +9,7 @@ import { openSeek } from './seek.js';
  * keys and stalled lanes).
  * @typedef {{ deliveredPerSec: number, failedPerSec: number, latencyP50Ms: number | null, latencyP99Ms: number | null }} Rates
  * @typedef {{ name: string, kind: string, paused: boolean, depth: number, inFlight: number, oldestAgeMs: number, delivered: number,
- *   deadLettered: number, skipped: number, parkedKeys: number, stalledLanes: number, stalled?: boolean, lastSequence?: number | null,
+ *   deadLettered: number, skipped: number, parkedKeys: number, stalledLanes: number, stalled?: boolean, lastSequence?: number | null, keptFrom?: number,
  *   endpoint?: string, breaker?: string, rates?: Rates }} Channel
  * @typedef {'name' | 'kind' | 'state' | 'depth' | 'inFlight' | 'oldest' | 'rate' | 'delivered' | 'dead' | 'blocked' | 'breaker' | 'actions'} Column
  * @typedef {{ pause?: HTMLButtonElement, redrive?: HTMLButtonElement, lanes?: HTMLButtonElement, seek?: HTMLButtonElement }} Buttons
@@ -273,7 +273,7 @@ async function onAction(e) {
   if (!row) return;
   const c = row.data;
   if (action === 'lanes') return toggleLanes(name);
-  if (action === 'seek') return openSeek(c, () => void refresh());
+  if (action === 'seek') return openSeek({ ...c, keptFrom: rows.get(name.slice(0, name.indexOf('/')))?.data.keptFrom }, () => void refresh());
   /** @type {() => Promise<any>} */
   let request;
   /** @type {(answer: any) => string} */

@@ -8,8 +8,8 @@ import { api, notify, subscriptionPath } from './lib/api.js';
  * confirmation that says which. `POST …/subscriptions/{s}/seek`.
  */
 
-/** @type {{ name: string, lastSequence: number | null, done: () => void }} */
-const current = { name: '', lastSequence: null, done: () => {} };
+/** @type {{ name: string, lastSequence: number | null, keptFrom: number | null, done: () => void }} */
+const current = { name: '', lastSequence: null, keptFrom: null, done: () => {} };
 
 /** @param {string} id */
 const input = (id) => /** @type {HTMLInputElement} */ ($(id));
@@ -18,18 +18,20 @@ const byTime = () => input('seek-by-time').checked;
 
 /**
  * Opens the seek form for a subscription; `done` runs after a seek (to refresh the view).
- * @param {{ name: string, lastSequence?: number | null }} subscription
+ * @param {{ name: string, lastSequence?: number | null, keptFrom?: number }} subscription
  * @param {() => void} done
  */
 export function openSeek(subscription, done) {
   current.name = subscription.name;
   current.lastSequence = subscription.lastSequence ?? null;
+  current.keptFrom = subscription.keptFrom ?? null;
   current.done = done;
   setText($('seek-title'), 'Seek ' + subscription.name);
   setText($('seek-help'), 'Its next event becomes the first event the topic still keeps at or after the point. Delivered events from there on are delivered again; '
     + 'undelivered events before it are skipped (kept, redeliverable).'
-    + (current.lastSequence ? ' Last delivered: sequence ' + fmt(current.lastSequence) + '.' : ''));
-  input('seek-sequence').value = current.lastSequence ? '1' : '';
+    + (current.lastSequence ? ' Last delivered: sequence ' + fmt(current.lastSequence) + '.' : '')
+    + (current.keptFrom ? ' The topic keeps events from sequence ' + fmt(current.keptFrom) + ' on.' : ''));
+  input('seek-sequence').value = String(current.keptFrom ?? 1);
   input('seek-time').value = '';
   input('seek-by-sequence').checked = true;
   setText($('seek-error'), '');

@@ -421,6 +421,8 @@ export interface TargetStats {
   stalledLanes: number;
   /** Topics: last assigned sequence. Subscriptions: sequence of the last delivered event. */
   lastSequence?: number;
+  /** Topics: the oldest sequence still kept (every event from it on is kept): the earliest point a seek can reach. */
+  keptFrom?: number;
   /** Subscriptions with a filter: the stored one, which publishes apply. */
   filter?: SubscriptionFilter;
 }

@@ -92,7 +92,12 @@ export function describeSeekConformance(adapter: string, open: (clock: FakeClock
       expect(await store.sweep(clock.now(), { t: clock.now() - 120_000 })).toBe(0);
       expect(await store.seek('t/a', { sequence: 1 })).toMatchObject({ replayed: 2 });
       await deliverAll('t/a');
+      // A subscription starting from the beginning gets what the topic kept.
+      await store.declare([{ name: 't/new', kind: 'subscription', topic: 't', ordering: 'topic', startFrom: 'beginning' }]);
+      expect((await deliverAll('t/new')).map((e) => e[0])).toEqual(['e1', 'e2']);
+      expect((await statsOf('t')).keptFrom).toBe(1);
       expect(await store.sweep(clock.now(), { t: clock.now() - 30_000 })).toBe(2);
+      expect((await statsOf('t')).keptFrom).toBe(3);
       await store.send('t', [msg('e3')]);
       await expect(store.seek('t/a', { sequence: 1 })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('seek to 3 or later') });
       await expect(store.seek('t/a', { sequence: 2 })).rejects.toMatchObject({ code: 'conflict' });

@@ -167,6 +167,8 @@ function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, 
     /** Subscriptions: events published but not yet delivered, and how old the oldest is. */
     lag: s.kind === 'subscription' ? s.depth : undefined,
     lastSequence: s.lastSequence,
+    /** Topics: the oldest sequence still kept, the earliest point a subscription can seek to. */
+    keptFrom: s.keptFrom,
     /** Subscriptions: the stored filter every instance applies when publishing, null for none. */
     filter: s.kind === 'subscription' ? s.filter ?? null : undefined,
     endpoint: target?.endpoint,

@@ -57,7 +57,7 @@ export function adminStatements(schema: string) {
      * deliveries_live (positions follow creation order), the blocked lanes through lanes_blocked.
      * Nothing here grows with the messages kept.
      */
-    stats: st('a_stats', (s) => `SELECT c.id, c.name, c.kind, c.paused, c.last_sequence, c.filter,
+    stats: st('a_stats', (s) => `SELECT c.id, c.name, c.kind, c.paused, c.last_sequence, c.swept_sequence, c.filter,
         COALESCE(k.depth, 0) AS depth, COALESCE(k.in_flight, 0) AS in_flight, COALESCE(k.delivered, 0) AS delivered,
         COALESCE(k.deadlettered, 0) AS deadlettered, COALESCE(k.skipped, 0) AS skipped, COALESCE(k.delivered_sequence, 0) AS delivered_sequence,
         (SELECT m.created_at FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk

@@ -18,6 +18,7 @@ interface StatsRow {
   kind: TargetStats['kind'];
   paused: boolean;
   last_sequence: number;
+  swept_sequence: number;
   depth: number;
   in_flight: number;
   delivered: number;
@@ -130,7 +131,10 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
             oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered, skipped: r.skipped,
             delivered: r.delivered, parkedLanes: r.parked, stalledLanes: r.stalled,
           };
-          if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
+          if (r.kind === 'topic') {
+            stats.lastSequence = r.last_sequence;
+            stats.keptFrom = r.swept_sequence + 1;
+          }
           if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
           if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
           return stats;

@@ -22,6 +22,7 @@ interface StatsRow {
   skipped_count: number;
   delivered_sequence: number;
   last_sequence: number;
+  swept_sequence: number;
   oldest: number | null;
   parked: number;
   stalled: number;
@@ -74,7 +75,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     // live message through deliveries_live (positions follow creation order), and the blocked
     // lanes through lanes_blocked. Nothing here grows with the messages kept.
     stats: typed(db).prepare<[], StatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
-        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence, c.filter,
+        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence, c.swept_sequence, c.filter,
         (SELECT m.created_at FROM deliveries d JOIN messages m ON m.pk = d.message_pk
           WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
         (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
@@ -224,7 +225,10 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
           oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered_count, skipped: r.skipped_count,
           delivered: r.delivered_count, parkedLanes: r.parked, stalledLanes: r.stalled,
         };
-        if (r.kind === 'topic') stats.lastSequence = r.last_sequence;
+        if (r.kind === 'topic') {
+          stats.lastSequence = r.last_sequence;
+          stats.keptFrom = r.swept_sequence + 1;
+        }
         if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
         if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
         return stats;
