@@ -109,6 +109,34 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('asynchronous acknowledgement f
   });
 });
 
+describe.runIf(pgUp)('asynchronous acknowledgement with two Offload instances on one PostgreSQL schema', () => {
+  it('either instance accepts the completion, and a deadline is timed out once, by one of them', async () => {
+    const app = await deferringReceiver((event, ctx) => event.id === 'late' ? ctx.attempt === 1 : true);
+    const config = {
+      storage: storageOf('PostgreSQL'),
+      delivery: { pollInterval: '50ms' },
+      endpoints: { app: { url: app.url, secret: SECRET } },
+      queues: {
+        jobs: { preset: 'ancillary' as const, endpoint: 'app', path: '/work', asyncTimeout: '10m' },
+        quick: { preset: 'ancillary' as const, endpoint: 'app', path: '/work', asyncTimeout: '1s', minBackoff: '10ms', maxBackoff: '50ms' },
+      },
+    };
+    const [a, b] = [await startOffload(config), await startOffload(config)];
+    for (const id of ['j1', 'j2']) expect((await post(a.url, '/v1/queues/jobs/messages', { id, data: {} })).status).toBe(202);
+    expect((await post(b.url, '/v1/queues/quick/messages', { id: 'late', data: {} })).status).toBe(202);
+    await expect.poll(() => app.tokens.size, { timeout: 10_000 }).toBe(3);
+    // Each completion through a different instance than the other.
+    expect((await createClient({ url: b.url }).complete(app.tokens.get('j1')!, { outcome: 'delivered' })).outcomes[0]!.outcome).toBe('delivered');
+    expect((await createClient({ url: a.url }).complete(app.tokens.get('j2')!, { outcome: 'delivered' })).outcomes[0]!.outcome).toBe('delivered');
+    expect([await status(a.url, 'j1'), await status(b.url, 'j2')]).toEqual(['delivered', 'delivered']);
+    await expect.poll(() => status(a.url, 'late'), { timeout: 15_000 }).toBe('delivered');
+    const history = await attempts(b.url, 'late');
+    // Taken over by one instance: no second timeout record, no fenced one.
+    expect(history.map((h) => [h.attempt, h.error, (h as { fenced?: boolean }).fenced ?? false])).toEqual([[1, 'asynchronous completion timed out', false], [2, null, false]]);
+    expect(app.calls.filter((c) => c.id === 'late').map((c) => c.attempt)).toEqual([1, 2]);
+  });
+});
+
 describe('asynchronous acknowledgement that never comes', () => {
   it('times out: the attempt fails, is retried by the policy, and the late completion is refused', async () => {
     const app = await deferringReceiver((_event, ctx) => ctx.attempt === 1);
