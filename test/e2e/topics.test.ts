@@ -27,7 +27,7 @@ async function publishConcurrently(url: string, topic: string, total: number, pu
 
 describe('ordered topic subscriptions', () => {
 
-  it('gives 3 subscriptions every one of 10,000 events from 4 publishers in sequence; a failing one stalls at #k and resumes in order', async () => {
+  it('gives 3 subscriptions every one of 10,000 events from 4 publishers in sequence; a failing one stalls at #k and resumes in order', { timeout: 300_000 }, async () => {
     const poison = createFaultSwitch({ kind: 'status', status: 500 }, { ids: ['ev-1234'], targets: ['/c'] });
     const receiver = await testReceiver({ decide: firstOf(poison.decide), exclusive: 'target' });
     const offload = await startOffload({
@@ -70,7 +70,7 @@ describe('ordered topic subscriptions', () => {
     await expect.poll(async () => (await get(offload.url, '/v1/topics/domain_events/subscriptions/c')).body, { timeout: 5_000 }).toMatchObject({ stalled: false, lag: 0, lastSequence: 10_000 });
   });
 
-  it('with ordering key: 200 keys × 50 events arrive in order per key, never two of a key at once, keys in parallel', async () => {
+  it('with ordering key: 200 keys × 50 events arrive in order per key, never two of a key at once, keys in parallel', { timeout: 180_000 }, async () => {
     const receiver = await testReceiver({ exclusive: 'key', latencyMs: { min: 0, max: 5 } });
     const offload = await startOffload({
       endpoints: { sink: { url: receiver.url } },
