@@ -58,6 +58,20 @@ describe.skipIf(!available)('PostgreSQL: seek with several instances', () => {
     expect(await b!.claim({ target: 't/a', limit: 1, owner: 'b', leaseMs: 30_000 })).toEqual([]);
   });
 
+  it('wakes the dispatchers of every instance for the subscription it moved', async () => {
+    const { stores: [a, b] } = await cluster(2);
+    const woken: string[][] = [];
+    const stop = a!.onWake((targets) => woken.push(targets));
+    cleanups.push(async () => stop());
+    // The listening connection comes up in the background: seek until it hears one.
+    for (let i = 0; !woken.some((w) => w.includes('t/k')); i++) {
+      if (i === 200) throw new Error('no instance heard the seek');
+      await b!.seek('t/k', { sequence: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(woken.find((w) => w.includes('t/k'))).toEqual(['t/k']);
+  });
+
   it('instances claiming and settling while another seeks: never two calls of a lane at once, nothing lost', { timeout: 60_000 }, async () => {
     const { stores } = await cluster(3);
     const [seeker, ...workers] = stores as [PostgresStore, PostgresStore, PostgresStore];

@@ -27,7 +27,7 @@ const replayable = (s: string) => `SELECT m.pk FROM ${s}.messages m JOIN ${s}.ch
  * Lanes the seek creates are upserted (R2), lanes it empties are deleted by a statement that
  * runs after their locks were granted (R1).
  */
-export function createPostgresRetention(pool: pg.Pool, schema: string, channels: ChannelCache, clock: Clock): StoreRetention {
+export function createPostgresRetention(pool: pg.Pool, schema: string, channels: ChannelCache, clock: Clock, wake: string | null): StoreRetention {
   const st = statementFactory(schema);
   const sql = {
     foldCounts: st('r_fold_counts', (s) => `WITH moved AS (
@@ -102,6 +102,8 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     activateLanes: st('r_activate_lanes', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $2, filling = false
       WHERE target_id = $1`),
     count: st('r_count', (s) => countInto(s, `SELECT $1::bigint, $2::bigint, $3::bigint, 0::bigint, 0::bigint, $4::bigint, 0::bigint`)),
+    /** Wakes every instance's dispatcher for the subscription when the seek commits. */
+    notify: st('r_notify', () => 'SELECT pg_notify($1, $2)'),
     rewindSequence: st('r_rewind_sequence', (s) => `UPDATE ${s}.target_counts SET delivered_sequence = LEAST(delivered_sequence, $2) WHERE target_id = $1`),
   };
 
@@ -144,6 +146,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     await execute(client, sql.dropLanes, [sub.id, now], true);
     await execute(client, sql.count, [sub.id, replayed - skipped, -fenced, skipped], true);
     await execute(client, sql.rewindSequence, [sub.id, resolved - 1], true);
+    if (wake !== null) await run(client, sql.notify, [wake, sub.name], true);
     return { sequence: resolved, replayed, skipped, fenced };
   }
 
