@@ -11,6 +11,7 @@ import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } f
 import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import { expireDeferred } from './completion.js';
+import { CallAbort } from './call-signal.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
 
@@ -109,7 +110,7 @@ interface Continuation {
 
 interface Running {
   claim: Claim;
-  abort: AbortController;
+  abort: CallAbort;
   leases: LeaseRef[];
 }
 
@@ -250,7 +251,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function deliver(target: Target, claim: Claim, continuation: Continuation | null): Promise<void> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
-    const entry: Running = { claim, abort: new AbortController(), leases };
+    const entry: Running = { claim, abort: new CallAbort(), leases };
     running.add(entry);
     const head = claim.deliveries[0]!;
     const span = options.tracer?.startAttempt({
@@ -260,19 +261,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let answer: AttemptResult | null = null;
     try {
       const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
-      let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort.signal });
+      let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort });
       answer = result;
-      if (entry.abort.signal.aborted && stopping) {
+      if (entry.abort.aborted && stopping) {
         span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
         return; // released by stop()
       }
       // A call ended by Offload (its lease was lost) says nothing about the endpoint.
-      if (entry.abort.signal.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
+      if (entry.abort.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
       options.gate?.record(target, endpointVerdict(result));
       const asyncTimeoutMs = profileOf(target).asyncTimeoutMs;
-      if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.signal.aborted) {
+      if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.aborted) {
         // Deferred: the lease (and lane) is held to the deadline plus one lease, so that an
         // instance that finds the deadline passed takes it over before any claim could.
         running.delete(entry);

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { AttemptResult } from '../domain/outcome.js';
+import type { CallSignal } from './call-signal.js';
 
 /** One HTTP delivery attempt. Injected into the dispatcher so tests can replace the network. */
 export type HttpSend = (call: HttpCall) => Promise<AttemptResult>;
@@ -10,7 +11,7 @@ export interface HttpCall {
   headers: Record<string, string>;
   timeoutMs: number;
   /** Aborted when the lease is lost or the dispatcher stops past its deadline. */
-  signal?: AbortSignal;
+  signal?: CallSignal;
 }
 
 export interface HttpClient {
