@@ -286,6 +286,18 @@ describe('buildConfig', () => {
       );
     });
 
+    it('a duration longer than 100 years (36500d): a queue ttl or a retention past it would make times no date holds', () => {
+      const errors = errorsOf({ endpoints, queues: { a: { endpoint: 'sink', ttl: '100000000000d' } }, topics: { t: { retention: `${'9'.repeat(400)}d`, subscriptions: { s: { endpoint: 'sink' } } } }, delivery: { retention: '36501d' } });
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          { path: 'queues.a.ttl', message: "'100000000000d' is longer than 36500d, the longest duration taken" },
+          { path: 'topics.t.retention', message: expect.stringContaining('is longer than 36500d') },
+          { path: 'delivery.retention', message: "'36501d' is longer than 36500d, the longest duration taken" },
+        ]),
+      );
+      expect((target(build({ endpoints, queues: { a: { endpoint: 'sink', ttl: '36500d' } } }).targets, 'a') as { ttlMs?: number }).ttlMs).toBe(36_500 * 86_400_000);
+    });
+
     it('endpoint headers must be valid HTTP fields', () => {
       const errors = errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { 'bad name': 'v', 'x-ok': 'a\r\nb' } } } });
       expect(errors.map((e) => e.path)).toEqual(['endpoints.sink.headers.bad name', 'endpoints.sink.headers.x-ok']);

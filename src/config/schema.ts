@@ -8,6 +8,8 @@ import { patternListProblem, patternProblem } from '../domain/subscription-filte
 /** The configuration file's shape (YAML or JSON). Every policy has a default (src/domain/channel.ts). */
 
 const DURATION_HINT = 'write it like 250ms, 30s, 5m, 2h or 1d';
+/** The longest duration a configuration takes: 100 years (36500d). */
+export const MAX_DURATION_MS = 36_500 * 86_400_000;
 /** A bare number is refused: `timeout: 10` could mean seconds as easily as milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   if (typeof value === 'number') {
@@ -17,6 +19,12 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration: ${DURATION_HINT}` });
+    return z.NEVER;
+  }
+  // Beyond this a time computed from it (an expiry, a retention cutoff) leaves what a date or a
+  // PostgreSQL bigint holds: '1e400d' would be Infinity.
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is longer than ${MAX_DURATION_MS / 86_400_000}d, the longest duration taken` });
     return z.NEVER;
   }
   return ms;
