@@ -16,7 +16,8 @@ export interface CompletionTokens {
   parse(token: string): LeaseRef | null;
 }
 
-const TOKEN = /^(\d{1,15})\.(\d{1,9})\.([A-Za-z0-9_-]{22})$/;
+/** Numbers without leading zeros: a token has one spelling, so `7.01.<sig>` is not taken for `7.1.<sig>`. */
+const TOKEN = /^(0|[1-9]\d{0,14})\.(0|[1-9]\d{0,8})\.([A-Za-z0-9_-]{22})$/;
 
 export function completionTokens(key: string): CompletionTokens {
   const sign = (deliveryId: number, epoch: number) => createHmac('sha256', key).update(`${deliveryId}.${epoch}`).digest('base64url').slice(0, 22);

@@ -61,7 +61,8 @@ describe('POST /v1/deliveries/{token}/complete', () => {
       if (path) expect(res.json().errors?.[0]?.path ?? '', JSON.stringify(body)).toBe(path);
     }
     const [id, epoch] = token.split('.');
-    for (const forged of ['nonsense', `${id}.${epoch}.AAAAAAAAAAAAAAAAAAAAAA`, `${id}.${Number(epoch) + 1}.${token.split('.')[2]}`, 'x'.repeat(65)]) {
+    const signature = token.split('.')[2]!;
+    for (const forged of ['nonsense', `${id}.${epoch}.AAAAAAAAAAAAAAAAAAAAAA`, `${id}.${Number(epoch) + 1}.${signature}`, `${id}.0${epoch}.${signature}`, `0${id}.${epoch}.${signature}`, `${id}.${epoch}.${signature}=`, 'x'.repeat(65)]) {
       expect((await complete(forged, { outcome: 'delivered' })).statusCode, forged).toBe(404);
     }
     expect((await api.store.getMessage('b1'))[0]!.deliveries[0]!.status).toBe('delivering');
