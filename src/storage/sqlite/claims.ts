@@ -83,7 +83,8 @@ function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest
 
 /** Leases the rows of one lane claim in one statement, keeping their order. */
 function lease(sql: Statements, rows: LaneHeadRow[], owner: string, leaseUntil: number, now: number, target: ChannelRow): Claim['deliveries'] {
-  const leased = new Map(sql.leaseMany.all(owner, leaseUntil, now, JSON.stringify(rows.map((r) => r.delivery_id))).map((l) => [l.id, l]));
+  const only = rows.length === 1 ? sql.leaseOne.get(owner, leaseUntil, now, rows[0]!.delivery_id) : undefined;
+  const leased = new Map(only ? [[only.id, only]] : sql.leaseMany.all(owner, leaseUntil, now, JSON.stringify(rows.map((r) => r.delivery_id))).map((l) => [l.id, l]));
   return rows.map((row) => {
     const l = leased.get(row.delivery_id)!;
     return { deliveryId: row.delivery_id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(row, target) };

@@ -107,6 +107,10 @@ export function prepareStatements(connection: Db) {
     leaseMany: db.prepare<[string, number, number, string], { id: number; message_pk: number; epoch: number; attempts: number }>(
       `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
       available_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, message_pk, epoch, attempts`),
+    /** leaseMany for one id: a lane's claim is mostly one row, and the JSON list costs more than the update. */
+    leaseOne: db.prepare<[string, number, number, number], { id: number; message_pk: number; epoch: number; attempts: number }>(
+      `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
+      available_at = ?, updated_at = ? WHERE id = ? RETURNING id, message_pk, epoch, attempts`),
     readyLanes: db.prepare<[number, number, number, number], { lane: string }>(
       `SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
       ORDER BY ready_at LIMIT +?`),
