@@ -6,12 +6,16 @@ import type { CompletionOutcome } from '../domain/completion.js';
  * `retryAfter` (seconds, like the Retry-After header) only with `retry`; `reason` is required
  * with `permanent`; `appliedThrough` only for an ordered batch (the last event applied).
  */
+const REASON = 'reason must be text of 1 to 1000 characters';
+const RETRY_AFTER = 'retryAfter must be whole seconds from 0 to 86400 (a day)';
+const APPLIED_THROUGH = 'appliedThrough must be the id of a message of this call (1 to 200 characters)';
+
 export const completionInputSchema = z
   .object({
-    outcome: z.enum(['delivered', 'retry', 'permanent']),
-    reason: z.string().min(1).max(1_000).optional(),
-    retryAfter: z.number().int().min(0).max(86_400).optional(),
-    appliedThrough: z.string().min(1).max(200).optional(),
+    outcome: z.enum(['delivered', 'retry', 'permanent'], { error: "outcome must be 'delivered', 'retry' or 'permanent'" }),
+    reason: z.string({ error: REASON }).min(1, REASON).max(1_000, REASON).optional(),
+    retryAfter: z.number({ error: RETRY_AFTER }).int(RETRY_AFTER).min(0, RETRY_AFTER).max(86_400, RETRY_AFTER).optional(),
+    appliedThrough: z.string({ error: APPLIED_THROUGH }).min(1, APPLIED_THROUGH).max(200, APPLIED_THROUGH).optional(),
   })
   .strict()
   .superRefine((input, ctx) => {

@@ -11,6 +11,9 @@ const identifier = z.string().refine(isValidIdentifier, IDENTIFIER_RULE);
 /** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8_640_000_000_000_000;
 
+const WHEN = 'an ISO 8601 time with a time zone (2026-01-31T12:00:00Z) or epoch milliseconds (a whole number, 0 or more)';
+const epochMs = z.number({ error: WHEN }).int(WHEN).nonnegative(WHEN);
+
 export const messageInputSchema = z
   .object({
     id: identifier.optional(),
@@ -29,7 +32,7 @@ export const messageInputSchema = z
       .strict()
       .optional(),
     /** ISO 8601 time or epoch milliseconds. */
-    deliverAt: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
+    deliverAt: z.union([z.iso.datetime({ offset: true, error: WHEN }), epochMs], { error: WHEN }).optional(),
     /** Relative delay, e.g. `30s`; a bare number is refused (its unit would be a guess). */
     delay: z.string({ error: 'a duration: write it like 250ms, 30s or 5m (a bare number is refused)' }).optional(),
     /** Plain queues: higher is delivered first. */
@@ -42,7 +45,7 @@ export const messageInputSchema = z
       .optional(),
     /** Plain queues: not delivered after this time (ISO 8601 or epoch milliseconds), dead-lettered as expired. */
     expiresAt: z
-      .union([z.iso.datetime({ offset: true, error: 'an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds' }), z.number().int().nonnegative()], { error: 'an ISO 8601 time or epoch milliseconds' })
+      .union([z.iso.datetime({ offset: true, error: WHEN }), epochMs], { error: WHEN })
       .describe('Plain queues only: after this time the message is not attempted again but dead-lettered with reason expired. Refused on fifo queues and topics.')
       .optional(),
     /** Plain queues: time to live from when the message is due, e.g. `5m`. */
@@ -70,7 +73,9 @@ export interface InputContext {
 }
 
 export function issuesOf(error: z.ZodError, prefix = ''): Array<{ path: string; message: string }> {
-  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: messageOf(i) }));
+  const issues = error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: messageOf(i) }));
+  // One value can fail two checks with the same words (1e308: not a safe integer, and too big).
+  return issues.filter((issue, i) => issues.findIndex((o) => o.path === issue.path && o.message === issue.message) === i);
 }
 
 /** Zod reports a refused record key (a metadata header name) only as "Invalid key in record"; the reason is nested. */
@@ -120,6 +125,9 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
   }
   let deliverAt: number | null = null;
   if (input.deliverAt !== undefined) deliverAt = typeof input.deliverAt === 'number' ? input.deliverAt : Date.parse(input.deliverAt);
+  if (input.delay !== undefined && input.deliverAt !== undefined) {
+    throw new ValidationError(`invalid message${at}: give deliverAt or delay, not both`, [{ path: fieldPath('delay'), message: 'give deliverAt or delay, not both' }]);
+  }
   if (input.delay !== undefined) {
     const ms = parseDuration(input.delay);
     if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 250ms, 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
@@ -130,7 +138,10 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
     const field = input.delay !== undefined ? 'delay' : 'deliverAt';
     throw new ValidationError(`${field} is too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`, [{ path: `${path ? `${path}.` : ''}${field}`, message: 'too far in the future' }]);
   }
-  if (deliverAt !== null && ctx.kind === 'topic') throw new ValidationError('topics deliver in publish order; deliverAt and delay are for queues');
+  if (deliverAt !== null && ctx.kind === 'topic') {
+    const field = input.delay !== undefined ? 'delay' : 'deliverAt';
+    throw new ValidationError('topics deliver in publish order; deliverAt and delay are for queues', [{ path: fieldPath(field), message: 'for queues only: topics deliver in publish order' }]);
+  }
   const message: NewMessage = {
     id: input.id ?? ctx.idempotencyKey ?? randomUUID(),
     key: input.key ?? null,

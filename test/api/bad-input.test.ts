@@ -283,7 +283,22 @@ describe('bad input (SPEC §9)', () => {
   });
 
   it('delays on a topic, whose events go out in publish order', async () => {
-    expectProblem(await send('/v1/topics/events/messages', { data: 1, delay: '5s' }), 400, 'invalid_request', 'topics deliver in publish order; deliverAt and delay are for queues');
+    const topic = expectProblem(await send('/v1/topics/events/messages', { data: 1, delay: '5s' }), 400, 'invalid_request', 'topics deliver in publish order; deliverAt and delay are for queues');
+    expect(topic.errors).toEqual([{ path: 'delay', message: 'for queues only: topics deliver in publish order' }]);
+    expect(await depths()).toEqual(seeded);
+  });
+
+  it('deliverAt and delay together (one would be ignored), and epoch milliseconds that are no time, refused saying what to write', async () => {
+    for (const channel of ['audits', 'provisionings']) {
+      const both = expectProblem(await send(`/v1/queues/${channel}/messages`, { key: 'k', data: 1, deliverAt: Date.now() + 60_000, delay: '5s' }), 400, 'invalid_request', 'invalid message: give deliverAt or delay, not both');
+      expect(both.errors).toEqual([{ path: 'delay', message: 'give deliverAt or delay, not both' }]);
+    }
+    const batch = expectProblem(await send('/v1/queues/provisionings/messages/batch', { messages: [{ key: 'k', data: 1 }, { key: 'k', data: 1, deliverAt: '2030-01-01T00:00:00Z', delay: '1m' }] }), 400, 'invalid_request', /at messages\.1: give deliverAt or delay/);
+    expect(batch.errors).toEqual([{ path: 'messages.1.delay', message: 'give deliverAt or delay, not both' }]);
+    for (const deliverAt of [1e308, 2 ** 53, -1, 1.5, 'now', '2026-12-31T23:59:60Z']) {
+      const body = expectProblem(await send('/v1/queues/audits/messages', { data: 1, deliverAt }), 400, 'invalid_request', /^invalid message: an ISO 8601 time with a time zone \(2026-01-31T12:00:00Z\) or epoch milliseconds \(a whole number, 0 or more\)$/);
+      expect(body.errors, String(deliverAt)).toEqual([{ path: 'deliverAt', message: expect.stringContaining('epoch milliseconds') }]);
+    }
     expect(await depths()).toEqual(seeded);
   });
 });

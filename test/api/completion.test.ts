@@ -61,6 +61,18 @@ describe('POST /v1/deliveries/{token}/complete', () => {
       if (path) expect(res.json().errors?.[0]?.path ?? '', JSON.stringify(body)).toBe(path);
     }
     const [id, epoch] = token.split('.');
+    for (const [body, detail] of [
+      [{ outcome: 'retry', retryAfter: 1e308 }, 'retryAfter must be whole seconds from 0 to 86400 (a day)'],
+      [{ outcome: 'retry', retryAfter: 'soon' }, 'retryAfter must be whole seconds from 0 to 86400 (a day)'],
+      [{ outcome: 'retry', reason: 'x'.repeat(1_000_000) }, 'reason must be text of 1 to 1000 characters'],
+      [{ outcome: 'delivered', appliedThrough: '' }, 'appliedThrough must be the id of a message of this call (1 to 200 characters)'],
+      [{ outcome: 'Delivered' }, "outcome must be 'delivered', 'retry' or 'permanent'"],
+    ] as const) {
+      const res = await complete(token, body);
+      expect(res.statusCode, detail).toBe(400);
+      expect(res.json(), detail).toMatchObject({ detail: `invalid completion: ${detail}`, errors: [{ path: Object.keys(body).at(-1), message: detail }] });
+      expect(res.json().errors, detail).toHaveLength(1);
+    }
     const signature = token.split('.')[2]!;
     for (const forged of ['nonsense', `${id}.${epoch}.AAAAAAAAAAAAAAAAAAAAAA`, `${id}.${Number(epoch) + 1}.${signature}`, `${id}.0${epoch}.${signature}`, `0${id}.${epoch}.${signature}`, `${id}.${epoch}.${signature}=`, 'x'.repeat(65)]) {
       expect((await complete(forged, { outcome: 'delivered' })).statusCode, forged).toBe(404);

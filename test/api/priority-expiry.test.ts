@@ -68,6 +68,9 @@ describe('priority and expiry at the door', () => {
     expectProblem(await send(q, { data: {}, priority: '5' }), 400, 'invalid_request', /an integer from -100 to 100/);
     expectProblem(await send(q, { data: {}, expiresAt: Date.now() - 1 }), 400, 'invalid_request', /^expiresAt: .* has passed/);
     expectProblem(await send(q, { data: {}, expiresAt: 'tomorrow' }), 400, 'invalid_request', /ISO 8601 time .* or epoch milliseconds/);
+    for (const expiresAt of [1e308, 2 ** 53, -5, 1.5, '2026-12-31T23:59:60Z', '10000-01-01T00:00:00Z']) {
+      expect(expectProblem(await send(q, { data: {}, expiresAt }), 400, 'invalid_request', /epoch milliseconds \(a whole number, 0 or more\)$/).errors, String(expiresAt)).toHaveLength(1);
+    }
     expectProblem(await send(q, { data: {}, deliverAt: Date.now() + 120_000, expiresAt: Date.now() + 60_000 }), 400, 'invalid_request', /^expiresAt: is not after deliverAt/);
     expectProblem(await send(q, { data: {}, ttl: '5m', expiresAt: Date.now() + 60_000 }), 400, 'invalid_request', /^ttl: give expiresAt or ttl, not both/);
     expectProblem(await send(q, { data: {}, ttl: 300 }), 400, 'invalid_request', /a duration/);

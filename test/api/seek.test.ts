@@ -32,6 +32,9 @@ describe('seek API', () => {
     expect(await bad({})).toMatch(/exactly one of sequence .* or time/);
     expect(await bad({ sequence: 1, time: '2026-01-31T09:00:00Z' })).toMatch(/exactly one of/);
     expect(await bad({ sequence: 0 })).toMatch(/invalid seek/);
+    for (const sequence of [0, -0, -1, 1.5, 2 ** 53, 1e308, 'NaN', null]) {
+      expect(await bad({ sequence }), String(sequence)).toBe('invalid seek: sequence must be a whole number from 1 to 9007199254740991 (an event\'s sequence)');
+    }
     expect(await bad({ sequence: '2' })).toMatch(/invalid seek/);
     expect(await bad({ sequence: 1.5 })).toMatch(/invalid seek/);
     expect(await bad({ time: 'yesterday' })).toMatch(/ISO 8601 date-time with a time zone/);

@@ -8,9 +8,11 @@ import { issuesOf } from '../message-input.js';
 
 const EXPECTED = 'give exactly one of sequence (an event sequence, 1 or more) or time (an ISO 8601 date-time with a time zone, e.g. 2026-01-31T09:00:00Z)';
 
+const SEQUENCE = `sequence must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER} (an event's sequence)`;
+
 const seekBody = z
   .object({
-    sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    sequence: z.number({ error: SEQUENCE }).int(SEQUENCE).min(1, SEQUENCE).optional(),
     time: z.iso.datetime({ offset: true, error: 'time must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T09:00:00Z' }).optional(),
   })
   .strict();
