@@ -207,6 +207,24 @@ export interface Store {
    * take could hand out more than the burst. Returns whether they were given back.
    */
   returnRatePermits(key: string, limit: RateLimit, count: number, token: number): Promise<boolean>;
+  /**
+   * Takes up to `count` concurrency slots of `key` (an endpoint) for `owner` (an instance), which
+   * holds `held` of them already, so that the slots of every owner whose hold has not expired add
+   * up to at most `limit`. The owner's hold becomes `held` + granted (none: it is removed) and
+   * expires `ttlMs` from now; expired holds of the key are removed. Takes of one key are serialized
+   * (PostgreSQL locks the key's row; SQLite takes the write lock), so two owners never both get the
+   * last slot. `held` restates what the owner holds, so a hold that expired while its owner was cut
+   * off from the store is restored. `total`: slots held by live owners after the take.
+   */
+  takeConcurrencySlots(request: SlotRequest): Promise<SlotGrant>;
+  /**
+   * Sets what `owner` holds of each key (fewer after calls ended: a release; 0 removes the hold)
+   * and makes every hold given expire `ttlMs` from now: an owner's releases and renewals for all
+   * its endpoints in one write. An owner that stops calling this loses its slots when they expire.
+   */
+  holdConcurrencySlots(owner: string, holdings: readonly SlotHolding[], ttlMs: number): Promise<void>;
+  /** Holds that have not expired, by key then owner. */
+  listConcurrencySlots(): Promise<SlotHolder[]>;
   /** Shared state of recurring schedules (those that ever ran or were paused), by name. */
   listSchedules(): Promise<ScheduleState[]>;
   /**
@@ -440,6 +458,39 @@ export interface RatePermits {
   granted: number;
   waitMs: number;
   token: number;
+}
+
+export interface SlotRequest {
+  key: string;
+  owner: string;
+  /** Slots the owner holds before this take (what it believes the store has for it). */
+  held: number;
+  /** More slots wanted. */
+  count: number;
+  /** Slots every live owner together may hold. */
+  limit: number;
+  /** The owner's hold expires this long after the take unless renewed. */
+  ttlMs: number;
+}
+
+export interface SlotGrant {
+  /** Slots granted now (0 to `count`). */
+  granted: number;
+  /** Slots held by every owner whose hold has not expired, this one's included, after the take. */
+  total: number;
+}
+
+export interface SlotHolding {
+  key: string;
+  /** Slots the owner holds now; 0 releases them all. */
+  held: number;
+}
+
+export interface SlotHolder {
+  key: string;
+  owner: string;
+  held: number;
+  expiresAt: number;
 }
 
 export interface BreakerRecord {

@@ -7,6 +7,7 @@ import { migrate } from '../../src/storage/postgres/migrations.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { describeStoreConformance } from './conformance.js';
 import { describeFlowConformance } from './conformance-flow.js';
+import { describeSlotConformance } from './conformance-slots.js';
 
 const stores = new WeakMap<Store, PostgresStore>();
 
@@ -84,6 +85,9 @@ if (await postgresAvailable()) {
     },
   });
   describeFlowConformance('postgres', async (clock) => openOwned(testSchema(), clock));
+  describeSlotConformance('postgres', async (clock) => openOwned(testSchema(), clock), async (store, clock) =>
+    createPostgresStore({ url: TEST_PG_URL, schema: stores.get(store)!.schema, clock, poolSize: 2 }),
+  );
 } else {
   describe.skip('storage conformance: postgres (no server)', () => it('needs PostgreSQL'));
 }

@@ -7,6 +7,7 @@ import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sq
 import { tempDir } from '../support/temp.js';
 import { describeStoreConformance } from './conformance.js';
 import { describeFlowConformance } from './conformance-flow.js';
+import { describeSlotConformance } from './conformance-slots.js';
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
@@ -63,6 +64,7 @@ describeStoreConformance('sqlite', async (clock) => openAt(join(dir.path, `store
   },
 });
 describeFlowConformance('sqlite', async (clock) => createSqliteStore({ path: join(dir.path, `store-${n++}.db`), clock }));
+describeSlotConformance('sqlite', async (clock) => openAt(join(dir.path, `store-${n++}.db`), clock), async (store, clock) => openAt(paths.get(store)!, clock));
 
 describe('sqlite wake-ups', () => {
   it('names the targets with new work as soon as a send commits', async () => {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { quoteIdent } from './connection.js';
 import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
+import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -266,6 +267,11 @@ CREATE TABLE store_keys (
     version: 13,
     name: 'lane claim and settle-and-claim functions',
     sql: LANE_FUNCTIONS_MIGRATION,
+  },
+  {
+    version: 14,
+    name: 'endpoint concurrency slots',
+    sql: CONCURRENCY_SLOTS_MIGRATION,
   },
 ];
 

@@ -12,6 +12,7 @@ import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } 
 import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
+import { createConcurrencySlots } from './concurrency-slots.js';
 import { createWakeListener } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
@@ -185,6 +186,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listBreakers: ensured(admin.listBreakers),
     saveBreaker: ensured(admin.saveBreaker),
     ...createRateLimits(pool, schema, ensureReady),
+    ...createConcurrencySlots(pool, schema, clock, ensureReady),
     listSchedules: ensured(schedules.listSchedules),
     advanceSchedule: ensured(schedules.advanceSchedule),
     setSchedulePaused: ensured(schedules.setSchedulePaused),

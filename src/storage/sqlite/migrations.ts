@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 /**
  * Numbered migrations of the SQLite schema, applied in order inside one transaction each.
@@ -270,6 +271,11 @@ CREATE TABLE store_keys (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 `,
+  },
+  {
+    version: 16,
+    name: 'endpoint concurrency slots',
+    sql: CONCURRENCY_SLOTS_MIGRATION,
   },
 ];
 

@@ -15,6 +15,7 @@ import { migrate } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createSqliteExpiry } from './expiry.js';
 import { createRateLimits } from './rate-limits.js';
+import { createConcurrencySlots } from './concurrency-slots.js';
 import { createSqliteRetention } from './retention.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
@@ -103,6 +104,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     ...createSqliteExpiry(db, channels, clock),
     ...createSqliteRetention(db, channels, clock),
     ...createRateLimits(db, clock),
+    ...createConcurrencySlots(db, clock),
     ...createSqliteSchedules(db),
     ...createSqliteDeferrals(db, clock),
     async migrate() {
