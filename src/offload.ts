@@ -113,7 +113,9 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     clock,
     targets: config.targets,
     limits: config.endpointLimits,
+    owner: instanceId,
     onAvailable: (targets) => dispatcher.wake(targets),
+    onError: (error) => logThrottle.warn(errorKey('concurrency slots', error), { err: error }, 'releasing or renewing shared concurrency slots failed; will retry'),
     onCut: (endpoint, view) => {
       logger.warn({ endpoint, rate: view.currentRate, concurrency: view.currentConcurrency }, `endpoint ${endpoint} is throttling: adaptive limit cut`);
       events.publish({ type: 'endpoint-limit', at: clock.now(), endpoint, rate: view.currentRate, concurrency: view.currentConcurrency });
@@ -289,6 +291,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
       unsubscribeWake?.();
       await server.close();
       await dispatcher.stop(config.delivery.shutdownGrace);
+      await limiter.close();
       await http?.close();
       await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not send the last trace spans'));
       tracked.close();

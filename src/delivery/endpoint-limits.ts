@@ -1,11 +1,13 @@
 import { createAdaptiveLimit, type AdaptiveLimit } from '../domain/adaptive-limit.js';
 import type { Target } from '../domain/channel.js';
 import type { Clock } from '../domain/clock.js';
+import { systemScheduler, type Scheduler } from '../domain/scheduler.js';
 import type { AttemptResult } from '../domain/outcome.js';
 import { parseRetryAfter } from '../domain/retry-policy.js';
 import { createLocalRateBucket, type EndpointLimits, type LocalRateBucket, type RateLimit } from '../domain/rate-limit.js';
 import type { Store } from '../storage/port.js';
 import type { DeliveryLimiter } from './dispatcher.js';
+import { createSharedSlots, type SlotPool } from './shared-slots.js';
 
 /** What an operator sees of one endpoint's flow control (`GET /v1/endpoints`, metrics, dashboard). */
 export interface EndpointLimitView {
@@ -19,6 +21,11 @@ export interface EndpointLimitView {
   currentConcurrency: number | null;
   /** Calls in flight from this instance. */
   inFlight: number;
+  /**
+   * With `maxConcurrency`: slots held by every instance at this instance's latest take (calls in
+   * flight across instances); null without `maxConcurrency` or before the first take.
+   */
+  inFlightTotal: number | null;
   /** Targets (queues, subscriptions) held back by this endpoint's limits right now. */
   waitingTargets: string[];
   /** 429/503 answers seen since start. */
@@ -33,6 +40,8 @@ export interface EndpointLimitView {
 
 export interface EndpointLimiter extends DeliveryLimiter {
   views(): EndpointLimitView[];
+  /** Stops renewing this instance's concurrency slots and releases them (after the dispatcher stopped). */
+  close(): Promise<void>;
 }
 
 interface Entry {
@@ -42,6 +51,8 @@ interface Entry {
   /** Adaptive limits of an endpoint without a shared rate keep their bucket here. */
   local: LocalRateBucket;
   inFlight: number;
+  /** With `maxConcurrency`: the endpoint's slots shared with every instance on the store. */
+  pool: SlotPool | null;
   /** Held back for a free slot (woken when a call finishes) or for the rate (they schedule their own retry). */
   waitingSlot: Set<string>;
   waitingRate: Set<string>;
@@ -75,8 +86,11 @@ const MAX_HOLD_MS = 60_000;
 /**
  * Flow control per endpoint, in front of the dispatcher's claims: a permit is taken before a
  * delivery is claimed, so waiting never counts an attempt and never touches an ordered lane.
- * The rate limit is a bucket in the store shared by every instance; concurrency is counted per
- * instance; adaptive limits (AIMD) are kept per instance and only ever lower the shared rate.
+ * The rate limit is a bucket in the store shared by every instance; so is `maxConcurrency`, as
+ * slots each instance holds in the store (src/delivery/shared-slots.ts). Adaptive limits (AIMD)
+ * are kept per instance: a cut lowers this instance's calls in flight, and the limit its takes of
+ * shared slots are checked against, and only ever lowers the shared rate. Without
+ * `maxConcurrency`, an adaptive concurrency is counted here alone, without the store.
  */
 export function createEndpointLimiter(options: {
   store: Store;
@@ -86,9 +100,25 @@ export function createEndpointLimiter(options: {
   /** Targets that were held back may try again (a call finished, a slot is free). */
   onAvailable: (targets: string[]) => void;
   onCut?: (endpoint: string, view: EndpointLimitView) => void;
+  /** This instance, the owner of its concurrency slots in the store. */
+  owner: string;
+  scheduler?: Scheduler;
+  onError?: (error: unknown) => void;
 }): EndpointLimiter {
   const { store, clock } = options;
   const entries = new Map<string, Entry>();
+  const shared = [...options.limits].filter(([, l]) => l.maxConcurrency !== null).map(([endpoint]) => endpoint);
+  const leases = options.targets.filter((t) => shared.includes(t.endpoint)).map((t) => t.lockDurationMs);
+  const sharedSlots = createSharedSlots({
+    store,
+    clock,
+    scheduler: options.scheduler ?? systemScheduler,
+    owner: options.owner,
+    endpoints: shared,
+    // A crashed instance's slots free themselves when its leases would: its calls ended with it.
+    ttlMs: leases.length > 0 ? Math.min(...leases) : 30_000,
+    onError: options.onError ?? (() => undefined),
+  });
   for (const [endpoint, settings] of options.limits) {
     if (!settings.rateLimit && settings.maxConcurrency === null && !settings.adaptive) continue;
     entries.set(endpoint, {
@@ -97,6 +127,7 @@ export function createEndpointLimiter(options: {
       adaptive: settings.adaptive ? createAdaptiveLimit({ maxRate: settings.rateLimit?.perSecond ?? null, maxConcurrency: settings.maxConcurrency }) : null,
       local: createLocalRateBucket(),
       inFlight: 0,
+      pool: sharedSlots.pool(endpoint) ?? null,
       waitingSlot: new Set(),
       waitingRate: new Set(),
       accepted: [],
@@ -148,6 +179,7 @@ export function createEndpointLimiter(options: {
       currentRate: currentRate(e),
       currentConcurrency: currentConcurrency(e),
       inFlight: e.inFlight,
+      inFlightTotal: e.pool?.total ?? null,
       waitingTargets: [...new Set([...e.waitingSlot, ...e.waitingRate])],
       throttledTotal: e.throttledTotal,
       waitsTotal: e.waitsTotal,
@@ -169,14 +201,29 @@ export function createEndpointLimiter(options: {
       const concurrency = currentConcurrency(e);
       const likely = e.settings.rateLimit ? Math.max(1, 2 * (e.lastUsed.get(target.name) ?? wanted)) : wanted;
       const asked = Math.min(wanted, likely);
-      const slots = concurrency === null ? asked : Math.min(asked, concurrency - e.inFlight);
-      if (slots <= 0) {
+      const room = concurrency === null ? asked : Math.min(asked, concurrency - e.inFlight);
+      if (room <= 0) {
         // A finishing call wakes the target (onAvailable).
         wait(e, target, 'slot');
         return { granted: 0, retryAt: null };
       }
       // Slots are reserved before the store is asked, so two targets of one endpoint never both take the last one.
-      e.inFlight += slots;
+      e.inFlight += room;
+      let slots = room;
+      if (e.pool) {
+        try {
+          slots = await e.pool.take(room, concurrency!);
+        } catch (error) {
+          e.inFlight -= room;
+          throw error;
+        }
+        e.inFlight -= room - slots;
+        if (slots === 0) {
+          // Every slot is held, by other instances too: ask the store again after a poll, or when a call of this instance ends.
+          wait(e, target, 'slot');
+          return { granted: 0, retryAt: Math.max(e.pool.retryAt, clock.now() + 1) };
+        }
+      }
       let granted = slots;
       let waitMs = 0;
       const rate = currentRate(e);
@@ -189,22 +236,29 @@ export function createEndpointLimiter(options: {
           e.lastTake.set(target.name, { token: 'token' in taken ? taken.token : taken.tat, limit });
         } catch (error) {
           e.inFlight -= slots;
+          e.pool?.put(slots);
           throw error;
         }
       }
       e.inFlight -= slots - granted;
+      e.pool?.put(slots - granted);
       e.lastUsed.set(target.name, granted);
       if (granted < slots) wait(e, target, 'rate');
       else if (slots < asked) wait(e, target, 'slot');
       else done(e, target);
+      let retryAt: number | null = null;
+      if (granted < slots) retryAt = clock.now() + Math.max(1, waitMs);
+      // Fewer shared slots than room here: others hold them; ask the store again after a poll.
+      else if (slots < room) retryAt = Math.max(e.pool!.retryAt, clock.now() + 1);
       // Asked for fewer than wanted on a guess: when all were used, ask again at once.
-      const retryAt = granted < slots ? clock.now() + Math.max(1, waitMs) : slots === asked && asked < wanted ? clock.now() : null;
+      else if (slots === asked && asked < wanted) retryAt = clock.now();
       return { granted, retryAt };
     },
     giveBack(target, count) {
       const e = entryOf(target);
       if (!e || count <= 0) return;
       e.inFlight -= count;
+      e.pool?.put(count);
       e.lastUsed.set(target.name, Math.max(0, (e.lastUsed.get(target.name) ?? count) - count));
       // Fewer deliveries were ready than permits: the target is not waiting, it is drained.
       done(e, target);
@@ -220,6 +274,7 @@ export function createEndpointLimiter(options: {
       const e = entryOf(target);
       if (!e) return;
       e.inFlight--;
+      e.pool?.put(1);
       const now = clock.now();
       const result: AttemptResult | null = call.result;
       const status = result?.kind === 'response' ? result.statusCode : null;
@@ -239,5 +294,6 @@ export function createEndpointLimiter(options: {
       wakeSlotWaiters(e);
     },
     views: () => [...entries.values()].map(view),
+    close: () => sharedSlots.close(),
   };
 }

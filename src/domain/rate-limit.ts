@@ -24,7 +24,7 @@ export interface RateLimit {
 export interface EndpointLimits {
   /** Calls per second across every channel and instance on the store; null for none. */
   rateLimit: RateLimit | null;
-  /** Calls in flight to the endpoint from one instance, across its channels; null for no limit. */
+  /** Calls in flight to the endpoint across its channels and every instance on the store; null for no limit. */
   maxConcurrency: number | null;
   /** Cut rate and concurrency on 429/503, raise them step by step on success (AIMD). */
   adaptive: boolean;

@@ -85,7 +85,7 @@ export function openApiDocument(version: string): object {
         },
       },
       '/v1/breakers': { get: op('Circuit breakers per endpoint origin: closed, open or half-open') },
-      '/v1/endpoints': { get: op('Endpoints with their rate limit, concurrency and adaptive limits: configured, in force now, in flight, targets waiting, 429/503 answers') },
+      '/v1/endpoints': { get: op('Endpoints with their rate limit, concurrency and adaptive limits: configured, in force now, in flight from this instance and across instances (inFlightTotal, instances), targets waiting, 429/503 answers') },
       '/v1/schedules': { get: op('Recurring schedules: cron, time zone, channel, paused, lastRunAt and nextRunAt') },
       '/v1/schedules/{name}': { get: { ...op('One schedule as listed', { parameters: [nameParam('name')] }), responses: { '200': { description: 'OK', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
       '/v1/schedules/{name}/pause': { post: { ...op('Pause a schedule on every instance (operator role)', { parameters: [nameParam('name')] }), responses: { '200': { description: 'The schedule, paused', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },

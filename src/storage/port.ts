@@ -210,19 +210,22 @@ export interface Store {
   /**
    * Takes up to `count` concurrency slots of `key` (an endpoint) for `owner` (an instance), which
    * holds `held` of them already, so that the slots of every owner whose hold has not expired add
-   * up to at most `limit`. The owner's hold becomes `held` + granted (none: it is removed) and
-   * expires `ttlMs` from now; expired holds of the key are removed. Takes of one key are serialized
+   * up to at most `limit`. The owner's hold becomes `held` + granted, with the slots it did not get
+   * recorded as wanted (held and wanted none: it is removed), and expires `ttlMs` from now;
+   * expired holds of the key are removed. Takes of one key are serialized
    * (PostgreSQL locks the key's row; SQLite takes the write lock), so two owners never both get the
    * last slot. `held` restates what the owner holds, so a hold that expired while its owner was cut
-   * off from the store is restored. `total`: slots held by live owners after the take.
+   * off from the store is restored. The answer says how the key is shared now (see SlotShare).
    */
   takeConcurrencySlots(request: SlotRequest): Promise<SlotGrant>;
   /**
-   * Sets what `owner` holds of each key (fewer after calls ended: a release; 0 removes the hold)
-   * and makes every hold given expire `ttlMs` from now: an owner's releases and renewals for all
-   * its endpoints in one write. An owner that stops calling this loses its slots when they expire.
+   * Sets what `owner` holds and still wants of each key (fewer held after calls ended: a release;
+   * none of either removes its row) and makes every hold given expire `ttlMs` from now: an
+   * owner's releases and renewals for all its endpoints in one write. An owner that
+   * stops calling this loses its slots when they expire. Returns how each key is shared now, in
+   * the order given, so a holder learns that others wait.
    */
-  holdConcurrencySlots(owner: string, holdings: readonly SlotHolding[], ttlMs: number): Promise<void>;
+  holdConcurrencySlots(owner: string, holdings: readonly SlotHolding[], ttlMs: number): Promise<SlotShare[]>;
   /** Holds that have not expired, by key then owner. */
   listConcurrencySlots(): Promise<SlotHolder[]>;
   /** Shared state of recurring schedules (those that ever ran or were paused), by name. */
@@ -473,23 +476,35 @@ export interface SlotRequest {
   ttlMs: number;
 }
 
-export interface SlotGrant {
+/** How a key's slots are shared among the owners whose hold has not expired. */
+export interface SlotShare {
+  /** Slots held by every live owner, the asking one included. */
+  total: number;
+  /** Slots the other live owners wanted and did not get at their latest take. */
+  waiting: number;
+  /** Live owners that hold or want slots, the asking one included when it does. */
+  owners: number;
+}
+
+export interface SlotGrant extends SlotShare {
   /** Slots granted now (0 to `count`). */
   granted: number;
-  /** Slots held by every owner whose hold has not expired, this one's included, after the take. */
-  total: number;
 }
 
 export interface SlotHolding {
   key: string;
   /** Slots the owner holds now; 0 releases them all. */
   held: number;
+  /** Slots it still wants and has not got (0 once it no longer waits). */
+  wanted: number;
 }
 
 export interface SlotHolder {
   key: string;
   owner: string;
   held: number;
+  /** Slots it wanted and did not get at its latest take. */
+  wanted: number;
   expiresAt: number;
 }
 

@@ -4,15 +4,29 @@ import type { EndpointLimitView } from '../../delivery/endpoint-limits.js';
 import type { ServerContext } from '../context.js';
 import { iso } from './messages.js';
 
-/** Flow control routes: every endpoint with its limits as this instance applies them now. */
+/**
+ * Flow control routes: every endpoint with its limits as this instance applies them now, and the
+ * concurrency slots every instance on the store holds (read from the store at each request).
+ */
 export function flowRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/endpoints', async () => {
     const views = new Map((ctx.endpointLimits?.() ?? []).map((v) => [v.endpoint, v]));
     const limits = ctx.config.endpointLimits;
+    const shared = [...limits.values()].some((l) => l.maxConcurrency !== null);
+    const holders = shared ? await ctx.store.listConcurrencySlots() : [];
     return {
       items: [...limits.keys()].map((name) => {
         const targets = ctx.config.targets.filter((t) => t.endpoint === name && !t.name.startsWith('_'));
-        return { name, channels: targets.map((t) => t.name), ...presentLimits(views.get(name) ?? null, limits.get(name)!) };
+        const configured = limits.get(name)!;
+        const held = holders.filter((h) => h.key === `endpoint:${name}`);
+        return {
+          name,
+          channels: targets.map((t) => t.name),
+          ...presentLimits(views.get(name) ?? null, configured),
+          // Slots each live instance holds: its calls in flight (and, for a few ms, slots it is about to use or release).
+          inFlightTotal: configured.maxConcurrency === null ? null : held.reduce((n, h) => n + h.held, 0),
+          instances: held.map((h) => ({ instance: h.owner, inFlight: h.held, waiting: h.wanted, expiresAt: iso(h.expiresAt) })),
+        };
       }),
       next: null,
     };
