@@ -73,13 +73,16 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
       WHERE target_id = $1 AND status = 'delivering'`),
     skipBefore: st('r_skip_before', (s) => `UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $3
       WHERE target_id = $1 AND available_at IS NOT NULL AND position < $2`),
-    /** Per lane: delivered events replayed (the cursor goes back by that many), and the id of the last delivered before the point ($3). */
-    rewind: st('r_rewind', (s) => `SELECT r.lane, r.n, (
-        SELECT m.id FROM ${s}.messages m JOIN ${s}.deliveries d ON d.message_pk = m.pk AND d.target_id = $1
-        WHERE m.channel_id = $2 AND m.sequence < $3 AND d.lane = r.lane AND d.status = 'delivered' ORDER BY m.sequence DESC LIMIT 1
-      ) AS last_id
-      FROM (SELECT d.lane, COUNT(*) AS n FROM ${s}.deliveries d
-        WHERE d.message_pk IN (${replayable(s)}) AND d.target_id = $1 AND d.status = 'delivered' GROUP BY d.lane) r`),
+    /** Per lane: delivered events replayed (the cursor goes back by that many). */
+    rewind: st('r_rewind', (s) => `SELECT d.lane, COUNT(*) AS n FROM ${s}.deliveries d
+      WHERE d.message_pk IN (${replayable(s)}) AND d.target_id = $1 AND d.status = 'delivered' GROUP BY d.lane`),
+    /**
+     * The id of the last event each of these lanes ($3) delivered before the point ($2), in one pass
+     * over the subscription's delivered rows (deliveries_final), not one search per lane.
+     */
+    lastBefore: st('r_last_before', (s) => `SELECT DISTINCT ON (d.lane) d.lane, m.id FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
+      WHERE d.target_id = $1 AND d.available_at IS NULL AND d.status = 'delivered' AND d.position < $2 AND d.lane = ANY($3::text[])
+      ORDER BY d.lane, d.position DESC`),
     moveCursors: st('r_move_cursors', (s) => `UPDATE ${s}.lane_cursors c SET delivered = c.delivered - v.n, last_id = v.last_id
       FROM unnest($2::text[], $3::bigint[], $4::text[]) AS v(lane, n, last_id) WHERE c.target_id = $1 AND c.lane = v.lane`),
     dropCursors: st('r_drop_cursors', (s) => `DELETE FROM ${s}.lane_cursors WHERE target_id = $1 AND delivered <= 0`),
@@ -133,9 +136,11 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     await execute(client, sql.holdLanes, [sub.id], true);
     const fenced = await execute(client, sql.fence, [sub.id, now], true);
     const skipped = await execute(client, sql.skipBefore, [sub.id, resolved, now], true);
-    const rewind = await run<{ lane: string; n: number; last_id: string | null }>(client, sql.rewind, [sub.id, topic, resolved], true);
+    const rewind = await run<{ lane: string; n: number }>(client, sql.rewind, [sub.id, topic, resolved], true);
     if (rewind.length > 0) {
-      await run(client, sql.moveCursors, [sub.id, rewind.map((r) => r.lane), rewind.map((r) => r.n), rewind.map((r) => r.last_id ?? '')], true);
+      const lanes = rewind.map((r) => r.lane);
+      const last = resolved > 1 ? new Map((await run<{ lane: string; id: string }>(client, sql.lastBefore, [sub.id, resolved, lanes], true)).map((r) => [r.lane, r.id])) : new Map<string, string>();
+      await run(client, sql.moveCursors, [sub.id, lanes, rewind.map((r) => r.n), lanes.map((lane) => last.get(lane) ?? '')], true);
     }
     await execute(client, sql.dropCursors, [sub.id], true);
     const replayed = (await execute(client, sql.replay, [sub.id, topic, resolved, now], true))
