@@ -153,7 +153,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(events.map((e) => e.type)).toEqual(['delivered', 'delivered', 'delivered']);
   });
 
-  it('a fifo queue at concurrency 1 goes from lane to lane in one store step each; at more, it settles and claims in batches', async () => {
+  it('a fifo queue at concurrency 1 goes from lane to lane in one store step each; at more, the answers of one turn share one step', async () => {
     let settleAndClaims = 0;
     const settleAndClaim = store.settleAndClaim.bind(store);
     store = Object.assign(Object.create(null) as Store, store, {
@@ -177,14 +177,20 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     const stopped = dispatcher!.stop(0);
     await scheduler.advance(0);
     await stopped;
-    await store.send('f', [['a3', 'a'], ['b2', 'b']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
+    await store.send('f', [['a3', 'a'], ['b2', 'b'], ['a4', 'a'], ['b3', 'b']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
     start([fifo(4)]);
     await scheduler.settle();
-    expect(endpoint.ids().slice(3)).toEqual(['a3', 'b2']);
+    expect(endpoint.ids().slice(3)).toEqual(['a3', 'b2']); // one in flight per key
+    clock.advance(1);
     for (const call of endpoint.calls.slice(3)) call.answer({ kind: 'response', statusCode: 204 });
     await scheduler.settle();
-    expect(settleAndClaims).toBe(3);
-    expect(events.map((e) => e.type)).toEqual(Array.from({ length: 5 }, () => 'delivered'));
+    expect(settleAndClaims).toBe(4); // both answers and the next two claims in one step
+    expect(endpoint.ids().slice(5).sort()).toEqual(['a4', 'b3']);
+    for (const call of endpoint.calls.slice(5)) call.answer({ kind: 'response', statusCode: 204 });
+    await scheduler.settle();
+    expect(settleAndClaims).toBe(5);
+    expect(events.map((e) => e.type)).toEqual(Array.from({ length: 7 }, () => 'delivered'));
+    expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'f', depth: 0, inFlight: 0 }));
   });
 
   it('holds a target back while its breaker is open, without using attempts, and looks again when it reopens', async () => {

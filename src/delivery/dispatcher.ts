@@ -8,7 +8,7 @@ import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domai
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Settlement, SettleResult, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import { expireDeferred } from './completion.js';
 import { CallAbort } from './call-signal.js';
@@ -59,7 +59,7 @@ export interface AttemptTracer {
  * claim, so waiting for one never counts an attempt and never holds an ordered lane.
  */
 export interface DeliveryLimiter {
-  /** Whether the target's endpoint has limits (a stepwise target then claims through acquire, not settleAndClaim). */
+  /** Whether the target's endpoint has limits (its calls then hand over no slot: it claims through acquire, not settleAndClaim). */
   governs(target: Target): boolean;
   /** Permits for up to `wanted` calls; with fewer, `retryAt` says when to ask again (null: when woken). */
   acquire(target: Target, wanted: number): Promise<{ granted: number; retryAt: number | null }>;
@@ -102,10 +102,10 @@ export interface Dispatcher {
   inFlight(): number;
 }
 
-/** How a stepwise target (one lane claim in flight) goes straight on to its next claim. */
+/** How a delivered call hands its slot over to the next claim (the profile's `handOver`). */
 interface Continuation {
-  request: ClaimRequest;
-  start(claims: Claim[]): void;
+  /** Settles a delivered call and claims in the same store step; resolves with the settlement's results. */
+  handOver(settlements: Settlement[]): Promise<SettleResult[]>;
 }
 
 interface Running {
@@ -130,7 +130,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
-    const { inFlight: limit, batchSize, maxBatchWaitMs, stepwise, asyncTimeoutMs } = profileOf(target);
+    const { inFlight: limit, batchSize, maxBatchWaitMs, handOver, asyncTimeoutMs } = profileOf(target);
     let inFlight = 0;
     // Deferrals whose deadline passed are looked for at most once per poll interval.
     let nextExpiryAt = 0;
@@ -164,17 +164,55 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       });
     }
 
-    // One lane claim in flight: a delivered call settles and takes the next lane in one store step.
-    const continuation: Continuation | null =
-      stepwise
-        ? {
-            request: { target: target.name, limit: 1, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs },
-            start(claims) {
-              options.gate?.started(target, claims.length);
-              for (const claim of claims) start(claim);
-            },
-          }
-        : null;
+    const next = (slots: number): ClaimRequest => ({ target: target.name, limit: slots, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+
+    /** Claims taken in a settling step: started, or given back when stopping. */
+    async function carryOn(claims: Claim[]): Promise<void> {
+      if (stopping) {
+        await options.store.release(claims.flatMap((c) => c.deliveries));
+        return;
+      }
+      options.gate?.started(target, claims.length);
+      for (const claim of claims) start(claim);
+    }
+
+    /** One lane claim in flight: settle and take the next lane at once. */
+    async function stepOver(settlements: Settlement[]): Promise<SettleResult[]> {
+      const { results, claims } = await options.store.settleAndClaim(settlements, next(1));
+      await carryOn(claims);
+      return results;
+    }
+
+    /** Several lanes in flight: the answers of one turn of the event loop share one step, which claims the slots they free. */
+    let handing: Array<{ settlements: Settlement[]; resolve: (results: SettleResult[]) => void; reject: (error: unknown) => void }> = [];
+    function batchOver(settlements: Settlement[]): Promise<SettleResult[]> {
+      return new Promise((resolve, reject) => {
+        if (handing.length === 0) scheduler.immediate(() => void flushHandOver());
+        handing.push({ settlements, resolve, reject });
+      });
+    }
+    async function flushHandOver(): Promise<void> {
+      const batch = handing;
+      handing = [];
+      let claims: Claim[];
+      try {
+        // A breaker may allow fewer calls now than the answers free.
+        const slots = Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
+        const step = await options.store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
+        let k = 0;
+        for (const b of batch) {
+          b.resolve(step.results.slice(k, k + b.settlements.length));
+          k += b.settlements.length;
+        }
+        claims = step.claims;
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+        return;
+      }
+      await carryOn(claims).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
+    }
+
+    const continuation: Continuation | null = handOver === 'step' ? { handOver: stepOver } : handOver === 'batch' ? { handOver: batchOver } : null;
 
     async function pump(): Promise<void> {
       if (stopping) return;
@@ -303,11 +341,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }));
       const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
       if (goOn) {
-        const { results, claims } = await options.store.settleAndClaim(settlements, continuation.request);
-        const outcome = report(target, claim, decision, results, attempt);
+        const outcome = report(target, claim, decision, await continuation.handOver(settlements), attempt);
         span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
-        if (!stopping) continuation.start(claims);
-        else await options.store.release(claims.flatMap((c) => c.deliveries));
       } else {
         const outcome = report(target, claim, decision, await options.store.settle(settlements), attempt);
         span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });

@@ -10,12 +10,12 @@ const subscription = { ...policy, kind: 'subscription', name: 't/s', topic: 't',
 
 describe('profileOf', () => {
   it.each<[string, Target, object]>([
-    ['queue', { ...policy, kind: 'queue', name: 'q', ordering: 'none' }, { ordering: 'none', inFlight: 8, batchSize: 1, singleLane: false, stepwise: false, attemptsBeforeExhausted: 3, whenExhausted: 'deadletter' }],
-    ['fifo that blocks', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block' }, { ordering: 'key', inFlight: 8, batchSize: 1, stepwise: false, whenExhausted: 'park' }],
-    ['fifo at concurrency 1', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency: 1 }, { inFlight: 1, singleLane: false, stepwise: true }],
+    ['queue', { ...policy, kind: 'queue', name: 'q', ordering: 'none' }, { ordering: 'none', inFlight: 8, batchSize: 1, singleLane: false, handOver: 'none', attemptsBeforeExhausted: 3, whenExhausted: 'deadletter' }],
+    ['fifo that blocks', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block' }, { ordering: 'key', inFlight: 8, batchSize: 1, handOver: 'batch', whenExhausted: 'park' }],
+    ['fifo at concurrency 1', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency: 1 }, { inFlight: 1, singleLane: false, handOver: 'step' }],
     ['fifo that dead-letters', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'deadletter' }, { whenExhausted: 'deadletter' }],
-    ['subscription by key', { ...subscription, ordering: 'key' }, { ordering: 'key', inFlight: 8, batchSize: 1, maxBatchWaitMs: 0, singleLane: false, stepwise: false, attemptsBeforeExhausted: 4, whenExhausted: 'stall' }],
-    ['subscription by topic', { ...subscription, ordering: 'topic' }, { ordering: 'topic', inFlight: 1, batchSize: 5, maxBatchWaitMs: 20, singleLane: true, stepwise: true, whenExhausted: 'stall' }],
+    ['subscription by key', { ...subscription, ordering: 'key' }, { ordering: 'key', inFlight: 8, batchSize: 1, maxBatchWaitMs: 0, singleLane: false, handOver: 'batch', attemptsBeforeExhausted: 4, whenExhausted: 'stall' }],
+    ['subscription by topic', { ...subscription, ordering: 'topic' }, { ordering: 'topic', inFlight: 1, batchSize: 5, maxBatchWaitMs: 20, singleLane: true, handOver: 'step', whenExhausted: 'stall' }],
   ])('%s', (_name, target, expected) => {
     expect(profileOf(target)).toMatchObject(expected);
   });

@@ -32,12 +32,14 @@ export interface TargetProfile {
   /** The whole target is one lane. */
   singleLane: boolean;
   /**
-   * One lane claim in flight at a time (a topic-ordered subscription, or a fifo queue or keyed
-   * subscription at concurrency 1): a delivered call settles and takes the next lane in one store
-   * step, as nothing else could share its settlement or claim. With more in flight, settlements
-   * and claims are batched instead, which costs the store less per message.
+   * How a delivered call hands its slot over to the next claim, in the store step that settles it:
+   * `step` when one lane claim is in flight at a time (a topic-ordered subscription, or a fifo
+   * queue or keyed subscription at concurrency 1): at once, since nothing could share the step;
+   * `batch` for ordered targets with several lanes in flight: the answers of one turn of the event
+   * loop are settled together with the claim of the slots they free; `none` for unordered targets,
+   * whose settlements and claims are batched by the store on their own.
    */
-  stepwise: boolean;
+  handOver: 'step' | 'batch' | 'none';
   /** Failed attempts after which the message's attempts have run out. */
   attemptsBeforeExhausted: number;
   /** What happens to a message whose attempts ran out (or that failed permanently). */
@@ -69,7 +71,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: 1,
         maxBatchWaitMs: 0,
         singleLane: false,
-        stepwise: false,
+        handOver: 'none',
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: 'deadletter',
         laneOf: noLane,
@@ -82,7 +84,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: 1,
         maxBatchWaitMs: 0,
         singleLane: false,
-        stepwise: target.concurrency === 1,
+        handOver: target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: target.onExhausted === 'block' ? 'park' : 'deadletter',
         laneOf: byKey,
@@ -96,7 +98,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: single ? target.batchSize : 1,
         maxBatchWaitMs: single ? target.maxBatchWaitMs : 0,
         singleLane: single,
-        stepwise: single || target.concurrency === 1,
+        handOver: single || target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.stallAfterAttempts,
         whenExhausted: 'stall',
         laneOf: single ? oneLane : byKey,
