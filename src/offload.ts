@@ -125,8 +125,11 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     metrics.record(event);
     rateFeed.onEvent(event);
     notifier.notify(event);
-    const { latenciesMs: _latencies, ...live } = event;
-    events.publish({ ...live, at: clock.now() });
+    // Built only for a listener (the event stream): this runs for every delivery.
+    if (events.listeners() > 0) {
+      const { latenciesMs: _latencies, ...live } = event;
+      events.publish({ ...live, at: clock.now() });
+    }
     if (event.type === 'deadlettered') logger.warn({ target: event.target, ids: event.ids, reason: event.reason }, 'message dead-lettered');
     if (event.newlyBlocked) {
       const what = event.type === 'parked' ? `key '${event.lane}' of ${event.target} parked` : `${event.target}${event.lane ? ` key '${event.lane}'` : ''} stalled`;
