@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
+import { openApiDocument } from '../../src/server/openapi.js';
 
 /** Generators of hostile and careless input for the HTTP API. */
 
@@ -71,6 +72,14 @@ const message: fc.Arbitrary<Record<string, unknown>> = fc.record(
     ),
     delay: fc.oneof(fc.constantFrom('30s', '250ms', '5m', '1d', '10', '-1s', '1e999s', 'soon'), fc.integer(), fc.double()),
     deliverAt: fc.oneof(fc.constantFrom('2030-01-01T00:00:00Z', 'tomorrow', '+275760-09-13T00:00:00.001Z'), fc.integer(), fc.constant(8_640_000_000_000_001), fc.double()),
+    priority: fc.oneof(fc.integer({ min: -120, max: 120 }), fc.constantFrom(-0, 0.5, 1e308, -1e308, 2 ** 53, '5', 'NaN', null, true), fc.double()),
+    expiresAt: fc.oneof(
+      fc.constantFrom('2030-01-01T00:00:00Z', '2030-01-01T00:00:00+14:00', '2030-01-01T00:00:00-23:59', '2000-01-01T00:00:00Z', '0000-01-01T00:00:00Z', '10000-01-01T00:00:00Z', '2026-12-31T23:59:60Z', 'tomorrow', ''),
+      fc.integer(),
+      fc.constantFrom(8_640_000_000_000_000, 8_640_000_000_000_001, 2 ** 53, 1e308, -0),
+      fc.double(),
+    ),
+    ttl: fc.oneof(fc.constantFrom('5m', '1h', '0s', '-5m', '999999d', '99999999999d', '1e999s', '0.4ms', '', ' 5m ', 'soon'), fc.integer(), fc.constant(null)),
     unknown: fc.jsonValue({ maxDepth: 1 }),
   },
   { requiredKeys: ['data'] },
@@ -83,6 +92,31 @@ export const messageBody: fc.Arbitrary<Record<string, unknown> | string> = fc.on
   { weight: 1, arbitrary: fc.constantFrom('{"data":1e999}', '{"data":-1e400}', `{"data":${'9'.repeat(400)}}`, '{"data":1e308}', '{"data":{"__proto__":{"x":1}}}', '{"data":"\\ud800"}', '{"data":1,"data":2}') },
 );
 
+/** A seek: one of sequence or time, both, neither, or wrong types and extremes. */
+const seekBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    sequence: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constantFrom(2 ** 53 - 1, 2 ** 53, 1e308, 1.5, '1', 'NaN', null), fc.double()),
+    time: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.constantFrom('2026-01-31T09:00:00Z', '2999-01-01T00:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59+23:59', '2026-12-31T23:59:60Z', '2026-01-31T09:00:00', 'yesterday', '', 1_700_000_000_000),
+    ),
+    from: fc.constant('start'),
+  },
+  { requiredKeys: [] },
+);
+
+/** A completion: outcomes known and unknown, reasons and retryAfter at and past their limits. */
+const completionBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    outcome: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('delivered', 'retry', 'permanent') }, fc.constantFrom('done', 'Delivered', '', null, 1)),
+    reason: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('', 'r'.repeat(1_001), null, 5)),
+    retryAfter: fc.oneof(fc.integer({ min: -5, max: 90_000 }), fc.constantFrom(86_400, 86_401, 1e308, -0, 0.5, '30', null)),
+    appliedThrough: fc.oneof(fc.constantFrom('seed-a', 'seed-e', 'nope', '', 'x'.repeat(201)), fc.string({ maxLength: 8 })),
+    extra: fc.jsonValue({ maxDepth: 1 }),
+  },
+  { requiredKeys: [] },
+);
+
 const rawBody: fc.Arbitrary<string | Buffer | undefined> = fc.oneof(
   { weight: 4, arbitrary: messageBody.map((b) => (typeof b === 'string' ? b : JSON.stringify(b))) },
   { weight: 2, arbitrary: fc.array(message, { maxLength: 4 }).map((messages) => JSON.stringify({ messages })) },
@@ -93,47 +127,21 @@ const rawBody: fc.Arbitrary<string | Buffer | undefined> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)) },
   { weight: 1, arbitrary: fc.constantFrom('', '{', '[', 'null', '"x"', '{"data":', '\ufeff{"data":1}', '{"messages":[]}') },
   { weight: 1, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: seekBody.map((b) => JSON.stringify(b)) },
+  { weight: 1, arbitrary: completionBody.map((b) => JSON.stringify(b)) },
 );
 
 /** Routes with their usual method; segments are filled with generated values. */
-const ROUTES: Array<[string, string]> = [
-  ['POST', '/v1/queues/{q}/messages'],
-  ['POST', '/v1/queues/{q}/messages/batch'],
-  ['POST', '/v1/topics/{t}/messages'],
-  ['POST', '/v1/topics/{t}/messages/batch'],
-  ['GET', '/v1/messages/{id}'],
-  ['GET', '/v1/messages'],
-  ['GET', '/v1/rates'],
-  ['POST', '/v1/drain'],
-  ['GET', '/v1/channels'],
-  ['GET', '/v1/breakers'],
-  ['GET', '/v1/queues/{q}/deadletters'],
-  ['POST', '/v1/queues/{q}/deadletters/redrive'],
-  ['DELETE', '/v1/queues/{q}/deadletters'],
-  ['GET', '/v1/queues/{q}/parked'],
-  ['POST', '/v1/queues/{q}/parked/{key}/retry'],
-  ['POST', '/v1/queues/{q}/parked/{key}/skip'],
-  ['GET', '/v1/queues/{q}/skipped'],
-  ['POST', '/v1/queues/{q}/skipped/redeliver'],
-  ['GET', '/v1/topics/{t}/subscriptions/{s}'],
-  ['POST', '/v1/topics/{t}/subscriptions/{s}/retry'],
-  ['POST', '/v1/topics/{t}/subscriptions/{s}/skip'],
-  ['GET', '/v1/topics/{t}/subscriptions/{s}/skipped'],
-  ['POST', '/v1/topics/{t}/subscriptions/{s}/skipped/redeliver'],
-  ['POST', '/v1/queues/{q}/pause'],
-  ['POST', '/v1/queues/{q}/resume'],
-  ['POST', '/v1/topics/{t}/pause'],
-  ['POST', '/v1/topics/{t}/resume'],
-  ['POST', '/v1/topics/{t}/subscriptions/{s}/pause'],
-  ['POST', '/v1/topics/{t}/subscriptions/{s}/resume'],
-  ['GET', '/healthz'],
-  ['GET', '/readyz'],
-  ['GET', '/metrics'],
-  ['GET', '/openapi.json'],
-  ['GET', '/dashboard'],
-  ['GET', '/'],
-  ['GET', '/v1/nothing'],
-];
+const METHODS = ['get', 'post', 'put', 'delete', 'patch'];
+/** Every documented route (the event stream aside: it never ends), so a new route is fuzzed the day it is documented. */
+export const DOCUMENTED_ROUTES: Array<[string, string]> = Object.entries((openApiDocument('fuzz') as { paths: Record<string, Record<string, unknown>> }).paths)
+  .flatMap(([path, item]) => Object.keys(item).filter((m) => METHODS.includes(m)).map((m): [string, string] => [m.toUpperCase(), path]))
+  .filter(([method, path]) => !(method === 'GET' && path === '/v1/events'));
+
+const ROUTES: Array<[string, string]> = [...DOCUMENTED_ROUTES, ['GET', '/dashboard'], ['GET', '/'], ['GET', '/v1/nothing']];
+
+/** The test replaces it with the completion token of a deferred delivery it seeded. */
+export const SEEDED_TOKEN = 'seeded-token';
 
 const segmentFor: Record<string, fc.Arbitrary<string>> = {
   q: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('audits', 'provisionings', '_notify.0') }, pathSegment),
@@ -141,7 +149,19 @@ const segmentFor: Record<string, fc.Arbitrary<string>> = {
   s: fc.oneof({ weight: 4, arbitrary: fc.constant('read-models') }, pathSegment),
   key: fc.oneof({ weight: 2, arbitrary: fc.constant('k1') }, pathSegment),
   id: fc.oneof({ weight: 2, arbitrary: fc.constantFrom('seed-a', 'seed-p1', 'seed-e') }, pathSegment),
+  schedule: fc.oneof({ weight: 1, arbitrary: fc.constant('nightly') }, pathSegment),
+  token: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(SEEDED_TOKEN) },
+    fc.constantFrom('1.1.AAAAAAAAAAAAAAAAAAAAAA', '0.0.AAAAAAAAAAAAAAAAAAAAAA', '1.01.AAAAAAAAAAAAAAAAAAAAAA', '999999999999999.999999999.AAAAAAAAAAAAAAAAAAAAAA', '1.-1.AAAAAAAAAAAAAAAAAAAAAA', '1e3.1.AAAAAAAAAAAAAAAAAAAAAA', 'x'.repeat(65), encodeURIComponent('ü.ü.ü'), '..%2F..%2Fhealthz'),
+    pathSegment,
+  ),
 };
+
+/** Which generated segment fills a path parameter (`{name}` is a queue, a topic or a schedule by where it stands). */
+function segmentOf(path: string, param: string): keyof typeof segmentFor {
+  if (param === 'name') return path.startsWith('/v1/topics/') ? 't' : path.startsWith('/v1/schedules/') ? 'schedule' : 'q';
+  return ({ topic: 't', sub: 's', key: 'key', id: 'id', token: 'token' } as Record<string, keyof typeof segmentFor>)[param] ?? 'id';
+}
 
 const queryPart: fc.Arbitrary<string> = fc
   .array(
@@ -172,17 +192,13 @@ export const anyRequest: fc.Arbitrary<InjectOptions> = fc
   .record({
     route: fc.constantFrom(...ROUTES),
     method: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS')),
-    q: segmentFor.q!,
-    t: segmentFor.t!,
-    s: segmentFor.s!,
-    key: segmentFor.key!,
-    id: segmentFor.id!,
+    segments: fc.record(segmentFor),
     query: fc.oneof({ weight: 2, arbitrary: fc.constant('') }, queryPart),
     headers,
     body: rawBody,
   })
-  .map(({ route, method, query, headers: h, body, ...segments }) => {
-    const url = route[1].replace(/\{(\w+)\}/g, (_, name: string) => segments[name as keyof typeof segments]) + query;
+  .map(({ route, method, query, headers: h, body, segments }) => {
+    const url = route[1].replace(/\{(\w+)\}/g, (_, name: string) => segments[segmentOf(route[1], name)]!) + query;
     const chosen = (method ?? route[0]) as InjectOptions['method'];
     return { method: chosen, url, headers: h, ...(body === undefined || chosen === 'GET' || chosen === 'HEAD' ? {} : { payload: body }) };
   });

@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
+import { completionTokens } from '../../src/delivery/completion.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { openApi, type Api } from '../support/api.js';
-import { anyRequest, channelName, messageBody, pathSegment } from './arbitraries.js';
+import { anyRequest, channelName, messageBody, pathSegment, SEEDED_TOKEN } from './arbitraries.js';
 
 /**
  * Property-based fuzzing of the HTTP API, driven in-process. For every generated request: no 5xx,
@@ -20,10 +21,10 @@ const config: Omit<ConfigInput, 'storage'> = {
   delivery: { maxPayload: 8_192, maxDepth: 16 },
   endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { Authorization: 'Bearer configured' } } },
   queues: {
-    audits: { preset: 'ancillary', endpoint: 'sink', path: '/audits' },
+    audits: { preset: 'ancillary', endpoint: 'sink', path: '/audits', asyncTimeout: '1h' },
     provisionings: { preset: 'aggregate-fifo', endpoint: 'sink', path: '/provisionings' },
   },
-  topics: { events: { subscriptions: { 'read-models': { preset: 'domain-events', endpoint: 'sink', path: '/events', ordering: 'key' } } } },
+  topics: { events: { retention: '1h', subscriptions: { 'read-models': { preset: 'domain-events', endpoint: 'sink', path: '/events', ordering: 'key', filter: { types: ['*'], keys: ['k*', '*%_?[]'] } } } } },
 };
 
 /** What an operator could see change: counts and flags per target (not ages, which move with time). */
@@ -47,6 +48,8 @@ function checkAnswer(request: InjectOptions, res: LightMyRequestResponse): void 
 describe('property-based fuzz over every route', () => {
   let api: Api;
   let rssAtStart = 0;
+  let seededToken = SEEDED_TOKEN;
+  const withToken = (request: InjectOptions): InjectOptions => ({ ...request, url: String(request.url).replace(`/deliveries/${SEEDED_TOKEN}/`, `/deliveries/${seededToken}/`) });
   let rssPeak = 0;
   const sample = () => {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
@@ -66,6 +69,12 @@ describe('property-based fuzz over every route', () => {
       const decision = kind === 'stall' ? { kind, reason: 'seeded', availableAt: Date.now() + 3_600_000 } : { kind, reason: 'seeded' };
       await api.store.settle([{ deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: { attempt: 1, startedAt: Date.now(), durationMs: 1, statusCode: 400, error: null, response: 'no' } }]);
     }
+    // A deferred attempt (asyncTimeout) whose token the generated completions use.
+    await seed('/v1/queues/audits/messages', { id: 'seed-async', data: { n: 4 } });
+    const [deferred] = await api.store.claim({ target: 'audits', limit: 1, owner: 'fuzz', leaseMs: 3_600_000 });
+    const lease = { deliveryId: deferred!.deliveries[0]!.deliveryId, epoch: deferred!.deliveries[0]!.epoch };
+    await api.store.defer([lease], Date.now() + 3_600_000, Date.now() + 3_660_000);
+    seededToken = completionTokens(await api.store.completionKey()).mint(lease);
     rssAtStart = process.memoryUsage().rss;
     rssPeak = rssAtStart;
   });
@@ -82,7 +91,7 @@ describe('property-based fuzz over every route', () => {
     let before = await snapshot(api);
     const outcomes = { accepted: 0, refused: 0 };
     await fc.assert(
-      fc.asyncProperty(anyRequest, async (request) => {
+      fc.asyncProperty(anyRequest.map(withToken), async (request) => {
         const res = await api.app.inject(request);
         checkAnswer(request, res);
         outcomes[res.statusCode >= 400 ? 'refused' : 'accepted']++;
@@ -145,8 +154,9 @@ describe('property-based fuzz over every route', () => {
           if (res.statusCode >= 300) return;
           const path = String(request.url).split('?')[0]!;
           const what = `${role} ${String(request.method)} ${String(request.url)} -> ${res.statusCode}`;
-          if (role === 'producer') expect(path, what).toMatch(/^\/v1\/queues\/audits\/messages(\/batch)?$|^\/(healthz|readyz|dashboard)?$/);
-          if (role === 'viewer') expect(['GET', 'HEAD'], what).toContain(request.method);
+          if (role === 'producer') expect(path, what).toMatch(/^\/v1\/queues\/audits\/messages(\/batch)?$|^\/v1\/deliveries\/[^/]+\/complete$|^\/(healthz|readyz|dashboard)?$/);
+          // A viewer may trade its key for an event stream token: that is reading, too.
+          if (role === 'viewer' && path !== '/v1/events/token') expect(['GET', 'HEAD'], what).toContain(request.method);
           if (role === 'none' || role === 'garbage') expect(path, what).toMatch(/^\/(healthz|readyz|dashboard)?$/);
         }),
         params(Math.max(50, Math.round(RUNS / 2))),
