@@ -94,6 +94,9 @@ describe('endpoint concurrency shared by every instance on a store', () => {
     await two.scheduler.advance(25);
     expect((await two.limiter.acquire(b, 4)).granted).toBe(1);
     expect(await held()).toEqual([['one', 1], ['two', 2]]);
+    // Shutting down gives back what it holds and no longer counts as waiting.
+    await two.limiter.close();
+    expect((await store.listConcurrencySlots()).map((h) => [h.owner, h.held, h.wanted])).toEqual([['one', 1, 0]]);
   });
 
   it('shares the slots when another instance waits: the holder keeps its share and lets the rest go as its calls end', async () => {

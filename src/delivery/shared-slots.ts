@@ -107,7 +107,7 @@ export function createSharedSlots(options: SharedSlotsOptions): SharedSlots {
       for (const s of states.values()) {
         const keep = closed ? 0 : s.used;
         if (keep < s.held || (renew && (s.held > 0 || s.wanted !== s.storedWanted))) {
-          holdings.push({ key: s.key, held: keep, wanted: s.wanted });
+          holdings.push({ key: s.key, held: keep, wanted: closed ? 0 : s.wanted });
           written.push(s);
           s.storedWanted = s.wanted;
         }
