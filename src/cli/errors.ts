@@ -17,8 +17,10 @@ interface SystemError extends Error {
  */
 export function describeError(error: unknown, context: { url: string }): string[] {
   if (error instanceof OffloadApiError) {
-    const lines = [`error: ${error.problem?.detail ?? error.message}`];
-    for (const e of error.problem?.errors ?? []) lines.push(`  - ${e.path}: ${e.message}`);
+    const detail = error.problem?.detail ?? error.message;
+    const lines = [`error: ${detail}`];
+    // A field the detail already explains is not repeated: one refusal, one line.
+    for (const e of error.problem?.errors ?? []) if (!detail.includes(e.message)) lines.push(`  - ${e.path}: ${e.message}`);
     return lines;
   }
   if (error instanceof OffloadError || error instanceof CommanderError) return [`error: ${error.message.replace(/^error: /, '')}`];

@@ -160,4 +160,33 @@ describe('offload init and check', () => {
     expect(isOneLineError(again.stderr)).toBe(true);
     expect(again.stderr).toContain('settled already');
   });
+
+  it('seek and complete refusals are one line each, exit 1, with or without --json; a seek with --json prints its answer', async () => {
+    const offload = await startOffload({
+      endpoints: { api: { url: 'http://127.0.0.1:9' } },
+      topics: { events: { subscriptions: { model: { endpoint: 'api', path: '/events' } } } },
+    });
+    const env = { OFFLOAD_URL: offload.url };
+    const refusals: Array<[string[], string | RegExp]> = [
+      [['subscriptions', 'seek', 'events', 'model', '--sequence', '1e308'], 'error: invalid seek: sequence must be a whole number from 1 to 9007199254740991'],
+      [['subscriptions', 'seek', 'events', 'model', '--time', 'yesterday'], 'error: invalid seek: time must be an ISO 8601 date-time with a time zone'],
+      [['subscriptions', 'seek', 'events', 'model', '--sequence', '5', '--json'], 'sequence 5 has not been published yet'],
+      [['subscriptions', 'seek', 'events', 'nope', '--sequence', '1', '--json'], "subscription 'nope' of topic 'events' is not configured"],
+      [['subscriptions', 'seek', 'events', 'model', '--sequence', '0'], /--sequence .* expected a whole number, 1 or more/],
+      [['complete', '1.1.AAAAAAAAAAAAAAAAAAAAAA', '--outcome', 'permanent'], "error: invalid completion: a 'permanent' outcome needs a reason"],
+      [['complete', '1.1.AAAAAAAAAAAAAAAAAAAAAA', '--outcome', 'retry', '--retry-after', '999999', '--json'], 'retryAfter must be whole seconds from 0 to 86400'],
+      [['complete', '1.01.AAAAAAAAAAAAAAAAAAAAAA'], 'no delivery attempt has this completion token'],
+    ];
+    for (const [args, expected] of refusals) {
+      const result = await runCli(args, { env });
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(isOneLineError(result.stderr), result.stderr).toBe(true);
+      if (typeof expected === 'string') expect(result.stderr, args.join(' ')).toContain(expected);
+      else expect(result.stderr, args.join(' ')).toMatch(expected);
+      expect(result.stdout).toBe('');
+    }
+    const json = await runCli(['subscriptions', 'seek', 'events', 'model', '--sequence', '1', '--json'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ subscription: 'events/model', sequence: 1, replayed: 0, skipped: 0, fenced: 0 });
+  });
 });
