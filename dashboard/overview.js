@@ -323,9 +323,10 @@ function renderBreakers(items) {
 }
 
 /**
- * Endpoints with flow control (`GET /v1/endpoints`): the limits in force on this instance.
+ * Endpoints with flow control (`GET /v1/endpoints`): the limits in force on this instance; with a
+ * maxConcurrency, the calls in flight from every instance too.
  * @param {Array<{ name: string, channels: string[], rateLimit?: { perSecond: number } | null, maxConcurrency?: number | null, adaptive?: unknown,
- *   currentRate?: number | null, currentConcurrency?: number | null, inFlight?: number | null, waiting: string[], throttled: number, cuts: number }>} items
+ *   currentRate?: number | null, currentConcurrency?: number | null, inFlight?: number | null, inFlightTotal?: number | null, waiting: string[], throttled: number, cuts: number }>} items
  */
 function renderEndpoints(items) {
   const body = $('endpoints-body');
@@ -341,7 +342,10 @@ function renderEndpoints(items) {
     el('td', { text: e.name + (e.adaptive ? ' (adaptive)' : ''), title: e.channels.join(', ') }),
     el('td', { text: limit(e.currentRate, e.rateLimit ? e.rateLimit.perSecond : null) }),
     el('td', { text: limit(e.currentConcurrency, e.maxConcurrency) }),
-    el('td', { text: e.inFlight === null || e.inFlight === undefined ? '—' : fmt(e.inFlight) }),
+    el('td', {
+      text: (e.inFlight === null || e.inFlight === undefined ? '—' : fmt(e.inFlight)) + (e.inFlightTotal === null || e.inFlightTotal === undefined ? '' : ' · ' + fmt(e.inFlightTotal) + ' all instances'),
+      title: 'calls in flight from this instance · from every instance on the store',
+    }),
     el('td', { text: e.waiting.length === 0 ? '—' : e.waiting.join(', ') }),
     el('td', { text: fmt(e.throttled) + (e.cuts > 0 ? ' · ' + fmt(e.cuts) + ' cuts' : '') }))));
 }

@@ -21,6 +21,7 @@ export function registerFlowMetrics(registry: Registry, sources: { endpoints: ()
   endpointGauge('offload_endpoint_rate_limit', 'Calls per second allowed to the endpoint now (after adaptive cuts)', (v) => v.currentRate);
   endpointGauge('offload_endpoint_concurrency_limit', 'Calls in flight allowed to the endpoint now: maxConcurrency, across instances (after an adaptive cut, what this instance applies)', (v) => v.currentConcurrency);
   endpointGauge('offload_endpoint_in_flight', 'Calls in flight to the endpoint from this instance', (v) => v.inFlight);
+  endpointGauge('offload_endpoint_in_flight_all_instances', 'With maxConcurrency: concurrency slots held by every instance on the store, as this instance last saw them (at most 100 ms old while it holds slots)', (v) => v.inFlightTotal);
   endpointGauge('offload_endpoint_waiting_targets', 'Queues and subscriptions held back by the endpoint limits', (v) => v.waitingTargets.length);
   const endpointCounter = (name: string, help: string, pick: (v: EndpointLimitView) => number) =>
     new Counter({

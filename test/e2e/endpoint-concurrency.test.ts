@@ -93,6 +93,12 @@ describe.skipIf(!pgAvailable)('endpoint maxConcurrency across instances', () => 
     expect(partner.inFlightTotal).toBeLessThanOrEqual(MAX);
     expect(partner.instances.reduce((n: number, i: { inFlight: number }) => n + i.inFlight, 0)).toBe(partner.inFlightTotal);
     await finished;
+    // Each instance asked the store for slots, and learnt what all of them hold.
+    for (const instance of instances) {
+      const metrics = await (await fetch(`${instance.url}/metrics`)).text();
+      const seen = /offload_endpoint_in_flight_all_instances\{endpoint="partner"\} (\d+)/.exec(metrics);
+      expect(Number(seen?.[1] ?? Number.NaN)).toBeLessThanOrEqual(MAX);
+    }
 
     const records = r.records();
     expect(peak).toBeLessThanOrEqual(MAX);
