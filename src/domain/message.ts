@@ -112,6 +112,9 @@ export function isValidName(value: string): boolean {
   return NAME_PATTERN.test(value);
 }
 
+/** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1): no stored time may pass it. */
+export const MAX_DATE_MS = 8_640_000_000_000_000;
+
 /** Builds a message for the store's outbox methods from friendlier input: `data` as a value, defaults filled in. */
 export function newMessage(input: {
   id?: string; key?: string | null; type: string; data: unknown; metadata?: MessageMetadata; deliverAt?: number | null; priority?: number; expiresAt?: number | null;
@@ -134,12 +137,15 @@ export function newMessage(input: {
  * can. Fifo queues and topics promise order: a priority or an expiry would let a message overtake
  * or vanish from the sequence, so they are plain-queue features.
  */
-export function flowFieldProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription', m: Pick<NewMessage, 'priority' | 'expiresAt'>): { field: 'priority' | 'expiresAt'; message: string } | undefined {
+export function flowFieldProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription', m: Pick<NewMessage, 'priority' | 'expiresAt' | 'deliverAt'>): { field: 'priority' | 'expiresAt' | 'deliverAt'; message: string } | undefined {
   const priority = m.priority ?? 0;
   if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
     return { field: 'priority', message: `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher is delivered first)` };
   }
-  if (m.expiresAt != null && !Number.isSafeInteger(m.expiresAt)) return { field: 'expiresAt', message: 'expiresAt must be a time in epoch milliseconds' };
+  // A time no Date holds could be stored (SQLite) but never shown, or not stored at all (a bigint).
+  const isTime = (ms: number) => Number.isSafeInteger(ms) && Math.abs(ms) <= MAX_DATE_MS;
+  if (m.expiresAt != null && !isTime(m.expiresAt)) return { field: 'expiresAt', message: `expiresAt must be a time in epoch milliseconds, at most ${MAX_DATE_MS}` };
+  if (m.deliverAt != null && !isTime(m.deliverAt)) return { field: 'deliverAt', message: `deliverAt must be a time in epoch milliseconds, at most ${MAX_DATE_MS}` };
   if (kind === 'queue') return undefined;
   const what = kind === 'fifo' ? 'a fifo queue delivers each key in order' : 'a topic delivers in publish order';
   if (priority !== 0) return { field: 'priority', message: `priority is for plain queues: ${what}, so no message may overtake another` };

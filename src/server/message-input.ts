@@ -4,12 +4,10 @@ import { parseDuration } from '../domain/duration.js';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { messageHeaderIssues } from '../domain/headers.js';
 import { guardJson } from '../domain/json-guard.js';
-import { IDENTIFIER_RULE, isValidIdentifier, MAX_PRIORITY, MIN_PRIORITY, type NewMessage } from '../domain/message.js';
+import { IDENTIFIER_RULE, isValidIdentifier, MAX_DATE_MS, MAX_PRIORITY, MIN_PRIORITY, type NewMessage } from '../domain/message.js';
 
 const identifier = z.string().refine(isValidIdentifier, IDENTIFIER_RULE);
 
-/** The largest time a JavaScript Date holds (ECMA-262 §21.4.1.1). */
-const MAX_DATE_MS = 8_640_000_000_000_000;
 
 const WHEN = 'an ISO 8601 time with a time zone (2026-01-31T12:00:00Z) or epoch milliseconds (a whole number, 0 or more)';
 const epochMs = z.number({ error: WHEN }).int(WHEN).nonnegative(WHEN);

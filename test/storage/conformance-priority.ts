@@ -88,6 +88,12 @@ export function describePriorityConformance(adapter: string, harness: Conformanc
       await expect(store.send('t', [msg('d', { expiresAt: clock.now() + 1 })])).rejects.toMatchObject({ code: 'invalid_request' });
       await expect(store.send('q', [msg('e', { priority: 101 })])).rejects.toMatchObject({ code: 'invalid_request' });
       await expect(store.send('q', [msg('g', { priority: 1.5 })])).rejects.toMatchObject({ code: 'invalid_request' });
+      // Times no Date holds: stored, they could never be shown (or, on PostgreSQL, not stored at all).
+      for (const [id, fields] of [['far-e', { expiresAt: 9e15 }], ['inf-e', { expiresAt: Infinity }], ['nan-e', { expiresAt: NaN }], ['far-d', { deliverAt: 9e15 }], ['inf-d', { deliverAt: -Infinity }]] as const) {
+        await expect(store.send('q', [msg(id, fields)]), id).rejects.toMatchObject({ code: 'invalid_request', details: { errors: [{ path: Object.keys(fields)[0] }] } });
+        expect(await store.getMessage(id), id).toEqual([]);
+      }
+      expect(await store.send('q', [msg('latest', { expiresAt: 8_640_000_000_000_000, deliverAt: 8_639_999_999_999_999 })])).toMatchObject([{ duplicate: false }]);
       // Priority 0 and no expiry are what every fifo and topic message has.
       expect(await store.send('f', [msg('h', { key: 'k', priority: 0, expiresAt: null })])).toMatchObject([{ duplicate: false }]);
     });
