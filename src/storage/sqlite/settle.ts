@@ -18,12 +18,12 @@ export function settleAll(sql: Statements, settlements: readonly Settlement[], n
   const states = new Map<string, string>();
   const rows = batch.map((s): SettledRow | undefined => {
     const change = deliveryChange(s, now);
-    const row = sql.settle.get({ ...change, result: s.result ?? null, now, id: s.deliveryId, epoch: s.epoch });
+    const row = sql.settle.get(change.status, change.availableAt, change.reason, change.status === 'delivered' ? 1 : 0, s.result ?? null, now, s.deliveryId, s.epoch);
     const a = s.attempt;
-    sql.insertAttempt.run({
-      id: s.deliveryId, attempt: a.attempt, startedAt: Math.round(a.startedAt), durationMs: Math.round(a.durationMs),
-      statusCode: a.statusCode, error: a.error, response: a.response, fenced: row ? 0 : 1,
-    });
+    const startedAt = Math.round(a.startedAt);
+    const durationMs = Math.round(a.durationMs);
+    if (row) sql.insertAttempt.run(s.deliveryId, a.attempt, startedAt, durationMs, a.statusCode, a.error, a.response);
+    else sql.insertFencedAttempt.run(s.deliveryId, a.attempt, startedAt, durationMs, a.statusCode, a.error, a.response, s.deliveryId);
     if (!row) return undefined;
     const d = s.decision.kind;
     tally.add(row.target_id, {

@@ -127,18 +127,23 @@ export function prepareStatements(connection: Db) {
     release: db.prepare<[number, number, number, number], DeliveryLane>(
       `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
-    /** One outcome, fenced by epoch. */
+    /**
+     * One outcome, fenced by epoch: status, availableAt, reason, delivered (1: keep result), result,
+     * now, id, epoch. Positional, as this runs for every delivery and binding names costs more.
+     */
     settle: db.prepare<
-      { status: string; availableAt: number | null; reason: string | null; result: string | null; now: number; id: number; epoch: number },
+      [string, number | null, string | null, number, string | null, number, number, number],
       DeliveryLane & { id: number; position: number; message_pk: number }
-    >(`UPDATE deliveries SET status = @status, available_at = @availableAt, lease_owner = NULL, last_error = @reason,
-        result = CASE WHEN @status = 'delivered' THEN @result ELSE result END, updated_at = @now
-      WHERE id = @id AND epoch = @epoch AND status = 'delivering' RETURNING id, target_id, lane, position, message_pk`),
-    /** An attempt's record; a fenced one too, as long as its delivery is still kept. */
-    insertAttempt: db.prepare<{
-      id: number; attempt: number; startedAt: number; durationMs: number; statusCode: number | null; error: string | null; response: string | null; fenced: number;
-    }>(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
-      SELECT @id, @attempt, @startedAt, @durationMs, @statusCode, @error, @response, @fenced WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = @id)`),
+    >(`UPDATE deliveries SET status = ?, available_at = ?, lease_owner = NULL, last_error = ?,
+        result = CASE WHEN ? THEN ? ELSE result END, updated_at = ?
+      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING id, target_id, lane, position, message_pk`),
+    /** An attempt's record (delivery id, attempt, startedAt, durationMs, statusCode, error, response) of a delivery just settled. */
+    insertAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
+      `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`),
+    /** The same for a fenced attempt (the call did happen), as long as its delivery is still kept. */
+    insertFencedAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null, number]>(
+      `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
+      SELECT ?, ?, ?, ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`),
     /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
     laneCursor: db.prepare<[number, string], { delivered: number; last_id: string }>('SELECT delivered, last_id FROM lane_cursors WHERE target_id = ? AND lane = ?'),
     advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
