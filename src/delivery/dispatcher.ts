@@ -196,8 +196,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       handing = [];
       let claims: Claim[];
       try {
-        // A breaker may allow fewer calls now than the answers free.
-        const slots = Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
+        // A breaker may allow fewer calls now than the answers free; a stopping dispatcher takes none.
+        const slots = stopping ? 0 : Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
         const step = await options.store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
         let k = 0;
         for (const b of batch) {
