@@ -46,6 +46,9 @@ describe('priority and expiry at the door', () => {
     const expiresAt = Date.parse((await get('o1')).expiresAt!);
     expect(expiresAt).toBeGreaterThanOrEqual(before + 300_000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 300_000);
+    // Due at the latest time a Date holds: the queue's ttl stops there, and the message can be shown.
+    expect((await send('/v1/queues/offers/messages', { id: 'o-latest', data: {}, deliverAt: 8_640_000_000_000_000 })).statusCode).toBe(202);
+    expect(await get('o-latest')).toMatchObject({ status: 'scheduled', expiresAt: '+275760-09-13T00:00:00.000Z' });
   });
 
   it('refuses priority and expiry on fifo queues and topics, naming the field, and stores nothing', async () => {

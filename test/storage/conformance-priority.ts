@@ -146,6 +146,9 @@ export function describePriorityConformance(adapter: string, harness: Conformanc
       expect((await view('a', 'ttl')).message.expiresAt).toBe(now + 5_000);
       expect((await view('b', 'ttl')).message.expiresAt).toBe(now + 65_000);
       expect((await view('c', 'ttl')).message.expiresAt).toBe(now + 100_000);
+      // A message due at the latest time a Date holds expires then, not a ttl past it (no Date, no view).
+      await store.send('ttl', [msg('latest', { deliverAt: 8_640_000_000_000_000 })]);
+      expect((await view('latest', 'ttl')).message.expiresAt).toBe(8_640_000_000_000_000);
       // Declaring again changes the ttl of messages stored from then on.
       await store.declare([{ name: 'ttl', kind: 'queue', ttlMs: null }]);
       await store.send('ttl', [msg('d')]);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MAX_DATE_MS } from '../../domain/message.js';
 import { quoteIdent } from './connection.js';
 
 /** One SQL statement, schema-qualified and parameterized. `name` identifies it as a prepared statement. */
@@ -66,13 +67,14 @@ export function hotStatements(schema: string) {
      * row until commit, and when that row is deleted under it, inserts a new one (see lanes.ts).
      * When anything was inserted, NOTIFY $10 (unless null) with the channel name $11: delivered
      * to listeners at commit. $1 channel, $2..$7 message columns, $8 now, $9 whether the channel
-     * has lanes, $12 priorities, $13 expiry times (null: the queue's ttl, if any, from when due).
+     * has lanes, $12 priorities, $13 expiry times (null: the queue's ttl, if any, from when due, never
+     * past the latest time a Date holds).
      */
     insertQueued: st('ins_queued', (s) => `WITH ins AS (
         INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, priority, expires_at)
         SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, f.priority,
-          COALESCE(f.expires_at, GREATEST($8::bigint, COALESCE(i.deliver_at, $8::bigint))
-            + (SELECT c.ttl_ms FROM ${s}.channels c WHERE c.id = $1 AND c.kind = 'queue'))
+          COALESCE(f.expires_at, (SELECT LEAST(GREATEST($8::bigint, COALESCE(i.deliver_at, $8::bigint)) + c.ttl_ms, ${MAX_DATE_MS})
+            FROM ${s}.channels c WHERE c.id = $1 AND c.kind = 'queue' AND c.ttl_ms IS NOT NULL))
         FROM ${input} JOIN unnest($12::smallint[], $13::bigint[]) WITH ORDINALITY AS f(priority, expires_at, ord) ON f.ord = i.ord ORDER BY i.ord
         ON CONFLICT (id, channel_id) DO NOTHING
         RETURNING pk, id, key, priority, expires_at, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at

@@ -1,4 +1,5 @@
 import type { Database as Db } from 'better-sqlite3';
+import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DuplicateRow, MessageRow } from '../rows.js';
 
 /** Columns rowToMessage reads, from `messages m`. */
@@ -55,14 +56,14 @@ export function prepareStatements(connection: Db) {
   return {
     nextSequence: db.prepare<[number], { last_sequence: number }>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
     undoSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
-    /** A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it has its own expiry. */
+    /** A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it has its own expiry; never past the latest time a Date holds. */
     insertMessage: db.prepare<{
       channelId: number; id: string; key: string | null; type: string; data: string; metadata: string; now: number; deliverAt: number | null; sequence: number | null;
       priority: number; expiresAt: number | null; availableAt: number;
     }, { pk: number; expires_at: number | null }>(
       `INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence, priority, expires_at)
       VALUES (@channelId, @id, @key, @type, @data, @metadata, @now, @deliverAt, @sequence, @priority,
-        COALESCE(@expiresAt, (SELECT @availableAt + ttl_ms FROM channels WHERE id = @channelId AND kind = 'queue')))
+        COALESCE(@expiresAt, (SELECT MIN(@availableAt + ttl_ms, ${MAX_DATE_MS}) FROM channels WHERE id = @channelId AND kind = 'queue')))
       ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk, expires_at`),
     insertDelivery: db.prepare<[number, number, string | null, number, number, number, number, number | null]>(
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at, priority, expires_at)
