@@ -144,6 +144,10 @@ describe.skipIf(!pgAvailable)('endpoint maxConcurrency across instances', () => 
     expect(held).toBeGreaterThan(0);
     await doomed!.kill('SIGKILL');
     const killedAt = r.now();
+    // What the store counts for it is what it last wrote, which may differ from what was read before.
+    const { body: after } = await get(survivor!.url, '/v1/endpoints');
+    held = after.items[0].instances.find((i: { instance: string }) => i.instance === doomedId)?.inFlight ?? 0;
+    expect(held).toBeGreaterThan(0);
     await finished;
 
     const records = r.records();
