@@ -169,6 +169,15 @@ export function describePriorityConformance(adapter: string, harness: Conformanc
       expect(await stat('q')).toMatchObject({ depth: 1, deadLettered: 0 });
     });
 
+    it('redrives a dead letter that expires at the latest time a Date holds no later than that', async () => {
+      await store.send('q', [msg('last', { expiresAt: 8_640_000_000_000_000 })]);
+      await settle(await claim('q'), { kind: 'deadletter', reason: 'refused' });
+      clock.advance(60_000);
+      expect(await store.redrive('q', ['last'])).toBe(1);
+      expect((await view('last')).message.expiresAt).toBe(8_640_000_000_000_000);
+      expect((await view('last')).deliveries[0]).toMatchObject({ status: 'queued', attempts: 0 });
+    });
+
     it('redrives an expired message that is not claimed in time into expiry again', async () => {
       await store.send('q', [msg('x', { expiresAt: clock.now() + 1_000 })]);
       clock.advance(1_000);

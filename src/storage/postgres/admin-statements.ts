@@ -1,3 +1,4 @@
+import { MAX_DATE_MS } from '../../domain/message.js';
 import { quoteIdent } from './connection.js';
 import { countInto, MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
 
@@ -14,11 +15,11 @@ export function adminStatements(schema: string) {
   // Redrive and redeliver: final deliveries become live again, then their lanes are upserted.
   // DO UPDATE (not DO NOTHING) locks an existing lane, or re-creates one deleted meanwhile (lanes.ts, R2).
   // A reopened delivery that expires gets its time to live again, counted from now: the span its
-  // message had from when it was due until it expired.
+  // message had from when it was due until it expired, never past the latest time a Date holds.
   const reopen = (s: string, filter: string) => `WITH r AS (
       UPDATE ${s}.deliveries d SET status = 'ready', attempts = 0, available_at = $3, last_error = NULL, updated_at = $3,
-        expires_at = CASE WHEN d.expires_at IS NULL THEN NULL ELSE $3 + (SELECT GREATEST(0, m.expires_at - GREATEST(m.created_at, COALESCE(m.deliver_at, 0)))
-          FROM ${s}.messages m WHERE m.pk = d.message_pk) END
+        expires_at = CASE WHEN d.expires_at IS NULL THEN NULL ELSE LEAST(${MAX_DATE_MS}, $3 + (SELECT GREATEST(0, m.expires_at - GREATEST(m.created_at, COALESCE(m.deliver_at, 0)))
+          FROM ${s}.messages m WHERE m.pk = d.message_pk)) END
       WHERE target_id = $1 AND status = $2 ${filter} RETURNING lane, message_pk, d.expires_at
     ), e AS (
       UPDATE ${s}.messages m SET expires_at = r.expires_at FROM r WHERE m.pk = r.message_pk AND r.expires_at IS NOT NULL

@@ -2,6 +2,7 @@ import type { Database as Db } from 'better-sqlite3';
 import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
+import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
@@ -54,8 +55,9 @@ const LIVE_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name
  * A reopened delivery that expires gets its time to live again, counted from now (?1): the span
  * its message had from when it was due until it expired.
  */
-const RENEW_EXPIRY = `expires_at = CASE WHEN expires_at IS NULL THEN NULL ELSE @now + (SELECT MAX(0, m.expires_at - MAX(m.created_at, COALESCE(m.deliver_at, 0)))
-  FROM messages m WHERE m.pk = deliveries.message_pk) END`;
+// Never past the latest time a Date holds (a message that expired there would otherwise go beyond it).
+const RENEW_EXPIRY = `expires_at = CASE WHEN expires_at IS NULL THEN NULL ELSE MIN(${MAX_DATE_MS}, @now + (SELECT MAX(0, m.expires_at - MAX(m.created_at, COALESCE(m.deliver_at, 0)))
+  FROM messages m WHERE m.pk = deliveries.message_pk)) END`;
 
 /** Operator and inspection queries: not on the delivery hot path. */
 export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock): Admin {
