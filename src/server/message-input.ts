@@ -168,7 +168,8 @@ function withFlowFields(message: NewMessage, input: MessageInput, ctx: InputCont
   }
   if (input.priority !== undefined) message.priority = input.priority;
   if (input.expiresAt !== undefined && input.ttl !== undefined) refuse('ttl', 'give expiresAt or ttl, not both');
-  const due = message.deliverAt ?? ctx.now;
+  // A deliverAt that has passed makes the message due now (as the stores count a queue's ttl).
+  const due = Math.max(ctx.now, message.deliverAt ?? ctx.now);
   let expiresAt: number | undefined;
   if (input.ttl !== undefined) {
     const ms = parseDuration(input.ttl);

@@ -32,6 +32,9 @@ describe('priority and expiry at the door', () => {
     expect((await send('/v1/queues/audits/messages', { id: 'ttl', data: {}, ttl: '10m', deliverAt: before + 60_000 })).statusCode).toBe(202);
     const ttl = Date.parse((await get('ttl')).expiresAt!);
     expect(ttl).toBe(before + 60_000 + 600_000);
+    // A deliverAt that has passed: due now, so the ttl counts from now (not from the past, expiring at once).
+    expect((await send('/v1/queues/audits/messages', { id: 'ttl-past', data: {}, ttl: '10m', deliverAt: '2000-01-01T00:00:00Z' })).statusCode).toBe(202);
+    expect(Date.parse((await get('ttl-past')).expiresAt!)).toBeGreaterThanOrEqual(before + 600_000);
     const batch = await send('/v1/queues/audits/messages/batch', { messages: [{ id: 'b1', data: {}, priority: -5 }, { id: 'b2', data: {}, expiresAt: soon }] });
     expect(batch.statusCode).toBe(202);
     expect(await get('b1')).toMatchObject({ priority: -5, expiresAt: null });
