@@ -128,13 +128,13 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
   }
   if (input.delay !== undefined) {
     const ms = parseDuration(input.delay);
-    if (ms === undefined) throw new ValidationError(`delay '${input.delay}' is not a duration: write it like 250ms, 30s or 5m`, [{ path: `${path ? `${path}.` : ''}delay`, message: 'not a duration' }]);
+    if (ms === undefined) throw new ValidationError(`delay${at} '${input.delay}' is not a duration: write it like 250ms, 30s or 5m`, [{ path: fieldPath('delay'), message: 'not a duration' }]);
     deliverAt = ctx.now + ms;
   }
   // Beyond the largest date JavaScript can represent the message could be stored but never shown.
   if (deliverAt !== null && !(deliverAt <= MAX_DATE_MS)) {
     const field = input.delay !== undefined ? 'delay' : 'deliverAt';
-    throw new ValidationError(`${field} is too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`, [{ path: `${path ? `${path}.` : ''}${field}`, message: 'too far in the future' }]);
+    throw new ValidationError(`${field}${at} is too far in the future: the latest possible time is ${new Date(MAX_DATE_MS).toISOString()}`, [{ path: fieldPath(field), message: 'too far in the future' }]);
   }
   if (deliverAt !== null && ctx.kind === 'topic') {
     const field = input.delay !== undefined ? 'delay' : 'deliverAt';
@@ -159,8 +159,9 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
 function withFlowFields(message: NewMessage, input: MessageInput, ctx: InputContext, fieldPath: (name: string) => string): NewMessage {
   const given = (['priority', 'expiresAt', 'ttl'] as const).filter((f) => input[f] !== undefined);
   if (given.length === 0) return message;
+  // A batch's detail names the message too (`messages.3.priority: …`): the whole batch is refused for it.
   const refuse = (field: string, why: string): never => {
-    throw new ValidationError(`${field}: ${why}`, [{ path: fieldPath(field), message: why }]);
+    throw new ValidationError(`${fieldPath(field)}: ${why}`, [{ path: fieldPath(field), message: why }]);
   };
   if (ctx.kind !== 'queue') {
     const order = ctx.kind === 'fifo' ? `'${ctx.channel}' is a fifo queue: it delivers each key in order` : `'${ctx.channel}' is a topic: it delivers in publish order`;

@@ -62,6 +62,18 @@ describe('priority and expiry at the door', () => {
     expect(topic.errors![0]!.path).toBe('expiresAt');
     const batch = expectProblem(await send('/v1/topics/events/messages/batch', { messages: [{ data: {} }, { data: {}, priority: 2 }] }), 400, 'invalid_request', /priority is for plain queues/);
     expect(batch.errors![0]!.path).toBe('messages.1.priority');
+    expect(batch.detail).toMatch(/^messages\.1\.priority: /);
+    // Every refusal in a batch names the message in its detail: the whole batch is refused for it.
+    for (const [item, detail] of [
+      [{ data: {}, priority: 500 }, /^invalid message at messages\.1: at most 100$/],
+      [{ data: {}, expiresAt: Date.now() - 1 }, /^messages\.1\.expiresAt: .* has passed/],
+      [{ data: {}, ttl: '-5m' }, /^messages\.1\.ttl: '-5m' is not a duration/],
+      [{ data: {}, ttl: '5m', expiresAt: Date.now() + 60_000 }, /^messages\.1\.ttl: give expiresAt or ttl, not both/],
+      [{ data: {}, delay: 'soon' }, /^delay at messages\.1 'soon' is not a duration/],
+    ] as const) {
+      expectProblem(await send('/v1/queues/audits/messages/batch', { messages: [{ data: {} }, item] }), 400, 'invalid_request', detail);
+    }
+    expect(await depth('audits')).toBe(0);
     expect(await depth('provisionings')).toBe(0);
     expect(await depth('events/read-models')).toBe(0);
   });
