@@ -73,7 +73,12 @@ describe('POST /v1/deliveries/{token}/complete', () => {
       expect(res.json(), detail).toMatchObject({ detail: `invalid completion: ${detail}`, errors: [{ path: Object.keys(body).at(-1), message: detail }] });
       expect(res.json().errors, detail).toHaveLength(1);
     }
-    const signature = token.split('.')[2]!;
+    for (const body of [undefined, null, [], 'delivered']) {
+      const res = await api.app.inject({ method: 'POST', url: `/v1/deliveries/${token}/complete`, headers: { authorization: 'Bearer op', ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+      expect(res.statusCode, String(body)).toBe(400);
+      expect(res.json().detail, String(body)).toMatch(/^a completion needs a JSON object body: \{ "outcome": "delivered" \}/);
+    }
+        const signature = token.split('.')[2]!;
     for (const forged of ['nonsense', `${id}.${epoch}.AAAAAAAAAAAAAAAAAAAAAA`, `${id}.${Number(epoch) + 1}.${signature}`, `${id}.0${epoch}.${signature}`, `0${id}.${epoch}.${signature}`, `${id}.${epoch}.${signature}=`, 'x'.repeat(65)]) {
       expect((await complete(forged, { outcome: 'delivered' })).statusCode, forged).toBe(404);
     }
