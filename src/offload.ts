@@ -208,6 +208,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         wake: (targets) => dispatcher.wake(targets),
         subscribe: (listener) => events.subscribe(listener),
         settled: () => notifier.settled(),
+        expire: () => expirySweep.run(),
         held: () => {
           const open = new Set(breakerViews().filter((b) => b.state === 'open').flatMap((b) => b.endpoints));
           return new Set(config.targets.filter((t) => open.has(t.endpoint)).map((t) => t.name));

@@ -60,6 +60,8 @@ export interface DrainerOptions {
   subscribe(listener: () => void): () => void;
   /** Resolves once work Offload creates itself (notifications) has been stored. */
   settled(): Promise<void>;
+  /** Dead-letters expired messages now (the expiry sweep), so a drain neither waits for nor delivers them. */
+  expire(): Promise<unknown>;
   /** Targets whose endpoint's circuit breaker is open: nothing is sent there now, so a drain does not wait for them. */
   held(): ReadonlySet<string>;
   /** Re-check without an event, for deliveries settled by other instances. */
@@ -87,6 +89,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
   const stopping = () => new StoreUnavailableError('Offload is stopping; the drain ended early');
 
   async function look(targets: readonly string[], upTo: number | null): Promise<Look> {
+    await options.expire();
     await options.settled();
     const live = await store.listLive(targets, DRAIN_LIMITS.live + 1);
     const overflow = live.length > DRAIN_LIMITS.live;

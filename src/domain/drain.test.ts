@@ -4,7 +4,7 @@ import { assessDrain, type DrainCandidate } from './drain.js';
 const NOW = 1_000_000;
 let nextId = 1;
 const live = (fields: Partial<DrainCandidate>): DrainCandidate => ({
-  deliveryId: nextId++, target: 'q', lane: null, status: 'queued', attempts: 0, availableAt: NOW, laneState: null, head: false, paused: false, ...fields,
+  deliveryId: nextId++, target: 'q', lane: null, status: 'queued', attempts: 0, availableAt: NOW, laneState: null, head: false, paused: false, deferredUntil: null, ...fields,
 });
 const assess = (items: DrainCandidate[], options: { held?: string[]; upTo?: number } = {}) =>
   assessDrain(items, { now: NOW, held: new Set(options.held ?? []), upTo: options.upTo ?? null });
@@ -40,6 +40,17 @@ describe('assessDrain', () => {
     const result = assess([live({ target: 's', lane: '', laneState: 'stalled', head: true, status: 'delivering', attempts: 11 })]);
     expect(result.items[0]!.reason).toBe('in-flight');
     expect(result.busy).toBe(1);
+  });
+
+  it('does not wait for a deferred attempt (answered 202): it and its lane await the completion', () => {
+    const lane = { target: 'f', laneState: 'active' as const, lane: 'a' };
+    const result = assess([
+      live({ status: 'delivering', attempts: 1, availableAt: NOW + 90_000, deferredUntil: NOW + 60_000 }),
+      live({ ...lane, head: true, status: 'delivering', attempts: 1, availableAt: NOW + 90_000, deferredUntil: NOW + 60_000 }),
+      live({ ...lane, status: 'queued' }),
+    ]);
+    expect(result.items.map((i) => i.reason)).toEqual(['awaiting-completion', 'awaiting-completion', 'awaiting-completion']);
+    expect(result).toMatchObject({ busy: 0, waitingRetries: 0 });
   });
 
   it('does not wait for paused targets or endpoints whose breaker is open', () => {

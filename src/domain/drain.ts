@@ -9,7 +9,9 @@ import type { MessageStatus } from './message.js';
  * the next round's. With `skipBackoff`, each round first makes waiting retries due now, so a
  * failing delivery moves through its attempts at once, up to its dead letter, park or stall.
  * The drain is complete when a round ends with nothing due or in flight at all (and, with
- * `skipBackoff`, no retry waiting).
+ * `skipBackoff`, no retry waiting). A deferred attempt (answered 202) is not in flight for a
+ * drain: nothing Offload does moves it until the work completes it or its deadline passes, so a
+ * drain reports it as `awaiting-completion` instead of waiting out `asyncTimeout`.
  */
 
 /** Why a delivery is not delivered (yet). */
@@ -18,6 +20,11 @@ export type UndeliveredReason =
   | 'due'
   /** An attempt is running (only seen when a drain stops early). */
   | 'in-flight'
+  /**
+   * Its endpoint answered 202 and the work has not reported its outcome yet
+   * (`POST /v1/deliveries/{token}/complete`); a drain does not wait for it.
+   */
+  | 'awaiting-completion'
   /** Waits for its `deliverAt` (or behind such a message in its lane). */
   | 'scheduled'
   /** Waits for its next attempt (or behind such a message in its lane). */
@@ -46,6 +53,8 @@ export interface DrainCandidate {
   /** Ordered targets: the lane's head (the only one a claim can take). */
   head: boolean;
   paused: boolean;
+  /** While its current attempt is deferred (answered 202): when the completion is due; else null. */
+  deferredUntil: number | null;
 }
 
 export interface DrainAssessment<T extends DrainCandidate> {
@@ -85,7 +94,7 @@ function laneOf(d: DrainCandidate): string {
 }
 
 function reasonOf(d: DrainCandidate, options: { now: number; held: ReadonlySet<string> }): UndeliveredReason {
-  if (d.status === 'delivering') return 'in-flight';
+  if (d.status === 'delivering') return d.deferredUntil === null ? 'in-flight' : 'awaiting-completion';
   if (d.paused) return 'paused';
   if (d.laneState === 'parked') return 'parked';
   if (d.laneState === 'stalled') return 'stalled';

@@ -126,6 +126,8 @@ export interface LiveRow {
   available_at: number;
   last_error: string | null;
   lane_state: string | null;
+  /** Set while the current attempt is deferred (answered 202): when its completion is due. */
+  deferred_until: number | string | null;
   is_head: number | boolean | null;
   paused: number | boolean;
 }
@@ -147,6 +149,7 @@ export function rowToLive(row: LiveRow, now: number): LiveDelivery {
     laneState: row.lane === null ? null : ((row.lane_state ?? 'active') as 'active' | 'parked' | 'stalled'),
     head,
     paused: Boolean(row.paused),
+    deferredUntil: row.deferred_until === null ? null : Number(row.deferred_until),
   };
 }
 

@@ -82,5 +82,17 @@ export function describeDrainConformance(adapter: string, open: (clock: FakeCloc
       expect((await store.listLive(['q', 'f'], 3)).map((d) => d.messageId)).toEqual(['m1', 'm2', 'a1']);
       await expect(store.listLive(['nope'], 10)).rejects.toMatchObject({ code: 'not_found' });
     });
+
+    it('lists a deferred attempt (answered 202) with the deadline of its completion, until it is settled or taken over', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      const claims = await claim('q', 2);
+      const deadline = clock.now() + 60_000;
+      const [first] = claims.filter((c) => c.deliveries[0]!.message.id === 'm1').flatMap((c) => c.deliveries);
+      expect(await store.defer([{ deliveryId: first!.deliveryId, epoch: first!.epoch }], deadline, deadline + LEASE)).toEqual([true]);
+      const deferred = (await store.listLive(['q'], 10)).map((d) => [d.messageId, d.status, d.deferredUntil]);
+      expect(deferred).toEqual([['m1', 'delivering', deadline], ['m2', 'delivering', null]]);
+      await settle(claims.filter((c) => c.deliveries[0]!.message.id === 'm1'), retryLater());
+      expect((await store.listLive(['q'], 10)).map((d) => [d.messageId, d.status, d.deferredUntil])).toEqual([['m1', 'retrying', null], ['m2', 'delivering', null]]);
+    });
   });
 }
