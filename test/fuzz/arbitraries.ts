@@ -92,8 +92,8 @@ export const messageBody: fc.Arbitrary<Record<string, unknown> | string> = fc.on
   { weight: 1, arbitrary: fc.constantFrom('{"data":1e999}', '{"data":-1e400}', `{"data":${'9'.repeat(400)}}`, '{"data":1e308}', '{"data":{"__proto__":{"x":1}}}', '{"data":"\\ud800"}', '{"data":1,"data":2}') },
 );
 
-/** A seek: one of sequence or time, both, neither, or wrong types and extremes. */
-const seekBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
+/** A seek: both, neither, wrong types and extremes. */
+const hostileSeek: fc.Arbitrary<Record<string, unknown>> = fc.record(
   {
     sequence: fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constantFrom(2 ** 53 - 1, 2 ** 53, 1e308, 1.5, '1', 'NaN', null), fc.double()),
     time: fc.oneof(
@@ -105,8 +105,14 @@ const seekBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
   { requiredKeys: [] },
 );
 
+/** A seek: a reachable point often, a hostile one more often. */
+const seekBody: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  { weight: 2, arbitrary: fc.oneof(fc.record({ sequence: fc.integer({ min: 1, max: 5 }) }), fc.record({ time: fc.date({ min: new Date('2020-01-01'), max: new Date('2040-01-01'), noInvalidDate: true }).map((d) => d.toISOString()) })) },
+  { weight: 3, arbitrary: hostileSeek },
+);
+
 /** A completion: outcomes known and unknown, reasons and retryAfter at and past their limits. */
-const completionBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
+const hostileCompletion: fc.Arbitrary<Record<string, unknown>> = fc.record(
   {
     outcome: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('delivered', 'retry', 'permanent') }, fc.constantFrom('done', 'Delivered', '', null, 1)),
     reason: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('', 'r'.repeat(1_001), null, 5)),
@@ -115,6 +121,12 @@ const completionBody: fc.Arbitrary<Record<string, unknown>> = fc.record(
     extra: fc.jsonValue({ maxDepth: 1 }),
   },
   { requiredKeys: [] },
+);
+
+/** A completion: a valid outcome sometimes (the seeded deferral settles once), a hostile one mostly. */
+const completionBody: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  { weight: 1, arbitrary: fc.oneof(fc.constant({ outcome: 'delivered' }), fc.record({ outcome: fc.constant('retry'), retryAfter: fc.integer({ min: 0, max: 60 }) }), fc.record({ outcome: fc.constant('permanent'), reason: fc.string({ minLength: 1, maxLength: 20 }) })) },
+  { weight: 3, arbitrary: hostileCompletion },
 );
 
 const rawBody: fc.Arbitrary<string | Buffer | undefined> = fc.oneof(
@@ -196,8 +208,12 @@ export const anyRequest: fc.Arbitrary<InjectOptions> = fc
     query: fc.oneof({ weight: 2, arbitrary: fc.constant('') }, queryPart),
     headers,
     body: rawBody,
+    /** Routes with a body of their own (seek, completion) get one of theirs most of the time. */
+    own: fc.record({ seek: seekBody, completion: completionBody, use: fc.nat(3) }),
   })
-  .map(({ route, method, query, headers: h, body, segments }) => {
+  .map(({ route, method, query, headers: h, body: generic, own, segments }) => {
+    const ownBody = route[1].endsWith('/seek') ? own.seek : route[1].endsWith('/complete') ? own.completion : undefined;
+    const body = ownBody !== undefined && own.use > 0 ? JSON.stringify(ownBody) : generic;
     const url = route[1].replace(/\{(\w+)\}/g, (_, name: string) => segments[segmentOf(route[1], name)]!) + query;
     const chosen = (method ?? route[0]) as InjectOptions['method'];
     return { method: chosen, url, headers: h, ...(body === undefined || chosen === 'GET' || chosen === 'HEAD' ? {} : { payload: body }) };
