@@ -11,7 +11,7 @@
  * fanout: a topic with 3 ordered subscriptions (ordering topic, unbatched), a tenth of the
  * messages published. `--delay-ms` makes the receiver answer after that many milliseconds.
  * `--profile <dir>` writes a CPU profile of each run's delivery phase only (open it in Chrome
- * DevTools, or `node bench/lib/profile-summary.ts <file>`).
+ * DevTools, or `node --import tsx bench/lib/profile-summary.ts <file>`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
