@@ -160,6 +160,10 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     now: () => clock.now(),
     limits: config.backpressure,
     targetsOf: (channel) => config.topics.get(channel) ?? [channel],
+    filterOf: (target) => {
+      const t = config.targets.find((c) => c.name === target);
+      return t?.kind === 'subscription' ? (t.filter ?? null) : null;
+    },
     onThrottled: (throttle, refused) => {
       logger.warn({ channel: throttle.channel, depth: throttle.depth, retryAfter: throttle.retryAfterSeconds }, `producers pushed back: ${throttle.reason}`);
       events.publish({ type: 'throttled', at: clock.now(), channel: throttle.channel, reason: throttle.reason, depth: throttle.depth, oldestAgeMs: throttle.oldestAgeMs, retryAfter: throttle.retryAfterSeconds, refused });

@@ -1,4 +1,5 @@
 import type { ChannelLimits } from '../config/load.js';
+import { matchesFilter, type SubscriptionFilter } from '../domain/subscription-filter.js';
 import type { Store, TargetStats } from '../storage/port.js';
 
 /** Why a send is refused, and when to try again. */
@@ -25,8 +26,11 @@ export interface ChannelPressure {
 export interface Backpressure {
   /** Null when the channel may take more; a Throttle when a send must be refused (429). */
   check(channel: string): Promise<Throttle | null>;
-  /** Messages this instance just stored on the channel: counted until the next measurement. */
-  accepted(channel: string, count: number): void;
+  /**
+   * Messages this instance just stored on the channel: counted until the next measurement, on
+   * each target that takes them (a filtered subscription counts only the events it matches).
+   */
+  accepted(channel: string, messages: ReadonlyArray<{ type: string; key: string | null }>): void;
   views(): ChannelPressure[];
 }
 
@@ -53,6 +57,8 @@ export function createBackpressure(options: {
   limits: ReadonlyMap<string, ChannelLimits>;
   /** The targets (queue, or the subscriptions of a topic) whose backlog counts for a channel. */
   targetsOf: (channel: string) => readonly string[];
+  /** A subscription's filter (null: it takes every event of its topic). */
+  filterOf?: (target: string) => SubscriptionFilter | null;
   /** Called when a channel starts refusing sends, and at most every 5 s while it keeps refusing. */
   onThrottled?: (throttle: Throttle, refusedSinceLast: number) => void;
 }): Backpressure {
@@ -90,12 +96,16 @@ export function createBackpressure(options: {
     let delivered = Number.POSITIVE_INFINITY;
     for (const target of options.targetsOf(channel)) {
       const s = m.byTarget.get(target);
-      if (!s) continue;
-      depth = Math.max(depth, s.depth);
+      const accepted = acceptedSince.get(target) ?? 0;
+      if (!s) {
+        depth = Math.max(depth, accepted);
+        continue;
+      }
+      depth = Math.max(depth, s.depth + accepted);
       oldestAgeMs = Math.max(oldestAgeMs, s.oldestAgeMs > 0 ? s.oldestAgeMs + (now() - m.at) : 0);
       delivered = Math.min(delivered, s.delivered + s.deadLettered);
     }
-    return { depth: depth + (acceptedSince.get(channel) ?? 0), oldestAgeMs, delivered: Number.isFinite(delivered) ? delivered : 0 };
+    return { depth, oldestAgeMs, delivered: Number.isFinite(delivered) ? delivered : 0 };
   }
 
   /** Seconds until the backlog is likely under the limit again, from the rate it drained at lately. */
@@ -134,8 +144,13 @@ export function createBackpressure(options: {
       s.throttled = true;
       return throttle;
     },
-    accepted(channel, count) {
-      if (limits.has(channel)) acceptedSince.set(channel, (acceptedSince.get(channel) ?? 0) + count);
+    accepted(channel, messages) {
+      if (!limits.has(channel)) return;
+      for (const target of options.targetsOf(channel)) {
+        const filter = options.filterOf?.(target) ?? null;
+        const count = filter === null ? messages.length : messages.filter((m) => matchesFilter(filter, m.type, m.key)).length;
+        if (count > 0) acceptedSince.set(target, (acceptedSince.get(target) ?? 0) + count);
+      }
     },
     views() {
       return [...limits].map(([channel, channelLimits]) => {

@@ -49,9 +49,10 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
   });
 
   /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
-  const accepted = (channel: string, targets: readonly string[], ids: string[]) => {
+  const accepted = (channel: string, targets: readonly string[], messages: ReadonlyArray<{ id: string; type: string; key: string | null }>) => {
+    const ids = messages.map((m) => m.id);
     ctx.wake(targets);
-    ctx.backpressure?.accepted(channel, ids.length);
+    ctx.backpressure?.accepted(channel, messages);
     metrics?.sent(channel, ids.length);
     if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
   };
@@ -89,7 +90,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])), '', raw === undefined ? undefined : rawDataOf(raw));
       if (await throttled(reply, request.params.name)) return reply;
       const [result] = await ctx.store.send(request.params.name, traced(request, request.params.name, [message]));
-      if (!result!.duplicate) accepted(request.params.name, channel.targets, [result!.id]);
+      if (!result!.duplicate) accepted(request.params.name, channel.targets, [message]);
       return answer(reply, result!);
     });
 
@@ -109,7 +110,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       }
       if (await throttled(reply, request.params.name)) return reply;
       const results = await ctx.store.send(request.params.name, traced(request, request.params.name, messages));
-      const fresh = results.filter((r) => !r.duplicate).map((r) => r.id);
+      const fresh = messages.filter((_, i) => !results[i]!.duplicate);
       if (fresh.length > 0) accepted(request.params.name, channel.targets, fresh);
       return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
     });
