@@ -75,6 +75,15 @@ const TAKES: Record<string, readonly string[]> = {
   '/v1/topics/:topic/subscriptions/:sub/skipped/redeliver': [],
   '/v1/topics/:topic/subscriptions/:sub/pause': [],
   '/v1/topics/:topic/subscriptions/:sub/resume': [],
+  // A seek moves every lane: a `?key=` would read as one lane's seek, and is refused rather than ignored.
+  '/v1/topics/:topic/subscriptions/:sub/seek': [],
+  '/v1/deliveries/:token/complete': [],
+  '/v1/endpoints': [],
+  '/v1/schedules': [],
+  '/v1/schedules/:name': [],
+  '/v1/schedules/:name/pause': [],
+  '/v1/schedules/:name/resume': [],
+  '/v1/drain': [],
 };
 
 /**

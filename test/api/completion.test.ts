@@ -78,6 +78,9 @@ describe('POST /v1/deliveries/{token}/complete', () => {
       expect(res.statusCode, String(body)).toBe(400);
       expect(res.json().detail, String(body)).toMatch(/^a completion needs a JSON object body: \{ "outcome": "delivered" \}/);
     }
+        const queried = await api.app.inject({ method: 'POST', url: `/v1/deliveries/${token}/complete?outcome=delivered`, payload: '{"outcome":"retry"}', headers: { 'content-type': 'application/json', authorization: 'Bearer op' } });
+    expect(queried.statusCode).toBe(400);
+    expect(queried.json().detail).toBe("this route does not take the query parameter 'outcome'; it takes none");
         const signature = token.split('.')[2]!;
     for (const forged of ['nonsense', `${id}.${epoch}.AAAAAAAAAAAAAAAAAAAAAA`, `${id}.${Number(epoch) + 1}.${signature}`, `${id}.0${epoch}.${signature}`, `0${id}.${epoch}.${signature}`, `${id}.${epoch}.${signature}=`, 'x'.repeat(65)]) {
       expect((await complete(forged, { outcome: 'delivered' })).statusCode, forged).toBe(404);

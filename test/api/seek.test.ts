@@ -42,6 +42,12 @@ describe('seek API', () => {
     expect(await bad({ sequence: 1, from: 'start' })).toMatch(/invalid seek/);
     expect(await bad([1])).toMatch(/JSON object/);
 
+    // A seek moves every lane: a key (or anything else) in the query is refused, not ignored.
+    for (const query of ['?key=k1', '?sequence=1', '?key=a&key=b']) {
+      const answer = await post(offload.url, `${SEEK}${query}`, { sequence: 1 });
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.detail, query).toMatch(/this route does not take the query parameter|given more than once/);
+    }
     for (const path of ['/v1/topics/nope/subscriptions/model/seek', '/v1/topics/events/subscriptions/nope/seek']) {
       const missing = await post(offload.url, path, { sequence: 1 });
       expect(missing.status).toBe(404);
