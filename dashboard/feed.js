@@ -10,13 +10,14 @@ import { ApiError, eventStreamUrl } from './lib/api.js';
 
 const FEED_ROWS = 100;
 const NOTABLE_PER_SECOND = 20;
-const EVENT_TYPES = ['accepted', 'delivered', 'retrying', 'deadlettered', 'parked', 'stalled', 'fenced', 'breaker', 'endpoint-limit'];
+const EVENT_TYPES = ['accepted', 'delivered', 'deferred', 'retrying', 'deadlettered', 'parked', 'stalled', 'fenced', 'breaker', 'endpoint-limit', 'throttled', 'seek'];
 /** @type {Record<string, string>} */
-const TYPE_STYLE = { delivered: 'ok', accepted: 'info', retrying: 'warn', fenced: 'warn', deadlettered: 'bad', parked: 'bad', stalled: 'bad', breaker: 'bad' };
+const TYPE_STYLE = { delivered: 'ok', accepted: 'info', deferred: 'info', seek: 'info', retrying: 'warn', fenced: 'warn', throttled: 'warn', deadlettered: 'bad', parked: 'bad', stalled: 'bad', breaker: 'bad' };
 
 /**
  * @typedef {{ at?: number, ids?: string[], lane?: string | null, reason?: string, target?: string, attempt?: number,
- *   origin?: string, from?: string, to?: string, newlyBlocked?: boolean }} LiveEvent
+ *   origin?: string, from?: string, to?: string, newlyBlocked?: boolean, channel?: string, refused?: number,
+ *   sequence?: number, replayed?: number, skipped?: number, fenced?: number }} LiveEvent
  */
 const feed = {
   /** @type {Record<string, number>} */ counts: {},
@@ -31,7 +32,8 @@ const feed = {
 
 /** @param {string} type @param {LiveEvent} [event] */
 function isNotable(type, event) {
-  if (type === 'deadlettered' || type === 'breaker') return true;
+  // Throttled comes at most every 5 s per channel; a seek is an operator's action.
+  if (type === 'deadlettered' || type === 'breaker' || type === 'throttled' || type === 'seek') return true;
   return (type === 'parked' || type === 'stalled') && (!event || event.newlyBlocked !== false);
 }
 
@@ -60,6 +62,8 @@ function describe(type, e) {
   const lane = e.lane ? " key '" + e.lane + "'" : '';
   const why = e.reason ? ': ' + e.reason : '';
   if (type === 'breaker') return 'circuit ' + e.origin + ' ' + e.from + ' → ' + e.to + why;
+  if (type === 'throttled') return e.channel + ' pushes producers back (' + e.refused + ' refused)' + why;
+  if (type === 'seek') return e.target + ' moved to sequence ' + e.sequence + ': ' + e.replayed + ' to deliver again, ' + e.skipped + ' skipped, ' + e.fenced + ' fenced';
   if (type === 'deadlettered') return e.target + ' · ' + ids + ' dead-lettered after attempt ' + e.attempt + why;
   if (type === 'parked') return e.target + lane + ' parked at ' + ids + ' after attempt ' + e.attempt + why;
   if (type === 'stalled') return e.target + lane + ' stalled at ' + ids + ' after attempt ' + e.attempt + why;

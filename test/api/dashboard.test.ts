@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardRoutes } from '../../src/server/routes/dashboard.js';
+import { LIVE_EVENT_TYPES } from '../../src/server/event-hub.js';
+import type { DeliveryEvent } from '../../src/delivery/dispatcher.js';
 
 describe('dashboard', () => {
   let app: FastifyInstance;
@@ -14,6 +16,16 @@ describe('dashboard', () => {
   });
   afterAll(async () => {
     await app.close();
+  });
+
+  it('listens on the live feed for every type of event the stream carries', () => {
+    const source = readFileSync(new URL('../../dashboard/feed.js', import.meta.url), 'utf8');
+    const listed = /const EVENT_TYPES = \[([^\]]*)\]/.exec(source)![1]!.match(/'[^']+'/g)!.map((t) => t.slice(1, -1));
+    expect([...listed].sort()).toEqual([...LIVE_EVENT_TYPES].sort());
+    // Every delivery outcome is one of them (a compile-time check as much as a run-time one).
+    const outcomes: Array<DeliveryEvent['type']> = ['delivered', 'retrying', 'deadlettered', 'parked', 'stalled', 'fenced', 'deferred'];
+    const known: readonly string[] = LIVE_EVENT_TYPES;
+    for (const type of outcomes) expect(known).toContain(type satisfies (typeof LIVE_EVENT_TYPES)[number]);
   });
 
   it('serves the page with the operator views and no inline script or style', async () => {

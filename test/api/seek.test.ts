@@ -73,9 +73,14 @@ describe('seek API', () => {
   it('replays from a sequence and answers what it did; the CLI does the same', async () => {
     const { receiver, offload, publish } = await subscribedOffload();
     await publish('e1', 'e2', 'e3');
+    const events: Array<{ type: string }> = [];
+    const unsubscribe = offload.events.subscribe((e) => void events.push(e));
     const seek = await post(offload.url, SEEK, { sequence: 2 });
+    unsubscribe();
     expect(seek.status).toBe(200);
     expect(seek.body).toEqual({ subscription: 'events/model', sequence: 2, replayed: 2, skipped: 0, fenced: 0 });
+    // Operators watching the event stream see it too.
+    expect(events.filter((e) => e.type === 'seek')).toEqual([{ type: 'seek', at: expect.any(Number), target: 'events/model', sequence: 2, replayed: 2, skipped: 0, fenced: 0 }]);
     await expect.poll(() => receiver.acceptCounts().get('e3') ?? 0, { timeout: 15_000 }).toBe(2);
     expect(receiver.acceptCounts().get('e1')).toBe(1);
     expect(receiver.acceptCounts().get('e2')).toBe(2);

@@ -36,6 +36,7 @@ export function seekRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const point = parseSeekPoint(request.body);
     const result = await ctx.store.seek(name, point);
     ctx.wake([name]);
+    ctx.events.publish({ type: 'seek', at: ctx.now(), target: name, ...result });
     return { subscription: name, ...result };
   });
 }
