@@ -91,7 +91,8 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
             size += chunk.length;
           },
           onResponseEnd() {
-            const body = Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8');
+            // Kept as text by both stores: a NUL (which PostgreSQL text cannot hold) becomes U+FFFD, as invalid UTF-8 does.
+            const body = Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8').replaceAll('\u0000', '\uFFFD');
             finish({ kind: 'response', statusCode, retryAfter, body });
           },
           onResponseError(_c, error) {

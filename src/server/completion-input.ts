@@ -13,7 +13,7 @@ const APPLIED_THROUGH = 'appliedThrough must be the id of a message of this call
 export const completionInputSchema = z
   .object({
     outcome: z.enum(['delivered', 'retry', 'permanent'], { error: "outcome must be 'delivered', 'retry' or 'permanent'" }),
-    reason: z.string({ error: REASON }).min(1, REASON).max(1_000, REASON).optional(),
+    reason: z.string({ error: REASON }).min(1, REASON).max(1_000, REASON).refine((r) => !r.includes('\u0000'), 'reason cannot contain NUL characters').optional(),
     retryAfter: z.number({ error: RETRY_AFTER }).int(RETRY_AFTER).min(0, RETRY_AFTER).max(86_400, RETRY_AFTER).optional(),
     appliedThrough: z.string({ error: APPLIED_THROUGH }).min(1, APPLIED_THROUGH).max(200, APPLIED_THROUGH).optional(),
   })

@@ -67,6 +67,7 @@ describe('POST /v1/deliveries/{token}/complete', () => {
       [{ outcome: 'retry', reason: 'x'.repeat(1_000_000) }, 'reason must be text of 1 to 1000 characters'],
       [{ outcome: 'delivered', appliedThrough: '' }, 'appliedThrough must be the id of a message of this call (1 to 200 characters)'],
       [{ outcome: 'Delivered' }, "outcome must be 'delivered', 'retry' or 'permanent'"],
+      [{ outcome: 'permanent', reason: 'bad\u0000byte' }, 'reason cannot contain NUL characters'],
     ] as const) {
       const res = await complete(token, body);
       expect(res.statusCode, detail).toBe(400);
