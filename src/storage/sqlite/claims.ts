@@ -1,6 +1,6 @@
 import { MAX_PRIORITY } from '../../domain/message.js';
 import type { Claim, ClaimRequest, LeaseRef } from '../port.js';
-import { lanePositions, rowToMessage } from '../rows.js';
+import { lanePositions, rowToMessage, type MessageRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { createTally } from './counters.js';
 import type { LaneHeadRow, Statements } from './statements.js';
@@ -19,26 +19,28 @@ export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest
 function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
   const due = readyByPriority(sql, target.id, now, request.limit);
   if (due.length === 0) return [];
-  const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.id))).map((l) => [l.id, l]));
-  const messages = new Map(sql.messagesByPk.all(JSON.stringify([...leased.values()].map((l) => l.message_pk))).map((m) => [m.pk, m]));
+  const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.delivery_id))).map((l) => [l.id, l]));
   const tally = createTally(sql);
   tally.add(target.id, { inFlight: due.filter((d) => d.status === 'ready').length });
   tally.flush();
   return due.map((d) => {
-    const l = leased.get(d.id)!;
-    return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(messages.get(l.message_pk)!, target) }] };
+    const l = leased.get(d.delivery_id)!;
+    return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(d, target) }] };
   });
 }
 
+type DueRow = MessageRow & { delivery_id: number; status: string };
+
 /**
- * Due deliveries, highest priority first: one index range per priority present, from the top,
- * until the limit is reached (priorities are few: MIN_PRIORITY to MAX_PRIORITY).
+ * Due deliveries with their messages, highest priority first: one index range per priority
+ * present, from the top, until the limit is reached (priorities are few: MIN_PRIORITY to MAX_PRIORITY).
  */
-function readyByPriority(sql: Statements, targetId: number, now: number, limit: number): Array<{ id: number; status: string }> {
-  const due: Array<{ id: number; status: string }> = [];
+function readyByPriority(sql: Statements, targetId: number, now: number, limit: number): DueRow[] {
+  const due: DueRow[] = [];
   let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
-  while (priority !== undefined && due.length < limit) {
+  while (priority !== undefined) {
     due.push(...sql.readyAtPriority.all({ targetId, priority, now, limit: limit - due.length }));
+    if (due.length >= limit) break;
     priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
   }
   return due;

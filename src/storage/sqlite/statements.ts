@@ -94,16 +94,15 @@ export function prepareStatements(connection: Db) {
      * expiry sweep dead-letters it). Each is a range of deliveries_by_priority, so a backlog that is
      * not due yet is never scanned.
      */
-    readyAtPriority: db.prepare<{ targetId: number; priority: number; now: number; limit: number }, { id: number; status: string }>(
-      `SELECT id, status FROM deliveries INDEXED BY deliveries_by_priority
-      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority = @priority AND available_at <= @now
-        AND (expires_at IS NULL OR expires_at > @now)
-      ORDER BY available_at, id LIMIT +@limit`),
+    readyAtPriority: db.prepare<{ targetId: number; priority: number; now: number; limit: number }, MessageRow & { delivery_id: number; status: string }>(
+      `SELECT d.id AS delivery_id, d.status, ${MESSAGE_COLUMNS} FROM deliveries d INDEXED BY deliveries_by_priority JOIN messages m ON m.pk = d.message_pk
+      WHERE d.target_id = @targetId AND d.lane IS NULL AND d.available_at IS NOT NULL AND d.priority = @priority AND d.available_at <= @now
+        AND (d.expires_at IS NULL OR d.expires_at > @now)
+      ORDER BY d.available_at, d.id LIMIT +@limit`),
     /** The highest priority of the target's live plain deliveries below @below. */
     priorityBelow: db.prepare<{ targetId: number; below: number }, { priority: number }>(
       `SELECT priority FROM deliveries INDEXED BY deliveries_by_priority
       WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority < @below ORDER BY priority DESC LIMIT 1`),
-    messagesByPk: db.prepare<[string], MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.pk IN (SELECT value FROM json_each(?))`),
     /** Leases the deliveries of a JSON array of ids. */
     leaseMany: db.prepare<[string, number, number, string], { id: number; message_pk: number; epoch: number; attempts: number }>(
       `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
