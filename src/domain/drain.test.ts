@@ -4,7 +4,7 @@ import { assessDrain, type DrainCandidate } from './drain.js';
 const NOW = 1_000_000;
 let nextId = 1;
 const live = (fields: Partial<DrainCandidate>): DrainCandidate => ({
-  deliveryId: nextId++, target: 'q', lane: null, status: 'queued', attempts: 0, availableAt: NOW, laneState: null, head: false, paused: false, deferredUntil: null, ...fields,
+  deliveryId: nextId++, target: 'q', lane: null, status: 'queued', attempts: 0, availableAt: NOW, laneState: null, head: false, paused: false, deferredUntil: null, laneLeasedUntil: null, ...fields,
 });
 const assess = (items: DrainCandidate[], options: { held?: string[]; upTo?: number } = {}) =>
   assessDrain(items, { now: NOW, held: new Set(options.held ?? []), upTo: options.upTo ?? null });
@@ -51,6 +51,14 @@ describe('assessDrain', () => {
     ]);
     expect(result.items.map((i) => i.reason)).toEqual(['awaiting-completion', 'awaiting-completion', 'awaiting-completion']);
     expect(result).toMatchObject({ busy: 0, waitingRetries: 0 });
+  });
+
+  it('does not wait for a lane a seek left held by a fenced call', () => {
+    const lane = { target: 's', laneState: 'active' as const, lane: '', laneLeasedUntil: NOW + 60_000 };
+    const result = assess([live({ ...lane, head: true }), live({ ...lane })]);
+    expect(result.items.map((i) => i.reason)).toEqual(['fenced', 'fenced']);
+    expect(result.busy).toBe(0);
+    expect(assess([live({ ...lane, head: true, laneLeasedUntil: NOW })]).busy).toBe(1);
   });
 
   it('does not wait for paused targets or endpoints whose breaker is open', () => {

@@ -33,6 +33,11 @@ export type UndeliveredReason =
   | 'parked'
   /** Its subscription (or key) is stalled: it retries at the capped backoff and waits for an operator. */
   | 'stalled'
+  /**
+   * Its lane waits for the lease of a call a seek fenced (for a deferred call, its asyncTimeout
+   * deadline) to end, so that one call per lane at a time still holds.
+   */
+  | 'fenced'
   /** Its queue, topic or subscription is paused. */
   | 'paused'
   /** The circuit breaker of its endpoint is open. */
@@ -55,6 +60,11 @@ export interface DrainCandidate {
   paused: boolean;
   /** While its current attempt is deferred (answered 202): when the completion is due; else null. */
   deferredUntil: number | null;
+  /**
+   * Ordered targets: until when its lane is held by a call in flight (null: none). A lane held
+   * while none of its deliveries is in flight waits for a call a seek fenced to end.
+   */
+  laneLeasedUntil: number | null;
 }
 
 export interface DrainAssessment<T extends DrainCandidate> {
@@ -99,6 +109,7 @@ function reasonOf(d: DrainCandidate, options: { now: number; held: ReadonlySet<s
   if (d.laneState === 'parked') return 'parked';
   if (d.laneState === 'stalled') return 'stalled';
   if (options.held.has(d.target)) return 'breaker-open';
+  if (d.laneLeasedUntil !== null && d.laneLeasedUntil > options.now) return 'fenced';
   if (d.availableAt > options.now) return d.attempts > 0 ? 'retrying' : 'scheduled';
   return 'due';
 }

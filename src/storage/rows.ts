@@ -128,6 +128,7 @@ export interface LiveRow {
   lane_state: string | null;
   /** Set while the current attempt is deferred (answered 202): when its completion is due. */
   deferred_until: number | string | null;
+  lane_leased_until: number | string | null;
   is_head: number | boolean | null;
   paused: number | boolean;
 }
@@ -150,6 +151,7 @@ export function rowToLive(row: LiveRow, now: number): LiveDelivery {
     head,
     paused: Boolean(row.paused),
     deferredUntil: row.deferred_until === null ? null : Number(row.deferred_until),
+    laneLeasedUntil: row.lane_leased_until === null ? null : Number(row.lane_leased_until),
   };
 }
 

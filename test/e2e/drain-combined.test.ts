@@ -1,30 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createClient, type DrainResult } from '../../src/client/index.js';
 import type { Clock } from '../../src/domain/clock.js';
-import { createReceiver } from '../../src/receiver/index.js';
-import { mountReceivers } from '../support/framework-servers.js';
+import { deferringApp, DEFERRING_SECRET } from '../support/deferring-app.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
-const SECRET = 'drain-combined-secret';
+const SECRET = DEFERRING_SECRET;
 const reasons = (result: DrainResult) => result.undelivered.map((u) => [u.id, u.reason]);
-
-/** A receiver that defers every event on its first attempt (keeping the token) and applies later attempts. */
-async function deferringApp() {
-  const calls: Array<[string, number]> = [];
-  const tokens = new Map<string, string>();
-  const receiver = createReceiver({
-    secrets: SECRET,
-    onError: () => {},
-    handlers: {
-      '*': (event, ctx) => {
-        calls.push([event.id, ctx.attempt]);
-        if (ctx.attempt === 1) tokens.set(event.id, ctx.defer());
-      },
-    },
-  });
-  const mounted = await mountReceivers('fetch', { '/work': receiver });
-  return { url: mounted.url, calls, tokens };
-}
 
 /** The system clock moved on by hand: time passes for expiry without waiting for it. */
 function skewedClock(): Clock & { skip(ms: number): void } {

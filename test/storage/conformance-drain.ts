@@ -94,5 +94,19 @@ export function describeDrainConformance(adapter: string, open: (clock: FakeCloc
       await settle(claims.filter((c) => c.deliveries[0]!.message.id === 'm1'), retryLater());
       expect((await store.listLive(['q'], 10)).map((d) => [d.messageId, d.status, d.deferredUntil])).toEqual([['m1', 'retrying', null], ['m2', 'delivering', null]]);
     });
+
+    it('lists the lease a seek left on a lane whose call it fenced, until that lease ends', async () => {
+      await store.send('t', [msg('e1'), msg('e2')]);
+      await settle(await claim('t/a'), { kind: 'delivered' });
+      await claim('t/a');
+      const leaseEnd = clock.now() + LEASE;
+      await store.seek('t/a', { sequence: 1 });
+      const live = (await store.listLive(['t/a'], 10)).map((d) => [d.messageId, d.status, d.laneLeasedUntil]);
+      expect(live).toEqual([['e1', 'queued', leaseEnd], ['e2', 'queued', leaseEnd]]);
+      expect(await claim('t/a')).toEqual([]);
+      clock.advance(LEASE);
+      expect(ids(await claim('t/a'))).toEqual(['e1']);
+      expect((await store.listLive(['t/a'], 10)).map((d) => [d.messageId, d.status, d.laneLeasedUntil])).toEqual([['e1', 'delivering', clock.now() + LEASE], ['e2', 'queued', clock.now() + LEASE]]);
+    });
   });
 }
