@@ -185,6 +185,9 @@ export interface OffloadClient {
   complete(token: string, outcome: CompletionOutcome): Promise<CompletionResult>;
 }
 
+/** An invalid Date is sent as written ('Invalid Date'), so the server's 400 says what a time must be (toISOString would throw a bare RangeError). */
+const isoOf = (time: string | Date): string => (time instanceof Date ? (Number.isNaN(time.getTime()) ? String(time) : time.toISOString()) : time);
+
 export function createClient(options: ClientOptions): OffloadClient {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
@@ -250,7 +253,7 @@ export function createClient(options: ClientOptions): OffloadClient {
     },
     skipSubscription: (topic, sub, key) => call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/skip${keyQuery(key)}`),
     seekSubscription: (topic, sub, point) =>
-      call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/seek`, 'time' in point ? { time: point.time instanceof Date ? point.time.toISOString() : point.time } : point),
+      call('POST', `/v1/topics/${enc(topic)}/subscriptions/${enc(sub)}/seek`, 'time' in point ? { time: isoOf(point.time) } : point),
     pause: async (kind, name) => {
       await call('POST', `/v1/${kind}/${enc(name)}/pause`);
     },

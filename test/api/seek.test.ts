@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
+import { createClient } from '../../src/client/index.js';
 import { runCli } from '../support/cli.js';
 
 async function subscribedOffload() {
@@ -48,6 +49,9 @@ describe('seek API', () => {
       expect(answer.status, query).toBe(400);
       expect(answer.body.detail, query).toMatch(/this route does not take the query parameter|given more than once/);
     }
+    // The client: an invalid Date is refused by the server with the same 400, not a bare RangeError.
+    const client = createClient({ url: offload.url });
+    await expect(client.seekSubscription('events', 'model', { time: new Date('not a date') })).rejects.toMatchObject({ status: 400, problem: { detail: expect.stringMatching(/ISO 8601 date-time with a time zone/) } });
     for (const path of ['/v1/topics/nope/subscriptions/model/seek', '/v1/topics/events/subscriptions/nope/seek']) {
       const missing = await post(offload.url, path, { sequence: 1 });
       expect(missing.status).toBe(404);
