@@ -47,16 +47,22 @@ export function createCompleter(options: CompleterOptions): Completer {
     },
     mint: (lease) => tokens?.mint(lease),
     async complete(token, completion, mayComplete) {
+      const mayAct = (name: string | null): Target => {
+        const target = options.targets.find((t) => t.name === name);
+        if (!target) throw new NotFoundError(name === null ? UNKNOWN : `the delivery belongs to '${name}', which is not configured on this instance`);
+        const channel = target.kind === 'subscription' ? target.topic : target.name;
+        if (!mayComplete(channel)) throw new OffloadError('forbidden', `this key may not complete deliveries of '${channel}'`);
+        return target;
+      };
       const lease = (await init()).parse(token);
       if (!lease) throw new NotFoundError(UNKNOWN);
       const found = await options.store.findInFlight(lease.deliveryId, lease.epoch);
       if (found === 'missing') throw new NotFoundError(UNKNOWN);
+      // Whether it was settled or taken over is told only to who may complete it.
+      if (found === 'superseded' || found === 'settled') mayAct(await options.store.deliveryTarget(lease.deliveryId));
       if (found === 'superseded') throw new CompletionConflictError('superseded', 'a later attempt took this delivery over (its asynchronous completion timed out, or its lease was lost): this outcome was discarded, nothing changed');
       if (found === 'settled') throw new CompletionConflictError('already_completed', 'this attempt was settled already (completed before, or given back untried at a shutdown, to be sent again): nothing changed');
-      const target = options.targets.find((t) => t.name === found.target);
-      if (!target) throw new NotFoundError(`the delivery belongs to '${found.target}', which is not configured on this instance`);
-      const channel = target.kind === 'subscription' ? target.topic : target.name;
-      if (!mayComplete(channel)) throw new OffloadError('forbidden', `this key may not complete deliveries of '${channel}'`);
+      const target = mayAct(found.target);
       const ids = found.deliveries.map((d) => d.messageId);
       if (completion.appliedThrough !== undefined && !ids.includes(completion.appliedThrough)) {
         throw new ValidationError(`appliedThrough '${completion.appliedThrough}' is not a message of this call (its messages: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''})`, [{ path: 'appliedThrough', message: 'not a message of this call' }]);

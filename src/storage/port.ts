@@ -104,6 +104,12 @@ export interface Store {
   findInFlight(deliveryId: number, epoch: number): Promise<InFlightGroup | 'missing' | 'superseded' | 'settled'>;
 
   /**
+   * The target a delivery belongs to, or null when there is no such delivery: a completion of an
+   * attempt that was settled or taken over checks the caller may act on its channel before saying so.
+   */
+  deliveryTarget(deliveryId: number): Promise<string | null>;
+
+  /**
    * The secret completion tokens are signed with, created on first use and shared by every
    * instance on this store, so any of them can check a token minted by another.
    */
@@ -529,7 +535,7 @@ export interface ScheduleState {
 }
 
 /** The asynchronous acknowledgement half of the port: adapters implement it in their deferrals module. */
-export type StoreDeferrals = Pick<Store, 'defer' | 'expireDeferred' | 'findInFlight' | 'completionKey'>;
+export type StoreDeferrals = Pick<Store, 'defer' | 'expireDeferred' | 'findInFlight' | 'deliveryTarget' | 'completionKey'>;
 
 /** The schedule half of the port: adapters implement it in their own small module. */
 export type StoreSchedules = Pick<Store, 'listSchedules' | 'advanceSchedule' | 'setSchedulePaused'>;

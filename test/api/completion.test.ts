@@ -42,6 +42,10 @@ describe('POST /v1/deliveries/{token}/complete', () => {
     const again = await complete(token, { outcome: 'delivered' }, 'jobs-producer');
     expect(again.statusCode).toBe(409);
     expect(again.json().type).toBe('urn:offload:problem:already_completed');
+    // Whether it was settled is told only to keys that may complete it.
+    const otherAgain = await complete(token, { outcome: 'delivered' }, 'other-producer');
+    expect(otherAgain.statusCode).toBe(403);
+    expect(otherAgain.json().detail).toMatch(/may not complete deliveries of 'jobs'/);
   });
 
   it('refuses bad outcomes with the field to fix, and unknown or forged tokens with 404, changing nothing', async () => {

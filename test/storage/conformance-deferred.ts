@@ -138,6 +138,10 @@ export function describeDeferredConformance(adapter: string, open: (clock: FakeC
       // The 202 recorded late defers nothing.
       expect(await defer(claims)).toEqual([false]);
       expect(await store.findInFlight(999_999, 1)).toBe('missing');
+      // Settled, its delivery still names its target (a completion checks the caller's channel with it).
+      expect(await store.findInFlight(leases(claims)[0]!.deliveryId, leases(claims)[0]!.epoch)).toBe('settled');
+      expect(await store.deliveryTarget(leases(claims)[0]!.deliveryId)).toBe('q');
+      expect(await store.deliveryTarget(999_999)).toBeNull();
     });
 
     it('a deferral that ended (completed and claimed again) is never timed out later, though its deadline passes', async () => {

@@ -101,6 +101,12 @@ export function createPostgresDeferrals(pool: pg.Pool, schema: string, clock: Cl
         }
         return [...groups.values()].map((g) => group(g, g[0]!.deferred_at));
       }),
+    deliveryTarget: (deliveryId) =>
+      guard(async () => {
+        await ready();
+        const [row] = await run<InFlightRow>(pool, sql.row, [deliveryId], true);
+        return row?.target ?? null;
+      }),
     findInFlight: (deliveryId, epoch) =>
       guard(async () => {
         await ready();

@@ -80,6 +80,9 @@ export function createSqliteDeferrals(db: Db, clock: Clock): StoreDeferrals {
         return [...groups.values()].map((rows) => group(rows, rows[0]!.deferred_at));
       }).immediate();
     },
+    async deliveryTarget(deliveryId) {
+      return sql.row.get(deliveryId)?.target ?? null;
+    },
     async findInFlight(deliveryId, epoch) {
       const row = sql.row.get(deliveryId);
       if (!row) return 'missing';
