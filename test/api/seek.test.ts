@@ -74,6 +74,20 @@ describe('seek API', () => {
     expect(old.body.detail).toMatch(/is older than what the topic keeps: events published up to .* \(sequence 3\) were removed by retention/);
   });
 
+  it('a seek on a paused subscription moves it at once: its view shows the new lag, still paused; forward, the skipped events are listed', async () => {
+    const { offload, publish } = await subscribedOffload();
+    await publish('e1', 'e2', 'e3');
+    const view = async () => (await get(offload.url, '/v1/topics/events/subscriptions/model')).body;
+    expect(await view()).toMatchObject({ lag: 0, lastSequence: 3, paused: false });
+    expect((await post(offload.url, '/v1/topics/events/subscriptions/model/pause', undefined)).status).toBe(200);
+    expect((await post(offload.url, SEEK, { sequence: 2 })).body).toMatchObject({ sequence: 2, replayed: 2, skipped: 0 });
+    expect(await view()).toMatchObject({ lag: 2, lastSequence: 1, paused: true });
+    expect((await post(offload.url, SEEK, { sequence: 4 })).body).toMatchObject({ sequence: 4, replayed: 0, skipped: 2 });
+    expect(await view()).toMatchObject({ lag: 0, skipped: 2, paused: true });
+    const skipped = (await get(offload.url, '/v1/topics/events/subscriptions/model/skipped')).body.items.map((i: { id: string }) => i.id);
+    expect(skipped).toEqual(['e2', 'e3']);
+  });
+
   it('replays from a sequence and answers what it did; the CLI does the same', async () => {
     const { receiver, offload, publish } = await subscribedOffload();
     await publish('e1', 'e2', 'e3');
