@@ -64,7 +64,7 @@ function describe(type, e) {
   if (type === 'breaker') return 'circuit ' + e.origin + ' ' + e.from + ' → ' + e.to + why;
   if (type === 'throttled') return e.channel + ' pushes producers back (' + e.refused + ' refused)' + why;
   if (type === 'seek') return e.target + ' moved to sequence ' + e.sequence + ': ' + e.replayed + ' to deliver again, ' + e.skipped + ' skipped, ' + e.fenced + ' fenced';
-  if (type === 'deadlettered') return e.target + ' · ' + ids + ' dead-lettered after attempt ' + e.attempt + why;
+  if (type === 'deadlettered') return e.target + ' · ' + ids + ' dead-lettered ' + (e.attempt ? 'after attempt ' + e.attempt : 'without an attempt') + why;
   if (type === 'parked') return e.target + lane + ' parked at ' + ids + ' after attempt ' + e.attempt + why;
   if (type === 'stalled') return e.target + lane + ' stalled at ' + ids + ' after attempt ' + e.attempt + why;
   return e.target + ' · ' + ids;

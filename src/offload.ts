@@ -213,6 +213,7 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         subscribe: (listener) => events.subscribe(listener),
         settled: () => notifier.settled(),
         expire: () => expirySweep.run(),
+        mint: (lease) => completer.mint(lease),
         held: () => {
           const open = new Set(breakerViews().filter((b) => b.state === 'open').flatMap((b) => b.endpoints));
           return new Set(config.targets.filter((t) => open.has(t.endpoint)).map((t) => t.name));

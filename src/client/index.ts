@@ -109,6 +109,8 @@ export interface UndeliveredMessage {
   /** ISO time of the next attempt; null for dead-lettered and skipped messages. */
   availableAt: string | null;
   lastError: string | null;
+  /** `awaiting-completion`: the deferred call's token, to complete it with `complete(token, …)` as the endpoint's work would. */
+  completionToken?: string;
 }
 
 export interface DrainResult {

@@ -34,6 +34,12 @@ export interface UndeliveredItem {
   /** When it is tried next (live deliveries); null for dead-lettered and skipped ones. */
   availableAt: number | null;
   lastError: string | null;
+  /**
+   * Awaiting completion (answered 202): the token of the deferred call, for a test to complete it
+   * with (`POST /v1/deliveries/{token}/complete`) as the endpoint's work would. On the first
+   * delivery of a deferred batch only.
+   */
+  completionToken?: string;
 }
 
 export interface DrainResult {
@@ -66,6 +72,8 @@ export interface DrainerOptions {
   held(): ReadonlySet<string>;
   /** Re-check without an event, for deliveries settled by other instances. */
   recheckMs: number;
+  /** A completion token for a deferred call's lease (undefined until the store's key is loaded). */
+  mint?: (lease: { deliveryId: number; epoch: number }) => string | undefined;
 }
 
 export interface Drainer {
@@ -151,7 +159,10 @@ export function createDrainer(options: DrainerOptions): Drainer {
     for (const { delivery: d, reason } of last.assessment.items) {
       add(reason);
       if (undelivered.length < DRAIN_LIMITS.listed) {
-        undelivered.push({ id: d.messageId, channel: d.channel, target: d.target, key: d.key, type: d.type, status: d.status, reason, attempts: d.attempts, availableAt: d.availableAt, lastError: d.lastError });
+        const item: UndeliveredItem = { id: d.messageId, channel: d.channel, target: d.target, key: d.key, type: d.type, status: d.status, reason, attempts: d.attempts, availableAt: d.availableAt, lastError: d.lastError };
+        const token = d.deferredUntil !== null && (d.lane === null || d.head) ? options.mint?.({ deliveryId: d.deliveryId, epoch: d.epoch }) : undefined;
+        if (token !== undefined) item.completionToken = token;
+        undelivered.push(item);
       }
     }
     const stats = new Map((await store.stats()).map((s) => [s.name, s]));

@@ -38,6 +38,7 @@ const drainResult = {
         properties: {
           id: { type: 'string' }, channel: { type: 'string' }, target: { type: 'string' }, key: { type: ['string', 'null'] }, type: { type: 'string' },
           status: { type: 'string' }, reason: { enum: reasons }, attempts: { type: 'integer' }, availableAt: { type: ['string', 'null'] }, lastError: { type: ['string', 'null'] },
+          completionToken: { type: 'string', description: 'awaiting-completion: the deferred call\'s token, for POST /v1/deliveries/{token}/complete' },
         },
       },
     },

@@ -455,6 +455,8 @@ export interface TargetStats {
 }
 
 export interface LiveDelivery extends DrainCandidate {
+  /** The delivery's lease epoch (with `deliveryId`, what a completion token names). */
+  epoch: number;
   /** The message's channel (a subscription's topic). */
   channel: string;
   messageId: string;

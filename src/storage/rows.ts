@@ -129,6 +129,7 @@ export interface LiveRow {
   /** Set while the current attempt is deferred (answered 202): when its completion is due. */
   deferred_until: number | string | null;
   lane_leased_until: number | string | null;
+  epoch: number;
   is_head: number | boolean | null;
   paused: number | boolean;
 }
@@ -152,6 +153,7 @@ export function rowToLive(row: LiveRow, now: number): LiveDelivery {
     paused: Boolean(row.paused),
     deferredUntil: row.deferred_until === null ? null : Number(row.deferred_until),
     laneLeasedUntil: row.lane_leased_until === null ? null : Number(row.lane_leased_until),
+    epoch: Number(row.epoch),
   };
 }
 

@@ -31,7 +31,9 @@ describe('a drain together with the other features', () => {
     const waiting = await client.drain({ timeout: 10_000 });
     expect(waiting).toMatchObject({ complete: true, stoppedBy: null, counts: { 'awaiting-completion': 3 } });
     expect(reasons(waiting)).toEqual([['j1', 'awaiting-completion'], ['s1', 'awaiting-completion'], ['s2', 'awaiting-completion']]);
-    expect(waiting.undelivered[0]).toMatchObject({ status: 'delivering', attempts: 1 });
+    expect(waiting.undelivered[0]).toMatchObject({ status: 'delivering', attempts: 1, completionToken: app.tokens.get('j1') });
+    // Behind the deferred head of a key: no call of its own to complete.
+    expect(waiting.undelivered[2]!.completionToken).toBeUndefined();
 
     await client.complete(app.tokens.get('j1')!, { outcome: 'delivered' });
     // A retry outcome keeps the key blocked, in order, until the retry is delivered.
@@ -41,7 +43,9 @@ describe('a drain together with the other features', () => {
 
     const next = await client.drain({ skipBackoff: true, timeout: 10_000 });
     expect(reasons(next)).toEqual([['s2', 'awaiting-completion']]);
-    await client.complete(app.tokens.get('s2')!, { outcome: 'delivered' });
+    // The drain hands out the token, so a test completes the work the endpoint left running.
+    expect(next.undelivered[0]!.completionToken).toBe(app.tokens.get('s2'));
+    await client.complete(next.undelivered[0]!.completionToken!, { outcome: 'delivered' });
     expect(await client.drain({ timeout: 10_000 })).toMatchObject({ complete: true, undelivered: [] });
     expect(app.calls).toEqual([['j1', 1], ['s1', 1], ['s1', 2], ['s2', 1]]);
   });

@@ -91,6 +91,7 @@ export function describeDrainConformance(adapter: string, open: (clock: FakeCloc
       expect(await store.defer([{ deliveryId: first!.deliveryId, epoch: first!.epoch }], deadline, deadline + LEASE)).toEqual([true]);
       const deferred = (await store.listLive(['q'], 10)).map((d) => [d.messageId, d.status, d.deferredUntil]);
       expect(deferred).toEqual([['m1', 'delivering', deadline], ['m2', 'delivering', null]]);
+      expect((await store.listLive(['q'], 10))[0]!.epoch).toBe(first!.epoch);
       await settle(claims.filter((c) => c.deliveries[0]!.message.id === 'm1'), retryLater());
       expect((await store.listLive(['q'], 10)).map((d) => [d.messageId, d.status, d.deferredUntil])).toEqual([['m1', 'retrying', null], ['m2', 'delivering', null]]);
     });

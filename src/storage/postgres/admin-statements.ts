@@ -105,6 +105,7 @@ export function adminStatements(schema: string) {
       d.status, d.attempts, d.available_at, d.last_error, l.state AS lane_state,
       CASE WHEN d.status = 'delivering' AND d.deferred_epoch = d.epoch THEN d.deferred_until END AS deferred_until,
       l.leased_until AS lane_leased_until,
+      d.epoch,
       (d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
         WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head,
       (tc.paused OR COALESCE(tp.paused, false)) AS paused
