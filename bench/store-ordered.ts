@@ -6,7 +6,11 @@
  *   - a fifo queue (many keys) drained by claim loops and batched settles, and by loops that
  *     settle and claim one lane at a time.
  *
- *   npx tsx bench/store-ordered.ts [--messages 5000] [--batch 100] [--keys 1000] [--workers 4]
+ *   npx tsx bench/store-ordered.ts [--messages 5000] [--batch 100] [--keys 1000] [--workers 4] [--hold-snapshot]
+ *
+ * --hold-snapshot keeps a snapshot open in another session through the drains, as a long report
+ * or backup would: no delivered row's index entry can be marked dead meanwhile, so every lookup
+ * of a lane's head walks the lane's whole delivered past (the worst case between two VACUUMs).
  *
  * Round trips are counted at the client (every query a pooled connection sends, BEGIN and COMMIT
  * included), CPU time from /proc for the server processes serving them (so a loaded machine
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     keys: { type: 'string', default: '1000' },
     workers: { type: 'string', default: '4' },
+    'hold-snapshot': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -148,6 +153,7 @@ const schema = `offload_bench_${randomBytes(4).toString('hex')}`;
 // The store runs on a pool of this module's `pg`, whose queries are the ones counted.
 const pool = new pg.Pool({ connectionString: PG_URL, max: WORKERS + 2 });
 const store = createPostgresStore({ pool, schema });
+let holder: pg.Client | undefined;
 try {
   await store.migrate();
   await store.declare([
@@ -162,7 +168,13 @@ try {
   await sendAll(store, 'f', (i) => `k${i % KEYS}`);
   await sendAll(store, 'g', (i) => `k${i % KEYS}`);
   await sendAll(store, 'h', (i) => `k${i % KEYS}`);
-  console.log(`${MESSAGES} messages; PostgreSQL round trips counted at the client`);
+  if (values['hold-snapshot']) {
+    holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
+    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await holder.query('SELECT 1');
+  }
+  console.log(`${MESSAGES} messages; PostgreSQL round trips counted at the client${holder ? '; a snapshot held open throughout' : ''}`);
   console.log('| case | messages/s | round trips per message | server CPU µs per message | client CPU µs per message |');
   console.log('|---|---|---|---|---|');
   await measure('subscription, one call in flight, batch 1', () => drainSubscription(store, 't/one', 1));
@@ -171,6 +183,7 @@ try {
   await measure(`fifo, ${KEYS} keys, ${WORKERS} loops of settleAndClaim (limit 32)`, () => drainFifoBatchedSteps(store, 'h'));
   await measure(`fifo, ${KEYS} keys, ${WORKERS * 8} loops of settleAndClaim (limit 1)`, () => drainFifoStepwise(store, 'g'));
 } finally {
+  await holder?.end();
   await store.close();
   await pool.end();
   const client = new pg.Client({ connectionString: PG_URL });

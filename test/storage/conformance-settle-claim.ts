@@ -102,6 +102,22 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect((await store.listDeadLetters('f', { limit: 10 })).items.map((d) => d.message.id)).toEqual(['a1']);
     });
 
+    it('a head redriven behind an in-flight delivery is claimed next by the step that settles it, then the lane goes on', async () => {
+      await store.send('f', [msg('a1', 'a'), msg('a2', 'a'), msg('a3', 'a'), msg('a4', 'a')]);
+      const first = await store.claim(request('f'));
+      const second = await store.settleAndClaim(settlements(first), request('f'));
+      const third = await store.settleAndClaim(settlements(second.claims, { kind: 'deadletter', reason: 'HTTP 400' }), request('f'));
+      expect(ids(third.claims)).toEqual(['a3']);
+      expect(await store.redrive('f', ['a2'])).toBe(1);
+      const redriven = await store.settleAndClaim(settlements(third.claims), request('f'));
+      expect(ids(redriven.claims)).toEqual(['a2']);
+      const last = await store.settleAndClaim(settlements(redriven.claims), request('f'));
+      expect(ids(last.claims)).toEqual(['a4']);
+      const done = await store.settleAndClaim(settlements(last.claims), request('f'));
+      expect(done).toEqual({ results: ['ok'], claims: [] });
+      expect(await store.getLane('f', 'a')).toBeNull();
+    });
+
     it('settles on a paused target but claims nothing from it', async () => {
       await store.send('t', [msg('e1'), msg('e2')]);
       const first = await store.claim(request('t/a'));

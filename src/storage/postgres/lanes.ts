@@ -7,7 +7,9 @@
  *
  * The claim of lanes and the settle-and-claim of delivered heads run as functions (migration 13,
  * lane-functions.ts): one round trip each, their statements in the order below, each statement
- * with its own snapshot as in a transaction of separate statements.
+ * with its own snapshot as in a transaction of separate statements. Since migration 15
+ * (lane-functions-head-floor.ts) a settle-and-claim claims the lanes it moved on from the heads
+ * it found: it holds their locks in between, and by R2 no delivery below them can go live.
  *
  * Rules every transaction follows:
  * (R1) Only a transaction holding the lane row lock deletes the row, and it decides the lane is

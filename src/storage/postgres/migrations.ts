@@ -3,6 +3,7 @@ import { quoteIdent } from './connection.js';
 import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
+import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -272,6 +273,11 @@ CREATE TABLE store_keys (
     version: 14,
     name: 'endpoint concurrency slots',
     sql: CONCURRENCY_SLOTS_MIGRATION,
+  },
+  {
+    version: 15,
+    name: 'settle-and-claim finds each lane head once',
+    sql: LANE_HEAD_FLOOR_MIGRATION,
   },
 ];
 
