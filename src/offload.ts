@@ -17,6 +17,7 @@ import { createSqliteStore } from './storage/sqlite/sqlite-store.js';
 import { createPostgresStore } from './storage/postgres/index.js';
 import { createNotifier } from './delivery/notifier.js';
 import { createDrainer } from './delivery/drain.js';
+import type { HeldReason } from './domain/drain.js';
 import { createBreakerGate, type BreakerGate } from './delivery/breakers.js';
 import { createRates } from './telemetry/rates.js';
 import { createRateFeed } from './telemetry/rate-feed.js';
@@ -216,7 +217,13 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
         mint: (lease) => completer.mint(lease),
         held: () => {
           const open = new Set(breakerViews().filter((b) => b.state === 'open').flatMap((b) => b.endpoints));
-          return new Set(config.targets.filter((t) => open.has(t.endpoint)).map((t) => t.name));
+          const retryAfter = new Set(limiter.views().filter((v) => v.heldUntil !== null && v.heldUntil > clock.now()).map((v) => v.endpoint));
+          const held = new Map<string, HeldReason>();
+          for (const t of config.targets) {
+            if (open.has(t.endpoint)) held.set(t.name, 'breaker-open');
+            else if (retryAfter.has(t.endpoint)) held.set(t.name, 'retry-after');
+          }
+          return held;
         },
         recheckMs: Math.min(250, config.delivery.pollInterval),
       })

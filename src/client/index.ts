@@ -94,7 +94,7 @@ export interface DrainOptions {
 }
 
 /** Why a message is not delivered (yet). */
-export type UndeliveredReason = 'due' | 'in-flight' | 'awaiting-completion' | 'fenced' | 'scheduled' | 'retrying' | 'parked' | 'stalled' | 'paused' | 'breaker-open' | 'deadlettered' | 'skipped';
+export type UndeliveredReason = 'due' | 'in-flight' | 'awaiting-completion' | 'fenced' | 'scheduled' | 'retrying' | 'parked' | 'stalled' | 'paused' | 'breaker-open' | 'retry-after' | 'deadlettered' | 'skipped';
 
 export interface UndeliveredMessage {
   id: string;

@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import { StoreUnavailableError } from '../domain/errors.js';
-import { assessDrain, type DrainAssessment, type UndeliveredReason } from '../domain/drain.js';
+import { assessDrain, type DrainAssessment, type HeldReason, type UndeliveredReason } from '../domain/drain.js';
 import type { MessageStatus } from '../domain/message.js';
 import type { DeliveryView, LiveDelivery, Store } from '../storage/port.js';
 
@@ -69,7 +69,7 @@ export interface DrainerOptions {
   /** Dead-letters expired messages now (the expiry sweep), so a drain neither waits for nor delivers them. */
   expire(): Promise<unknown>;
   /** Targets whose endpoint's circuit breaker is open: nothing is sent there now, so a drain does not wait for them. */
-  held(): ReadonlySet<string>;
+  held(): ReadonlyMap<string, HeldReason>;
   /** Re-check without an event, for deliveries settled by other instances. */
   recheckMs: number;
   /** A completion token for a deferred call's lease (undefined until the store's key is loaded). */

@@ -6,8 +6,12 @@ let nextId = 1;
 const live = (fields: Partial<DrainCandidate>): DrainCandidate => ({
   deliveryId: nextId++, target: 'q', lane: null, status: 'queued', attempts: 0, availableAt: NOW, laneState: null, head: false, paused: false, deferredUntil: null, laneLeasedUntil: null, ...fields,
 });
-const assess = (items: DrainCandidate[], options: { held?: string[]; upTo?: number } = {}) =>
-  assessDrain(items, { now: NOW, held: new Set(options.held ?? []), upTo: options.upTo ?? null });
+const assess = (items: DrainCandidate[], options: { held?: string[]; retryAfter?: string[]; upTo?: number } = {}) =>
+  assessDrain(items, {
+    now: NOW,
+    held: new Map([...(options.held ?? []).map((t) => [t, 'breaker-open'] as const), ...(options.retryAfter ?? []).map((t) => [t, 'retry-after'] as const)]),
+    upTo: options.upTo ?? null,
+  });
 
 describe('assessDrain', () => {
   it('counts due and in-flight deliveries as busy; waiting ones say why they wait', () => {
@@ -61,9 +65,9 @@ describe('assessDrain', () => {
     expect(assess([live({ ...lane, head: true, laneLeasedUntil: NOW })]).busy).toBe(1);
   });
 
-  it('does not wait for paused targets or endpoints whose breaker is open', () => {
-    const result = assess([live({ target: 'p', paused: true }), live({ target: 'h' })], { held: ['h'] });
-    expect(result.items.map((i) => i.reason)).toEqual(['paused', 'breaker-open']);
+  it('does not wait for paused targets, endpoints whose breaker is open or whose Retry-After holds calls back', () => {
+    const result = assess([live({ target: 'p', paused: true }), live({ target: 'h' }), live({ target: 'r' })], { held: ['h'], retryAfter: ['r'] });
+    expect(result.items.map((i) => i.reason)).toEqual(['paused', 'breaker-open', 'retry-after']);
     expect(result.busy).toBe(0);
   });
 

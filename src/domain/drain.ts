@@ -42,8 +42,13 @@ export type UndeliveredReason =
   | 'paused'
   /** The circuit breaker of its endpoint is open. */
   | 'breaker-open'
+  /** Its endpoint answered 429/503 with Retry-After, and (adaptive) every call to it waits until then. */
+  | 'retry-after'
   | 'deadlettered'
   | 'skipped';
+
+/** Why nothing is sent to a target's endpoint now: a drain does not wait for it. */
+export type HeldReason = 'breaker-open' | 'retry-after';
 
 /** What a drain needs to know of one live delivery. */
 export interface DrainCandidate {
@@ -79,9 +84,10 @@ export interface DrainAssessment<T extends DrainCandidate> {
 /**
  * Classifies live deliveries. A lane moves only through its head, so a delivery behind the head
  * takes the head's reason; only heads, unordered deliveries and deliveries in flight count.
- * `held` names targets whose endpoint's circuit breaker is open.
+ * `held` names targets whose endpoint takes no call now: its circuit breaker is open, or an
+ * adaptive endpoint's Retry-After holds every call back.
  */
-export function assessDrain<T extends DrainCandidate>(live: readonly T[], options: { now: number; held: ReadonlySet<string>; upTo?: number | null }): DrainAssessment<T> {
+export function assessDrain<T extends DrainCandidate>(live: readonly T[], options: { now: number; held: ReadonlyMap<string, HeldReason>; upTo?: number | null }): DrainAssessment<T> {
   const headReason = new Map<string, UndeliveredReason>();
   for (const d of live) if (d.lane !== null && d.head) headReason.set(laneOf(d), reasonOf(d, options));
   let busy = 0;
@@ -103,12 +109,13 @@ function laneOf(d: DrainCandidate): string {
   return `${d.target}\u0000${d.lane}`;
 }
 
-function reasonOf(d: DrainCandidate, options: { now: number; held: ReadonlySet<string> }): UndeliveredReason {
+function reasonOf(d: DrainCandidate, options: { now: number; held: ReadonlyMap<string, HeldReason> }): UndeliveredReason {
   if (d.status === 'delivering') return d.deferredUntil === null ? 'in-flight' : 'awaiting-completion';
   if (d.paused) return 'paused';
   if (d.laneState === 'parked') return 'parked';
   if (d.laneState === 'stalled') return 'stalled';
-  if (options.held.has(d.target)) return 'breaker-open';
+  const held = options.held.get(d.target);
+  if (held !== undefined) return held;
   if (d.laneLeasedUntil !== null && d.laneLeasedUntil > options.now) return 'fenced';
   if (d.availableAt > options.now) return d.attempts > 0 ? 'retrying' : 'scheduled';
   return 'due';

@@ -22,7 +22,7 @@ const list = { type: 'object', properties: { items: { type: 'array', items: { ty
 const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK', ...json(list) }, ...problems }, ...extra });
 const nameParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
 
-const reasons = ['due', 'in-flight', 'awaiting-completion', 'fenced', 'scheduled', 'retrying', 'parked', 'stalled', 'paused', 'breaker-open', 'deadlettered', 'skipped'];
+const reasons = ['due', 'in-flight', 'awaiting-completion', 'fenced', 'scheduled', 'retrying', 'parked', 'stalled', 'paused', 'breaker-open', 'retry-after', 'deadlettered', 'skipped'];
 const drainResult = {
   type: 'object',
   properties: {

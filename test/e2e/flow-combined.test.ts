@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/index.js';
+import { firstAttempts } from '../../src/testing/index.js';
 import { post, startOffload, testReceiver } from '../support/offload.js';
 
 describe('flow control together with drain, priority and fifo delays', () => {
@@ -38,5 +39,20 @@ describe('flow control together with drain, priority and fifo delays', () => {
     expect(result).toMatchObject({ complete: true, counts: { scheduled: 2 } });
     expect(result.undelivered.map((u) => [u.id, u.reason])).toEqual([['a1', 'scheduled'], ['a2', 'scheduled']]);
     expect(receiver.acceptedIds('/steps')).toEqual(['b1']);
+  });
+
+  it('a drain does not wait out the Retry-After an adaptive endpoint holds every call back for: it says retry-after', async () => {
+    const receiver = await testReceiver({ decide: firstAttempts(1, { kind: 'retryAfter', after: 50 }) });
+    const offload = await startOffload({
+      testing: { drain: true },
+      endpoints: { sink: { url: receiver.url, adaptive: true } },
+      queues: { emails: { endpoint: 'sink', path: '/emails' } },
+    });
+    const client = createClient({ url: offload.url });
+    await client.send('emails', { id: 'm1', data: {} });
+    const result = await client.drain({ skipBackoff: true, timeout: 10_000 });
+    expect(result).toMatchObject({ complete: true, counts: { 'retry-after': 1 } });
+    expect(result.undelivered[0]).toMatchObject({ id: 'm1', reason: 'retry-after', attempts: 1, lastError: expect.stringContaining('429') });
+    expect(receiver.records()).toHaveLength(1);
   });
 });
