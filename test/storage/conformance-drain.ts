@@ -106,8 +106,12 @@ export function describeDrainConformance(adapter: string, open: (clock: FakeCloc
       expect(live).toEqual([['e1', 'queued', leaseEnd], ['e2', 'queued', leaseEnd]]);
       expect(await claim('t/a')).toEqual([]);
       clock.advance(LEASE);
-      expect(ids(await claim('t/a'))).toEqual(['e1']);
+      const again = await claim('t/a');
+      expect(ids(again)).toEqual(['e1']);
       expect((await store.listLive(['t/a'], 10)).map((d) => [d.messageId, d.status, d.laneLeasedUntil])).toEqual([['e1', 'delivering', clock.now() + LEASE], ['e2', 'queued', clock.now() + LEASE]]);
+      // A settlement frees the lane: a retry waits for its own time, not for a lease.
+      await settle(again, retryLater());
+      expect((await store.listLive(['t/a'], 10)).map((d) => [d.messageId, d.status, d.laneLeasedUntil])).toEqual([['e1', 'retrying', null], ['e2', 'queued', null]]);
     });
   });
 }
