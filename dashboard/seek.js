@@ -27,7 +27,7 @@ export function openSeek(subscription, done) {
   current.keptFrom = subscription.keptFrom ?? null;
   current.done = done;
   setText($('seek-title'), 'Seek ' + subscription.name);
-  setText($('seek-help'), 'Its next event becomes the first event the topic still keeps at or after the point. Delivered events from there on are delivered again; '
+  setText($('seek-help'), 'Its next event becomes the first event the topic still keeps at or after the point. Delivered and skipped events from there on are delivered again; '
     + 'undelivered events before it are skipped (kept, redeliverable).'
     + (current.lastSequence ? ' Last delivered: sequence ' + fmt(current.lastSequence) + '.' : '')
     + (current.keptFrom ? ' The topic keeps events from sequence ' + fmt(current.keptFrom) + ' on.' : ''));
@@ -55,7 +55,7 @@ async function submit() {
   if (typeof body === 'string') return setText($('seek-error'), body);
   const where = 'sequence' in body ? 'sequence ' + fmt(body.sequence) : 'the first event at or after ' + new Date(body.time).toLocaleString();
   const back = 'sequence' in body && current.lastSequence !== null && body.sequence <= current.lastSequence;
-  if (!confirm('Seek ' + current.name + ' to ' + where + '? ' + (back ? 'Events it delivered from there on are delivered again.' : 'Delivered events after the point are delivered again; undelivered events before it are skipped.'))) return;
+  if (!confirm('Seek ' + current.name + ' to ' + where + '? ' + (back ? 'Events it delivered or skipped from there on are delivered again.' : 'Delivered events after the point are delivered again; undelivered events before it are skipped.'))) return;
   const go = /** @type {HTMLButtonElement} */ ($('seek-go'));
   go.disabled = true;
   try {

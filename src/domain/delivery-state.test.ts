@@ -63,6 +63,12 @@ describe('delivery transition table', () => {
     expect(nextLaneState('parked', 'claim', true)).toBeUndefined();
   });
 
+  it('lets a seek back bring delivered and skipped events back, never dead letters', () => {
+    for (const from of ['delivered', 'skipped', 'ready', 'delivering', 'new'] as const) expect(nextDeliveryState(from, 'seek-replay')).toBe('ready');
+    expect(nextDeliveryState('deadlettered', 'seek-replay')).toBeNull();
+    expect(nextDeliveryState('skipped', 'seek-skip')).toBeNull();
+  });
+
   it('moves a lane on or deletes it when its head leaves, and blocks it on park and stall', () => {
     for (const from of LANE_STATES) {
       for (const event of ['decide:delivered', 'decide:deadletter', 'skip'] as const) {

@@ -48,14 +48,19 @@ import type { MessageStatus } from './message.js';
  *     in:  a `deadletter` decision; `expire`.
  *     out: `redrive` -> ready (attempts 0, back in its lane at its old position; an expiring
  *          message gets its time to live again, counted from the redrive); `purge` deletes.
- * - `skipped` (final): an operator moved a lane's head aside, kept with its history.
- *     in:  `skip`.
- *     out: `redeliver` -> ready (attempts 0, back in its lane at its old position).
+ * - `skipped` (final): an operator moved a lane's head aside, or a seek forward passed it; kept
+ *   with its history.
+ *     in:  `skip`; `seek-skip`.
+ *     out: `redeliver` -> ready (attempts 0, back in its lane at its old position); `seek-replay`
+ *          (a seek back to or before it) -> ready (attempts 0; it takes the next lane position
+ *          after its lane's rewound cursor, as it was never delivered).
  *
  * Seeking a subscription (src/domain/seek.ts) moves every delivery of it at once:
  * - `seek-replay`: a delivered event at or after the point (or a kept one the subscription never
  *   had: `new`) becomes ready with attempts 0; a live one there (ready, or delivering: fenced, its
- *   epoch moves on) stays ready with a fresh budget. Skipped and dead-lettered ones stay final.
+ *   epoch moves on) stays ready with a fresh budget; a skipped one there (skipped by an earlier
+ *   seek forward or by an operator) becomes ready too, like Pub/Sub's seek: every kept event at or
+ *   after the point that passes the current filter is delivered. Dead-lettered ones stay final.
  * - `seek-skip`: a live event before the point (ready, or delivering: fenced) becomes skipped.
  *
  * Lane states (`lanes.state`; a lane row exists while the lane has live deliveries or is blocked)
@@ -166,7 +171,7 @@ export const DELIVERY_TRANSITIONS: Readonly<Record<DeliveryEvent, DeliveryTransi
   purge: { from: ['deadlettered'], to: 'deleted', attempts: 'same', lane: 'unchanged (dead letters are not in a lane)' },
   sweep: { from: ['delivered'], to: 'deleted', attempts: 'same', lane: 'unchanged (delivered deliveries are not in a lane)' },
   'seek-replay': {
-    from: ['delivered', 'ready', 'delivering', 'new'],
+    from: ['delivered', 'skipped', 'ready', 'delivering', 'new'],
     to: 'ready',
     attempts: 'restart',
     lane: 'active, head due now (a stall is cleared); a lane whose call was fenced waits out that lease',

@@ -5,17 +5,22 @@
  *
  * - delivered events at or after P are delivered again, with a fresh budget of attempts, and
  *   retained events the subscription never had a delivery for (it was created later with
- *   `startFrom: latest`) get one; events an operator skipped stay skipped (redeliver them
- *   explicitly), so replayed events keep the lane positions they had;
- * - undelivered events before P are moved aside as `skipped`, kept with their history;
+ *   `startFrom: latest`) get one; skipped events at or after P (by an earlier seek forward, or by
+ *   an operator) are delivered too, like Pub/Sub's seek: a seek back undoes a seek forward, and
+ *   every kept event at or after P that passes the current filter is delivered, in order;
+ * - undelivered events before P are moved aside as `skipped`, kept with their history; skipped
+ *   events before P stay skipped;
  * - a delivery in flight is fenced: its epoch moves on, so the running call's outcome changes
  *   nothing, and its lane is not claimed again before the lease that call held expires (one call
  *   per lane at a time, as with any lease takeover);
  * - every lane of the subscription becomes active (a stall is cleared) with its head due now;
- * - lane positions are rewound: a replayed event carries the position it had when first
- *   delivered, so positions stay gap-free and a receiver that remembers positions sees the
- *   replay as repeats of what it applied, then new events where it left off; a receiver that
- *   starts over (its read model and inbox emptied) applies the replay from its first event.
+ * - lane positions are rewound: each lane's delivered count goes back by the delivered events it
+ *   replays, so positions stay gap-free. A replayed event carries the position it had when first
+ *   delivered unless a skipped event brought back comes before it in its lane: that one was never
+ *   delivered, so it takes the next position after the rewound count and the events after it move
+ *   up by one. A receiver that remembers positions sees what it applied as repeats (and a skipped
+ *   event brought back at a position it passed as one too); a receiver that starts over (its read
+ *   model and inbox emptied) applies the replay from its first event.
  *
  * A point older than what the topic still keeps is refused: the events between it and the
  * oldest kept one are gone and could not be replayed.

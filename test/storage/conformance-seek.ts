@@ -63,9 +63,81 @@ export function describeSeekConformance(adapter: string, open: (clock: FakeClock
       expect(await store.seek('t/a', { sequence: 6 })).toMatchObject({ sequence: 6, replayed: 0, skipped: 0 });
       await store.send('t', [msg('e6')]);
       expect(await deliverAll('t/a')).toEqual([['e6', 4, 'e5']]);
-      // A backward replay leaves the skipped events skipped: positions stay those first given.
-      await store.seek('t/a', { sequence: 1 });
-      expect(await deliverAll('t/a', 10)).toEqual([['e1', 1, null], ['e4', 2, 'e1'], ['e5', 3, 'e4'], ['e6', 4, 'e5']]);
+      // A backward replay brings the skipped events back too: positions count the lane's deliveries again.
+      expect(await store.seek('t/a', { sequence: 1 })).toEqual({ sequence: 1, replayed: 6, skipped: 0, fenced: 0 });
+      expect(await deliverAll('t/a', 10)).toEqual([['e1', 1, null], ['e2', 2, 'e1'], ['e3', 3, 'e2'], ['e4', 4, 'e3'], ['e5', 5, 'e4'], ['e6', 6, 'e5']]);
+    });
+
+    it('a seek back undoes a seek forward: every kept event from the point comes again, in order; those before stay skipped', async () => {
+      const counts = async () => {
+        const s = await statsOf('t/a');
+        return [s.depth, s.skipped];
+      };
+      const skippedIds = async () => (await store.listSkipped('t/a', { limit: 10 })).items.map((d) => d.message.id);
+      await store.send('t', ['e1', 'e2', 'e3', 'e4', 'e5', 'e6'].map((id) => msg(id)));
+      await settle(await claim('t/a', 2));
+      expect(await store.seek('t/a', { sequence: 5 })).toEqual({ sequence: 5, replayed: 0, skipped: 2, fenced: 0 });
+      expect(await counts()).toEqual([2, 2]);
+      expect(await deliverAll('t/a')).toEqual([['e5', 3, 'e2'], ['e6', 4, 'e5']]);
+      expect(await counts()).toEqual([0, 2]);
+      // Back to 6: e6 comes again, nothing else moves.
+      expect(await store.seek('t/a', { sequence: 6 })).toEqual({ sequence: 6, replayed: 1, skipped: 0, fenced: 0 });
+      expect(await counts()).toEqual([1, 2]);
+      expect(await deliverAll('t/a')).toEqual([['e6', 4, 'e5']]);
+      expect(await counts()).toEqual([0, 2]);
+      // Back to 4: e4 (skipped) comes back, e5 and e6 (delivered) come again; e3, before the point, stays skipped.
+      expect(await store.seek('t/a', { sequence: 4 })).toEqual({ sequence: 4, replayed: 3, skipped: 0, fenced: 0 });
+      expect(await counts()).toEqual([3, 1]);
+      expect(await skippedIds()).toEqual(['e3']);
+      expect(await deliverAll('t/a')).toEqual([['e4', 3, 'e2'], ['e5', 4, 'e4'], ['e6', 5, 'e5']]);
+      expect(await counts()).toEqual([0, 1]);
+      // Back to the start: everything, in order, gap-free from position 1.
+      expect(await store.seek('t/a', { sequence: 1 })).toEqual({ sequence: 1, replayed: 6, skipped: 0, fenced: 0 });
+      expect(await counts()).toEqual([6, 0]);
+      expect(await skippedIds()).toEqual([]);
+      expect(await deliverAll('t/a', 4)).toEqual([['e1', 1, null], ['e2', 2, 'e1'], ['e3', 3, 'e2'], ['e4', 4, 'e3'], ['e5', 5, 'e4'], ['e6', 6, 'e5']]);
+      expect(await counts()).toEqual([0, 0]);
+      expect((await store.getMessage('e3'))[0]!.deliveries.find((d) => d.target === 't/a')).toMatchObject({ status: 'delivered', attempts: 1 });
+    });
+
+    it('a seek back brings an operator-skipped event at or after the point back, in every lane of a key-ordered subscription', async () => {
+      const counts = async () => {
+        const s = await statsOf('t/b');
+        return [s.depth, s.skipped];
+      };
+      const skippedIds = async () => (await store.listSkipped('t/b', { limit: 10 })).items.map((d) => d.message.id);
+      // Sequences 1..6: a1 b1 a2 b2 a3 c1.
+      await store.send('t', [msg('a1', 'a'), msg('b1', 'b'), msg('a2', 'a'), msg('b2', 'b'), msg('a3', 'a'), msg('c1', 'c')]);
+      const heads = await claim('t/b');
+      expect(seen(heads).map((e) => e[0]).sort()).toEqual(['a1', 'b1', 'c1']);
+      await settle(heads.filter((c) => c.lane !== 'b'));
+      await settle(heads.filter((c) => c.lane === 'b'), { kind: 'stall', availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
+      expect(await store.skipLaneHead('t/b', 'b')).toMatchObject({ status: 'skipped' });
+      expect(await counts()).toEqual([3, 1]);
+      // Forward to a3: a2 and b2 are skipped; c1 (sequence 6) comes again.
+      expect(await store.seek('t/b', { sequence: 5 })).toEqual({ sequence: 5, replayed: 1, skipped: 2, fenced: 0 });
+      expect(await counts()).toEqual([2, 3]);
+      expect((await deliverAll('t/b')).sort()).toEqual([['a3', 2, 'a1'], ['c1', 1, null]]);
+      // Back to a2: a2 and b2 come back, a3 and c1 come again; b1, before the point, stays skipped.
+      expect(await store.seek('t/b', { sequence: 3 })).toEqual({ sequence: 3, replayed: 4, skipped: 0, fenced: 0 });
+      expect(await counts()).toEqual([4, 1]);
+      expect(await skippedIds()).toEqual(['b1']);
+      const first = await claim('t/b');
+      expect(seen(first).sort()).toEqual([['a2', 2, 'a1'], ['b2', 1, null], ['c1', 1, null]]);
+      await settle(first);
+      expect(await deliverAll('t/b')).toEqual([['a3', 3, 'a2']]);
+      expect(await counts()).toEqual([0, 1]);
+      // Back to the start: the operator-skipped b1 comes back ahead of b2 (and could stall its lane again).
+      expect(await store.seek('t/b', { sequence: 1 })).toEqual({ sequence: 1, replayed: 6, skipped: 0, fenced: 0 });
+      expect(await counts()).toEqual([6, 0]);
+      const lanes = new Map<unknown, unknown[][]>();
+      for (const e of await deliverAll('t/b', 10)) lanes.set(String(e[0]).charAt(0), [...(lanes.get(String(e[0]).charAt(0)) ?? []), e]);
+      expect(Object.fromEntries(lanes)).toEqual({
+        a: [['a1', 1, null], ['a2', 2, 'a1'], ['a3', 3, 'a2']],
+        b: [['b1', 1, null], ['b2', 2, 'b1']],
+        c: [['c1', 1, null]],
+      });
+      expect(await counts()).toEqual([0, 0]);
     });
 
     it('seeks by time to the first event published at or after it', async () => {

@@ -88,6 +88,15 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     dropCursors: st('r_drop_cursors', (s) => `DELETE FROM ${s}.lane_cursors WHERE target_id = $1 AND delivered <= 0`),
     replay: st('r_replay', (s) => `UPDATE ${s}.deliveries SET status = 'ready', attempts = 0, available_at = $4, last_error = NULL, updated_at = $4
       WHERE message_pk IN (${replayable(s)}) AND target_id = $1 AND status = 'delivered'`),
+    /**
+     * Skipped events at or after the point (a seek forward's or an operator's) come back as never
+     * delivered: no cursor step back, so each takes the next lane position after its lane's
+     * rewound cursor when claimed. A `deliverAt` still ahead is kept.
+     */
+    restore: st('r_restore', (s) => `UPDATE ${s}.deliveries d SET status = 'ready', attempts = 0, last_error = NULL, updated_at = $4,
+        available_at = GREATEST($4::bigint, COALESCE(m.deliver_at, $4::bigint))
+      FROM ${s}.messages m WHERE m.pk = d.message_pk
+        AND d.message_pk IN (${replayable(s)}) AND d.target_id = $1 AND d.status = 'skipped'`),
     addMissing: st('r_add_missing', (s) => `INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
       SELECT m.pk, $1::bigint, CASE $5::text WHEN 'key' THEN COALESCE(m.key, '') ELSE '' END, m.sequence, 'ready', 0,
         GREATEST($4::bigint, COALESCE(m.deliver_at, $4::bigint)), $4::bigint
@@ -143,13 +152,14 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
       await run(client, sql.moveCursors, [sub.id, lanes, rewind.map((r) => r.n), lanes.map((lane) => last.get(lane) ?? '')], true);
     }
     await execute(client, sql.dropCursors, [sub.id], true);
-    const replayed = (await execute(client, sql.replay, [sub.id, topic, resolved, now], true))
+    const restored = await execute(client, sql.restore, [sub.id, topic, resolved, now], true);
+    const replayed = restored + (await execute(client, sql.replay, [sub.id, topic, resolved, now], true))
       + (await execute(client, sql.addMissing, [sub.id, topic, resolved, now, sub.ordering], true));
     await execute(client, sql.freshBudget, [sub.id, now], true);
     await execute(client, sql.activateLanes, [sub.id, now], true);
     await execute(client, sql.upsertLanes, [sub.id, now], true);
     await execute(client, sql.dropLanes, [sub.id, now], true);
-    await execute(client, sql.count, [sub.id, replayed - skipped, -fenced, skipped], true);
+    await execute(client, sql.count, [sub.id, replayed - skipped, -fenced, skipped - restored], true);
     await execute(client, sql.rewindSequence, [sub.id, resolved - 1], true);
     if (wake !== null) await run(client, sql.notify, [wake, sub.name], true);
     return { sequence: resolved, replayed, skipped, fenced };

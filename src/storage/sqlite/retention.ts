@@ -72,6 +72,15 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
     replay: q.prepare<{ sub: number; topic: number; point: number; now: number }>(
       `UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now
       WHERE message_pk IN (${REPLAYABLE}) AND target_id = @sub AND status = 'delivered'`),
+    /**
+     * Skipped events at or after the point (by an earlier seek forward, or by an operator) come
+     * back as never delivered: they take no cursor step back, so each gets the next lane position
+     * after its lane's rewound cursor when claimed. A `deliverAt` still ahead is kept.
+     */
+    restore: q.prepare<{ sub: number; topic: number; point: number; now: number }>(
+      `UPDATE deliveries SET status = 'ready', attempts = 0, last_error = NULL, updated_at = @now,
+        available_at = MAX(@now, COALESCE((SELECT m.deliver_at FROM messages m WHERE m.pk = deliveries.message_pk), @now))
+      WHERE message_pk IN (${REPLAYABLE}) AND target_id = @sub AND status = 'skipped'`),
     /** Kept events the subscription never had a delivery for (created later, `startFrom: latest`). */
     addMissing: q.prepare<{ sub: number; topic: number; point: number; now: number; ordering: string }>(
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
@@ -125,13 +134,14 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
       sql.moveCursor.run({ sub: sub.id, lane, n, lastId: sql.lastBefore.get({ ...at, lane })?.id ?? '' });
     }
     sql.dropCursors.run(sub.id);
-    const replayed = sql.replay.run(at).changes + sql.addMissing.run({ ...at, ordering: sub.ordering }).changes;
+    const restored = sql.restore.run(at).changes;
+    const replayed = sql.replay.run(at).changes + restored + sql.addMissing.run({ ...at, ordering: sub.ordering }).changes;
     sql.freshBudget.run({ sub: sub.id, now });
     sql.activateLanes.run({ sub: sub.id, now });
     sql.addLanes.run({ sub: sub.id, now });
     sql.dropLanes.run({ sub: sub.id, now });
     sql.rewindSequence.run(resolved - 1, sub.id);
-    sql.count.run({ depth: replayed - skipped, inFlight: -fenced, delivered: 0, deadlettered: 0, skipped, sequence: 0, targetId: sub.id });
+    sql.count.run({ depth: replayed - skipped, inFlight: -fenced, delivered: 0, deadlettered: 0, skipped: skipped - restored, sequence: 0, targetId: sub.id });
     return { sequence: resolved, replayed, skipped, fenced };
   }
 
