@@ -118,6 +118,25 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(await store.getLane('f', 'a')).toBeNull();
     });
 
+    it('retry, stall and park of one ordered batch apply in order: the last leaves the lane, each says whether it blocked it', async () => {
+      await store.send('t', Array.from({ length: 4 }, (_, i) => msg(`e${i + 1}`)));
+      const [claim] = await store.claim(request('t/a', { batchSize: 3 }));
+      const [d1, d2, d3] = claim!.deliveries;
+      const settle = (d: typeof d1, decision: Decision) => ({ deliveryId: d!.deliveryId, epoch: d!.epoch, decision, attempt: attempt(d!.attempt), result: 'ok' });
+      const results = await store.settle([
+        settle(d1, { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' }),
+        settle(d2, { kind: 'stall', availableAt: clock.now() + 5_000, reason: 'HTTP 500' }),
+        { ...settle(d3, { kind: 'park', reason: 'HTTP 500' }), epoch: d3!.epoch + 1 },
+      ]);
+      expect(results).toEqual(['ok', 'blocked', 'fenced']);
+      expect(await store.getLane('t/a', '')).toMatchObject({ state: 'stalled' });
+      expect((await store.stats()).find((s) => s.name === 't/a')).toMatchObject({ depth: 4, inFlight: 1 });
+      expect(await store.settle([settle(d3, { kind: 'stall', availableAt: clock.now() + 5_000, reason: 'HTTP 500' })])).toEqual(['ok']);
+      expect(await store.settle([settle(d3, { kind: 'park', reason: 'HTTP 500' })])).toEqual(['fenced']);
+      clock.advance(5_000);
+      expect(ids(await store.claim(request('t/a', { batchSize: 3 })))).toEqual(['e1', 'e2', 'e3']);
+    });
+
     it('settles on a paused target but claims nothing from it', async () => {
       await store.send('t', [msg('e1'), msg('e2')]);
       const first = await store.claim(request('t/a'));

@@ -79,4 +79,24 @@ describe.skipIf(!available)('PostgreSQL: round trips of the ordered paths', () =
     expect(queries() - before).toBe(1);
     expect(await store.claim({ target: 'f', limit: 10, owner: 'o', leaseMs: 30_000 })).toHaveLength(6);
   });
+
+  it('a retry, a stall and a park of ordered heads are one round trip each, also when answered with the next claim', async () => {
+    const { store, queries } = await open();
+    await store.send('f', [msg('a1', 'a'), msg('b1', 'b'), msg('c1', 'c')]);
+    const claims = await store.claim({ target: 'f', limit: 10, owner: 'o', leaseMs: 30_000 });
+    const now = store.clock.now();
+    const [a, b, c] = delivered(claims, now);
+    let before = queries();
+    expect(await store.settle([{ ...a!, decision: { kind: 'retry', availableAt: now + 1_000, reason: 'HTTP 503' } }])).toEqual(['ok']);
+    expect(queries() - before).toBe(1);
+    before = queries();
+    expect(await store.settle([{ ...b!, decision: { kind: 'stall', availableAt: now + 5_000, reason: 'HTTP 500' } }])).toEqual(['blocked']);
+    expect(queries() - before).toBe(1);
+    before = queries();
+    const step = await store.settleAndClaim([{ ...c!, decision: { kind: 'park', reason: 'HTTP 500' } }], { target: 'f', limit: 1, owner: 'o', leaseMs: 30_000 });
+    expect(step).toEqual({ results: ['blocked'], claims: [] });
+    expect(queries() - before).toBe(2);
+    expect((await store.getLane('f', 'b'))!.state).toBe('stalled');
+    expect((await store.getLane('f', 'c'))!.state).toBe('parked');
+  });
 });

@@ -42,6 +42,9 @@
  * - redrive / redeliverSkipped vs settle or skip: they make final deliveries live, then upsert
  *   the lane (R2, with LEAST(ready_at) so the redriven head is due now): the case above. A
  *   redriven delivery goes back ahead of an in-flight one; `leased_until` keeps it waiting (I2).
+ * - retry / stall / park settlements (lane-holds.ts): one statement that locks the lanes before
+ *   the delivery rows (R3) and keeps each head where it is, so it deletes no lane and reads no
+ *   head (nothing for R1 to guard); against anything else it is a settlement holding the lanes.
  * - retryLane vs claim / settle: retryLane's first statement is the lane UPDATE (lock); it waits
  *   for a claim or settlement holding the lane and then applies to the row they left. It never
  *   clears `leased_until`, so a head claimed in between is not claimed twice, and it makes the

@@ -118,7 +118,7 @@ export async function releaseLeases(db: Db, sql: HotStatements, leases: readonly
 }
 
 /** The columns settleDeliveries and settleFree take, in order. */
-function settleParameters(batch: readonly Settlement[], now: number): unknown[] {
+export function settleParameters(batch: readonly Settlement[], now: number): unknown[] {
   const changes = batch.map((s) => deliveryChange(s, now));
   const int = (n: number | null) => (n === null ? null : Math.round(n));
   return [

@@ -9,6 +9,7 @@ import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
+import { holdsLanes, settleHolding, settleHoldingStatement } from './lane-holds.js';
 import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
@@ -72,6 +73,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const notify = options.notify ?? true;
   const notifyChannel = `offload_${schema}`;
   const sql = hotStatements(schema);
+  const settleHoldingSql = settleHoldingStatement(schema);
   const channels = createChannelCache(pool, sql);
 
   let ready: Promise<void> | null = null;
@@ -139,7 +141,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     return settleFast(pool, sql, items, known, now, async (laned) =>
       movesLanesOn(laned)
         ? (await settleAndClaimLanes(pool, sql, laned, null, now)).results
-        : transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
+        : holdsLanes(laned)
+          ? settleHolding(pool, settleHoldingSql, laned, now)
+          : transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
   });
 
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
