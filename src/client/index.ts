@@ -17,7 +17,7 @@ export interface MessageInput {
   priority?: number;
   /** Plain queues: ISO time or epoch ms after which the message is not delivered but dead-lettered (reason `expired`). */
   expiresAt?: string | number;
-  /** Plain queues: time to live from when the message is due, such as `5m` (instead of expiresAt). */
+  /** Plain queues: time to live from when the message is due, such as `5m` (instead of expiresAt; at most 36500d). */
   ttl?: string;
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { IDENTIFIER_RULE, isValidIdentifier, isValidName } from '../domain/message.js';
 import { cronProblem } from '../domain/schedule.js';
-import { parseDuration } from '../domain/duration.js';
+import { MAX_DURATION_MS, parseDuration } from '../domain/duration.js';
 import { headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import { patternListProblem, patternProblem } from '../domain/subscription-filter.js';
 
@@ -9,7 +9,7 @@ import { patternListProblem, patternProblem } from '../domain/subscription-filte
 
 const DURATION_HINT = 'write it like 250ms, 30s, 5m, 2h or 1d';
 /** The longest duration a configuration takes: 100 years (36500d). */
-export const MAX_DURATION_MS = 36_500 * 86_400_000;
+export { MAX_DURATION_MS };
 /** A bare number is refused: `timeout: 10` could mean seconds as easily as milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   if (typeof value === 'number') {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration.js';
+import { MAX_DURATION_MS, parseDuration } from '../domain/duration.js';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { messageHeaderIssues } from '../domain/headers.js';
 import { guardJson } from '../domain/json-guard.js';
@@ -49,7 +49,7 @@ export const messageInputSchema = z
     /** Plain queues: time to live from when the message is due, e.g. `5m`. */
     ttl: z
       .string({ error: 'a duration: write it like 30s, 5m or 2h (a bare number is refused)' })
-      .describe('Plain queues only, instead of expiresAt: time to live from when the message is due (now, or its deliverAt), e.g. 15m.')
+      .describe('Plain queues only, instead of expiresAt: time to live from when the message is due (now, or its deliverAt), e.g. 15m; at most 36500d.')
       .optional(),
   })
   .strict();
@@ -175,6 +175,7 @@ function withFlowFields(message: NewMessage, input: MessageInput, ctx: InputCont
   if (input.ttl !== undefined) {
     const ms = parseDuration(input.ttl);
     if (ms === undefined || ms <= 0) refuse('ttl', `'${input.ttl}' is not a duration longer than 0: write it like 30s, 5m or 2h`);
+    if (ms! > MAX_DURATION_MS) refuse('ttl', `'${input.ttl}' is longer than ${MAX_DURATION_MS / 86_400_000}d, the longest duration taken`);
     expiresAt = due + ms!;
   } else if (input.expiresAt !== undefined) {
     expiresAt = typeof input.expiresAt === 'number' ? input.expiresAt : Date.parse(input.expiresAt);

@@ -93,6 +93,12 @@ describe('priority and expiry at the door', () => {
     expectProblem(await send(q, { data: {}, ttl: '5m', expiresAt: Date.now() + 60_000 }), 400, 'invalid_request', /^ttl: give expiresAt or ttl, not both/);
     expectProblem(await send(q, { data: {}, ttl: 300 }), 400, 'invalid_request', /a duration/);
     expectProblem(await send(q, { data: {}, ttl: 'soon' }), 400, 'invalid_request', /^ttl: 'soon' is not a duration/);
+    // A ttl is capped like every configured duration: 100 years.
+    const long = expectProblem(await send(q, { data: {}, ttl: '36501d' }), 400, 'invalid_request', "ttl: '36501d' is longer than 36500d, the longest duration taken");
+    expect(long.errors).toEqual([{ path: 'ttl', message: "'36501d' is longer than 36500d, the longest duration taken" }]);
+    expectProblem(await send('/v1/queues/audits/messages/batch', { messages: [{ data: {} }, { data: {}, ttl: '99999999999d' }] }), 400, 'invalid_request', /^messages\.1\.ttl: '99999999999d' is longer than 36500d/);
     expect(await depth('audits')).toBe(0);
+    expect((await send(q, { id: 'century', data: {}, ttl: '36500d' })).statusCode).toBe(202);
+    expect(Date.parse((await get('century')).expiresAt!)).toBeGreaterThanOrEqual(Date.now() + 36_499 * 86_400_000);
   });
 });
