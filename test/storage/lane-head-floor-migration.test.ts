@@ -1,0 +1,68 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { createFakeClock } from '../../src/domain/clock.js';
+import type { NewMessage } from '../../src/domain/message.js';
+import type { Claim, ClaimRequest, Settlement } from '../../src/storage/port.js';
+import { createPostgresStore } from '../../src/storage/postgres/index.js';
+import { migrate } from '../../src/storage/postgres/migrations.js';
+import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+
+const pgUp = await postgresAvailable();
+const msg = (id: string): NewMessage => ({ id, key: null, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });
+const delivered = (claims: Claim[], now: number): Settlement[] => claims.flatMap((c) => c.deliveries.map((d) => ({
+  deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const }, result: 'ok',
+  attempt: { attempt: d.attempt, startedAt: now, durationMs: 1, statusCode: 200, error: null, response: 'ok' },
+})));
+
+async function migrateTo(schema: string, upTo?: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client, schema, upTo);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+async function hasClaimFrom(schema: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: TEST_PG_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'claim_lanes_from'`, [schema]);
+    return rows.length > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('settle-and-claim of lanes across PostgreSQL migration 15', () => {
+  it.skipIf(!pgUp)('a lane in flight before the upgrade is moved on and claimed by the new settle_and_claim, in order', async () => {
+    const schema = testSchema();
+    await migrateTo(schema, 14);
+    const clock = createFakeClock(1_700_000_000_000);
+    const store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 1, autoMigrate: false });
+    try {
+      await store.declare([{ name: 't', kind: 'topic' }, { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' }]);
+      await store.send('t', [msg('e1'), msg('e2'), msg('e3')]);
+      const next: ClaimRequest = { target: 't/a', limit: 1, owner: 'o', leaseMs: 30_000 };
+      const first = await store.settleAndClaim(delivered(await store.claim(next), clock.now()), next);
+      expect(first.claims.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['e2']);
+      // Another instance upgrades the schema while e2 is in flight, on a connection that has run the old function.
+      expect(await hasClaimFrom(schema)).toBe(false);
+      await migrateTo(schema);
+      expect(await hasClaimFrom(schema)).toBe(true);
+      const second = await store.settleAndClaim(delivered(first.claims, clock.now()), next);
+      expect(second.results).toEqual(['ok']);
+      expect(second.claims.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['e3']);
+      expect(await store.settleAndClaim(delivered(second.claims, clock.now()), next)).toEqual({ results: ['ok'], claims: [] });
+      expect(await store.getLane('t/a', '')).toBeNull();
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
