@@ -155,7 +155,8 @@ describe.skipIf(!pgAvailable)('endpoint maxConcurrency across instances', () => 
     expect(new Set(r.acceptedIds('/mail')).size).toBe(total);
     // Until the dead holds expire (3 s lock duration), the survivor has only the rest of the limit.
     const meanwhile = records.filter((rec) => rec.startedAt > killedAt + 300 && rec.startedAt < killedAt + 2_500);
-    expect(meanwhile.length).toBeGreaterThan(0);
+    // (A dead instance that held every slot leaves the survivor none until they expire.)
+    if (held < MAX) expect(meanwhile.length).toBeGreaterThan(0);
     expect(peakInFlight(meanwhile)).toBeLessThanOrEqual(MAX - held);
     // After that, the whole limit.
     expect(peakInFlight(records.filter((rec) => rec.startedAt > killedAt + 4_000))).toBe(MAX);
