@@ -1,5 +1,6 @@
 import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
-import type { DeliveryView, LanePosition, LiveDelivery, SendResult } from './port.js';
+import type { DeliveryView, LanePosition, LiveDelivery, SendResult, TargetStats } from './port.js';
+import type { SubscriptionFilter } from '../domain/subscription-filter.js';
 import { deliveryStatus, messageStatus, parseDeliveryState, parseLaneState, type StoredDelivery } from '../domain/delivery-state.js';
 
 /** Row shapes and their mapping to the port's types, shared by the SQLite and PostgreSQL adapters. */
@@ -183,4 +184,56 @@ export function duplicateResult(id: string, rows: readonly DuplicateRow[], now: 
 export function lanePositions(lane: string, cursor: { delivered: number | string; last_id: string } | undefined, ids: readonly string[]): LanePosition[] {
   const delivered = cursor === undefined ? 0 : Number(cursor.delivered);
   return ids.map((_, i) => ({ lane, position: delivered + i + 1, previousId: i > 0 ? ids[i - 1]! : cursor?.last_id || null }));
+}
+
+/** One target's counters as both adapters' stats statements select them. */
+export interface TargetStatsRow {
+  name: string;
+  kind: TargetStats['kind'];
+  /** A boolean on PostgreSQL, 0 or 1 on SQLite. */
+  paused: boolean | number;
+  depth: number;
+  in_flight: number;
+  delivered: number;
+  deadlettered: number;
+  skipped: number;
+  delivered_sequence: number;
+  last_sequence: number;
+  swept_sequence: number;
+  /** Created time of the oldest live message, or null. */
+  oldest: number | null;
+  parked: number;
+  stalled: number;
+  /** Subscriptions: the stored filter (JSON), or null. */
+  filter: string | null;
+}
+
+export function rowToTargetStats(r: TargetStatsRow, now: number): TargetStats {
+  const stats: TargetStats = {
+    name: r.name, kind: r.kind, paused: r.paused === true || r.paused === 1, depth: r.depth, inFlight: r.in_flight,
+    oldestAgeMs: r.oldest === null ? 0 : Math.max(0, now - r.oldest), deadLettered: r.deadlettered, skipped: r.skipped,
+    delivered: r.delivered, parkedLanes: r.parked, stalledLanes: r.stalled,
+  };
+  if (r.kind === 'topic') {
+    stats.lastSequence = r.last_sequence;
+    stats.keptFrom = r.swept_sequence + 1;
+  }
+  if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
+  if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
+  return stats;
+}
+
+/** A delivery in flight as the deferral statements of both adapters read it (with its target and message id). */
+export interface InFlightRow {
+  id: number;
+  epoch: number;
+  attempts: number;
+  status: string;
+  lane: string | null;
+  target_id: number;
+  target: string;
+  deferred_epoch: number | null;
+  deferred_at: number | null;
+  message_id: string;
+  expires_at: number | null;
 }

@@ -2,22 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import type { InFlightGroup, StoreDeferrals } from '../port.js';
+import type { InFlightRow } from '../rows.js';
 import { guard, retrying, run } from './connection.js';
 import { statementFactory } from './statements.js';
-
-interface InFlightRow {
-  id: number;
-  epoch: number;
-  attempts: number;
-  status: string;
-  lane: string | null;
-  target_id: number;
-  target: string;
-  deferred_epoch: number | null;
-  deferred_at: number | null;
-  message_id: string;
-  expires_at: number | null;
-}
 
 const IN_FLIGHT_COLUMNS = 'd.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id, d.expires_at';
 

@@ -1,10 +1,9 @@
 import type pg from 'pg';
-import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { AttemptRecord } from '../../domain/message.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
-import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
+import { rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
@@ -12,25 +11,6 @@ import { execute, guard, run, transaction } from './connection.js';
 
 export type Admin = StoreAdmin;
 
-interface StatsRow {
-  id: number;
-  name: string;
-  kind: TargetStats['kind'];
-  paused: boolean;
-  last_sequence: number;
-  swept_sequence: number;
-  depth: number;
-  in_flight: number;
-  delivered: number;
-  deadlettered: number;
-  skipped: number;
-  delivered_sequence: number;
-  oldest: number | null;
-  parked: number;
-  stalled: number;
-  /** Subscriptions: the stored filter (JSON), or null. */
-  filter: string | null;
-}
 
 type LaneRow = { lane: string; state: LaneView['state']; reason: string | null; since: number | null };
 
@@ -124,21 +104,8 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     stats: () =>
       guard(async () => {
         const t = now();
-        const rows = await run<StatsRow>(pool, sql.stats, [], true);
-        return rows.map((r): TargetStats => {
-          const stats: TargetStats = {
-            name: r.name, kind: r.kind, paused: r.paused, depth: r.depth, inFlight: r.in_flight,
-            oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered, skipped: r.skipped,
-            delivered: r.delivered, parkedLanes: r.parked, stalledLanes: r.stalled,
-          };
-          if (r.kind === 'topic') {
-            stats.lastSequence = r.last_sequence;
-            stats.keptFrom = r.swept_sequence + 1;
-          }
-          if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
-          if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
-          return stats;
-        });
+        const rows = await run<TargetStatsRow>(pool, sql.stats, [], true);
+        return rows.map((r) => rowToTargetStats(r, t));
       }),
 
     listDeadLetters: (target, page) => guard(() => finalPage(target, 'deadlettered', page)),

@@ -2,21 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import type { InFlightGroup, StoreDeferrals } from '../port.js';
+import type { InFlightRow } from '../rows.js';
 import { typed } from './statements.js';
-
-interface InFlightRow {
-  id: number;
-  epoch: number;
-  attempts: number;
-  status: string;
-  lane: string | null;
-  target_id: number;
-  target: string;
-  deferred_epoch: number | null;
-  deferred_at: number | null;
-  message_id: string;
-  expires_at: number | null;
-}
 
 function deferralStatements(connection: Db) {
   const db = typed(connection);

@@ -1,35 +1,15 @@
 import type { Database as Db } from 'better-sqlite3';
-import type { SubscriptionFilter } from '../../domain/subscription-filter.js';
 import type { Clock } from '../../domain/clock.js';
 import { ValidationError } from '../../domain/errors.js';
 import { MAX_DATE_MS } from '../../domain/message.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, TargetStats, MessageSummary } from '../port.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
-import { rowToAttempt, rowToDelivery, rowToLive, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow } from '../rows.js';
+import { rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
 
-interface StatsRow {
-  id: number;
-  name: string;
-  kind: TargetStats['kind'];
-  paused: number;
-  depth: number;
-  in_flight: number;
-  delivered_count: number;
-  deadlettered_count: number;
-  skipped_count: number;
-  delivered_sequence: number;
-  last_sequence: number;
-  swept_sequence: number;
-  oldest: number | null;
-  parked: number;
-  stalled: number;
-  /** Subscriptions: the stored filter (JSON), or null. */
-  filter: string | null;
-}
 
 const NO_CHANGE = { depth: 0, inFlight: 0, delivered: 0, deadlettered: 0, skipped: 0, sequence: 0 };
 
@@ -79,8 +59,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     // One row per target: counters kept by the transactions that change deliveries, the oldest
     // live message through deliveries_live (positions follow creation order), and the blocked
     // lanes through lanes_blocked. Nothing here grows with the messages kept.
-    stats: typed(db).prepare<[], StatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
-        c.delivered_count, c.deadlettered_count, c.skipped_count, c.delivered_sequence, c.last_sequence, c.swept_sequence, c.filter,
+    stats: typed(db).prepare<[], TargetStatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
+        c.delivered_count AS delivered, c.deadlettered_count AS deadlettered, c.skipped_count AS skipped, c.delivered_sequence, c.last_sequence, c.swept_sequence, c.filter,
         (SELECT m.created_at FROM deliveries d JOIN messages m ON m.pk = d.message_pk
           WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
         (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
@@ -224,20 +204,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async stats() {
       const t = now();
-      return sql.stats.all().map((r): TargetStats => {
-        const stats: TargetStats = {
-          name: r.name, kind: r.kind, paused: r.paused === 1, depth: r.depth, inFlight: r.in_flight,
-          oldestAgeMs: r.oldest === null ? 0 : Math.max(0, t - r.oldest), deadLettered: r.deadlettered_count, skipped: r.skipped_count,
-          delivered: r.delivered_count, parkedLanes: r.parked, stalledLanes: r.stalled,
-        };
-        if (r.kind === 'topic') {
-          stats.lastSequence = r.last_sequence;
-          stats.keptFrom = r.swept_sequence + 1;
-        }
-        if (r.kind === 'subscription') stats.lastSequence = r.delivered_sequence;
-        if (r.filter !== null) stats.filter = JSON.parse(r.filter) as SubscriptionFilter;
-        return stats;
-      });
+      return sql.stats.all().map((r) => rowToTargetStats(r, t));
     },
     async listDeadLetters(target, page) {
       return finalPage(target, 'deadlettered', page);
