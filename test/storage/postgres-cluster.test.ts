@@ -6,6 +6,7 @@ import type { ChannelDeclaration, Claim, Store } from '../../src/storage/port.js
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
+import { usePostgresCluster } from '../support/postgres-cluster.js';
 
 const available = await postgresAvailable();
 
@@ -29,20 +30,7 @@ describe.skipIf(!available)('PostgreSQL with several instances', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function cluster(size: number): Promise<{ schema: string; stores: PostgresStore[]; sql: pg.Client }> {
-    const schema = testSchema();
-    const stores = Array.from({ length: size }, () => createPostgresStore({ url: TEST_PG_URL, schema, poolSize: 3 }));
-    const sql = new pg.Client({ connectionString: TEST_PG_URL });
-    await sql.connect();
-    cleanups.push(async () => {
-      await sql.end();
-      for (const store of stores) await store.close();
-      await dropSchema(schema);
-    });
-    await Promise.all(stores.map((store) => store.migrate()));
-    await Promise.all(stores.map((store) => store.declare(CHANNELS)));
-    return { schema, stores, sql };
-  }
+  const cluster = usePostgresCluster(CHANNELS);
 
   it('migrates exactly once when instances start together', async () => {
     const { schema, sql } = await cluster(5);

@@ -1,9 +1,9 @@
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { ChannelDeclaration, Claim } from '../../src/storage/port.js';
-import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
+import type { PostgresStore } from '../../src/storage/postgres/index.js';
+import { postgresAvailable, waitForLockWait } from '../support/postgres.js';
+import { usePostgresCluster } from '../support/postgres-cluster.js';
 
 const available = await postgresAvailable();
 
@@ -26,21 +26,8 @@ describe.skipIf(!available)('PostgreSQL: seek with several instances', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function cluster(size: number): Promise<{ schema: string; stores: PostgresStore[]; sql: pg.Client }> {
-    const schema = testSchema();
-    // The process clock on every instance (one process here), so lease times compare exactly with the test's.
-    const stores = Array.from({ length: size }, () => createPostgresStore({ url: TEST_PG_URL, schema, poolSize: 3, timeSource: 'clock' }));
-    const sql = new pg.Client({ connectionString: TEST_PG_URL });
-    await sql.connect();
-    cleanups.push(async () => {
-      await sql.end();
-      for (const store of stores) await store.close();
-      await dropSchema(schema);
-    });
-    await Promise.all(stores.map((store) => store.migrate()));
-    await Promise.all(stores.map((store) => store.declare(CHANNELS)));
-    return { schema, stores, sql };
-  }
+  // The process clock on every instance (one process here), so lease times compare exactly with the test's.
+  const cluster = usePostgresCluster(CHANNELS, { timeSource: 'clock' });
 
   it('waits for a transaction holding a lane of the subscription, then fences the claim it finds', async () => {
     const { schema, stores: [a, b], sql } = await cluster(2);
