@@ -65,13 +65,7 @@ export async function claimOrdered(db: pg.Pool, sql: HotStatements, target: Chan
 
 /** Whether settle_and_claim can take these settlements: outcomes that move a lane on, each delivery once. */
 export function movesLanesOn(settlements: readonly Settlement[]): boolean {
-  const ids = new Set<number>();
-  for (const s of settlements) {
-    if (s.decision.kind !== 'delivered' && s.decision.kind !== 'deadletter') return false;
-    if (ids.has(s.deliveryId)) return false;
-    ids.add(s.deliveryId);
-  }
-  return true;
+  return settlements.every((s) => s.decision.kind === 'delivered' || s.decision.kind === 'deadletter') && firstOccurrences(settlements).every(Boolean);
 }
 
 /**
