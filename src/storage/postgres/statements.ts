@@ -155,13 +155,15 @@ export function hotStatements(schema: string) {
       ), leased AS (
         UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $4,
           available_at = $5, updated_at = $2
-        FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.epoch, d.attempts, d.message_pk, picked.priority, picked.due
+        WHERE d.id = ANY (ARRAY(SELECT picked.id FROM picked))
+        RETURNING d.id, d.epoch, d.attempts, d.message_pk
       ), cnt AS (
         ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM picked WHERE status = 'ready'`)}
       )
       SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
-      FROM leased l JOIN ${s}.messages m ON m.pk = l.message_pk ORDER BY l.priority DESC, l.due, l.id`),
+      FROM leased l JOIN picked p ON p.id = l.id
+      CROSS JOIN LATERAL (SELECT * FROM ${s}.messages m WHERE m.pk = l.message_pk LIMIT 1) m
+      ORDER BY p.priority DESC, p.due, p.id`),
 
     /**
      * Ordered claim (fifo queues, ordered subscriptions) in one round trip: the function from
