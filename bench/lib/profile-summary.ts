@@ -1,5 +1,5 @@
 /**
- * Where a V8 CPU profile (`.cpuprofile`, as written by `--cpu-prof` or `bench/sqlite-cpu.ts
+ * Where a V8 CPU profile (`.cpuprofile`, as written by `--cpu-prof` or `bench/delivery-cpu.ts
  * --profile`) spent its time: self time by function, then by file or package. Native calls
  * (a SQLite statement's `run`/`get`/`all`, a socket's `writev`) are listed with their caller,
  * since the native frame alone does not say which statement or socket it was.

@@ -1,11 +1,14 @@
 /**
- * CPU per delivered message of Offload on SQLite in one process: a real Offload (createOffload,
- * SQLite in a temporary directory) delivers a pre-enqueued backlog over HTTP to a no-op receiver
- * in its own process; the figure is this process's CPU time (user + system) from the resume to
- * the receiver's last answer, divided by the deliveries. CPU time depends far less on other load
- * on the machine than wall time, so before/after pairs stay comparable on a shared machine.
+ * CPU per delivered message of Offload in one process: a real Offload (createOffload, SQLite in a
+ * temporary directory, or with `--postgres <url>` a fresh schema on that database) delivers a
+ * pre-enqueued backlog over HTTP to a no-op receiver in its own process; the figure is this
+ * process's CPU time (user + system) from the resume to the receiver's last answer, divided by the
+ * deliveries. On PostgreSQL (a server on this machine) it also gives the CPU time of every
+ * PostgreSQL process over the same span, and the transactions committed per delivery. CPU time
+ * depends far less on other load on the machine than wall time, so before/after pairs stay
+ * comparable on a shared machine.
  *
- *   node --import tsx bench/sqlite-cpu.ts [--scenarios drain,fifo,fanout] [--messages 10000] [--runs 3] [--delay-ms 0]
+ *   node --import tsx bench/delivery-cpu.ts [--scenarios drain,fifo,fanout] [--messages 10000] [--runs 3] [--delay-ms 0] [--postgres <url>]
  *
  * drain: a queue at concurrency 32; fifo: a fifo queue at concurrency 64 over 500 keys;
  * fanout: a topic with 3 ordered subscriptions (ordering topic, unbatched), a tenth of the
@@ -14,11 +17,12 @@
  * DevTools, or `node --import tsx bench/lib/profile-summary.ts <file>`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { pino } from 'pino';
 import { buildConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     'delay-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
+    postgres: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -118,11 +123,37 @@ function scenario(name: string): Scenario {
   throw new Error(`unknown scenario '${name}' (drain, fifo, fanout)`);
 }
 
-async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<{ cpuUs: number; rate: number }> {
+/** CPU seconds (user + system) of every PostgreSQL server process on this machine: the backends, the WAL writer, the rest. */
+function postgresCpu(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
+}
+
+async function commits(): Promise<number> {
+  const admin = new pg.Client({ connectionString: values.postgres });
+  await admin.connect();
+  const { rows } = await admin.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+  await admin.end();
+  return Number(rows[0]!.n);
+}
+
+async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<{ cpuUs: number; pgUs: number; transactions: number; rate: number }> {
   const s = scenario(name);
+  const schema = `cpu_${name}_${index < 0 ? 'w' : index}_${process.pid}`;
   const config = buildConfig({
     server: { port: 0 },
-    storage: { sqlite: { path: join(dir, `${name}-${index}.db`) } },
+    storage: values.postgres ? { postgres: { url: values.postgres, schema, poolSize: 10 } } : { sqlite: { path: join(dir, `${name}-${index}.db`) } },
     endpoints: { r: { url: `http://127.0.0.1:${receiver.port}`, breaker: false, timeout: '30s' } },
     ...s.channel(),
   });
@@ -146,9 +177,12 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
   }
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const pgBefore = values.postgres ? postgresCpu() : 0;
+  const commitsBefore = values.postgres ? await commits() : 0;
   await post(`${s.base}/resume`);
   while (!s.paths.every((p) => (receiver.counts[p] ?? 0) >= s.messages)) await new Promise((r) => setTimeout(r, 5));
   const used = process.cpuUsage(cpu);
+  const pgUsed = values.postgres ? postgresCpu() - pgBefore : 0;
   const seconds = (performance.now() - started) / 1000;
   if (session) {
     const { profile } = await session.post('Profiler.stop');
@@ -157,24 +191,34 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
     session.disconnect();
   }
   await offload.stop();
+  // Read after the pool's connections closed: a backend reports its counts when it exits.
+  const transactions = values.postgres ? (await commits()) - commitsBefore : 0;
+  if (values.postgres) {
+    const admin = new pg.Client({ connectionString: values.postgres });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
   if (receiver.violations > 0) throw new Error(`${name}: ${receiver.violations} deliveries out of order`);
   const deliveries = s.messages * s.paths.length;
-  return { cpuUs: (used.user + used.system) / deliveries, rate: deliveries / seconds };
+  return { cpuUs: (used.user + used.system) / deliveries, pgUs: (pgUsed * 1e6) / deliveries, transactions: transactions / deliveries, rate: deliveries / seconds };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const dir = mkdtempSync(join(tmpdir(), 'offload-sqlite-cpu-'));
+const dir = mkdtempSync(join(tmpdir(), 'offload-delivery-cpu-'));
 const receiver = await startReceiver(dir);
 try {
-  console.log(`| scenario | CPU µs per delivery (median; runs) | deliveries/s (median) |`);
-  console.log(`|---|---|---|`);
+  const pgColumns = values.postgres ? ' PostgreSQL CPU µs per delivery | transactions per delivery |' : '';
+  console.log(`| scenario | CPU µs per delivery (median; runs) |${pgColumns} deliveries/s (median) |`);
+  console.log(`|---|---|${values.postgres ? '---|---|' : ''}---|`);
   for (const name of values.scenarios.split(',')) {
     // A first, unreported run warms up the JIT, so the runs that count are alike.
     await run(name, dir, receiver, -1);
     const results = [];
     for (let i = 0; i < RUNS; i++) results.push(await run(name, dir, receiver, i));
     const cpu = results.map((r) => r.cpuUs);
-    console.log(`| ${name} | ${median(cpu).toFixed(1)} (${cpu.map((c) => c.toFixed(0)).join(', ')}) | ${Math.round(median(results.map((r) => r.rate)))} |`);
+    const pg = values.postgres ? ` ${median(results.map((r) => r.pgUs)).toFixed(1)} | ${median(results.map((r) => r.transactions)).toFixed(3)} |` : '';
+    console.log(`| ${name} | ${median(cpu).toFixed(1)} (${cpu.map((c) => c.toFixed(0)).join(', ')}) |${pg} ${Math.round(median(results.map((r) => r.rate)))} |`);
   }
 } finally {
   receiver.child.disconnect();
