@@ -83,6 +83,40 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(dispatcher!.inFlight()).toBe(0);
   });
 
+  it('a drained queue asks the store again only when woken or when an answer made something due', async () => {
+    const asked: string[] = [];
+    const claim = store.claim.bind(store);
+    const nextWakeAt = store.nextWakeAt.bind(store);
+    store = Object.assign(Object.create(null) as Store, store, {
+      claim: (...args: Parameters<Store['claim']>) => (asked.push('claim'), claim(...args)),
+      nextWakeAt: (...args: Parameters<Store['nextWakeAt']>) => (asked.push('next'), nextWakeAt(...args)),
+    });
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
+    const d = start([queue]);
+    await scheduler.settle();
+    expect(asked).toEqual(['claim', 'next']); // two of four slots filled: drained
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(asked).toEqual(['claim', 'next']); // delivered: nothing new is due, no claim
+    // A send wakes the queue: its message is claimed at once.
+    await store.send('q', [newMessage({ id: 'm3', type: 'x', data: {} })]);
+    d.wake(['q']);
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3']);
+    expect(asked).toEqual(['claim', 'next', 'claim', 'next']);
+    // A failed answer schedules a retry: the queue looks ahead again, and the timer brings it back.
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 500 });
+    await scheduler.settle();
+    expect(asked).toEqual(['claim', 'next', 'claim', 'next', 'claim', 'next']);
+    await scheduler.advance(1_000);
+    expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3', 'm2']);
+    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
+    endpoint.calls[3]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(events.map((e) => e.type)).toEqual(['delivered', 'retrying', 'delivered', 'delivered']);
+    expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'q', depth: 0, inFlight: 0 }));
+  });
+
   it('renews the lease of a long call so nobody else takes it over', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     start([queue]);

@@ -138,6 +138,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let again = false;
     let cancelTimer: (() => void) | undefined;
     let pending = false;
+    /**
+     * Unordered targets: the last claim found fewer due deliveries than it asked for, and nothing
+     * has woken the target since. A delivered or dead-lettered answer then makes nothing new due,
+     * so its freed slot waits for the next wake-up (a send, an operation, the timer set from
+     * nextWakeAt) instead of asking the store again: at a trickle, half the claims and look-aheads.
+     */
+    let drained = false;
 
     /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
     function request(): void {
@@ -153,14 +160,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (stopping) return;
       const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
       cancelTimer?.();
-      cancelTimer = scheduler.timeout(request, delay);
+      cancelTimer = scheduler.timeout(wakeUp, delay);
+    }
+
+    /** Something may be claimable now. */
+    function wakeUp(): void {
+      drained = false;
+      request();
     }
 
     function start(claim: Claim): void {
       inFlight++;
-      void deliver(target, claim, continuation).finally(() => {
+      void deliver(target, claim, continuation).then((final) => {
         inFlight--;
-        request();
+        if (!(final && drained)) request();
       });
     }
 
@@ -241,6 +254,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (free <= 0) return;
       claiming = true;
       again = false;
+      drained = false;
       let claims: Claim[] = [];
       let granted = options.limiter ? 0 : free;
       let retryAt: number | null = null;
@@ -250,7 +264,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           ({ granted, retryAt } = await options.limiter.acquire(target, free));
           limited = granted < free;
         }
-        if (granted > 0) claims = await options.store.claim({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+        if (granted > 0) {
+          claims = await options.store.claim({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+          drained = handOver === 'none' && claims.length < granted && !again;
+        }
       } catch (error) {
         onError(error, `claiming from ${target.name}`);
       } finally {
@@ -281,13 +298,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
 
     return {
-      pump: request,
+      pump: wakeUp,
       stop: () => cancelTimer?.(),
       inFlight: () => inFlight,
     };
   }
 
-  async function deliver(target: Target, claim: Claim, continuation: Continuation | null): Promise<void> {
+  /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
+  async function deliver(target: Target, claim: Claim, continuation: Continuation | null): Promise<boolean> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     const entry: Running = { claim, abort: new CallAbort(), leases };
     running.add(entry);
@@ -303,7 +321,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       answer = result;
       if (entry.abort.aborted && stopping) {
         span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
-        return; // released by stop()
+        return false; // released by stop()
       }
       // A call ended by Offload (its lease was lost) says nothing about the endpoint.
       if (entry.abort.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
@@ -322,14 +340,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (deferred.some(Boolean)) {
           options.onEvent?.({ type: 'deferred', target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: head.attempt, durationMs, statusCode: 202 });
         }
-        return;
+        return false;
       }
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
       const partial = claim.lane === null ? undefined : partialAck(result, outcome, claim.deliveries.map((d) => d.message.id));
       if (partial !== undefined) {
         const type = await settlePartly(target, claim, partial, attempt);
         span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
-        return;
+        return false;
       }
       const decision = decide(target, head.attempt, outcome, clock.now(), random, head.message.expiresAt);
       const settlements = claim.deliveries.map((d) => ({
@@ -347,10 +365,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const outcome = report(target, claim, decision, await options.store.settle(settlements), attempt);
         span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
       }
+      return decision.kind === 'delivered' || decision.kind === 'deadletter';
     } catch (error) {
       span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
       // The lease expires and the delivery is tried again: nothing is lost.
       onError(error, `delivering from ${target.name}`);
+      return false;
     } finally {
       options.limiter?.finished(target, { startedAt, result: answer });
       running.delete(entry);
