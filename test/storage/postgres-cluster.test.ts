@@ -49,8 +49,8 @@ describe.skipIf(!available)('PostgreSQL with several instances', () => {
     // ...meanwhile a send for the lane must wait (ON CONFLICT DO NOTHING would not, and the
     // lane would be deleted under its delivery)...
     const sending = store!.send('f', [msg('a2', 'a')]);
-    // (pg_stat_activity keeps the first 1 KiB of a statement: the send's insert is named by its start.)
-    await waitForLockWait({ queryContains: `INSERT INTO "${schema}".messages` });
+    // (pg_stat_activity shows the statement the client sent: the send's function call.)
+    await waitForLockWait({ queryContains: `"${schema}".enqueue_messages(` });
     // ...then the settlement deletes the lane and commits; the send re-creates it.
     await sql.query(`DELETE FROM "${schema}".lanes WHERE lane = 'a'`);
     await sql.query('COMMIT');

@@ -3,6 +3,7 @@ import { quoteIdent } from './connection.js';
 import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
+import { ENQUEUE_FUNCTION_MIGRATION } from './enqueue-function.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 
 /**
@@ -278,6 +279,11 @@ CREATE TABLE store_keys (
     version: 15,
     name: 'settle-and-claim finds each lane head once',
     sql: LANE_HEAD_FLOOR_MIGRATION,
+  },
+  {
+    version: 16,
+    name: 'queue sends as a function planned once per connection',
+    sql: ENQUEUE_FUNCTION_MIGRATION,
   },
 ];
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { MAX_DATE_MS } from '../../domain/message.js';
 import { quoteIdent } from './connection.js';
 
 /** One SQL statement, schema-qualified and parameterized. `name` identifies it as a prepared statement. */
@@ -62,34 +61,15 @@ export function hotStatements(schema: string) {
       FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id`),
 
     /**
-     * Queue and fifo messages with their deliveries and (fifo) lanes, in one statement. The lane
-     * upsert's DO UPDATE never writes (WHERE false) but, unlike DO NOTHING, locks an existing lane
-     * row until commit, and when that row is deleted under it, inserts a new one (see lanes.ts).
-     * When anything was inserted, NOTIFY $10 (unless null) with the channel name $11: delivered
-     * to listeners at commit. $1 channel, $2..$7 message columns, $8 now, $9 whether the channel
-     * has lanes, $12 priorities, $13 expiry times (null: the queue's ttl, if any, from when due, never
-     * past the latest time a Date holds).
+     * Queue and fifo messages with their deliveries and (fifo) lanes, one round trip: the function
+     * from migration 16 (enqueue-function.ts), planned once per connection. When anything was
+     * inserted, NOTIFY $10 (unless null) with the channel name $11: delivered to listeners at
+     * commit. $1 channel, $2..$7 message columns, $8 now, $9 whether the channel has lanes, $12
+     * priorities, $13 expiry times (null: the queue's ttl, if any, from when due, never past the
+     * latest time a Date holds).
      */
-    insertQueued: st('ins_queued', (s) => `WITH ins AS (
-        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, priority, expires_at)
-        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, f.priority,
-          COALESCE(f.expires_at, (SELECT LEAST(GREATEST($8::bigint, COALESCE(i.deliver_at, $8::bigint)) + c.ttl_ms, ${MAX_DATE_MS})
-            FROM ${s}.channels c WHERE c.id = $1 AND c.kind = 'queue' AND c.ttl_ms IS NOT NULL))
-        FROM ${input} JOIN unnest($12::smallint[], $13::bigint[]) WITH ORDINALITY AS f(priority, expires_at, ord) ON f.ord = i.ord ORDER BY i.ord
-        ON CONFLICT (id, channel_id) DO NOTHING
-        RETURNING pk, id, key, priority, expires_at, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
-      ), dlv AS (
-        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at, priority, expires_at)
-        SELECT pk, $1::bigint, CASE WHEN $9::boolean THEN COALESCE(key, '') END, pk, 'ready', 0, available_at, $8::bigint, priority, expires_at FROM ins ORDER BY pk
-      ), lane AS (
-        INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
-        SELECT DISTINCT ON (COALESCE(key, '')) $1::bigint, COALESCE(key, ''), 'active', available_at FROM ins
-        WHERE $9::boolean ORDER BY COALESCE(key, ''), pk
-        ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = lanes.ready_at WHERE false
-      ), cnt AS (
-        ${countInto(s, `SELECT $1::bigint, 1, 0, 0, 0, 0, 0::bigint FROM ins`)}
-      )
-      SELECT id, available_at, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
+    insertQueued: st('ins_queued', (s) => `SELECT * FROM ${s}.enqueue_messages($1::bigint, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+      $7::bigint[], $8::bigint, $9::boolean, $10::text, $11::text, $12::smallint[], $13::bigint[])`),
 
     /** Takes the topic row lock (held until commit) and reserves $2 sequences: returns the last one. */
     reserveSequences: st('reserve_seq', (s) => `UPDATE ${s}.channels SET last_sequence = last_sequence + $2 WHERE id = $1 RETURNING last_sequence`),
