@@ -1,12 +1,15 @@
 /**
  * Throughput of 1, 2 and 3 `offload serve` processes sharing one PostgreSQL database: 20,000
  * pre-enqueued messages (a queue, then a fifo queue of 1,000 keys) drained to a no-op receiver
- * in its own process. Every run checks that each id arrived; ordering is covered by the tests.
+ * in this process. Every run checks that each id arrived; ordering is covered by the tests.
+ * Beside the rate it gives the CPU time per delivered message of each instance (user + system,
+ * from /proc), of all instances together, and of every PostgreSQL process on this machine: what
+ * coordinating more instances costs shows as more CPU per message, not only as the rate.
  *
  *   node --import tsx bench/instances.ts [--messages 20000] [--instances 1,2,3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +67,36 @@ function spawnInstance(configPath: string): Promise<{ url: string; child: ChildP
   });
 }
 
+/** CPU seconds (user + system) of one process, from /proc (Linux). */
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every PostgreSQL server process on this machine (the database must run here). */
+function postgresCpu(): number {
+  let seconds = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/stat`, 'utf8').includes('(postgres)')) seconds += cpuOf(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return seconds;
+}
+
+interface DrainResult {
+  rate: number;
+  /** CPU µs per delivered message of each instance, in start order. */
+  perInstanceUs: number[];
+  postgresUs: number;
+}
+
 async function post(url: string, body: unknown): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
@@ -77,7 +110,7 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   }
 }
 
-async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaited<ReturnType<typeof startReceiver>>, dir: string): Promise<number> {
+async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaited<ReturnType<typeof startReceiver>>, dir: string): Promise<DrainResult> {
   const database = 'offload_bench_instances';
   const url = await createFreshDatabase(ADMIN_URL, database);
   const path = `/${kind}-${instances}`;
@@ -93,10 +126,18 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
       await post(`${procs[0]!.url}/v1/queues/work/messages/batch`, { messages });
     }
     for (let i = 1; i < instances; i++) procs.push(await spawnInstance(configPath));
+    const cpuBefore = procs.map((p) => cpuOf(p.child.pid!));
+    const postgresBefore = postgresCpu();
     const started = performance.now();
     await post(`${procs[0]!.url}/v1/queues/work/resume`, undefined);
     await waitFor(() => (receiver.seen.get(path)?.size ?? 0) >= TOTAL, 300_000);
-    return TOTAL / ((performance.now() - started) / 1000);
+    const rate = TOTAL / ((performance.now() - started) / 1000);
+    const perMessage = (seconds: number) => (seconds * 1e6) / TOTAL;
+    return {
+      rate,
+      perInstanceUs: procs.map((p, i) => perMessage(cpuOf(p.child.pid!) - cpuBefore[i]!)),
+      postgresUs: perMessage(postgresCpu() - postgresBefore),
+    };
   } finally {
     for (const p of procs) p.child.kill('SIGKILL');
     await dropDatabase(ADMIN_URL, database);
@@ -106,12 +147,15 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
 const dir = mkdtempSync(join(tmpdir(), 'offload-instances-'));
 const receiver = await startReceiver();
 try {
-  console.log(`| workload | ${COUNTS.map((n) => `${n} instance${n > 1 ? 's' : ''}`).join(' | ')} |`);
-  console.log(`|---|${COUNTS.map(() => '---').join('|')}|`);
+  console.log('| workload | instances | msg/s | Offload CPU µs per message, all instances (each) | PostgreSQL CPU µs per message |');
+  console.log('|---|---|---|---|---|');
   for (const kind of ['queue', 'fifo'] as const) {
-    const rates: string[] = [];
-    for (const n of COUNTS) rates.push(`${Math.round(await drain(n, kind, receiver, dir)).toLocaleString('en-US')} msg/s`);
-    console.log(`| ${kind} drain, ${TOTAL.toLocaleString('en-US')} messages | ${rates.join(' | ')} |`);
+    for (const n of COUNTS) {
+      const r = await drain(n, kind, receiver, dir);
+      const total = r.perInstanceUs.reduce((a, b) => a + b, 0);
+      const each = n > 1 ? ` (${r.perInstanceUs.map((us) => us.toFixed(0)).join(' + ')})` : '';
+      console.log(`| ${kind} drain, ${TOTAL.toLocaleString('en-US')} messages | ${n} | ${Math.round(r.rate).toLocaleString('en-US')} | ${total.toFixed(0)}${each} | ${r.postgresUs.toFixed(0)} |`);
+    }
   }
 } finally {
   receiver.close();
