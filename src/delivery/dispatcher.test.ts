@@ -87,9 +87,11 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     const asked: string[] = [];
     const claim = store.claim.bind(store);
     const nextWakeAt = store.nextWakeAt.bind(store);
+    const settleAndClaim = store.settleAndClaim.bind(store);
     store = Object.assign(Object.create(null) as Store, store, {
       claim: (...args: Parameters<Store['claim']>) => (asked.push('claim'), claim(...args)),
       nextWakeAt: (...args: Parameters<Store['nextWakeAt']>) => (asked.push('next'), nextWakeAt(...args)),
+      settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => (asked.push(`settle, claim ${args[1].limit}`), settleAndClaim(...args)),
     });
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
     const d = start([queue]);
@@ -97,23 +99,32 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(asked).toEqual(['claim', 'next']); // two of four slots filled: drained
     endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
     await scheduler.settle();
-    expect(asked).toEqual(['claim', 'next']); // delivered: nothing new is due, no claim
+    expect(asked).toEqual(['claim', 'next', 'settle, claim 0']); // delivered: nothing new is due, nothing claimed
     // A send wakes the queue: its message is claimed at once.
     await store.send('q', [newMessage({ id: 'm3', type: 'x', data: {} })]);
     d.wake(['q']);
     await scheduler.settle();
     expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3']);
-    expect(asked).toEqual(['claim', 'next', 'claim', 'next']);
+    expect(asked.slice(3)).toEqual(['claim', 'next']);
     // A failed answer schedules a retry: the queue looks ahead again, and the timer brings it back.
     endpoint.calls[1]!.answer({ kind: 'response', statusCode: 500 });
     await scheduler.settle();
-    expect(asked).toEqual(['claim', 'next', 'claim', 'next', 'claim', 'next']);
+    expect(asked.slice(5)).toEqual(['claim', 'next']);
     await scheduler.advance(1_000);
     expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3', 'm2']);
-    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
-    endpoint.calls[3]!.answer({ kind: 'response', statusCode: 200 });
+    // A wake that fills every slot leaves the queue undrained: an answer's step claims what its slot frees.
+    await store.send('q', ['m4', 'm5', 'm6'].map((id) => newMessage({ id, type: 'x', data: {} })));
+    d.wake(['q']);
     await scheduler.settle();
-    expect(events.map((e) => e.type)).toEqual(['delivered', 'retrying', 'delivered', 'delivered']);
+    expect(asked.slice(9)).toEqual(['claim']);
+    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(asked.slice(10)).toEqual(['settle, claim 1']);
+    expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3', 'm2', 'm4', 'm5', 'm6']);
+    for (const call of endpoint.calls.slice(3)) call.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(events.filter((e) => e.type === 'retrying')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'delivered')).toHaveLength(6);
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'q', depth: 0, inFlight: 0 }));
   });
 

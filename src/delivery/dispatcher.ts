@@ -130,7 +130,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const idleWaiters = new Set<() => void>();
 
   function createTargetWorker(target: Target) {
-    const { inFlight: limit, batchSize, maxBatchWaitMs, handOver, asyncTimeoutMs } = profileOf(target);
+    const { inFlight: limit, batchSize, maxBatchWaitMs, handOver, asyncTimeoutMs, ordering } = profileOf(target);
+    const unordered = ordering === 'none';
     let inFlight = 0;
     // Deferrals whose deadline passed are looked for at most once per poll interval.
     let nextExpiryAt = 0;
@@ -145,6 +146,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
      * nextWakeAt) instead of asking the store again: at a trickle, half the claims and look-aheads.
      */
     let drained = false;
+    /** Wake-ups so far: a claim that came up short marks the target drained only if none came meanwhile. */
+    let wakes = 0;
 
     /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
     function request(): void {
@@ -165,6 +168,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
     /** Something may be claimable now. */
     function wakeUp(): void {
+      wakes++;
       drained = false;
       request();
     }
@@ -189,14 +193,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       for (const claim of claims) start(claim);
     }
 
-    /** One lane claim in flight: settle and take the next lane at once. */
+    /** A claim of a step that came up short leaves an unordered target drained, unless woken meanwhile. */
+    function claimedInStep(slots: number, claimed: number, wakesBefore: number): void {
+      if (unordered && slots > 0 && claimed < slots && wakes === wakesBefore) drained = true;
+    }
+
+    /** One claim in flight: settle and take the next at once (none while drained). */
     async function stepOver(settlements: Settlement[]): Promise<SettleResult[]> {
-      const { results, claims } = await options.store.settleAndClaim(settlements, next(1));
+      const slots = unordered && drained ? 0 : 1;
+      const wakesBefore = wakes;
+      const { results, claims } = await options.store.settleAndClaim(settlements, next(slots));
+      claimedInStep(slots, claims.length, wakesBefore);
       await carryOn(claims);
       return results;
     }
 
-    /** Several lanes in flight: the answers of one turn of the event loop share one step, which claims the slots they free. */
+    /** Several in flight: the answers of one turn of the event loop share one step, which claims the slots they free. */
     let handing: Array<{ settlements: Settlement[]; resolve: (results: SettleResult[]) => void; reject: (error: unknown) => void }> = [];
     function batchOver(settlements: Settlement[]): Promise<SettleResult[]> {
       return new Promise((resolve, reject) => {
@@ -209,9 +221,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       handing = [];
       let claims: Claim[];
       try {
-        // A breaker may allow fewer calls now than the answers free; a stopping dispatcher takes none.
-        const slots = stopping ? 0 : Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
+        // A breaker may allow fewer calls now than the answers free; a stopping dispatcher, or a drained target, takes none.
+        const slots = stopping || (unordered && drained) ? 0 : Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
+        const wakesBefore = wakes;
         const step = await options.store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
+        claimedInStep(slots, step.claims.length, wakesBefore);
         let k = 0;
         for (const b of batch) {
           b.resolve(step.results.slice(k, k + b.settlements.length));
@@ -225,7 +239,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await carryOn(claims).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
     }
 
-    const continuation: Continuation | null = handOver === 'step' ? { handOver: stepOver } : handOver === 'batch' ? { handOver: batchOver } : null;
+    const continuation: Continuation = { handOver: handOver === 'step' ? stepOver : batchOver };
 
     async function pump(): Promise<void> {
       if (stopping) return;
@@ -266,7 +280,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         if (granted > 0) {
           claims = await options.store.claim({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
-          drained = handOver === 'none' && claims.length < granted && !again;
+          drained = unordered && claims.length < granted && !again;
         }
       } catch (error) {
         onError(error, `claiming from ${target.name}`);
@@ -305,7 +319,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
-  async function deliver(target: Target, claim: Claim, continuation: Continuation | null): Promise<boolean> {
+  async function deliver(target: Target, claim: Claim, continuation: Continuation): Promise<boolean> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     const entry: Running = { claim, abort: new CallAbort(), leases };
     running.add(entry);
@@ -357,7 +371,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         attempt: { ...attempt, attempt: d.attempt },
         result: decision.kind === 'delivered' ? attempt.response : null,
       }));
-      const goOn = continuation !== null && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
+      const goOn = decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
       if (goOn) {
         const outcome = report(target, claim, decision, await continuation.handOver(settlements), attempt);
         span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });

@@ -10,7 +10,7 @@ const subscription = { ...policy, kind: 'subscription', name: 't/s', topic: 't',
 
 describe('profileOf', () => {
   it.each<[string, Target, object]>([
-    ['queue', { ...policy, kind: 'queue', name: 'q', ordering: 'none' }, { ordering: 'none', inFlight: 8, batchSize: 1, singleLane: false, handOver: 'none', attemptsBeforeExhausted: 3, whenExhausted: 'deadletter' }],
+    ['queue', { ...policy, kind: 'queue', name: 'q', ordering: 'none' }, { ordering: 'none', inFlight: 8, batchSize: 1, singleLane: false, handOver: 'batch', attemptsBeforeExhausted: 3, whenExhausted: 'deadletter' }],
     ['fifo that blocks', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block' }, { ordering: 'key', inFlight: 8, batchSize: 1, handOver: 'batch', whenExhausted: 'park' }],
     ['fifo at concurrency 1', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency: 1 }, { inFlight: 1, singleLane: false, handOver: 'step' }],
     ['fifo that dead-letters', { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'deadletter' }, { whenExhausted: 'deadletter' }],

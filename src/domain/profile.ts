@@ -33,13 +33,12 @@ export interface TargetProfile {
   singleLane: boolean;
   /**
    * How a delivered call hands its slot over to the next claim, in the store step that settles it:
-   * `step` when one lane claim is in flight at a time (a topic-ordered subscription, or a fifo
-   * queue or keyed subscription at concurrency 1): at once, since nothing could share the step;
-   * `batch` for ordered targets with several lanes in flight: the answers of one turn of the event
-   * loop are settled together with the claim of the slots they free; `none` for unordered targets,
-   * whose settlements and claims are batched by the store on their own.
+   * `step` when one claim is in flight at a time (a topic-ordered subscription, or any other
+   * target at concurrency 1): at once, since nothing could share the step; `batch` with several
+   * in flight: the answers of one turn of the event loop are settled together with the claim of
+   * the slots they free.
    */
-  handOver: 'step' | 'batch' | 'none';
+  handOver: 'step' | 'batch';
   /** Failed attempts after which the message's attempts have run out. */
   attemptsBeforeExhausted: number;
   /** What happens to a message whose attempts ran out (or that failed permanently). */
@@ -71,7 +70,7 @@ export function profileOf(target: Target): TargetProfile {
         batchSize: 1,
         maxBatchWaitMs: 0,
         singleLane: false,
-        handOver: 'none',
+        handOver: target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.maxAttempts,
         whenExhausted: 'deadletter',
         laneOf: noLane,

@@ -146,6 +146,40 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(ids(await store.claim(request('t/a')))).toEqual(['e2']);
     });
 
+    it('on a queue: settles every outcome, fences a stale one, and claims the due deliveries in priority order', async () => {
+      await store.send('q', [msg('q1'), msg('q2'), msg('q3'), { ...msg('q4'), priority: 5 }, { ...msg('q5'), deliverAt: clock.now() + 60_000 }]);
+      const first = await store.claim(request('q', { limit: 2 }));
+      expect(ids(first)).toEqual(['q4', 'q1']);
+      const [done, failed] = first;
+      const step = await store.settleAndClaim(
+        [...settlements([done!]), ...settlements([failed!], { kind: 'retry', availableAt: clock.now() + 1_000, reason: 'HTTP 503' })],
+        request('q', { limit: 3 }),
+      );
+      expect(step.results).toEqual(['ok', 'ok']);
+      expect(ids(step.claims)).toEqual(['q2', 'q3']); // q1 waits for its retry, q5 for its time
+      // Settled again (a late duplicate of the same answer): fenced, nothing claimed with limit 0.
+      expect(await store.settleAndClaim(settlements([done!]), request('q', { limit: 0 }))).toEqual({ results: ['fenced'], claims: [] });
+      const dead = await store.settleAndClaim(settlements(step.claims.slice(0, 1), { kind: 'deadletter', reason: 'HTTP 400' }), request('q', { limit: 5 }));
+      expect(dead).toEqual({ results: ['ok'], claims: [] });
+      clock.advance(1_000);
+      const retried = await store.settleAndClaim(settlements(step.claims.slice(1)), request('q', { limit: 5 }));
+      expect(ids(retried.claims)).toEqual(['q1']);
+      expect(retried.claims[0]!.deliveries[0]!.attempt).toBe(2);
+      expect(await store.settleAndClaim(settlements(retried.claims), request('q', { limit: 5 }))).toEqual({ results: ['ok'], claims: [] });
+      expect((await store.getMessage('q1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+      expect((await store.getMessage('q2'))[0]!.deliveries[0]).toMatchObject({ status: 'deadlettered' });
+      expect((await store.stats()).find((t) => t.name === 'q')).toMatchObject({ depth: 1, inFlight: 0, delivered: 3, deadLettered: 1 });
+    });
+
+    it('on a paused queue: settles, claims nothing', async () => {
+      await store.send('q', [msg('q1'), msg('q2')]);
+      const first = await store.claim(request('q'));
+      await store.setPaused('q', true);
+      expect(await store.settleAndClaim(settlements(first), request('q'))).toEqual({ results: ['ok'], claims: [] });
+      await store.setPaused('q', false);
+      expect(ids(await store.claim(request('q')))).toEqual(['q2']);
+    });
+
     it('steps, settlements and claims issued at once each get their own answer, as if made one after the other', async () => {
       await store.send('t', [msg('e1', 'k'), msg('e2', 'k')]);
       await store.send('q', [msg('q1'), msg('q2'), msg('q3')]);

@@ -13,16 +13,21 @@ import type { HotStatements } from './statements.js';
 
 type Db = pg.PoolClient;
 
-/** One statement, run outside any transaction of ours (see claimReady). */
-export async function claimUnordered(db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number): Promise<Claim[]> {
-  const rows = await run<MessageRow & { delivery_id: number; epoch: number; attempts: number }>(
-    db, sql.claimReady, [target.id, now, request.limit, request.owner, now + request.leaseMs], true,
-  );
+type FreeRow = MessageRow & { delivery_id: number; epoch: number; attempts: number };
+
+/** Rows of an unordered claim (claimReady, settle_free_and_claim), one claim each. */
+function unorderedClaims(target: ChannelRow, rows: readonly FreeRow[]): Claim[] {
   return rows.map((row) => ({
     target: target.name,
     lane: null,
     deliveries: [{ deliveryId: row.delivery_id, epoch: row.epoch, attempt: row.attempts, message: rowToMessage(row, target) }],
   }));
+}
+
+/** One statement, run outside any transaction of ours (see claimReady). */
+export async function claimUnordered(db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number): Promise<Claim[]> {
+  const rows = await run<FreeRow>(db, sql.claimReady, [target.id, now, request.limit, request.owner, now + request.leaseMs], true);
+  return unorderedClaims(target, rows);
 }
 
 type LaneRow = MessageRow & { lane: string; delivery_id: number; epoch: number; attempts: number; cursor_delivered: string | null; cursor_last_id: string | null };
@@ -155,6 +160,8 @@ export async function settleFast(
   knownLaned: readonly boolean[],
   now: number,
   locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>,
+  free: (unknown: readonly Settlement[]) => Promise<FreeOutcome[]> = (unknown) =>
+    run<FreeOutcome>(db, sql.settleFree, settleParameters(unknown, now), true),
 ): Promise<SettleResult[]> {
   const first = firstOccurrences(settlements);
   const byId = new Map<number, { settled: boolean; laned: boolean }>();
@@ -165,7 +172,7 @@ export async function settleFast(
   });
   if (unknown.length > 0) {
     // Retried alone: a deadlock rolled it back whole. The locking part retries its own transaction.
-    const rows = await retrying(() => run<{ id: number; settled: boolean; laned: boolean }>(db, sql.settleFree, settleParameters(unknown, now), true));
+    const rows = await retrying(() => free(unknown));
     for (const row of rows) byId.set(row.id, row);
   }
   const laned = settlements.filter((s, i) => first[i] && byId.get(s.deliveryId)?.laned === true);
@@ -180,6 +187,41 @@ export async function settleFast(
     if (row?.laned) return lanedResults.get(s.deliveryId) ?? 'fenced';
     return row?.settled ? 'ok' : 'fenced';
   });
+}
+
+/** What the lane-free settlement did with one delivery: settled it, or found it has a lane (and left it). */
+interface FreeOutcome {
+  id: number;
+  settled: boolean;
+  laned: boolean;
+}
+
+/**
+ * An unordered target's outcomes and the claim of `next` in one round trip (settle_free_and_claim),
+ * the rest as settleFast does. `claims` is null when no lane-free outcome was left to settle, so
+ * the function did not run: the caller claims on its own.
+ */
+export async function settleFreeAndClaim(
+  db: pg.Pool,
+  sql: HotStatements,
+  settlements: readonly Settlement[],
+  knownLaned: readonly boolean[],
+  now: number,
+  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>,
+  next: { target: ChannelRow; request: ClaimRequest },
+): Promise<{ results: SettleResult[]; claims: Claim[] | null }> {
+  let claims: Claim[] | null = null;
+  const results = await settleFast(db, sql, settlements, knownLaned, now, locking, async (unknown) => {
+    const { target, request } = next;
+    const rows = await run<FreeRow & { settled: number[] | null; laned: number[] | null }>(
+      db, sql.settleFreeAndClaim, [...settleParameters(unknown, now), target.id, request.limit, request.owner, now + request.leaseMs], true,
+    );
+    const settled = new Set((rows[0]?.settled ?? []).map(Number));
+    const laned = new Set((rows[0]?.laned ?? []).map(Number));
+    claims = unorderedClaims(target, rows.slice(1));
+    return unknown.map((s) => ({ id: s.deliveryId, settled: settled.has(s.deliveryId), laned: laned.has(s.deliveryId) }));
+  });
+  return { results, claims };
 }
 
 /**

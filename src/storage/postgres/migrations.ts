@@ -4,6 +4,7 @@ import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { RATE_LIMITS_MIGRATION } from './rate-limits.js';
 import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
 import { ENQUEUE_FUNCTION_MIGRATION } from './enqueue-function.js';
+import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 
 /**
@@ -284,6 +285,11 @@ CREATE TABLE store_keys (
     version: 16,
     name: 'queue sends as a function planned once per connection',
     sql: ENQUEUE_FUNCTION_MIGRATION,
+  },
+  {
+    version: 17,
+    name: 'unordered settle-and-claim',
+    sql: FREE_FUNCTIONS_MIGRATION,
   },
 ];
 

@@ -10,7 +10,7 @@ import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
 import { holdsLanes, settleHolding, settleHoldingStatement } from './lane-holds.js';
-import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast } from './leases.js';
+import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast, settleFreeAndClaim } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
@@ -135,15 +135,17 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     if (lanedLeases.size > 100_000) lanedLeases.clear();
     for (const claim of claims) for (const d of claim.deliveries) lanedLeases.add(d.deliveryId);
   };
+  /** Outcomes of deliveries that have a lane, in as few round trips as they allow. */
+  const settleLaned = async (laned: readonly Settlement[], now: number): Promise<SettleResult[]> =>
+    movesLanesOn(laned)
+      ? (await settleAndClaimLanes(pool, sql, laned, null, now)).results
+      : holdsLanes(laned)
+        ? settleHolding(pool, settleHoldingSql, laned, now)
+        : transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now));
   const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) => {
     const now = clock.now();
     const known = items.map((s) => lanedLeases.delete(s.deliveryId));
-    return settleFast(pool, sql, items, known, now, async (laned) =>
-      movesLanesOn(laned)
-        ? (await settleAndClaimLanes(pool, sql, laned, null, now)).results
-        : holdsLanes(laned)
-          ? settleHolding(pool, settleHoldingSql, laned, now)
-          : transaction(pool, 'relaxed', (client) => settleBatch(client, sql, laned, now)));
+    return settleFast(pool, sql, items, known, now, (laned) => settleLaned(laned, now));
   });
 
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
@@ -251,12 +253,17 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       await guard(ensureReady);
       return settleBatcher.push(settlements);
     },
-    // An ordered target's answer and its next claim are one round trip (settle_and_claim). Other
-    // outcomes, and unordered targets, take two steps: settlements stay batched per tick across
-    // targets, which matters more there.
+    // An answer and its next claim are one round trip: settle_free_and_claim for an unordered
+    // target, settle_and_claim for an ordered one. Other outcomes of ordered targets take two steps.
     settleAndClaim: async (settlements, next) => {
       await guard(ensureReady);
       const target = await guard(() => channels.require(next.target));
+      if (target.ordering === 'none' && settlements.length > 0) {
+        const now = clock.now();
+        const known = settlements.map((s) => lanedLeases.delete(s.deliveryId));
+        const step = await guard(() => settleFreeAndClaim(pool, sql, settlements, known, now, (laned) => settleLaned(laned, now), { target, request: next }));
+        return { results: step.results, claims: step.claims ?? (await store.claim(next)) };
+      }
       if (target.ordering === 'none' || settlements.length === 0 || !movesLanesOn(settlements)) {
         const results = await store.settle(settlements);
         return { results, claims: await store.claim(next) };

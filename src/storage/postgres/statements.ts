@@ -233,6 +233,14 @@ export function hotStatements(schema: string) {
       SELECT v.id, upd.id IS NOT NULL AS settled, laned.id IS NOT NULL AS laned
       FROM v LEFT JOIN upd ON upd.id = v.id LEFT JOIN laned ON laned.id = v.id`),
 
+    /**
+     * Outcomes of an unordered target's deliveries and the claim of the slots they free, in one
+     * round trip (migration 17): $1..$13 as settleFree, $14 target, $15 limit (0: settle only),
+     * $16 owner, $17 lease expiry. The first row lists the ids settled and those with a lane.
+     */
+    settleFreeAndClaim: st('settle_free_claim', (s) => `SELECT * FROM ${s}.settle_free_and_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+      $14, $15, $16, $17)`),
+
     /** Settle step 3: the head of each lane after the batch. */
     headsOf: st('heads_of', (s) => `SELECT v.target_id, v.lane, h.id, h.position, h.status, h.available_at
       FROM unnest($1::bigint[], $2::text[]) AS v(target_id, lane)
