@@ -405,6 +405,10 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect((await store.stats()).find((s) => s.name === 't')!.lastSequence).toBe(4);
         const a = await claim('t/a', 1, 10);
         expect(a[0]!.deliveries.map((d) => d.message.sequence)).toEqual([1, 2, 3, 4]);
+        // A batch of duplicates only takes no sequence: the next publish goes on from 4.
+        expect((await store.send('t', [msg('e1'), msg('e4')])).map((r) => [r.sequence, r.duplicate])).toEqual([[1, true], [4, true]]);
+        expect((await store.send('t', [msg('e5')])).map((r) => r.sequence)).toEqual([5]);
+        expect((await store.stats()).find((s) => s.name === 't')!.lastSequence).toBe(5);
       });
 
       it('fences the second settlement of one delivery in the same batch', async () => {

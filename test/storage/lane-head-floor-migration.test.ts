@@ -5,6 +5,7 @@ import type { NewMessage } from '../../src/domain/message.js';
 import type { Claim, ClaimRequest, Settlement } from '../../src/storage/port.js';
 import { createPostgresStore } from '../../src/storage/postgres/index.js';
 import { migrate } from '../../src/storage/postgres/migrations.js';
+import { PUBLISH_FUNCTION_MIGRATION } from '../../src/storage/postgres/publish-function.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const pgUp = await postgresAvailable();
@@ -28,6 +29,17 @@ async function migrateTo(schema: string, upTo?: number): Promise<void> {
   }
 }
 
+/** Runs SQL on the schema (search_path set to it). */
+async function onSchema(schema: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_PG_URL });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO "${schema}"; ${sql}`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function hasClaimFrom(schema: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: TEST_PG_URL });
   await client.connect();
@@ -47,7 +59,10 @@ describe('settle-and-claim of lanes across PostgreSQL migration 15', () => {
     const store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 1, autoMigrate: false });
     try {
       await store.declare([{ name: 't', kind: 'topic' }, { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' }]);
+      // This store publishes through a function of a later migration: lent for the send only.
+      await onSchema(schema, PUBLISH_FUNCTION_MIGRATION);
       await store.send('t', [msg('e1'), msg('e2'), msg('e3')]);
+      await onSchema(schema, 'DROP FUNCTION publish_messages');
       const next: ClaimRequest = { target: 't/a', limit: 1, owner: 'o', leaseMs: 30_000 };
       const first = await store.settleAndClaim(delivered(await store.claim(next), clock.now()), next);
       expect(first.claims.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['e2']);

@@ -113,7 +113,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       expect((await secondPublish)[0]!.sequence).toBe(2);
       // The store's own (group-committed) send now waits for the second transaction likewise.
       const storeSend = store.send('t', [msg('e3', 'k3')]);
-      await waitForLockWait({ queryContains: `"${schema}".channels SET last_sequence` });
+      await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
       // Between the commits: 1 is committed and claimable, 2 is taken but not visible. (The
       // topic-ordered 't/a' lane is held by the uncommitted publisher until it commits.)
       const between = await claim('t/b');

@@ -6,6 +6,7 @@ import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
 import { ENQUEUE_FUNCTION_MIGRATION } from './enqueue-function.js';
 import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
+import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -290,6 +291,11 @@ CREATE TABLE store_keys (
     version: 17,
     name: 'unordered settle-and-claim',
     sql: FREE_FUNCTIONS_MIGRATION,
+  },
+  {
+    version: 18,
+    name: 'topic publishes as a function planned once per connection',
+    sql: PUBLISH_FUNCTION_MIGRATION,
   },
 ];
 

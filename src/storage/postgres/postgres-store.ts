@@ -116,12 +116,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   });
 
   const wake = notify ? notifyChannel : null;
-  // Group commit: the sends of one tick share a transaction. The common batch, one queue, is a
+  // Group commit: the sends of one tick share a transaction. The common batch, one channel, is a
   // single statement, so it runs on its own: one round trip, still committed durably.
   const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => {
     const first = items[0]!.channel;
     const write = { now: clock.now(), prepared: true, wake };
-    if (first.kind !== 'topic' && items.every((item) => item.channel.id === first.id)) return retrying(() => insertMessages(pool, sql, items, write));
+    if (items.every((item) => item.channel.id === first.id)) return retrying(() => insertMessages(pool, sql, items, write));
     return transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
   });
   /*

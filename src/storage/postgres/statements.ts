@@ -54,8 +54,6 @@ export function toLike(pattern: string): string {
 /** Statements of the delivery hot path: send, claim, renew, settle, release. */
 export function hotStatements(schema: string) {
   const st = statementFactory(schema);
-  const input = `unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
-      AS i(id, key, type, data, metadata, deliver_at, ord)`;
   return {
     channels: st('channels', (s) => `SELECT c.id, c.name, c.kind, c.topic_id, t.name AS topic_name, c.ordering
       FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id`),
@@ -71,41 +69,14 @@ export function hotStatements(schema: string) {
     insertQueued: st('ins_queued', (s) => `SELECT * FROM ${s}.enqueue_messages($1::bigint, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
       $7::bigint[], $8::bigint, $9::boolean, $10::text, $11::text, $12::smallint[], $13::bigint[])`),
 
-    /** Takes the topic row lock (held until commit) and reserves $2 sequences: returns the last one. */
-    reserveSequences: st('reserve_seq', (s) => `UPDATE ${s}.channels SET last_sequence = last_sequence + $2 WHERE id = $1 RETURNING last_sequence`),
-
     /**
-     * Topic messages numbered $9 + ordinal, fanned out to every subscription of the topic that is
-     * visible now (declare takes the same topic lock, so none is missed, and a filter it changed
-     * applies from the next publish on) and whose filter the message passes, with their lanes. A
-     * lane waiting for its batch to fill is made due now; any other existing lane is only locked.
+     * Topic messages, numbered under the topic's row lock and fanned out to its subscriptions, in
+     * one round trip: the function from migration 18 (publish-function.ts). $1 channel, $2..$7
+     * message columns, $8 now, $9 NOTIFY channel (or null), $10 the topic's name. Returns the
+     * inserted ids with their sequences.
      */
-    insertPublished: st('ins_published', (s) => `WITH ins AS (
-        INSERT INTO ${s}.messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence)
-        SELECT $1::bigint, i.id, i.key, i.type, i.data, i.metadata, $8::bigint, i.deliver_at, $9::bigint + i.ord FROM ${input} ORDER BY i.ord
-        ON CONFLICT (id, channel_id) DO NOTHING
-        RETURNING pk, id, key, type, sequence, GREATEST($8::bigint, COALESCE(deliver_at, $8::bigint)) AS available_at
-      ), x AS (
-        SELECT ins.pk, ins.sequence, ins.available_at, c.id AS target_id, CASE c.ordering WHEN 'key' THEN COALESCE(ins.key, '') ELSE '' END AS lane
-        FROM ins JOIN ${s}.channels c ON c.topic_id = $1 AND ${passesFilter('c', 'ins.type', 'ins.key')}
-      ), fan AS (
-        INSERT INTO ${s}.deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
-        SELECT x.pk, x.target_id, x.lane, x.sequence, 'ready', 0, x.available_at, $8::bigint FROM x ORDER BY x.target_id, x.sequence
-      ), lane AS (
-        INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
-        SELECT DISTINCT ON (x.target_id, x.lane) x.target_id, x.lane, 'active', x.available_at FROM x
-        ORDER BY x.target_id, x.lane, x.sequence
-        ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = EXCLUDED.ready_at, filling = false WHERE lanes.filling
-      ), cnt AS (
-        ${countInto(s, `SELECT x.target_id, 1, 0, 0, 0, 0, 0::bigint FROM x`)}
-      )
-      SELECT id, pk, sequence, (SELECT count(*) FROM (SELECT pg_notify($10::text, $11::text) WHERE $10::text IS NOT NULL) n) AS woke FROM ins`),
-
-    /** After duplicates left holes in the reserved range: renumber this transaction's messages and give the rest back. */
-    compactSequences: st('compact_seq', (s) => `WITH fix AS (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS f(pk, sequence)),
-        msg AS (UPDATE ${s}.messages m SET sequence = fix.sequence FROM fix WHERE m.pk = fix.pk),
-        dlv AS (UPDATE ${s}.deliveries d SET position = fix.sequence FROM fix WHERE d.message_pk = fix.pk)
-      UPDATE ${s}.channels SET last_sequence = $4 WHERE id = $1`),
+    publishMessages: st('publish', (s) => `SELECT * FROM ${s}.publish_messages($1::bigint, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+      $7::bigint[], $8::bigint, $9::text, $10::text)`),
 
     duplicateStatus: st('dup_status', (s) => `SELECT m.id, d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
       (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h

@@ -20,8 +20,8 @@ export interface WriteOptions {
 
 /**
  * Stores messages inside the caller's transaction (the store's group commit, or the
- * application's own transaction for the outbox); a batch for one queue is a single statement, so
- * it may also run on its own. Channels are handled in id order, so two transactions publishing
+ * application's own transaction for the outbox); a batch for one channel is a single statement
+ * (a function call), so it may also run on its own. Channels are handled in id order, so two transactions publishing
  * to the same topics take their row locks in the same order. Results are in input order.
  */
 export async function insertMessages(db: Queryable, sql: HotStatements, items: readonly SendItem[], options: WriteOptions): Promise<SendResult[]> {
@@ -75,21 +75,9 @@ async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, m
   return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: r.available_at > o.now ? 'scheduled' : 'queued', duplicate: false }]));
 }
 
-/**
- * Reserves one sequence per message under the topic row lock, then inserts. Duplicates leave
- * holes in the reserved range; they are rare (a producer retrying), so the inserted messages are
- * then renumbered and the unused sequences given back, still under the lock: no gaps.
- */
+/** One call of publish_messages: sequences reserved under the topic's row lock, duplicates skipped without leaving holes. */
 async function publish(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
-  const [reserved] = await run<{ last_sequence: number }>(db, sql.reserveSequences, [channel.id, messages.length], o.prepared);
-  const base = reserved!.last_sequence - messages.length;
-  const values = [...columns(channel, messages, o.now), base, o.wake, channel.name];
-  const rows = await run<{ id: string; pk: number; sequence: number }>(db, sql.insertPublished, values, o.prepared);
-  if (rows.length < messages.length) {
-    rows.sort((a, b) => a.sequence - b.sequence);
-    rows.forEach((r, k) => (r.sequence = base + k + 1));
-    await run(db, sql.compactSequences, [channel.id, rows.map((r) => r.pk), rows.map((r) => r.sequence), base + rows.length], o.prepared);
-  }
+  const rows = await run<{ id: string; sequence: number }>(db, sql.publishMessages, [...columns(channel, messages, o.now), o.wake, channel.name], o.prepared);
   return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: 'queued', duplicate: false, sequence: r.sequence }]));
 }
 
