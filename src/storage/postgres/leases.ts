@@ -149,9 +149,10 @@ function firstOccurrences(settlements: readonly Settlement[]): boolean[] {
 
 /**
  * Settles a batch in as few round trips as its deliveries allow: those without a lane in one
- * statement of their own (settleFree), then, only if some have a lane, those through `locking`
- * (one call of settle_and_claim when they all move their lanes on, else the transaction of
- * settleBatch). The two never touch the same rows, so their order does not matter.
+ * statement of their own (`free`: settleFree, or settle_free_and_claim with a claim), then, only
+ * if some have a lane, those through `locking` (one call of settle_and_claim when they all move
+ * their lanes on, else the transaction of settleBatch). The two never touch the same rows, so
+ * their order does not matter.
  */
 export async function settleFast(
   db: pg.Pool,
