@@ -8,6 +8,7 @@ import { describeDrainConformance } from './conformance-drain.js';
 import { describeTransitionConformance } from './conformance-transitions.js';
 import { describeDeferredConformance } from './conformance-deferred.js';
 import { describeLanePositionConformance } from './conformance-lanes.js';
+import { describeLaneBatchConformance } from './conformance-lane-batches.js';
 import { describeFilterConformance } from './conformance-filters.js';
 import { describeFifoDelayConformance } from './conformance-fifo-delay.js';
 import { describePriorityConformance } from './conformance-priority.js';
@@ -24,6 +25,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
   describeDrainConformance(adapter, open);
   describeTransitionConformance(adapter, open);
   describeLanePositionConformance(adapter, open);
+  describeLaneBatchConformance(adapter, open);
   describeDeferredConformance(adapter, open);
   describeSettleAndClaimConformance(adapter, open);
   describeSeekConformance(adapter, open);

@@ -8,7 +8,8 @@ import { countInto, statementFactory, type Statement } from './statements.js';
  * Retry, park and stall outcomes of laned deliveries in one statement: none of them moves a lane
  * on (the head stays the head), so no lane is deleted and no head is read, and the lock-then-read
  * rule (lanes.ts, R1) has nothing to guard. The statement locks the lanes first, in (target, lane)
- * order (R3: its deliveries update waits for that lock set, through the InitPlan on `lk`), then
+ * order (R3: its deliveries update waits for that lock set, through the InitPlan on `lk`), each
+ * found by its key in a nested loop over the sorted lanes (statements.ts, lockLanesOf), then
  * settles the deliveries, fenced by epoch, and writes each lane as its last settlement in the
  * batch leaves it: the result planLanes gives for such a batch, applied one by one in order.
  */
@@ -38,11 +39,10 @@ export function settleHoldingStatement(schema: string): Statement {
         AS v(id, epoch, status, available_at, reason, result, attempt, started_at, duration_ms, status_code, error, response,
           lane_state, lane_ready, lane_reason, ord)
     ), lk AS MATERIALIZED (
-      SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l
-      WHERE (l.target_id, l.lane) IN (SELECT d.target_id, d.lane FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL)
-        AND EXISTS (SELECT 1 FROM relaxed)
-      ORDER BY l.target_id, l.lane
-      FOR UPDATE OF l
+      SELECT l.target_id, l.lane, l.state
+      FROM (SELECT DISTINCT d.target_id, d.lane FROM ${s}.deliveries d
+        WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL AND EXISTS (SELECT 1 FROM relaxed) ORDER BY 1, 2) x
+      CROSS JOIN LATERAL (SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE) l
     ), upd AS (
       UPDATE ${s}.deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason, updated_at = $13
       FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering' AND (SELECT count(*) FROM lk) >= 0

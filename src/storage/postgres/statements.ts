@@ -132,11 +132,14 @@ export function hotStatements(schema: string) {
     settleAndClaim: st('settle_claim', (s) => `SELECT * FROM ${s}.settle_and_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
       $14, $15, $16, $17, $18, $19)`),
 
-    /** Settle and release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks between batches). */
-    lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l
-      WHERE (l.target_id, l.lane) IN (SELECT d.target_id, d.lane FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL)
-      ORDER BY l.target_id, l.lane
-      FOR UPDATE OF l`),
+    /**
+     * Settle and release step 1: lock the lanes of these deliveries, in a fixed order (no deadlocks
+     * between batches). A nested loop over the sorted lanes locks each in that order, found by its
+     * key: a join with `lanes` could be planned (generically) as a scan of every lane.
+     */
+    lockLanesOf: st('lock_lanes_of', (s) => `SELECT l.target_id, l.lane, l.state
+      FROM (SELECT DISTINCT d.target_id, d.lane FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL ORDER BY 1, 2) x
+      CROSS JOIN LATERAL (SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE) l`),
 
     /**
      * Settle step 2: every outcome of the batch in one statement, fenced by epoch, with its attempt
@@ -252,9 +255,8 @@ export function hotStatements(schema: string) {
         WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
         RETURNING d.id, d.target_id, d.lane
       ), lk AS (
-        SELECT l.target_id, l.lane FROM ${s}.lanes l
-        WHERE (l.target_id, l.lane) IN (SELECT target_id, lane FROM r WHERE lane IS NOT NULL)
-        FOR UPDATE OF l SKIP LOCKED
+        SELECT l.target_id, l.lane FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
+        CROSS JOIN LATERAL (SELECT l.target_id, l.lane FROM ${s}.lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE SKIP LOCKED) l
       ), lu AS (
         UPDATE ${s}.lanes l SET ready_at = $3, leased_until = $3 FROM lk WHERE l.target_id = lk.target_id AND l.lane = lk.lane
       )
