@@ -47,15 +47,17 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     /**
      * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
      * their deliveries (attempts go by cascade), $2 at a time; a topic remembers the newest it lost.
+     * Both deletes find their rows by key (= ANY of the victims' keys): a join with the victims
+     * could be planned (generically) as a hash of the whole table.
      */
     sweep: st('r_sweep', (s) => `WITH victims AS (
         SELECT m.pk, m.sequence, m.created_at FROM ${s}.messages m WHERE m.channel_id = $3 AND m.created_at < $1
           AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')
         LIMIT $2 FOR UPDATE OF m SKIP LOCKED
       ), gone AS (
-        DELETE FROM ${s}.deliveries WHERE message_pk IN (SELECT pk FROM victims)
+        DELETE FROM ${s}.deliveries WHERE message_pk = ANY (ARRAY(SELECT pk FROM victims))
       ), swept AS (
-        DELETE FROM ${s}.messages WHERE pk IN (SELECT pk FROM victims) RETURNING pk
+        DELETE FROM ${s}.messages WHERE pk = ANY (ARRAY(SELECT pk FROM victims)) RETURNING pk
       ), marked AS (
         UPDATE ${s}.channels c SET swept_sequence = GREATEST(c.swept_sequence, v.sequence), swept_created_at = GREATEST(c.swept_created_at, v.created_at)
         FROM (SELECT MAX(sequence) AS sequence, MAX(created_at) AS created_at FROM victims WHERE sequence IS NOT NULL) v
