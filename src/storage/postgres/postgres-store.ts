@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
-import type { ChannelDeclaration, Claim, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import type { ChannelDeclaration, Claim, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
@@ -135,6 +135,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     if (lanedLeases.size > 100_000) lanedLeases.clear();
     for (const claim of claims) for (const d of claim.deliveries) lanedLeases.add(d.deliveryId);
   };
+  /** A step that frees no slot (stopping, drained, held back) asks the store for nothing. */
+  const claimUnlessNone = async (next: ClaimRequest): Promise<Claim[]> => (next.limit > 0 ? store.claim(next) : []);
   /** Outcomes of deliveries that have a lane, in as few round trips as they allow. */
   const settleLaned = async (laned: readonly Settlement[], now: number): Promise<SettleResult[]> =>
     movesLanesOn(laned)
@@ -262,11 +264,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const now = clock.now();
         const known = settlements.map((s) => lanedLeases.delete(s.deliveryId));
         const step = await guard(() => settleFreeAndClaim(pool, sql, settlements, known, now, (laned) => settleLaned(laned, now), { target, request: next }));
-        return { results: step.results, claims: step.claims ?? (await store.claim(next)) };
+        return { results: step.results, claims: step.claims ?? (await claimUnlessNone(next)) };
       }
       if (target.ordering === 'none' || settlements.length === 0 || !movesLanesOn(settlements)) {
         const results = await store.settle(settlements);
-        return { results, claims: await store.claim(next) };
+        return { results, claims: await claimUnlessNone(next) };
       }
       for (const s of settlements) lanedLeases.delete(s.deliveryId);
       const step = await guard(() => settleAndClaimLanes(pool, sql, settlements, { target, request: next }, clock.now()));
