@@ -84,12 +84,17 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
   });
 
   it('a drained queue asks the store again only when woken or when an answer made something due', async () => {
+    // What the dispatcher asks the store: a claim, the look-ahead after a short one, a settling step.
     const asked: string[] = [];
-    const claim = store.claim.bind(store);
+    const claimOrLookAhead = store.claimOrLookAhead.bind(store);
     const nextWakeAt = store.nextWakeAt.bind(store);
     const settleAndClaim = store.settleAndClaim.bind(store);
     store = Object.assign(Object.create(null) as Store, store, {
-      claim: (...args: Parameters<Store['claim']>) => (asked.push('claim'), claim(...args)),
+      claimOrLookAhead: async (...args: Parameters<Store['claimOrLookAhead']>) => {
+        const found = await claimOrLookAhead(...args);
+        asked.push('claim', ...(found.nextWakeAt === undefined ? [] : ['next']));
+        return found;
+      },
       nextWakeAt: (...args: Parameters<Store['nextWakeAt']>) => (asked.push('next'), nextWakeAt(...args)),
       settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => (asked.push(`settle, claim ${args[1].limit}`), settleAndClaim(...args)),
     });

@@ -270,6 +270,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       again = false;
       drained = false;
       let claims: Claim[] = [];
+      /** When the claim came up short: the store's next wake-up time, read in the same step. */
+      let lookedAhead: { at: number | null } | undefined;
       let granted = options.limiter ? 0 : free;
       let retryAt: number | null = null;
       let limited = false;
@@ -279,7 +281,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           limited = granted < free;
         }
         if (granted > 0) {
-          claims = await options.store.claim({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+          const found = await options.store.claimOrLookAhead({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+          claims = found.claims;
+          if (found.nextWakeAt !== undefined) lookedAhead = { at: found.nextWakeAt };
           drained = unordered && claims.length < granted && !again;
         }
       } catch (error) {
@@ -303,7 +307,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         return;
       }
       try {
-        const next = await options.store.nextWakeAt(target.name);
+        const next = lookedAhead ? lookedAhead.at : await options.store.nextWakeAt(target.name);
         schedule(next ?? clock.now() + pollIntervalMs);
       } catch (error) {
         onError(error, `looking ahead on ${target.name}`);

@@ -58,6 +58,12 @@ export interface Store {
    */
   claim(request: ClaimRequest): Promise<Claim[]>;
 
+  /**
+   * claim, and when it returns fewer than `limit`, the target's nextWakeAt as read right after it:
+   * what a woken dispatcher asks, in one step (on PostgreSQL one round trip for unordered targets).
+   */
+  claimOrLookAhead(request: ClaimRequest): Promise<ClaimOrLookAhead>;
+
   /** Extends the leases still held (matching epoch). Returns the delivery ids whose lease was lost. */
   renew(leases: readonly LeaseRef[], leaseMs: number): Promise<number[]>;
 
@@ -428,6 +434,13 @@ export interface LaneView {
   pending: number;
   since: number | null;
   head: DeliveryView | null;
+}
+
+/** What claimOrLookAhead found. */
+export interface ClaimOrLookAhead {
+  claims: Claim[];
+  /** Set only when fewer than the limit were claimed: nextWakeAt after the claim. */
+  nextWakeAt?: number | null;
 }
 
 export interface TargetStats {

@@ -171,6 +171,29 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect((await store.stats()).find((t) => t.name === 'q')).toMatchObject({ depth: 1, inFlight: 0, delivered: 3, deadLettered: 1 });
     });
 
+    it('claims, and looks ahead only when the claim came up short: the same answer as nextWakeAt after it', async () => {
+      await store.send('q', [msg('q1'), msg('q2'), { ...msg('q3'), deliverAt: clock.now() + 5_000 }]);
+      const full = await store.claimOrLookAhead(request('q', { limit: 1 }));
+      expect(ids(full.claims)).toEqual(['q1']);
+      expect(full).not.toHaveProperty('nextWakeAt');
+      const short = await store.claimOrLookAhead(request('q', { limit: 5 }));
+      expect(ids(short.claims)).toEqual(['q2']);
+      expect(short.nextWakeAt).toBe(clock.now() + 5_000); // q3, before the leases expire
+      expect(short.nextWakeAt).toBe(await store.nextWakeAt('q'));
+      await store.settle(settlements([...full.claims, ...short.claims]));
+      clock.advance(5_000);
+      const last = await store.claimOrLookAhead(request('q', { limit: 5 }));
+      expect(ids(last.claims)).toEqual(['q3']);
+      expect(last.nextWakeAt).toBe(clock.now() + LEASE); // only its own lease is left
+      await store.settle(settlements(last.claims));
+      expect(await store.claimOrLookAhead(request('q', { limit: 5 }))).toEqual({ claims: [], nextWakeAt: null });
+      // Ordered targets answer alike.
+      await store.send('t', [msg('e1'), { ...msg('e2'), deliverAt: clock.now() + 2_000 }]);
+      const lane = await store.claimOrLookAhead(request('t/a', { limit: 2 }));
+      expect(ids(lane.claims)).toEqual(['e1']);
+      expect(lane.nextWakeAt).toBe(await store.nextWakeAt('t/a'));
+    });
+
     it('on a paused queue: settles, claims nothing', async () => {
       await store.send('q', [msg('q1'), msg('q2')]);
       const first = await store.claim(request('q'));

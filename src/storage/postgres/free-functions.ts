@@ -5,24 +5,30 @@
  * commits per step of the dispatcher. settle_free_and_claim runs both, in that order, as two
  * statements of one function (each with its own snapshot), and commits once without waiting for
  * the WAL flush, as each of them did. Deliveries that turn out to have a lane are left untouched
- * and reported, for the locking path, as settleFree does. Text here is frozen with the migration.
+ * and reported, for the locking path, as settleFree does. Called with no outcomes, it is the
+ * claim a woken dispatcher makes, with the look-ahead it makes when the claim comes up short
+ * (nextReady) in the same round trip. Text here is frozen with the migration.
  */
 
 export const FREE_FUNCTIONS_MIGRATION = `
 -- settleFree's outcomes ($1..$13 of that statement), then claimReady's claim of p_limit
 -- deliveries of p_target (none when 0). The first row carries the ids settled and the ids that
--- have a lane (left untouched); the claimed deliveries follow, in claim order.
+-- have a lane (left untouched); the claimed deliveries follow, in claim order. With p_look_ahead,
+-- a claim that came up short is followed by one more row (looked_ahead true) whose next_at is
+-- what nextReady would answer now: the earliest time a live delivery of p_target is due.
 CREATE FUNCTION settle_free_and_claim(
   p_ids BIGINT[], p_epochs INTEGER[], p_status TEXT[], p_available BIGINT[], p_reason TEXT[], p_result TEXT[],
   p_attempt INTEGER[], p_started BIGINT[], p_duration INTEGER[], p_code INTEGER[], p_error TEXT[], p_response TEXT[], p_now BIGINT,
-  p_target BIGINT, p_limit INTEGER, p_owner TEXT, p_lease_until BIGINT)
+  p_target BIGINT, p_limit INTEGER, p_owner TEXT, p_lease_until BIGINT, p_look_ahead BOOLEAN)
 RETURNS TABLE (settled BIGINT[], laned BIGINT[], delivery_id BIGINT, epoch INTEGER, attempts INTEGER, pk BIGINT, id TEXT, key TEXT, type TEXT,
-  data TEXT, metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, priority SMALLINT, expires_at BIGINT)
+  data TEXT, metadata TEXT, created_at BIGINT, deliver_at BIGINT, sequence BIGINT, priority SMALLINT, expires_at BIGINT,
+  looked_ahead BOOLEAN, next_at BIGINT)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $fn$
 #variable_conflict use_column
 DECLARE
   v_settled BIGINT[];
   v_laned BIGINT[];
+  v_claimed BIGINT;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   IF cardinality(p_ids) > 0 THEN
@@ -54,6 +60,7 @@ BEGIN
   END IF;
   settled := COALESCE(v_settled, '{}');
   laned := COALESCE(v_laned, '{}');
+  looked_ahead := false;
   RETURN NEXT;
   IF p_limit > 0 THEN
     settled := NULL;
@@ -78,10 +85,18 @@ BEGIN
       ON CONFLICT (target_id, slot) DO UPDATE SET in_flight = c.in_flight + EXCLUDED.in_flight
     )
     SELECT NULL::BIGINT[], NULL::BIGINT[], l.id, l.epoch, l.attempts, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at,
-      m.deliver_at, m.sequence, m.priority, m.expires_at
+      m.deliver_at, m.sequence, m.priority, m.expires_at, NULL::BOOLEAN, NULL::BIGINT
     FROM leased l JOIN picked p ON p.id = l.id
     CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.pk = l.message_pk OFFSET 0) m
     ORDER BY p.priority DESC, p.due, p.id;
+    GET DIAGNOSTICS v_claimed = ROW_COUNT;
+    IF p_look_ahead AND v_claimed < p_limit THEN
+      -- A new statement: it sees the leases just taken, as nextReady after the claim would.
+      looked_ahead := true;
+      next_at := (SELECT MIN(d.available_at) FROM deliveries d
+        WHERE d.target_id = p_target AND d.lane IS NULL AND d.available_at IS NOT NULL AND (d.expires_at IS NULL OR d.expires_at > p_now));
+      RETURN NEXT;
+    END IF;
   END IF;
 END
 $fn$;

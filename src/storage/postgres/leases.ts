@@ -190,6 +190,22 @@ export async function settleFast(
   });
 }
 
+type FreeStepRow = FreeRow & { settled: number[] | null; laned: number[] | null; looked_ahead: boolean | null; next_at: number | null };
+
+/**
+ * An unordered claim and, when it comes up short, the look-ahead after it (nextReady), in one
+ * round trip: settle_free_and_claim with no outcomes.
+ */
+export async function claimUnorderedLookingAhead(
+  db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number,
+): Promise<{ claims: Claim[]; nextWakeAt?: number | null }> {
+  const rows = await run<FreeStepRow>(db, sql.settleFreeAndClaim, [...settleParameters([], now), target.id, request.limit, request.owner, now + request.leaseMs, true], true);
+  const last = rows.at(-1);
+  const looked = rows.length > 1 && last?.looked_ahead === true;
+  const claims = unorderedClaims(target, rows.slice(1, looked ? -1 : undefined));
+  return looked ? { claims, nextWakeAt: last.next_at === null ? null : Number(last.next_at) } : { claims };
+}
+
 /** What the lane-free settlement did with one delivery: settled it, or found it has a lane (and left it). */
 interface FreeOutcome {
   id: number;
@@ -214,8 +230,8 @@ export async function settleFreeAndClaim(
   let claims: Claim[] | null = null;
   const results = await settleFast(db, sql, settlements, knownLaned, now, locking, async (unknown) => {
     const { target, request } = next;
-    const rows = await run<FreeRow & { settled: number[] | null; laned: number[] | null }>(
-      db, sql.settleFreeAndClaim, [...settleParameters(unknown, now), target.id, request.limit, request.owner, now + request.leaseMs], true,
+    const rows = await run<FreeStepRow>(
+      db, sql.settleFreeAndClaim, [...settleParameters(unknown, now), target.id, request.limit, request.owner, now + request.leaseMs, false], true,
     );
     const settled = new Set((rows[0]?.settled ?? []).map(Number));
     const laned = new Set((rows[0]?.laned ?? []).map(Number));

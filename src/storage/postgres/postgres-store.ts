@@ -10,7 +10,7 @@ import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
 import { holdsLanes, settleHolding, settleHoldingStatement } from './lane-holds.js';
-import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast, settleFreeAndClaim } from './leases.js';
+import { claimOrdered, claimUnordered, claimUnorderedLookingAhead, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast, settleFreeAndClaim } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
@@ -245,6 +245,15 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         rememberLaned(claims);
         return claims;
       }),
+    claimOrLookAhead: async (request) => {
+      const target = await guard(async () => {
+        await ensureReady();
+        return channels.require(request.target);
+      });
+      if (target.ordering === 'none' && request.limit > 0) return guard(() => claimUnorderedLookingAhead(pool, sql, target, request, clock.now()));
+      const claims = await store.claim(request);
+      return claims.length < request.limit ? { claims, nextWakeAt: await store.nextWakeAt(request.target) } : { claims };
+    },
     renew: async (leases, leaseMs) => {
       if (leases.length === 0) return [];
       await guard(ensureReady);

@@ -210,10 +210,11 @@ export function hotStatements(schema: string) {
     /**
      * Outcomes of an unordered target's deliveries and the claim of the slots they free, in one
      * round trip (migration 17): $1..$13 as settleFree, $14 target, $15 limit (0: settle only),
-     * $16 owner, $17 lease expiry. The first row lists the ids settled and those with a lane.
+     * $16 owner, $17 lease expiry, $18 whether a short claim looks ahead. The first row lists the
+     * ids settled and those with a lane; after the claimed rows, a look-ahead row may follow.
      */
     settleFreeAndClaim: st('settle_free_claim', (s) => `SELECT * FROM ${s}.settle_free_and_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-      $14, $15, $16, $17)`),
+      $14, $15, $16, $17, $18)`),
 
     /** Settle step 3: the head of each lane after the batch. */
     headsOf: st('heads_of', (s) => `SELECT v.target_id, v.lane, h.id, h.position, h.status, h.available_at

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { StoreUnavailableError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
-import type { SendResult, Store } from '../port.js';
+import type { Claim, ClaimRequest, SendResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache } from './channel-cache.js';
@@ -98,6 +98,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return channel;
   }
 
+  async function claim(request: ClaimRequest): Promise<Claim[]> {
+    const target = channels.require(request.target);
+    return (await writes.pushOrRun({ settlements: [], claim: { target, request } })).claims;
+  }
+  function nextWakeAt(targetName: string): number | null {
+    const target = channels.require(targetName);
+    return (target.ordering === 'none' ? sql.nextReady.get({ targetId: target.id, now: clock.now() }) : sql.nextLane.get(target.id))?.at ?? null;
+  }
+
   return withStoreErrors<SqliteStore>({
     clock,
     ...createSqliteAdmin(db, channels, clock),
@@ -127,10 +136,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const channel = producible(channelName, messages);
       return insertMessages(statementsFor(connection), messages.map((message) => ({ channel, message })), clock.now());
     },
-    async claim(request) {
-      const target = channels.require(request.target);
-      return (await writes.pushOrRun({ settlements: [], claim: { target, request } })).claims;
-    },
+    claim,
     async renew(leases, leaseMs) {
       return leases.length === 0 ? [] : db.transaction(() => renew(sql, leases, leaseMs, clock.now())).immediate();
     },
@@ -144,9 +150,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     async release(leases) {
       if (leases.length > 0) db.transaction(() => release(sql, leases, clock.now())).immediate();
     },
+    async claimOrLookAhead(request) {
+      const claims = await claim(request);
+      return claims.length < request.limit ? { claims, nextWakeAt: nextWakeAt(request.target) } : { claims };
+    },
     async nextWakeAt(targetName) {
-      const target = channels.require(targetName);
-      return (target.ordering === 'none' ? sql.nextReady.get({ targetId: target.id, now: clock.now() }) : sql.nextLane.get(target.id))?.at ?? null;
+      return nextWakeAt(targetName);
     },
     async ping() {
       db.prepare('SELECT 1').get();
