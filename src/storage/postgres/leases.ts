@@ -157,13 +157,11 @@ function firstOccurrences(settlements: readonly Settlement[]): boolean[] {
 export async function settleFast(
   db: pg.Pool,
   sql: HotStatements,
-  settlements: readonly Settlement[],
-  knownLaned: readonly boolean[],
-  now: number,
-  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>,
+  batch: OutcomeBatch,
   free: (unknown: readonly Settlement[]) => Promise<FreeOutcome[]> = (unknown) =>
-    run<FreeOutcome>(db, sql.settleFree, settleParameters(unknown, now), true),
+    run<FreeOutcome>(db, sql.settleFree, settleParameters(unknown, batch.now), true),
 ): Promise<SettleResult[]> {
+  const { settlements, knownLaned, locking } = batch;
   const first = firstOccurrences(settlements);
   const byId = new Map<number, { settled: boolean; laned: boolean }>();
   const unknown = settlements.filter((s, i) => {
@@ -206,6 +204,14 @@ export async function claimUnorderedLookingAhead(
   return looked ? { claims, nextWakeAt: last.next_at === null ? null : Number(last.next_at) } : { claims };
 }
 
+/** Outcomes to settle, whether this instance knows each one's delivery to have a lane, and how those that have one are settled. */
+export interface OutcomeBatch {
+  settlements: readonly Settlement[];
+  knownLaned: readonly boolean[];
+  now: number;
+  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>;
+}
+
 /** What the lane-free settlement did with one delivery: settled it, or found it has a lane (and left it). */
 interface FreeOutcome {
   id: number;
@@ -221,14 +227,12 @@ interface FreeOutcome {
 export async function settleFreeAndClaim(
   db: pg.Pool,
   sql: HotStatements,
-  settlements: readonly Settlement[],
-  knownLaned: readonly boolean[],
-  now: number,
-  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>,
+  batch: OutcomeBatch,
   next: { target: ChannelRow; request: ClaimRequest },
 ): Promise<{ results: SettleResult[]; claims: Claim[] | null }> {
+  const { now } = batch;
   let claims: Claim[] | null = null;
-  const results = await settleFast(db, sql, settlements, knownLaned, now, locking, async (unknown) => {
+  const results = await settleFast(db, sql, batch, async (unknown) => {
     const { target, request } = next;
     const rows = await run<FreeStepRow>(
       db, sql.settleFreeAndClaim, [...settleParameters(unknown, now), target.id, request.limit, request.owner, now + request.leaseMs, false], true,

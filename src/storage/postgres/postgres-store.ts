@@ -147,7 +147,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const settleBatcher = createTickBatcher<Settlement, SettleResult>((items) => {
     const now = clock.now();
     const known = items.map((s) => lanedLeases.delete(s.deliveryId));
-    return settleFast(pool, sql, items, known, now, (laned) => settleLaned(laned, now));
+    return settleFast(pool, sql, { settlements: items, knownLaned: known, now, locking: (laned) => settleLaned(laned, now) });
   });
 
   async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
@@ -272,7 +272,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       if (target.ordering === 'none' && settlements.length > 0) {
         const now = clock.now();
         const known = settlements.map((s) => lanedLeases.delete(s.deliveryId));
-        const step = await guard(() => settleFreeAndClaim(pool, sql, settlements, known, now, (laned) => settleLaned(laned, now), { target, request: next }));
+        const batch = { settlements, knownLaned: known, now, locking: (laned: readonly Settlement[]) => settleLaned(laned, now) };
+        const step = await guard(() => settleFreeAndClaim(pool, sql, batch, { target, request: next }));
         return { results: step.results, claims: step.claims ?? (await claimUnlessNone(next)) };
       }
       if (target.ordering === 'none' || settlements.length === 0 || !movesLanesOn(settlements)) {
