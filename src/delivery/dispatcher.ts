@@ -8,12 +8,12 @@ import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domai
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, ClaimRequest, LanePosition, LeaseRef, Settlement, SettleResult, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
-import { expireDeferred } from './completion.js';
 import { CallAbort } from './call-signal.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
+import { createTargetWorker, type Continuation, type WorkerContext } from './target-worker.js';
 
 /** What happened to a delivery, for logs, metrics, the event stream and notifications. */
 export interface DeliveryEvent {
@@ -102,12 +102,6 @@ export interface Dispatcher {
   inFlight(): number;
 }
 
-/** How a delivered call hands its slot over to the next claim (the profile's `handOver`). */
-interface Continuation {
-  /** Settles a delivered call and claims in the same store step; resolves with the settlement's results. */
-  handOver(settlements: Settlement[]): Promise<SettleResult[]>;
-}
-
 interface Running {
   claim: Claim;
   abort: CallAbort;
@@ -121,206 +115,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const owner = options.owner ?? `offload-${randomBytes(4).toString('hex')}`;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const onError = options.onError ?? (() => undefined);
-  const workers = new Map(options.targets.map((t) => [t.name, createTargetWorker(t)]));
   let stopping = false;
+  const workerContext: WorkerContext = {
+    store: options.store, gate: options.gate, limiter: options.limiter, onEvent: options.onEvent,
+    clock, scheduler, owner, random, pollIntervalMs, onError,
+    stopping: () => stopping,
+    deliver: (target, claim, continuation) => deliver(target, claim, continuation),
+  };
+  const workers = new Map(options.targets.map((t) => [t.name, createTargetWorker(t, workerContext)]));
   let stopRenewing: (() => void) | undefined;
   const running = new Set<Running>();
   /** Lease renewals under way (a deferral waits for them, so none shortens its held lease afterwards). */
   const renewals = new Set<Promise<void>>();
   const idleWaiters = new Set<() => void>();
 
-  function createTargetWorker(target: Target) {
-    const { inFlight: limit, batchSize, maxBatchWaitMs, handOver, asyncTimeoutMs, ordering } = profileOf(target);
-    const unordered = ordering === 'none';
-    let inFlight = 0;
-    // Deferrals whose deadline passed are looked for at most once per poll interval.
-    let nextExpiryAt = 0;
-    let claiming = false;
-    let again = false;
-    let cancelTimer: (() => void) | undefined;
-    let pending = false;
-    /**
-     * Unordered targets: the last claim found fewer due deliveries than it asked for, and nothing
-     * has woken the target since. A delivered or dead-lettered answer then makes nothing new due,
-     * so its freed slot waits for the next wake-up (a send, an operation, the timer set from
-     * nextWakeAt) instead of asking the store again: at a trickle, half the claims and look-aheads.
-     */
-    let drained = false;
-    /** Wake-ups so far: a claim that came up short marks the target drained only if none came meanwhile. */
-    let wakes = 0;
-
-    /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
-    function request(): void {
-      if (pending || stopping) return;
-      pending = true;
-      scheduler.immediate(() => {
-        pending = false;
-        void pump();
-      });
-    }
-
-    function schedule(at: number): void {
-      if (stopping) return;
-      const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
-      cancelTimer?.();
-      cancelTimer = scheduler.timeout(wakeUp, delay);
-    }
-
-    /** Something may be claimable now. */
-    function wakeUp(): void {
-      wakes++;
-      drained = false;
-      request();
-    }
-
-    function start(claim: Claim): void {
-      inFlight++;
-      void deliver(target, claim, continuation).then((final) => {
-        inFlight--;
-        if (!(final && drained)) request();
-      });
-    }
-
-    const next = (slots: number): ClaimRequest => ({ target: target.name, limit: slots, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
-
-    /** Claims taken in a settling step: started, or given back when stopping. */
-    async function carryOn(claims: Claim[]): Promise<void> {
-      if (stopping) {
-        await options.store.release(claims.flatMap((c) => c.deliveries));
-        return;
-      }
-      options.gate?.started(target, claims.length);
-      for (const claim of claims) start(claim);
-    }
-
-    /** A claim of a step that came up short leaves an unordered target drained, unless woken meanwhile. */
-    function claimedInStep(slots: number, claimed: number, wakesBefore: number): void {
-      if (unordered && slots > 0 && claimed < slots && wakes === wakesBefore) drained = true;
-    }
-
-    /** One claim in flight: settle and take the next at once (none while drained). */
-    async function stepOver(settlements: Settlement[]): Promise<SettleResult[]> {
-      const slots = unordered && drained ? 0 : 1;
-      const wakesBefore = wakes;
-      const { results, claims } = await options.store.settleAndClaim(settlements, next(slots));
-      claimedInStep(slots, claims.length, wakesBefore);
-      await carryOn(claims);
-      return results;
-    }
-
-    /** Several in flight: the answers of one turn of the event loop share one step, which claims the slots they free. */
-    let handing: Array<{ settlements: Settlement[]; resolve: (results: SettleResult[]) => void; reject: (error: unknown) => void }> = [];
-    function batchOver(settlements: Settlement[]): Promise<SettleResult[]> {
-      return new Promise((resolve, reject) => {
-        if (handing.length === 0) scheduler.immediate(() => void flushHandOver());
-        handing.push({ settlements, resolve, reject });
-      });
-    }
-    async function flushHandOver(): Promise<void> {
-      const batch = handing;
-      handing = [];
-      let claims: Claim[];
-      try {
-        // A breaker may allow fewer calls now than the answers free; a stopping dispatcher, or a drained target, takes none.
-        const slots = stopping || (unordered && drained) ? 0 : Math.max(0, Math.min(batch.length, options.gate?.permits(target) ?? batch.length));
-        const wakesBefore = wakes;
-        const step = await options.store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
-        claimedInStep(slots, step.claims.length, wakesBefore);
-        let k = 0;
-        for (const b of batch) {
-          b.resolve(step.results.slice(k, k + b.settlements.length));
-          k += b.settlements.length;
-        }
-        claims = step.claims;
-      } catch (error) {
-        for (const b of batch) b.reject(error);
-        return;
-      }
-      await carryOn(claims).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
-    }
-
-    const continuation: Continuation = { handOver: handOver === 'step' ? stepOver : batchOver };
-
-    async function pump(): Promise<void> {
-      if (stopping) return;
-      if (claiming) {
-        again = true;
-        return;
-      }
-      if (asyncTimeoutMs !== null && clock.now() >= nextExpiryAt) {
-        claiming = true;
-        try {
-          await expireDeferred({ store: options.store, target, owner, clock, random, onEvent: options.onEvent });
-        } catch (error) {
-          onError(error, `timing out deferred deliveries of ${target.name}`);
-        } finally {
-          claiming = false;
-        }
-        nextExpiryAt = clock.now() + pollIntervalMs;
-        if (stopping) return;
-      }
-      const permitted = options.gate ? options.gate.permits(target) : Number.POSITIVE_INFINITY;
-      const free = Math.min(limit - inFlight, permitted);
-      if (permitted <= 0) {
-        schedule(options.gate?.reopensAt(target) ?? clock.now() + pollIntervalMs);
-        return;
-      }
-      if (free <= 0) return;
-      claiming = true;
-      again = false;
-      drained = false;
-      let claims: Claim[] = [];
-      /** When the claim came up short: the store's next wake-up time, read in the same step. */
-      let lookedAhead: { at: number | null } | undefined;
-      let granted = options.limiter ? 0 : free;
-      let retryAt: number | null = null;
-      let limited = false;
-      try {
-        if (options.limiter) {
-          ({ granted, retryAt } = await options.limiter.acquire(target, free));
-          limited = granted < free;
-        }
-        if (granted > 0) {
-          const found = await options.store.claimOrLookAhead({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
-          claims = found.claims;
-          if (found.nextWakeAt !== undefined) lookedAhead = { at: found.nextWakeAt };
-          drained = unordered && claims.length < granted && !again;
-        }
-      } catch (error) {
-        onError(error, `claiming from ${target.name}`);
-      } finally {
-        claiming = false;
-      }
-      if (options.limiter && claims.length < granted) options.limiter.giveBack(target, granted - claims.length);
-      options.gate?.started(target, claims.length);
-      for (const claim of claims) start(claim);
-      if (stopping) return;
-      if (limited && claims.length === granted) {
-        // Held back by the endpoint's limits: ask again when a permit is due, or when woken
-        // (including by a wake-up that came while this claim was under way).
-        if (again) request();
-        else if (retryAt !== null) schedule(retryAt);
-        return;
-      }
-      if (claims.length === free || again) {
-        request();
-        return;
-      }
-      try {
-        const next = lookedAhead ? lookedAhead.at : await options.store.nextWakeAt(target.name);
-        schedule(next ?? clock.now() + pollIntervalMs);
-      } catch (error) {
-        onError(error, `looking ahead on ${target.name}`);
-        schedule(clock.now() + pollIntervalMs);
-      }
-    }
-
-    return {
-      pump: wakeUp,
-      stop: () => cancelTimer?.(),
-      inFlight: () => inFlight,
-    };
-  }
 
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
   async function deliver(target: Target, claim: Claim, continuation: Continuation): Promise<boolean> {
