@@ -1,11 +1,12 @@
 /*
  * Migration 17: the answers of an unordered target and the claim of the slots they free, in one
- * round trip. Until now a queue's delivered call was settled by one statement (settleFree) and
- * its slot filled by another (claimReady) after the first had returned: two round trips and two
+ * round trip. Until now a queue's delivered call was settled by one statement and its slot
+ * filled by another (claimReady) after the first had returned: two round trips and two
  * commits per step of the dispatcher. settle_free_and_claim runs both, in that order, as two
  * statements of one function (each with its own snapshot), and commits once without waiting for
  * the WAL flush, as each of them did. Deliveries that turn out to have a lane are left untouched
- * and reported, for the locking path, as settleFree does. Called with no outcomes, it is the
+ * and reported, for the locking path. With no claim it is the settlement of lane-free outcomes
+ * alone (every queue settlement goes through it); called with no outcomes, it is the
  * claim a woken dispatcher makes, with the look-ahead it makes when the claim comes up short
  * (nextReady) in the same round trip. Text here is frozen with the migration.
  */

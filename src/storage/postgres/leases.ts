@@ -116,7 +116,7 @@ export async function releaseLeases(db: Db, sql: HotStatements, leases: readonly
   await run(db, sql.release, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now], true);
 }
 
-/** The columns settleDeliveries and settleFree take, in order. */
+/** The outcome columns settleDeliveries and settle_free_and_claim take, in order. */
 export function settleParameters(batch: readonly Settlement[], now: number): unknown[] {
   const changes = batch.map((s) => deliveryChange(s, now));
   const int = (n: number | null) => (n === null ? null : Math.round(n));
@@ -149,7 +149,7 @@ function firstOccurrences(settlements: readonly Settlement[]): boolean[] {
 
 /**
  * Settles a batch in as few round trips as its deliveries allow: those without a lane in one
- * statement of their own (`free`: settleFree, or settle_free_and_claim with a claim), then, only
+ * call of their own (`free`: settle_free_and_claim, with a claim or not), then, only
  * if some have a lane, those through `locking` (one call of settle_and_claim when they all move
  * their lanes on, else the transaction of settleBatch). The two never touch the same rows, so
  * their order does not matter.
@@ -158,8 +158,7 @@ export async function settleFast(
   db: pg.Pool,
   sql: HotStatements,
   batch: OutcomeBatch,
-  free: (unknown: readonly Settlement[]) => Promise<FreeOutcome[]> = (unknown) =>
-    run<FreeOutcome>(db, sql.settleFree, settleParameters(unknown, batch.now), true),
+  free: (unknown: readonly Settlement[]) => Promise<FreeOutcome[]> = async (unknown) => (await freeStep(db, sql, unknown, batch.now)).outcomes,
 ): Promise<SettleResult[]> {
   const { settlements, knownLaned, locking } = batch;
   const first = firstOccurrences(settlements);
@@ -191,17 +190,39 @@ export async function settleFast(
 type FreeStepRow = FreeRow & { settled: number[] | null; laned: number[] | null; looked_ahead: boolean | null; next_at: number | null };
 
 /**
- * An unordered claim and, when it comes up short, the look-ahead after it (nextReady), in one
- * round trip: settle_free_and_claim with no outcomes.
+ * One call of settle_free_and_claim: the lane-free outcomes (what it did with each: settled, or
+ * found a lane and left it), then, when `claim` is given, a claim from its target with the
+ * look-ahead when asked for.
  */
+async function freeStep(
+  db: pg.Pool,
+  sql: HotStatements,
+  outcomes: readonly Settlement[],
+  now: number,
+  claim?: { target: ChannelRow; request: ClaimRequest; lookAhead: boolean },
+): Promise<{ outcomes: FreeOutcome[]; claims: Claim[]; nextWakeAt?: number | null }> {
+  const { target, request, lookAhead } = claim ?? { target: null, request: null, lookAhead: false };
+  const rows = await run<FreeStepRow>(db, sql.settleFreeAndClaim, [
+    ...settleParameters(outcomes, now), target?.id ?? 0, request?.limit ?? 0, request?.owner ?? '', now + (request?.leaseMs ?? 0), lookAhead,
+  ], true);
+  const settled = new Set((rows[0]?.settled ?? []).map(Number));
+  const laned = new Set((rows[0]?.laned ?? []).map(Number));
+  const last = rows.at(-1);
+  const looked = rows.length > 1 && last?.looked_ahead === true;
+  const claimed = rows.slice(1, looked ? -1 : undefined);
+  return {
+    outcomes: outcomes.map((o) => ({ id: o.deliveryId, settled: settled.has(o.deliveryId), laned: laned.has(o.deliveryId) })),
+    claims: target ? unorderedClaims(target, claimed) : [],
+    ...(looked ? { nextWakeAt: last.next_at === null ? null : Number(last.next_at) } : {}),
+  };
+}
+
+/** An unordered claim and, when it comes up short, the look-ahead after it (nextReady), in one round trip. */
 export async function claimUnorderedLookingAhead(
   db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number,
 ): Promise<{ claims: Claim[]; nextWakeAt?: number | null }> {
-  const rows = await run<FreeStepRow>(db, sql.settleFreeAndClaim, [...settleParameters([], now), target.id, request.limit, request.owner, now + request.leaseMs, true], true);
-  const last = rows.at(-1);
-  const looked = rows.length > 1 && last?.looked_ahead === true;
-  const claims = unorderedClaims(target, rows.slice(1, looked ? -1 : undefined));
-  return looked ? { claims, nextWakeAt: last.next_at === null ? null : Number(last.next_at) } : { claims };
+  const { claims, nextWakeAt } = await freeStep(db, sql, [], now, { target, request, lookAhead: true });
+  return nextWakeAt === undefined ? { claims } : { claims, nextWakeAt };
 }
 
 /** Outcomes to settle, whether this instance knows each one's delivery to have a lane, and how those that have one are settled. */
@@ -230,17 +251,11 @@ export async function settleFreeAndClaim(
   batch: OutcomeBatch,
   next: { target: ChannelRow; request: ClaimRequest },
 ): Promise<{ results: SettleResult[]; claims: Claim[] | null }> {
-  const { now } = batch;
   let claims: Claim[] | null = null;
   const results = await settleFast(db, sql, batch, async (unknown) => {
-    const { target, request } = next;
-    const rows = await run<FreeStepRow>(
-      db, sql.settleFreeAndClaim, [...settleParameters(unknown, now), target.id, request.limit, request.owner, now + request.leaseMs, false], true,
-    );
-    const settled = new Set((rows[0]?.settled ?? []).map(Number));
-    const laned = new Set((rows[0]?.laned ?? []).map(Number));
-    claims = unorderedClaims(target, rows.slice(1));
-    return unknown.map((s) => ({ id: s.deliveryId, settled: settled.has(s.deliveryId), laned: laned.has(s.deliveryId) }));
+    const step = await freeStep(db, sql, unknown, batch.now, { ...next, lookAhead: false });
+    claims = step.claims;
+    return step.outcomes;
   });
   return { results, claims };
 }

@@ -126,9 +126,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   });
   /*
    * Deliveries this instance leased from lanes: their settlements go straight to the locking
-   * path, saving the lane-free statement a round trip that would only report them laned. A hint:
+   * path, saving the lane-free call a round trip that would only report them laned. A hint:
    * an id missing here (claimed before a restart, or dropped at the cap) is found laned by
-   * settleFree instead.
+   * settle_free_and_claim instead.
    */
   const lanedLeases = new Set<number>();
   const rememberLaned = (claims: readonly Claim[]): void => {

@@ -173,43 +173,9 @@ export function hotStatements(schema: string) {
       SELECT id, target_id, lane, position FROM upd`),
 
     /**
-     * Settle without lanes: the outcomes of deliveries that have no lane (unordered queues and
-     * subscriptions) in one statement on its own, committed without waiting for the WAL flush like
-     * claimReady. No lane to lock means no lock order to keep, so no transaction of ours is
-     * needed: one round trip instead of four. Deliveries that have a lane are left untouched and
-     * reported, for the locking path. Same parameters as settleDeliveries. Returns every id with
-     * whether it was settled and whether it has a lane.
-     */
-    settleFree: st('settle_free', (s) => `WITH relaxed AS MATERIALIZED (
-        SELECT set_config('synchronous_commit', 'off', true) AS commit
-      ), v AS (
-        SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-          $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
-          AS v(id, epoch, status, available_at, reason, result, attempt, started_at, duration_ms, status_code, error, response, ord)
-      ), upd AS (
-        UPDATE ${s}.deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason,
-          result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = $13
-        FROM v WHERE d.id = ANY($1::bigint[]) AND d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering' AND d.lane IS NULL
-          AND EXISTS (SELECT 1 FROM relaxed)
-        RETURNING d.id, d.target_id, d.position
-      ), laned AS (
-        SELECT d.id FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND d.lane IS NOT NULL
-      ), att AS (
-        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
-        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response, upd.id IS NULL
-        FROM v LEFT JOIN upd ON upd.id = v.id
-        WHERE EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.id = v.id AND d.lane IS NULL) ORDER BY v.ord
-      ), cnt AS (
-        ${countInto(s, `SELECT upd.target_id, -(v.status IN ('delivered', 'deadlettered'))::int, -1, (v.status = 'delivered')::int,
-          (v.status = 'deadlettered')::int, 0, CASE WHEN v.status = 'delivered' THEN upd.position ELSE 0 END
-          FROM upd JOIN v ON v.id = upd.id`)}
-      )
-      SELECT v.id, upd.id IS NOT NULL AS settled, laned.id IS NOT NULL AS laned
-      FROM v LEFT JOIN upd ON upd.id = v.id LEFT JOIN laned ON laned.id = v.id`),
-
-    /**
      * Outcomes of an unordered target's deliveries and the claim of the slots they free, in one
-     * round trip (migration 17): $1..$13 as settleFree, $14 target, $15 limit (0: settle only),
+     * round trip (migration 17), also the settlement of lane-free outcomes alone: $1..$13 as
+     * settleDeliveries, $14 target, $15 limit (0: settle only),
      * $16 owner, $17 lease expiry, $18 whether a short claim looks ahead. The first row lists the
      * ids settled and those with a lane; after the claimed rows, a look-ahead row may follow.
      */
