@@ -15,6 +15,12 @@
  * messages published. `--delay-ms` makes the receiver answer after that many milliseconds.
  * `--profile <dir>` writes a CPU profile of each run's delivery phase only (open it in Chrome
  * DevTools, or `node --import tsx bench/lib/profile-summary.ts <file>`).
+ *
+ * `--rate <n>` measures a trickle instead of a backlog: the channel delivers from the start and
+ * this process sends the messages one per HTTP request at n per second (open loop, like the
+ * latency case of `npm run bench`). The CPU figure then includes the producer's HTTP client,
+ * and the table adds enqueue-to-receipt p50 and p99 (from just before the send to the
+ * receiver's arrival).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +30,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pino } from 'pino';
+import { Pool } from 'undici';
 import { buildConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { createOffload } from '../src/offload.js';
@@ -36,21 +43,24 @@ const { values } = parseArgs({
     'delay-ms': { type: 'string', default: '0' },
     profile: { type: 'string' },
     postgres: { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
 const RUNS = Number(values.runs);
 const DELAY_MS = Number(values['delay-ms']);
+const RATE = values.rate ? Number(values.rate) : 0;
 
 /** The receiver: answers 200 (after the delay), counts deliveries per path, checks each path's sequence. */
 const RECEIVER = `
 const { createServer } = require('node:http');
 const delay = Number(process.argv[2]);
-const last = new Map(); const counts = new Map(); let violations = 0;
+const last = new Map(); const counts = new Map(); let violations = 0; let latencies = [];
 const server = createServer((req, res) => {
   let body = ''; req.setEncoding('utf8'); req.on('data', (c) => (body += c));
   req.on('end', () => {
     const e = JSON.parse(body);
+    if (e.data.sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - e.data.sentAt);
     const lane = req.url + (e.subject ?? '');
     if (e.data.seq !== undefined) { if (e.data.seq !== (last.get(lane) ?? 0) + 1) violations++; last.set(lane, e.data.seq); }
     const done = () => { counts.set(req.url, (counts.get(req.url) ?? 0) + 1); res.end('ok'); };
@@ -60,7 +70,10 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 120000;
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 setInterval(() => { if (process.connected) process.send({ counts: Object.fromEntries(counts), violations }); }, 5).unref();
-process.on('message', (m) => { if (m === 'reset') { counts.clear(); last.clear(); violations = 0; } });
+process.on('message', (m) => {
+  if (m === 'reset') { counts.clear(); last.clear(); violations = 0; latencies = []; }
+  if (m === 'latencies') process.send({ latencies });
+});
 process.on('disconnect', () => process.exit(0));
 `;
 
@@ -69,6 +82,7 @@ interface Receiver {
   port: number;
   counts: Record<string, number>;
   violations: number;
+  latencies?: (latencies: number[]) => void;
 }
 
 async function startReceiver(dir: string): Promise<Receiver> {
@@ -77,8 +91,9 @@ async function startReceiver(dir: string): Promise<Receiver> {
   const child = fork(script, [String(DELAY_MS)]);
   const receiver: Receiver = { child, port: 0, counts: {}, violations: 0 };
   receiver.port = await new Promise<number>((resolve) =>
-    child.on('message', (m: { port?: number; counts?: Record<string, number>; violations?: number }) => {
+    child.on('message', (m: { port?: number; counts?: Record<string, number>; violations?: number; latencies?: number[] }) => {
       if (m.port) resolve(m.port);
+      if (m.latencies) receiver.latencies?.(m.latencies);
       if (m.counts) Object.assign(receiver, { counts: m.counts, violations: m.violations });
     }),
   );
@@ -148,7 +163,37 @@ async function commits(): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<{ cpuUs: number; pgUs: number; transactions: number; rate: number }> {
+/** Sends the scenario's messages one per request at RATE per second, each stamped with when its send began. */
+async function trickle(s: Scenario, post: (path: string, body: unknown) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < s.messages; i++) {
+    const due = started + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const message = s.message(i);
+    pending.push(post(`${s.base}/messages`, { ...message, data: { ...(message.data as object), sentAt: performance.timeOrigin + performance.now() } }));
+  }
+  await Promise.all(pending);
+}
+
+async function latencies(receiver: Receiver): Promise<number[]> {
+  return new Promise((resolve) => {
+    receiver.latencies = resolve;
+    receiver.child.send('latencies');
+  });
+}
+
+interface RunResult {
+  cpuUs: number;
+  pgUs: number;
+  transactions: number;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<RunResult> {
   const s = scenario(name);
   const schema = `cpu_${name}_${index < 0 ? 'w' : index}_${process.pid}`;
   const config = buildConfig({
@@ -159,14 +204,17 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
   });
   const offload = await createOffload(config, { logger: pino({ level: 'warn' }) });
   await offload.start();
+  // Like the producers of `npm run bench`: an undici Pool over keep-alive connections.
+  const pool = new Pool(offload.url, { connections: 64, pipelining: 1 });
   const post = async (path: string, body?: unknown) => {
-    const res = await fetch(`${offload.url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
-    if (res.status >= 300) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+    const res = await pool.request({ path, method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+    const text = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`POST ${path}: ${res.statusCode} ${text}`);
   };
   receiver.child.send('reset');
   receiver.counts = {};
-  await post(`${s.base}/pause`);
-  for (let i = 0; i < s.messages; i += 1000) {
+  if (!RATE) await post(`${s.base}/pause`);
+  for (let i = 0; i < (RATE ? 0 : s.messages); i += 1000) {
     await post(`${s.base}/messages/batch`, { messages: Array.from({ length: Math.min(1000, s.messages - i) }, (_, j) => s.message(i + j)) });
   }
   const session = values.profile ? new Session() : undefined;
@@ -179,7 +227,8 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
   const cpu = process.cpuUsage();
   const pgBefore = values.postgres ? postgresCpu() : 0;
   const commitsBefore = values.postgres ? await commits() : 0;
-  await post(`${s.base}/resume`);
+  if (RATE) await trickle(s, post);
+  else await post(`${s.base}/resume`);
   while (!s.paths.every((p) => (receiver.counts[p] ?? 0) >= s.messages)) await new Promise((r) => setTimeout(r, 5));
   const used = process.cpuUsage(cpu);
   const pgUsed = values.postgres ? postgresCpu() - pgBefore : 0;
@@ -190,6 +239,7 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
     writeFileSync(join(values.profile!, `${name}-${index}.cpuprofile`), JSON.stringify(profile));
     session.disconnect();
   }
+  await pool.close();
   await offload.stop();
   // Read after the pool's connections closed: a backend reports its counts when it exits.
   const transactions = values.postgres ? (await commits()) - commitsBefore : 0;
@@ -201,7 +251,12 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
   }
   if (receiver.violations > 0) throw new Error(`${name}: ${receiver.violations} deliveries out of order`);
   const deliveries = s.messages * s.paths.length;
-  return { cpuUs: (used.user + used.system) / deliveries, pgUs: (pgUsed * 1e6) / deliveries, transactions: transactions / deliveries, rate: deliveries / seconds };
+  const waits = RATE ? (await latencies(receiver)).sort((a, b) => a - b) : [];
+  const at = (q: number) => waits[Math.min(waits.length - 1, Math.floor(q * waits.length))] ?? Number.NaN;
+  return {
+    cpuUs: (used.user + used.system) / deliveries, pgUs: (pgUsed * 1e6) / deliveries, transactions: transactions / deliveries, rate: deliveries / seconds,
+    p50: at(0.5), p99: at(0.99),
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -209,8 +264,9 @@ const dir = mkdtempSync(join(tmpdir(), 'offload-delivery-cpu-'));
 const receiver = await startReceiver(dir);
 try {
   const pgColumns = values.postgres ? ' PostgreSQL CPU µs per delivery | transactions per delivery |' : '';
-  console.log(`| scenario | CPU µs per delivery (median; runs) |${pgColumns} deliveries/s (median) |`);
-  console.log(`|---|---|${values.postgres ? '---|---|' : ''}---|`);
+  const latencyColumns = RATE ? ' p50 ms | p99 ms |' : '';
+  console.log(`| scenario${RATE ? ` at ${RATE}/s` : ''} | CPU µs per delivery (median; runs) |${pgColumns} deliveries/s (median) |${latencyColumns}`);
+  console.log(`|---|---|${values.postgres ? '---|---|' : ''}---|${RATE ? '---|---|' : ''}`);
   for (const name of values.scenarios.split(',')) {
     // A first, unreported run warms up the JIT, so the runs that count are alike.
     await run(name, dir, receiver, -1);
@@ -218,7 +274,8 @@ try {
     for (let i = 0; i < RUNS; i++) results.push(await run(name, dir, receiver, i));
     const cpu = results.map((r) => r.cpuUs);
     const pg = values.postgres ? ` ${median(results.map((r) => r.pgUs)).toFixed(1)} | ${median(results.map((r) => r.transactions)).toFixed(3)} |` : '';
-    console.log(`| ${name} | ${median(cpu).toFixed(1)} (${cpu.map((c) => c.toFixed(0)).join(', ')}) |${pg} ${Math.round(median(results.map((r) => r.rate)))} |`);
+    const waits = RATE ? ` ${median(results.map((r) => r.p50)).toFixed(1)} | ${median(results.map((r) => r.p99)).toFixed(1)} |` : '';
+    console.log(`| ${name} | ${median(cpu).toFixed(1)} (${cpu.map((c) => c.toFixed(0)).join(', ')}) |${pg} ${Math.round(median(results.map((r) => r.rate)))} |${waits}`);
   }
 } finally {
   receiver.child.disconnect();

@@ -198,8 +198,8 @@ export async function createOffload(config: OffloadConfig, options: OffloadOptio
     clock,
     scheduler: options.scheduler ?? systemScheduler,
     retryMs: config.delivery.pollInterval,
+    // The store wakes the dispatcher for what it stores (Store.onWake).
     onSent: (schedule, tick, duplicate) => {
-      if (!duplicate) dispatcher.wake([...(config.topics.get(schedule.channel) ?? [schedule.channel])]);
       logger.debug({ schedule: schedule.name, tick: new Date(tick).toISOString(), duplicate }, 'schedule tick sent');
     },
     onError: (error) => logThrottle.warn(errorKey('schedules', error), { err: error }, 'sending scheduled messages failed; will retry'),

@@ -34,7 +34,9 @@ async function openApi(input: ConfigInput): Promise<Api> {
   const store = createSqliteStore({ path: join(dir.path, 'offload.db'), durability: 'process' });
   await store.migrate();
   await store.declare(config.channels);
+  // What the dispatcher would be woken for: the store's wake-ups at commit (sends), and the API's own (operations).
   const wakes: string[][] = [];
+  store.onWake((targets) => wakes.push([...targets]));
   const app = createServer({ config, store, wake: (targets) => wakes.push([...targets]), events: createEventHub(), ready: () => true, now: () => Date.now() }, { logger: false });
   await app.ready();
   return {

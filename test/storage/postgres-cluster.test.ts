@@ -165,8 +165,10 @@ describe.skipIf(!available)('PostgreSQL outages', () => {
     const stop = store.onWake((targets) => woken.push(targets));
     try {
       await store.declare(CHANNELS);
+      // The listening connection is up once it hears a notification from elsewhere (a send
+      // of the store's own wakes it at commit, whether or not it listens yet).
       await until(async () => {
-        await store.send('q', [msg(`warm-${randomBytes(3).toString('hex')}`)]);
+        await admin.query('SELECT pg_notify($1, $2)', [`offload_${schema}`, 'q']);
         return woken.length > 0;
       });
       woken.length = 0;

@@ -165,17 +165,28 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     expect(ids(await claim('t/a'))).toEqual(['e2']);
   });
 
+  /** Resolves once the store's LISTEN connection hears commits: an outbox send has woken `woken`'s listener. */
+  async function listening(woken: string[][]): Promise<void> {
+    for (let i = 0; woken.length === 0; i++) {
+      if (i === 100) throw new Error('the listener never heard a commit');
+      const client = await app.connect();
+      try {
+        await client.query('BEGIN');
+        await placeOrder(client, `warm-up-${i}`);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    woken.length = 0;
+  }
+
   it('wakes listeners when the application commits, not before', async () => {
     const woken: string[][] = [];
     const stop = store.onWake((targets) => woken.push(targets));
     try {
-      // The listening connection is up once a wake from the store's own send arrives.
-      for (let i = 0; woken.length === 0; i++) {
-        if (i === 100) throw new Error('the listener never heard a send');
-        await store.send('q', [msg(`warm-up-${i}`)]);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      woken.length = 0;
+      await listening(woken);
       const client = await app.connect();
       try {
         await client.query('BEGIN');
@@ -188,6 +199,31 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       }
       await until(() => woken.length > 0);
       expect(woken).toEqual([['t/a', 't/b']]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("wakes its own listeners once per send: a send's notification does not wake the sender again", async () => {
+    const woken: string[][] = [];
+    const stop = store.onWake((targets) => woken.push(targets));
+    try {
+      await listening(woken);
+      await store.send('q', [msg('own')]);
+      // Woken at commit, before the send is answered.
+      expect(woken).toEqual([['q']]);
+      // Notifications arrive in commit order: once the outbox commit's has come, the send's
+      // own would have come before it.
+      const client = await app.connect();
+      try {
+        await client.query('BEGIN');
+        await placeOrder(client, 'e1', 't');
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await until(() => woken.length > 1);
+      expect(woken).toEqual([['q'], ['t/a', 't/b']]);
     } finally {
       stop();
     }

@@ -48,10 +48,12 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
   });
 
-  /** New messages: the dispatcher may claim them now, and live listeners hear of them. */
-  const accepted = (channel: string, targets: readonly string[], messages: ReadonlyArray<{ id: string; type: string; key: string | null }>) => {
+  /**
+   * New messages: live listeners hear of them. The store has already woken the dispatcher for
+   * them, at commit (Store.onWake).
+   */
+  const accepted = (channel: string, messages: ReadonlyArray<{ id: string; type: string; key: string | null }>) => {
     const ids = messages.map((m) => m.id);
-    ctx.wake(targets);
     ctx.backpressure?.accepted(channel, messages);
     metrics?.sent(channel, ids.length);
     if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
@@ -90,7 +92,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       const message = toNewMessage(request.body, inputContext(channel, request.params.name, ctx.now(), idempotencyKey(request.headers['idempotency-key'])), '', raw === undefined ? undefined : rawDataOf(raw));
       if (await throttled(reply, request.params.name)) return reply;
       const [result] = await ctx.store.send(request.params.name, traced(request, request.params.name, [message]));
-      if (!result!.duplicate) accepted(request.params.name, channel.targets, [message]);
+      if (!result!.duplicate) accepted(request.params.name, [message]);
       return answer(reply, result!);
     });
 
@@ -111,7 +113,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       if (await throttled(reply, request.params.name)) return reply;
       const results = await ctx.store.send(request.params.name, traced(request, request.params.name, messages));
       const fresh = messages.filter((_, i) => !results[i]!.duplicate);
-      if (fresh.length > 0) accepted(request.params.name, channel.targets, fresh);
+      if (fresh.length > 0) accepted(request.params.name, fresh);
       return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
     });
   }

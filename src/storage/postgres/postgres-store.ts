@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { createDatabaseClock } from './database-clock.js';
@@ -14,7 +15,7 @@ import { claimOrdered, claimUnordered, claimUnorderedLookingAhead, movesLanesOn,
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
-import { createWakeListener } from './notify.js';
+import { createWakeListener, type WakeHandler } from './notify.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
@@ -42,7 +43,11 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Give up opening a connection after this long (ignored with `pool`). Default 10 s. */
   connectionTimeoutMs?: number;
-  /** NOTIFY `offload_<schema>` after each commit that adds messages, and LISTEN for `onWake`. Default true. */
+  /**
+   * NOTIFY `offload_<schema>` after each commit that adds messages, and LISTEN for `onWake`
+   * (work sent by other instances and through `sendWithin`). Default true. This store's own
+   * `send` wakes its `onWake` listeners at commit either way.
+   */
   notify?: boolean;
   /** Run `migrate()` before the first operation. Default true. */
   autoMigrate?: boolean;
@@ -97,6 +102,28 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     await channels.reload();
   }
 
+  /*
+   * A send through this store wakes its own listeners as soon as it has committed. Its NOTIFY,
+   * for the other instances, names this store as its origin, and the LISTEN connection skips
+   * it: each send wakes a target once, not a second time when its notification comes back.
+   */
+  const origin = `@${randomUUID()}`;
+  const localWake = new Set<WakeHandler>();
+  const targetsOfChannels = (list: readonly ChannelRow[]): string[] =>
+    [...new Set(list.flatMap((c) => (c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name])))];
+  function wakeLocally(items: readonly SendItem[], results: readonly SendResult[]): void {
+    if (localWake.size === 0) return;
+    const targets = targetsOfChannels(items.filter((_, i) => !results[i]?.duplicate).map((item) => item.channel));
+    if (targets.length === 0) return;
+    for (const handler of localWake) {
+      try {
+        handler(targets);
+      } catch {
+        // The sends are committed; the dispatcher also polls.
+      }
+    }
+  }
+
   const listener = createWakeListener({
     channel: notifyChannel,
     newClient: () =>
@@ -104,7 +131,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         ? new pg.Client({ connectionString: options.url, keepAlive: true, application_name: 'offload-listen' })
         : new pg.Client({ ...pool.options, keepAlive: true }),
     targetsOf: async (payload) => {
-      const names = payload === '*' ? null : payload.split(' ').filter(Boolean);
+      const words = payload.split(' ').filter(Boolean);
+      // Our own send: its targets were woken at commit.
+      if (words.includes(origin)) return [];
+      const names = payload === '*' ? null : words.filter((w) => !w.startsWith('@'));
       if (names === null || names.some((n) => !channels.find(n))) await channels.reload().catch(() => {});
       if (names === null) return channels.all().filter((c) => c.kind !== 'topic').map((c) => c.name);
       return names.flatMap((n) => {
@@ -120,9 +150,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   // single statement, so it runs on its own: one round trip, still committed durably.
   const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => {
     const first = items[0]!.channel;
-    const write = { now: clock.now(), prepared: true, wake };
-    if (items.every((item) => item.channel.id === first.id)) return retrying(() => insertMessages(pool, sql, items, write));
-    return transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
+    const write = { now: clock.now(), prepared: true, wake, origin };
+    const stored = items.every((item) => item.channel.id === first.id)
+      ? retrying(() => insertMessages(pool, sql, items, write))
+      : transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
+    return stored.then((results) => {
+      wakeLocally(items, results);
+      return results;
+    });
   });
   /*
    * Deliveries this instance leased from lanes: their settlements go straight to the locking
@@ -226,7 +261,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         });
         try {
           const items = messages.map((message) => ({ channel, message }));
-          const results = await insertMessages(client, sql, items, { now: clock.now(), prepared: false, wake });
+          const results = await insertMessages(client, sql, items, { now: clock.now(), prepared: false, wake, origin: null });
           await client.query('RELEASE SAVEPOINT offload_send_within');
           return results;
         } catch (error) {
@@ -308,7 +343,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       guard(async () => {
         await execute(pool, sql.probeWrite, [], true);
       }),
-    onWake: (handler) => (notify ? listener.subscribe(handler) : () => {}),
+    onWake: (handler) => {
+      localWake.add(handler);
+      const unlisten = notify ? listener.subscribe(handler) : () => {};
+      return () => {
+        localWake.delete(handler);
+        unlisten();
+      };
+    },
     close: async () => {
       if (closed) return;
       closed = true;

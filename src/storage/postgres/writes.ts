@@ -16,7 +16,16 @@ export interface WriteOptions {
   prepared: boolean;
   /** NOTIFY channel for wake-ups, null for none. */
   wake: string | null;
+  /**
+   * Added to the NOTIFY payload after the channel name: the sending store's own mark, so its
+   * LISTEN connection can skip a wake-up it already gave at commit. Null for the outbox (the
+   * application commits, and the notification is the only wake-up).
+   */
+  origin: string | null;
 }
+
+/** The NOTIFY payload of a write to `channel`: its name, then the origin's mark if any. */
+const payload = (channel: ChannelRow, o: WriteOptions): string => (o.origin ? `${channel.name} ${o.origin}` : channel.name);
 
 /**
  * Stores messages inside the caller's transaction (the store's group commit, or the
@@ -68,7 +77,7 @@ function columns(channel: ChannelRow, messages: readonly NewMessage[], now: numb
 
 async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
   const values = [
-    ...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, channel.name,
+    ...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, payload(channel, o),
     messages.map((m) => m.priority ?? 0), messages.map((m) => m.expiresAt ?? null),
   ];
   const rows = await run<{ id: string; available_at: number }>(db, sql.insertQueued, values, o.prepared);
@@ -77,7 +86,7 @@ async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, m
 
 /** One call of publish_messages: sequences reserved under the topic's row lock, duplicates skipped without leaving holes. */
 async function publish(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], o: WriteOptions) {
-  const rows = await run<{ id: string; sequence: number }>(db, sql.publishMessages, [...columns(channel, messages, o.now), o.wake, channel.name], o.prepared);
+  const rows = await run<{ id: string; sequence: number }>(db, sql.publishMessages, [...columns(channel, messages, o.now), o.wake, payload(channel, o)], o.prepared);
   return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: 'queued', duplicate: false, sequence: r.sequence }]));
 }
 

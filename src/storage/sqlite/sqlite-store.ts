@@ -76,9 +76,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
     const results = db.transaction(() => insertMessages(sql, items, clock.now())).immediate();
-    const targets = wakeListeners.size > 0 ? targetsOf(items) : [];
+    const targets = wakeListeners.size > 0 ? targetsOf(items.filter((_, i) => !results[i]!.duplicate)) : [];
     // A listener's failure must not fail the sends, which are committed already.
-    for (const listener of wakeListeners) {
+    for (const listener of targets.length > 0 ? wakeListeners : []) {
       try {
         listener(targets);
       } catch {
@@ -164,6 +164,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       db.prepare('UPDATE channels SET paused = paused WHERE id = (SELECT MIN(id) FROM channels)').run();
     },
     async close() {
+      await walSync?.close();
       db.close();
     },
   });

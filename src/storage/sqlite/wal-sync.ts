@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * Group commit for SQLite. Transactions commit with `synchronous = NORMAL` (written to the WAL,
@@ -10,21 +10,31 @@ import { open } from 'node:fs/promises';
 export interface WalSync {
   /** Resolves once every transaction committed before the call is on disk. */
   sync(): Promise<void>;
+  /** Closes the WAL file's descriptor (after the last sync). */
+  close(): Promise<void>;
 }
 
+/**
+ * The WAL file is opened at the first flush and kept open: SQLite removes or replaces it only
+ * when the last connection to the database closes, and the store's own connection stays open
+ * until close(). A checkpoint that restarts or truncates the log writes the same file.
+ */
 export function createWalSync(databasePath: string): WalSync {
   const walPath = `${databasePath}-wal`;
   let running: Promise<void> | null = null;
   let next: Promise<void> | null = null;
+  let file: Promise<FileHandle> | null = null;
+  let closed = false;
 
   async function flush(): Promise<void> {
-    // Opened per flush: SQLite may recreate the WAL file, and a stale descriptor would sync nothing.
-    const handle = await open(walPath, 'r');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    // Closing the database checkpoints the log into the database file and syncs it.
+    if (closed) return;
+    file ??= open(walPath, 'r');
+    const handle = await file.catch((error: unknown) => {
+      file = null;
+      throw error;
+    });
+    await handle.datasync();
   }
 
   function start(): Promise<void> {
@@ -36,6 +46,13 @@ export function createWalSync(databasePath: string): WalSync {
   }
 
   return {
+    async close() {
+      closed = true;
+      const opened = file;
+      file = null;
+      await running?.catch(() => undefined);
+      await (await opened?.catch(() => null))?.close();
+    },
     sync() {
       if (!running) return start();
       // A flush already under way may have started before our commit: wait for the one after it.
