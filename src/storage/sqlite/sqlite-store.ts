@@ -19,6 +19,7 @@ import { createConcurrencySlots } from './concurrency-slots.js';
 import { createSqliteRetention } from './retention.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
+import { createCheckpointer } from './checkpointer.js';
 import { createWalSync } from './wal-sync.js';
 import { createWriteBatch } from './write-batch.js';
 import { declareChannels, insertMessages, type SendItem } from './writes.js';
@@ -32,6 +33,8 @@ export interface SqliteStoreOptions {
    */
   durability?: 'fsync' | 'process';
   clock?: Clock;
+  /** WAL checkpoints in a worker thread once the log grows (checkpointer.ts). Default true. */
+  backgroundCheckpoints?: boolean;
 }
 
 export interface SqliteStore extends Store {
@@ -52,6 +55,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   // means a redelivery.
   const db = open(options.path);
   const walSync = options.durability === 'process' || options.path === ':memory:' ? null : createWalSync(options.path);
+  const checkpointer = options.backgroundCheckpoints === false || options.path === ':memory:' ? null : createCheckpointer(db, options.path);
   // Statements are prepared against the schema, so the schema is brought up to date on open.
   migrate(db);
   const channels = createChannelCache(db);
@@ -164,6 +168,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       db.prepare('UPDATE channels SET paused = paused WHERE id = (SELECT MIN(id) FROM channels)').run();
     },
     async close() {
+      await checkpointer?.close();
       await walSync?.close();
       db.close();
     },
