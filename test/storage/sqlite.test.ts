@@ -86,3 +86,36 @@ describe('sqlite wake-ups', () => {
     await store.close();
   });
 });
+
+describe('sqlite page size', () => {
+  const pageSize = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.pragma('page_size', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+
+  it('creates a new database with 1 KB pages, and opens an existing one with the pages it has', async () => {
+    const fresh = join(dir.path, `pages-${n++}.db`);
+    const store = createSqliteStore({ path: fresh });
+    await store.declare([{ name: 'q', kind: 'queue' }]);
+    await store.send('q', [{ id: 'm1', key: null, type: 't', data: '{"n":1}', metadata: {}, deliverAt: null }]);
+    await store.close();
+    expect(pageSize(fresh)).toBe(1024);
+
+    const older = join(dir.path, `pages-${n++}.db`);
+    const db = new Database(older);
+    db.pragma('journal_mode = WAL');
+    migrate(db);
+    db.close();
+    expect(pageSize(older)).toBe(4096);
+    const reopened = createSqliteStore({ path: older });
+    await reopened.declare([{ name: 'q', kind: 'queue' }]);
+    await reopened.send('q', [{ id: 'm1', key: null, type: 't', data: '{"n":1}', metadata: {}, deliverAt: null }]);
+    expect((await reopened.claim({ target: 'q', limit: 1, owner: 'o', leaseMs: 1_000 }))[0]?.deliveries[0]?.message.data).toBe('{"n":1}');
+    await reopened.close();
+    expect(pageSize(older)).toBe(4096);
+  });
+});

@@ -208,6 +208,13 @@ function rethrow(error: unknown): never {
 
 function open(path: string): Db {
   const db = new Database(path);
+  // A new database gets 1 KB pages (SQLite's default is 4 KB; an existing file keeps its own).
+  // Every commit writes each page it changed, whole, to the WAL (and a checkpoint writes it
+  // again), and a delivery changes a few small rows spread over the table and its indexes:
+  // written per message, 90 → 26 KB at one message at a time (a send, a claim and a
+  // settlement, each its own commit) and 5.7 → 2.7 KB in a backlog, with no change in CPU
+  // time. A large message spans more overflow pages (256 for 256 KiB instead of 64).
+  db.pragma('page_size = 1024');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 2000');
