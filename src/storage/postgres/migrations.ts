@@ -297,6 +297,21 @@ CREATE TABLE store_keys (
     name: 'topic publishes as a function planned once per connection',
     sql: PUBLISH_FUNCTION_MIGRATION,
   },
+  {
+    version: 19,
+    name: 'lane claims reach lanes by key without statistics',
+    sql: `
+-- The claim functions' generic plans are made at their first call in each session, often while
+-- the lanes table has no statistics yet (a new table, or one analysed while nearly empty). The
+-- planner then takes one target's lanes for a handful of rows, and chose bitmap scans of every
+-- lane of the target: to update the few lanes a claim leases or makes wait (three scans per
+-- claim, 1,000 lanes read for 30 claimed), and to pick the lanes due (all of them read and sorted
+-- for the first few). Without bitmap scans each lane is reached by its key, and the lanes due
+-- are read in ready_at order up to the limit, whatever the statistics say.
+ALTER FUNCTION claim_lanes(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT) SET enable_bitmapscan = off;
+ALTER FUNCTION claim_lanes_from(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT, TEXT[], BIGINT[]) SET enable_bitmapscan = off;
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */
