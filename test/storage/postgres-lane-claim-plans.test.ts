@@ -1,28 +1,59 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFakeClock } from '../../src/domain/clock.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { Claim, Settlement } from '../../src/storage/port.js';
+import type { ChannelDeclaration, Claim, Settlement } from '../../src/storage/port.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const available = await postgresAvailable();
 
 /*
- * A claim of a fifo queue or an ordered subscription touches the lanes it claims, a few; it must
- * not read every lane of the target. The claim functions are planned once per session, often
+ * A claim touches the few rows it claims: it must not read every lane of a fifo queue, or every
+ * due delivery of a queue's backlog. The claim functions are planned once per session, often
  * before the tables have statistics (a new deployment, or a table analysed while it was nearly
- * empty), when the planner takes a target's lanes for a handful of rows. This suite claims from
- * a fifo queue of 2,000 keys whose tables were never analysed, with generic plans from the first
- * call, and counts the rows every scan of `lanes` read (auto_explain with ANALYZE, nested
- * statements included).
+ * empty), when the planner takes one target's rows for a handful. This suite claims from a fifo
+ * queue of 2,000 keys and from a queue with a backlog of 4,000 whose tables were never analysed,
+ * with generic plans from the first call, and counts the rows every scan of `lanes` and
+ * `deliveries` read (auto_explain with ANALYZE, nested statements included).
  */
 
 const KEYS = 2_000;
+const BACKLOG = 4_000;
 const LIMIT = 10;
 
-/** `Seq Scan on lanes`, `Index Scan using lanes_… on lanes`, `Bitmap Index Scan on lanes_…`, with their actual rows and loops. */
-const LANE_SCAN = /(Seq Scan on lanes|Index (?:Only )?Scan(?: Backward)? using lanes_\w+ on lanes|Bitmap Index Scan on lanes_\w+)\b[^\n]*\(actual [^\n]*?rows=(\d+) loops=(\d+)\)/g;
+/** Scans of `table` (sequential, index, bitmap index) with their actual rows and loops. */
+const scansOf = (table: string) =>
+  new RegExp(`(Seq Scan on ${table}|Index (?:Only )?Scan(?: Backward)? using ${table}_\\w+ on ${table}|Bitmap Index Scan on ${table}_\\w+)\\b[^\\n]*\\(actual [^\\n]*?rows=(\\d+) loops=(\\d+)\\)`, 'g');
+
+/** Scans of `table` in these plans that read more than `most` rows. */
+function wideScans(plans: readonly string[], table: string, most: number): string[] {
+  const scans = plans.flatMap((plan) => [...plan.matchAll(scansOf(table))].map((m) => ({ scan: m[1]!, rows: Number(m[2]) * Number(m[3]), plan })));
+  expect(scans.length).toBeGreaterThan(0);
+  return scans.filter((s) => s.rows > most).map((s) => `${s.scan}: ${s.rows} rows\n${s.plan.slice(0, 1500)}`);
+}
+
+/** A store on tables never analysed, planning generically and explaining every statement into `plans`. */
+async function unanalysed(schema: string, clock: FakeClock, channel: ChannelDeclaration, messages: (n: number) => NewMessage, count: number, plans: string[]) {
+  const filler = createPostgresStore({ url: TEST_PG_URL, schema, clock, notify: false, poolSize: 2 });
+  try {
+    await filler.migrate();
+    const admin = new pg.Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    try {
+      // No ANALYZE may run while the test claims: the tables stay as a new deployment finds them.
+      for (const table of ['lanes', 'deliveries', 'messages']) await admin.query(`ALTER TABLE "${schema}".${table} SET (autovacuum_enabled = false)`);
+    } finally {
+      await admin.end();
+    }
+    await filler.declare([channel]);
+    for (let from = 0; from < count; from += 500) await filler.send(channel.name, Array.from({ length: 500 }, (_, i) => messages(from + i)));
+  } finally {
+    await filler.close();
+  }
+  const pool = explainingPool(plans);
+  return { pool, store: createPostgresStore({ pool, schema, clock, notify: false }) };
+}
 
 function explainingPool(plans: string[]): pg.Pool {
   const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 2 });
@@ -37,7 +68,7 @@ function explainingPool(plans: string[]): pg.Pool {
   return pool;
 }
 
-const msg = (id: string, key: string): NewMessage => ({ id, key, type: 'test.happened', data: '{"n":1}', metadata: {}, deliverAt: null });
+const msg = (id: string, key: string | null): NewMessage => ({ id, key, type: 'test.happened', data: '{"n":1}', metadata: {}, deliverAt: null });
 
 function delivered(claims: readonly Claim[], now: number): Settlement[] {
   return claims.flatMap((c) => c.deliveries).map((d) => ({
@@ -46,54 +77,49 @@ function delivered(claims: readonly Claim[], now: number): Settlement[] {
   }));
 }
 
-describe.skipIf(!available)('PostgreSQL lane claims before the tables have statistics', () => {
-  const schema = testSchema();
-  const clock = createFakeClock();
-  const plans: string[] = [];
-  let pool: pg.Pool | undefined;
-  let store: PostgresStore | undefined;
-
-  beforeAll(async () => {
-    const filler = createPostgresStore({ url: TEST_PG_URL, schema, clock, notify: false, poolSize: 2 });
-    try {
-      await filler.migrate();
-      const admin = new pg.Client({ connectionString: TEST_PG_URL });
-      await admin.connect();
-      try {
-        // No ANALYZE may run while the test claims: the tables stay as a new deployment finds them.
-        for (const table of ['lanes', 'deliveries', 'messages']) await admin.query(`ALTER TABLE "${schema}".${table} SET (autovacuum_enabled = false)`);
-      } finally {
-        await admin.end();
-      }
-      await filler.declare([{ name: 'f', kind: 'fifo' }]);
-      for (let from = 0; from < KEYS * 2; from += 500) {
-        await filler.send('f', Array.from({ length: 500 }, (_, i) => msg(`m${from + i}`, `k${(from + i) % KEYS}`)));
-      }
-    } finally {
-      await filler.close();
-    }
-    pool = explainingPool(plans);
-    store = createPostgresStore({ pool, schema, clock, notify: false });
-  }, 120_000);
-
+describe.skipIf(!available)('PostgreSQL claims before the tables have statistics', () => {
+  const opened: Array<{ schema: string; pool: pg.Pool; store: PostgresStore }> = [];
   afterAll(async () => {
-    await store?.close();
-    await pool?.end();
-    await dropSchema(schema);
+    for (const { schema, pool, store } of opened) {
+      await store.close();
+      await pool.end();
+      await dropSchema(schema);
+    }
   });
 
-  it(`claims and settle-and-claims of ${LIMIT} lanes read a few lanes, not all ${KEYS}`, async () => {
+  it(`fifo: claims and settle-and-claims of ${LIMIT} lanes read a few lanes, not all ${KEYS}`, async () => {
+    const schema = testSchema();
+    const clock = createFakeClock();
+    const plans: string[] = [];
+    const { pool, store } = await unanalysed(schema, clock, { name: 'f', kind: 'fifo' }, (n) => msg(`m${n}`, `k${n % KEYS}`), KEYS * 2, plans);
+    opened.push({ schema, pool, store });
     const request = { target: 'f', limit: LIMIT, owner: 'w', leaseMs: 30_000 };
     for (let i = 0; i < 3; i++) {
-      const claims = await store!.claim(request);
+      const claims = await store.claim(request);
       expect(claims).toHaveLength(LIMIT);
-      const step = await store!.settleAndClaim(delivered(claims, clock.now()), request);
+      const step = await store.settleAndClaim(delivered(claims, clock.now()), request);
       expect(step.claims).toHaveLength(LIMIT);
-      await store!.settle(delivered(step.claims, clock.now()));
+      await store.settle(delivered(step.claims, clock.now()));
     }
-    const scans = plans.flatMap((plan) => [...plan.matchAll(LANE_SCAN)].map((m) => ({ scan: m[1]!, rows: Number(m[2]) * Number(m[3]), plan })));
-    expect(scans.length).toBeGreaterThan(0);
-    const wide = scans.filter((s) => s.rows > 10 * LIMIT);
-    expect(wide.map((s) => `${s.scan}: ${s.rows} rows\n${s.plan.slice(0, 1500)}`)).toEqual([]);
-  });
+    expect(wideScans(plans, 'lanes', 10 * LIMIT)).toEqual([]);
+  }, 120_000);
+
+  it(`queue: claims of ${LIMIT} read a few due deliveries, not the whole backlog of ${BACKLOG}`, async () => {
+    const schema = testSchema();
+    const clock = createFakeClock();
+    const plans: string[] = [];
+    const { pool, store } = await unanalysed(schema, clock, { name: 'q', kind: 'queue' }, (n) => msg(`m${n}`, null), BACKLOG, plans);
+    opened.push({ schema, pool, store });
+    const request = { target: 'q', limit: LIMIT, owner: 'w', leaseMs: 30_000 };
+    for (let i = 0; i < 3; i++) {
+      const claims = await store.claim(request);
+      expect(claims).toHaveLength(LIMIT);
+      const step = await store.settleAndClaim(delivered(claims, clock.now()), request);
+      expect(step.claims).toHaveLength(LIMIT);
+      const ahead = await store.claimOrLookAhead(request);
+      expect(ahead.claims).toHaveLength(LIMIT);
+      await store.settle(delivered([...step.claims, ...ahead.claims], clock.now()));
+    }
+    expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
+  }, 120_000);
 });
