@@ -44,7 +44,7 @@ const autocheckpoint = (db: Database.Database) => db.pragma('wal_autocheckpoint'
 describe('WAL checkpoints in a worker thread', () => {
   it('starts once the log passes its size; the worker copies commits into the database file while the store never checkpoints', async () => {
     const { db, path } = database();
-    const checkpointer = createCheckpointer(db, path, { startAtBytes: 256 * 1024, watchMs: 10, intervalMs: 20, backstopPages: 100_000 });
+    const checkpointer = createCheckpointer(db, path, { startAtPages: 64, watchMs: 10, intervalMs: 20, backstopPages: 100_000 });
     open.push({ db, checkpointer });
     expect(autocheckpoint(db)).toBe(1000);
     const before = statSync(path).size;
@@ -63,7 +63,7 @@ describe('WAL checkpoints in a worker thread', () => {
 
   it('keeps the log from growing under a steady stream of commits: it starts over every restartPages', async () => {
     const { db, path } = database();
-    const checkpointer = createCheckpointer(db, path, { startAtBytes: 256 * 1024, watchMs: 10, intervalMs: 20, restartPages: 512, backstopPages: 100_000 });
+    const checkpointer = createCheckpointer(db, path, { startAtPages: 64, watchMs: 10, intervalMs: 20, restartPages: 512, backstopPages: 100_000 });
     open.push({ db, checkpointer });
     write(db, 100);
     await until(() => autocheckpoint(db) === 100_000, 'the worker starting');
@@ -83,7 +83,7 @@ describe('WAL checkpoints in a worker thread', () => {
 
   it('starts nothing for a store that stays small, and closes cleanly either way', async () => {
     const { db, path } = database();
-    const checkpointer = createCheckpointer(db, path, { startAtBytes: 64 * 1024 * 1024, watchMs: 10 });
+    const checkpointer = createCheckpointer(db, path, { startAtPages: 100_000, watchMs: 10 });
     write(db, 10);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(autocheckpoint(db)).toBe(1000);

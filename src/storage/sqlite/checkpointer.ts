@@ -5,13 +5,13 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * WAL checkpoints off the event loop. SQLite copies the WAL back into the database file when the
- * log passes 1,000 pages (4 MB), in the connection that commits, and with `synchronous = NORMAL`
+ * log passes 1,000 pages (1 MB with the store's 1 KB pages), in the connection that commits, and with `synchronous = NORMAL`
  * it syncs the log and then the database file while doing so: on the one connection the event
  * loop uses, every send, claim and answer waits behind those writes and two fsyncs. At 500
  * sends/s that was a pause every tenth of a second, and most of the p99 and the worst cases of
  * enqueue-to-receipt latency.
  *
- * Once a store's log first grows past that size (a store that stays small never needs this), a
+ * Once a store's log first grows past half that size (a store that stays small never needs this), a
  * worker thread opens its own connection to the file and runs a PASSIVE checkpoint every
  * `intervalMs`: it copies what has been committed without blocking the writer. Every
  * `restartPages` of log it makes the log start over (below). The store's connection keeps an
@@ -24,15 +24,18 @@ export interface Checkpointer {
 }
 
 export interface CheckpointerOptions {
-  /** Log size (bytes) at which the worker starts. Default 4 MiB, SQLite's own checkpoint size. */
-  startAtBytes?: number;
+  /**
+   * Log size (pages) at which the worker starts. Default 500: half of the 1,000 pages at which
+   * the store's own connection checkpoints, so the log gets there before the first of those.
+   */
+  startAtPages?: number;
   /** How often the worker checkpoints. Default 200 ms. */
   intervalMs?: number;
-  /** Log size (pages) at which the worker makes the log start over. Default 16,384 (64 MB). */
+  /** Log size (pages) at which the worker makes the log start over. Default 16,384 (16 MB of 1 KB pages). */
   restartPages?: number;
   /** How often the store looks at its log's size until the worker has started. Default 1 s. */
   watchMs?: number;
-  /** The store's automatic checkpoint while the worker runs, in pages. Default 25,000 (100 MB). */
+  /** The store's automatic checkpoint while the worker runs, in pages. Default 25,000 (25 MB of 1 KB pages). */
   backstopPages?: number;
   /** A failure of the worker (the store falls back to checkpointing itself). */
   onError?: (error: unknown) => void;
@@ -77,7 +80,7 @@ parentPort.on('message', (message) => {
 `;
 
 export function createCheckpointer(db: Db, path: string, options: CheckpointerOptions = {}): Checkpointer {
-  const startAt = options.startAtBytes ?? 4 * 1024 * 1024;
+  const startAt = (options.startAtPages ?? 500) * (db.pragma('page_size', { simple: true }) as number);
   const walPath = `${path}-wal`;
   let worker: Worker | null = null;
   let closed = false;
