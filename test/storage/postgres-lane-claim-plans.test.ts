@@ -87,13 +87,18 @@ describe.skipIf(!available)('PostgreSQL claims before the tables have statistics
     }
   });
 
-  it(`fifo: claims and settle-and-claims of ${LIMIT} lanes read a few lanes, not all ${KEYS}`, async () => {
+  /** A schema of its own holding `count` messages of `channel`, its store explaining every statement into `plans`. */
+  async function fresh(channel: ChannelDeclaration, messages: (n: number) => NewMessage, count: number) {
     const schema = testSchema();
     const clock = createFakeClock();
     const plans: string[] = [];
-    const { pool, store } = await unanalysed(schema, clock, { name: 'f', kind: 'fifo' }, (n) => msg(`m${n}`, `k${n % KEYS}`), KEYS * 2, plans);
+    const { pool, store } = await unanalysed(schema, clock, channel, messages, count, plans);
     opened.push({ schema, pool, store });
-    const request = { target: 'f', limit: LIMIT, owner: 'w', leaseMs: 30_000 };
+    return { store, clock, plans, request: { target: channel.name, limit: LIMIT, owner: 'w', leaseMs: 30_000 } };
+  }
+
+  it(`fifo: claims and settle-and-claims of ${LIMIT} lanes read a few lanes, not all ${KEYS}`, async () => {
+    const { store, clock, plans, request } = await fresh({ name: 'f', kind: 'fifo' }, (n) => msg(`m${n}`, `k${n % KEYS}`), KEYS * 2);
     for (let i = 0; i < 3; i++) {
       const claims = await store.claim(request);
       expect(claims).toHaveLength(LIMIT);
@@ -105,12 +110,7 @@ describe.skipIf(!available)('PostgreSQL claims before the tables have statistics
   }, 120_000);
 
   it(`queue: claims of ${LIMIT} read a few due deliveries, not the whole backlog of ${BACKLOG}`, async () => {
-    const schema = testSchema();
-    const clock = createFakeClock();
-    const plans: string[] = [];
-    const { pool, store } = await unanalysed(schema, clock, { name: 'q', kind: 'queue' }, (n) => msg(`m${n}`, null), BACKLOG, plans);
-    opened.push({ schema, pool, store });
-    const request = { target: 'q', limit: LIMIT, owner: 'w', leaseMs: 30_000 };
+    const { store, clock, plans, request } = await fresh({ name: 'q', kind: 'queue' }, (n) => msg(`m${n}`, null), BACKLOG);
     for (let i = 0; i < 3; i++) {
       const claims = await store.claim(request);
       expect(claims).toHaveLength(LIMIT);
