@@ -109,6 +109,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    */
   const origin = `@${randomUUID()}`;
   const localWake = new Set<WakeHandler>();
+  /** The targets with new work when these channels were written: a queue itself, a topic's subscriptions. */
   const targetsOfChannels = (list: readonly ChannelRow[]): string[] =>
     [...new Set(list.flatMap((c) => (c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name])))];
   function wakeLocally(items: readonly SendItem[], results: readonly SendResult[]): void {
@@ -137,11 +138,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       const names = payload === '*' ? null : words.filter((w) => !w.startsWith('@'));
       if (names === null || names.some((n) => !channels.find(n))) await channels.reload().catch(() => {});
       if (names === null) return channels.all().filter((c) => c.kind !== 'topic').map((c) => c.name);
-      return names.flatMap((n) => {
-        const c = channels.find(n);
-        if (!c) return [];
-        return c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name];
-      });
+      return targetsOfChannels(names.flatMap((n) => channels.find(n) ?? []));
     },
   });
 
