@@ -20,11 +20,11 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     if (kind === 'queues') {
       const queueKind = ctx.config.queues.get(name);
       if (!queueKind) throw new NotFoundError(notFoundText('queue', name, [...ctx.config.queues.keys()], ctx.config.topics.has(name) ? `'${name}' is a topic: POST /v1/topics/${name}/messages` : undefined));
-      return { kind: queueKind, targets: [name], configuredHeaders: configuredHeaders([name]) };
+      return { kind: queueKind, configuredHeaders: configuredHeaders([name]) };
     }
     const subs = ctx.config.topics.get(name);
     if (!subs) throw new NotFoundError(notFoundText('topic', name, [...ctx.config.topics.keys()], ctx.config.queues.has(name) ? `'${name}' is a queue: POST /v1/queues/${name}/messages` : undefined));
-    return { kind: 'topic' as const, targets: subs, configuredHeaders: configuredHeaders(subs) };
+    return { kind: 'topic' as const, configuredHeaders: configuredHeaders(subs) };
   };
 
   /** Header names the endpoints of these targets set (lower case), computed once per channel. */
