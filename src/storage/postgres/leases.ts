@@ -15,19 +15,13 @@ type Db = pg.PoolClient;
 
 type FreeRow = MessageRow & { delivery_id: number; epoch: number; attempts: number };
 
-/** Rows of an unordered claim (claimReady, settle_free_and_claim), one claim each. */
+/** Rows of an unordered claim (settle_free_and_claim), one claim each. */
 function unorderedClaims(target: ChannelRow, rows: readonly FreeRow[]): Claim[] {
   return rows.map((row) => ({
     target: target.name,
     lane: null,
     deliveries: [{ deliveryId: row.delivery_id, epoch: row.epoch, attempt: row.attempts, message: rowToMessage(row, target) }],
   }));
-}
-
-/** One statement, run outside any transaction of ours (see claimReady). */
-export async function claimUnordered(db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number): Promise<Claim[]> {
-  const rows = await run<FreeRow>(db, sql.claimReady, [target.id, now, request.limit, request.owner, now + request.leaseMs], true);
-  return unorderedClaims(target, rows);
 }
 
 type LaneRow = MessageRow & { lane: string; delivery_id: number; epoch: number; attempts: number; cursor_delivered: string | null; cursor_last_id: string | null };
@@ -217,11 +211,15 @@ async function freeStep(
   };
 }
 
-/** An unordered claim and, when it comes up short, the look-ahead after it (nextReady), in one round trip. */
-export async function claimUnorderedLookingAhead(
-  db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number,
+/**
+ * An unordered claim: settle_free_and_claim with no outcomes, in one round trip that commits
+ * without waiting for the WAL flush (a claim lost at a crash only means the lease is taken
+ * again). With `lookAhead`, a claim that comes up short is followed by the look-ahead (nextReady).
+ */
+export async function claimUnordered(
+  db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number, lookAhead = false,
 ): Promise<{ claims: Claim[]; nextWakeAt?: number | null }> {
-  const { claims, nextWakeAt } = await freeStep(db, sql, [], now, { target, request, lookAhead: true });
+  const { claims, nextWakeAt } = await freeStep(db, sql, [], now, { target, request, lookAhead });
   return nextWakeAt === undefined ? { claims } : { claims, nextWakeAt };
 }
 

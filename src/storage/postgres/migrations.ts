@@ -312,6 +312,31 @@ ALTER FUNCTION claim_lanes(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGIN
 ALTER FUNCTION claim_lanes_from(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT, TEXT[], BIGINT[]) SET enable_bitmapscan = off;
 `,
   },
+  {
+    version: 20,
+    name: 'unordered claims read due deliveries in priority order without statistics; no JIT in the hot functions',
+    sql: `
+-- An unordered claim wants the first few due deliveries in (priority, due, id) order, which
+-- deliveries_by_priority gives as it is read. Planned while the deliveries table had statistics
+-- of a handful of rows, the planner took every due delivery of the target from deliveries_ready
+-- and sorted them for the first ten: a queue with a backlog of 20,000 read and sorted 20,000 rows
+-- per claim. Without a sort, only the ordered index is left. The claim every queue makes is this
+-- function's (called with no outcomes, it is the claim alone); what else it runs sorts a few rows.
+ALTER FUNCTION settle_free_and_claim(BIGINT[], INTEGER[], TEXT[], BIGINT[], TEXT[], TEXT[], INTEGER[], BIGINT[], INTEGER[], INTEGER[], TEXT[], TEXT[], BIGINT,
+  BIGINT, INTEGER, TEXT, BIGINT, BOOLEAN) SET enable_sort = off;
+-- A plan node the settings above forbid but a statement cannot do without (the final sort of a
+-- few claimed rows) is costed at 10^10, past jit_above_cost: each call would compile its plans to
+-- machine code, 0.3 to 0.5 s per call. These functions touch a few rows each: never JIT.
+ALTER FUNCTION settle_free_and_claim(BIGINT[], INTEGER[], TEXT[], BIGINT[], TEXT[], TEXT[], INTEGER[], BIGINT[], INTEGER[], INTEGER[], TEXT[], TEXT[], BIGINT,
+  BIGINT, INTEGER, TEXT, BIGINT, BOOLEAN) SET jit = off;
+ALTER FUNCTION settle_and_claim(BIGINT[], INTEGER[], TEXT[], BIGINT[], TEXT[], TEXT[], INTEGER[], BIGINT[], INTEGER[], INTEGER[], TEXT[], TEXT[], BIGINT,
+  BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT) SET jit = off;
+ALTER FUNCTION claim_lanes(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT) SET jit = off;
+ALTER FUNCTION claim_lanes_from(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, BIGINT, TEXT[], BIGINT[]) SET jit = off;
+ALTER FUNCTION enqueue_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT, BOOLEAN, TEXT, TEXT, SMALLINT[], BIGINT[]) SET jit = off;
+ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT, TEXT, TEXT) SET jit = off;
+`,
+  },
 ];
 
 /** Any constant shared by every Offload build; the schema name tells stores apart. */

@@ -11,7 +11,7 @@ import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
 import { holdsLanes, settleHolding, settleHoldingStatement } from './lane-holds.js';
-import { claimOrdered, claimUnordered, claimUnorderedLookingAhead, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast, settleFreeAndClaim } from './leases.js';
+import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases, settleAndClaimLanes, settleBatch, settleFast, settleFreeAndClaim } from './leases.js';
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
@@ -272,7 +272,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         await ensureReady();
         const target = await channels.require(request.target);
         const now = clock.now();
-        if (target.ordering === 'none') return claimUnordered(pool, sql, target, request, now);
+        if (target.ordering === 'none') return (await claimUnordered(pool, sql, target, request, now)).claims;
         const claims = await claimOrdered(pool, sql, target, request, now);
         rememberLaned(claims);
         return claims;
@@ -282,7 +282,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         await ensureReady();
         return channels.require(request.target);
       });
-      if (target.ordering === 'none' && request.limit > 0) return guard(() => claimUnorderedLookingAhead(pool, sql, target, request, clock.now()));
+      if (target.ordering === 'none' && request.limit > 0) return guard(() => claimUnordered(pool, sql, target, request, clock.now(), true));
       const claims = await store.claim(request);
       return claims.length < request.limit ? { claims, nextWakeAt: await store.nextWakeAt(request.target) } : { claims };
     },

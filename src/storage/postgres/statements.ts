@@ -86,37 +86,6 @@ export function hotStatements(schema: string) {
       WHERE m.channel_id = $1 AND m.id = ANY($2::text[]) ORDER BY m.id, d.id`),
 
     /**
-     * Unordered claim: the due deliveries nobody else is taking (SKIP LOCKED), highest priority
-     * first and oldest due within it (deliveries_by_priority), never an expired one (the expiry
-     * sweep dead-letters it), leased in the same statement. Paused is read here, not cached: another instance may have paused the target.
-     * It runs on its own (one round trip), and a claim lost at a crash only means the lease is
-     * taken again, so it commits without waiting for the WAL flush: set_config(..., true) lasts
-     * until the statement's own transaction has committed.
-     * $1 target, $2 now, $3 limit, $4 owner, $5 lease expiry.
-     */
-    claimReady: st('claim_ready', (s) => `WITH relaxed AS MATERIALIZED (
-        SELECT set_config('synchronous_commit', 'off', true) AS commit
-      ), picked AS (
-        SELECT d.id, d.status, d.priority, d.available_at AS due FROM ${s}.deliveries d
-        WHERE d.target_id = (SELECT c.id FROM ${s}.channels c LEFT JOIN ${s}.channels t ON t.id = c.topic_id
-            WHERE c.id = $1 AND NOT c.paused AND NOT COALESCE(t.paused, false) AND EXISTS (SELECT 1 FROM relaxed))
-          AND d.lane IS NULL AND d.available_at IS NOT NULL AND d.available_at <= $2 AND (d.expires_at IS NULL OR d.expires_at > $2)
-        ORDER BY d.priority DESC, d.available_at, d.id LIMIT $3
-        FOR UPDATE SKIP LOCKED
-      ), leased AS (
-        UPDATE ${s}.deliveries d SET status = 'delivering', attempts = d.attempts + 1, epoch = d.epoch + 1, lease_owner = $4,
-          available_at = $5, updated_at = $2
-        WHERE d.id = ANY (ARRAY(SELECT picked.id FROM picked))
-        RETURNING d.id, d.epoch, d.attempts, d.message_pk
-      ), cnt AS (
-        ${countInto(s, `SELECT $1::bigint, 0, 1, 0, 0, 0, 0::bigint FROM picked WHERE status = 'ready'`)}
-      )
-      SELECT l.id AS delivery_id, l.epoch, l.attempts, ${MESSAGE_COLUMNS}
-      FROM leased l JOIN picked p ON p.id = l.id
-      CROSS JOIN LATERAL (SELECT * FROM ${s}.messages m WHERE m.pk = l.message_pk LIMIT 1) m
-      ORDER BY p.priority DESC, p.due, p.id`),
-
-    /**
      * Ordered claim (fifo queues, ordered subscriptions) in one round trip: the function from
      * migration 13 (lane-functions.ts) locks the claimable lanes, reads their heads in a later
      * statement and leases them. $1 target, $2 now, $3 limit, $4 batch size, $5 max batch wait,
@@ -206,7 +175,7 @@ export function hotStatements(schema: string) {
      * for the next renewal; a lane row locked by someone else (a claim, or an application's
      * outbox transaction appending to the lane) keeps its old `leased_until`, which is only a
      * hint: claims check the head delivery's own expiry with the row locked (laneHeads).
-     * Runs on its own and commits without waiting for the WAL flush, like claimReady.
+     * Runs on its own and commits without waiting for the WAL flush, like a claim.
      * $1 ids, $2 epochs, $3 new expiry, $4 now. Returns every id with whether it was locked and renewed.
      */
     renew: st('renew', (s) => `WITH relaxed AS MATERIALIZED (
