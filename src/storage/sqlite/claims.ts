@@ -2,7 +2,7 @@ import { MAX_PRIORITY } from '../../domain/message.js';
 import type { Claim, ClaimRequest, LeaseRef } from '../port.js';
 import { lanePositions, rowToMessage, type MessageRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
-import { createTally } from './counters.js';
+import { createTally, type Tally } from './counters.js';
 import type { LaneHeadRow, Statements } from './statements.js';
 
 /*
@@ -10,19 +10,18 @@ import type { LaneHeadRow, Statements } from './statements.js';
  * one writer, so no interleaving needs a lock of ours.
  */
 
-export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+/** Claims of `target`; the deliveries it puts in flight are counted into `tally`, which the caller writes before it commits. */
+export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number, tally: Tally): Claim[] {
   if (sql.paused.get(target.id, target.topicId)?.paused === 1) return [];
-  return target.ordering === 'none' ? claimUnordered(sql, target, request, now) : claimOrdered(sql, target, request, now);
+  return target.ordering === 'none' ? claimUnordered(sql, target, request, now, tally) : claimOrdered(sql, target, request, now, tally);
 }
 
 /** Highest priority first, oldest due first within it; an expired lease is taken over like a due delivery. */
-function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number, tally: Tally): Claim[] {
   const due = readyByPriority(sql, target.id, now, request.limit);
   if (due.length === 0) return [];
   const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.delivery_id))).map((l) => [l.id, l]));
-  const tally = createTally(sql);
   tally.add(target.id, { inFlight: due.filter((d) => d.status === 'ready').length });
-  tally.flush();
   return due.map((d) => {
     const l = leased.get(d.delivery_id)!;
     return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(d, target) }] };
@@ -46,7 +45,7 @@ function readyByPriority(sql: Statements, targetId: number, now: number, limit: 
   return due;
 }
 
-function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number): Claim[] {
+function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number, tally: Tally): Claim[] {
   const batchSize = Math.max(1, request.batchSize ?? 1);
   const leaseUntil = now + request.leaseMs;
   const claims: Claim[] = [];
@@ -75,11 +74,7 @@ function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest
     const deliveries = lease(sql, rows, request.owner, leaseUntil, now, target).map((d, i) => ({ ...d, lanePosition: positions[i]! }));
     claims.push({ target: target.name, lane, deliveries });
   }
-  if (started > 0) {
-    const tally = createTally(sql);
-    tally.add(target.id, { inFlight: started });
-    tally.flush();
-  }
+  if (started > 0) tally.add(target.id, { inFlight: started });
   return claims;
 }
 

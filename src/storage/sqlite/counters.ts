@@ -33,7 +33,9 @@ export function createTally(sql: Pick<Statements, 'count'>): Tally {
       pending.set(targetId, t);
     },
     flush() {
-      for (const [targetId, t] of pending) sql.count.run({ ...t, targetId });
+      for (const [targetId, t] of pending) {
+        if (t.depth !== 0 || t.inFlight !== 0 || t.delivered !== 0 || t.deadlettered !== 0 || t.skipped !== 0 || t.sequence !== 0) sql.count.run({ ...t, targetId });
+      }
       pending.clear();
     },
   };

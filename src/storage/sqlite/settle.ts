@@ -1,6 +1,6 @@
 import { deliveryChange, laneKey, planLanes, type LaneHead, type SettledRow } from '../lane-plan.js';
 import type { Settlement, SettleResult } from '../port.js';
-import { createTally } from './counters.js';
+import type { Tally } from './counters.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -8,13 +8,12 @@ import type { Statements } from './statements.js';
  * epoch and its attempt recorded (a fenced attempt too, marked so: the call did happen); then the
  * lanes move as planLanes decides, once per lane (a batch of 100 events advances its lane once),
  * exactly as the PostgreSQL adapter moves them. A delivery settled twice in one batch is fenced
- * the second time.
+ * the second time. The counters' changes go into `tally`, which the caller writes before it commits.
  */
-export function settleAll(sql: Statements, settlements: readonly Settlement[], now: number): SettleResult[] {
+export function settleAll(sql: Statements, settlements: readonly Settlement[], now: number, tally: Tally): SettleResult[] {
   const seen = new Set<number>();
   const first = settlements.map((s) => !seen.has(s.deliveryId) && Boolean(seen.add(s.deliveryId)));
   const batch = settlements.filter((_, i) => first[i]);
-  const tally = createTally(sql);
   const states = new Map<string, string>();
   const rows = batch.map((s): SettledRow | undefined => {
     const change = deliveryChange(s, now);
@@ -40,7 +39,6 @@ export function settleAll(sql: Statements, settlements: readonly Settlement[], n
     }
     return { id: row.id, target_id: row.target_id, lane: row.lane, position: row.position };
   });
-  tally.flush();
   const heads = new Map<string, LaneHead>();
   batch.forEach((s, i) => {
     const row = rows[i];

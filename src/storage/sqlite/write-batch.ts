@@ -3,6 +3,7 @@ import type { Clock } from '../../domain/clock.js';
 import type { Claim, ClaimRequest, Settlement, SettleResult } from '../port.js';
 import type { ChannelRow } from './channel-cache.js';
 import { claim } from './claims.js';
+import { createTally } from './counters.js';
 import { settleAll } from './settle.js';
 import type { Statements } from './statements.js';
 
@@ -35,7 +36,9 @@ interface Pending {
  * writes each page it dirtied to the WAL, a frame and a system call or two per page, so answers
  * that arrive together (a drain's burst, the subscriptions of one topic answered at once) and the
  * claims they make room for share one commit. Settlements run first, in arrival order, then the
- * claims, so a claim sees the deliveries and lanes the settlements freed.
+ * claims, so a claim sees the deliveries and lanes the settlements freed. The counters they
+ * change are written once per target at the end (a step that settles one event and claims the
+ * next changes its subscription's counters once, not twice).
  */
 export function createWriteBatch(db: Db, sql: Statements, clock: Clock, maxSettlements = 5_000): WriteBatch {
   let queue: Pending[] = [];
@@ -45,14 +48,17 @@ export function createWriteBatch(db: Db, sql: Statements, clock: Clock, maxSettl
   function apply(ops: readonly WriteOp[]): WriteResult[] {
     return db.transaction(() => {
       const now = clock.now();
+      const tally = createTally(sql);
       const all = ops.length === 1 ? ops[0]!.settlements : ops.flatMap((op) => op.settlements);
-      const results = all.length === 0 ? [] : settleAll(sql, all, now);
+      const results = all.length === 0 ? [] : settleAll(sql, all, now, tally);
       let offset = 0;
-      return ops.map((op) => {
+      const written = ops.map((op) => {
         const mine = ops.length === 1 ? results : results.slice(offset, offset + op.settlements.length);
         offset += op.settlements.length;
-        return { results: mine, claims: op.claim ? claim(sql, op.claim.target, op.claim.request, now) : [] };
+        return { results: mine, claims: op.claim ? claim(sql, op.claim.target, op.claim.request, now, tally) : [] };
       });
+      tally.flush();
+      return written;
     }).immediate();
   }
 
