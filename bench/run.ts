@@ -13,6 +13,7 @@ import { BASELINE_SYSTEM, systemLoaders } from './systems/index.js';
 import { casesFor, FULL_SIZES, QUICK_SIZES, type BenchCase, type Sizes } from './scenarios/index.js';
 import { killAllChildren, spawnHost, spawnReceiver } from './lib/child-processes.js';
 import { parseCliOptions, USAGE, type CliOptions } from './lib/cli-options.js';
+import { measureCommitFloor, type CommitFloor } from './lib/commit-floor.js';
 import { describeMachine, loadAverage } from './lib/machine-info.js';
 import { renderMarkdown } from './lib/markdown-report.js';
 import { createReceiverClient, type ReceiverClient, type WaitLimits } from './lib/receiver-client.js';
@@ -22,6 +23,8 @@ import { nowMs } from './lib/clock.js';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const POSTGRES_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+/** Systems that store in PostgreSQL: a run with any of them measures the database's own commit latency (commit-floor.ts). */
+const POSTGRES_SYSTEMS = new Set(['offload-pg', 'pg-boss', 'graphile-worker']);
 
 interface RunSettings {
   readonly sizes: Sizes;
@@ -117,8 +120,13 @@ async function main(): Promise<void> {
   const receiverProcess = await spawnReceiver();
   const receiver = createReceiverClient(receiverProcess.origin);
   const results: SystemResult[] = systems.map((name) => ({ name, cases: {} }));
+  let commitFloor: CommitFloor | undefined;
   try {
     for (const benchCase of cases) {
+      if (benchCase.scenario === 'latency' && systems.some((s) => POSTGRES_SYSTEMS.has(s))) {
+        commitFloor = await measureCommitFloor(POSTGRES_ADMIN_URL, settings.sizes.latencyRatePerSec, settings.sizes.latencySeconds);
+        console.log(`commit floor: PostgreSQL alone at ${commitFloor.ratePerSec}/s, p99 ${commitFloor.latency.p99.toFixed(1)} ms`);
+      }
       const runsBySystem = new Map<string, CaseRunResult[]>(systems.map((s) => [s, []]));
       // Runs interleave across systems so that drift on the machine hits all of them.
       for (let run = 1; run <= options.runs; run += 1) {
@@ -136,7 +144,7 @@ async function main(): Promise<void> {
     receiverProcess.stop();
   }
   const output = {
-    machine, startedAt, finishedAt: new Date().toISOString(), loadAtEnd: loadAverage(), baseline: BASELINE_SYSTEM,
+    machine, startedAt, finishedAt: new Date().toISOString(), loadAtEnd: loadAverage(), baseline: BASELINE_SYSTEM, commitFloor,
     options: { quick: options.quick, runs: options.runs, scenarios: options.scenarios, sizes: settings.sizes },
     systems: results, ratios: computeRatios(results, BASELINE_SYSTEM),
   };

@@ -47,6 +47,17 @@ function rssTable(results: BenchResults): string[] {
   return lines;
 }
 
+/** The database's own commit latency at the latency case's rate: no PostgreSQL system answers a durable send faster. */
+function commitFloorLine(results: BenchResults): string[] {
+  const f = results.commitFloor;
+  if (!f) return [];
+  const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+  return [
+    `PostgreSQL alone, one single-row durable commit per message at ${f.ratePerSec}/s for ${f.seconds} s (open loop, before the latency case): ` +
+      `p50 ${ms(f.latency.p50)}, p95 ${ms(f.latency.p95)}, p99 ${ms(f.latency.p99)}, max ${ms(f.latency.max)} ms.`,
+  ];
+}
+
 /** Other work on the machine competes with the system under test; this shows how much. */
 function loadTable(results: BenchResults): string[] {
   const names = results.systems.map((s) => s.name);
@@ -101,6 +112,7 @@ export function renderMarkdown(results: BenchResults): string {
     `Run: ${results.startedAt} to ${results.finishedAt}; ${o.quick ? 'quick' : 'full'} sizes; ` +
       `median of ${o.runs} run(s); scenarios ${o.scenarios.join(', ')}.`,
     `Load average (1/5/15 min): ${m.loadAtStart} at start, ${results.loadAtEnd} at end.`,
+    ...commitFloorLine(results),
     `Sizes: ${JSON.stringify(o.sizes)}`,
     '',
     '## Results',

@@ -2,6 +2,7 @@ import type { SystemDescription } from '../systems/bench-system.js';
 import type { BenchCase, MeasureInfo, Sizes } from '../scenarios/types.js';
 import type { HostUsage } from './host-protocol.js';
 import type { MachineInfo } from './machine-info.js';
+import type { CommitFloor } from './commit-floor.js';
 import { median } from './stats.js';
 
 export interface CaseRunResult {
@@ -42,6 +43,8 @@ export interface BenchResults {
   readonly finishedAt: string;
   readonly loadAtEnd: string;
   readonly baseline: string;
+  /** PostgreSQL's own durable-commit latency at the latency case's rate, when a PostgreSQL system ran that case. */
+  readonly commitFloor?: CommitFloor | undefined;
   readonly systems: readonly SystemResult[];
   /** `ratios[peer]["case.measure"]` = baseline median / peer median, when both passed. */
   readonly ratios: Readonly<Record<string, Readonly<Record<string, number>>>>;
