@@ -12,6 +12,8 @@ export interface Sizes {
   readonly drainConcurrency: readonly number[];
   readonly latencyRatePerSec: number;
   readonly latencySeconds: number;
+  /** Sends at the latency case's rate before it measures, not counted: a process's first second runs cold code and opens its connections. */
+  readonly latencyWarmupSeconds: number;
   readonly latencyConcurrency: number;
   readonly fifoKeys: number;
   readonly fifoPerKey: number;
