@@ -1,7 +1,8 @@
 import pg from 'pg';
+import { wakeAll, type WakeListener as Wake } from '../wake.js';
 import { quoteIdent } from './connection.js';
 
-export type WakeHandler = (targets: string[]) => void;
+export type WakeHandler = Wake;
 
 export interface WakeListenerOptions {
   /** A new, unconnected client for the dedicated LISTEN connection. */
@@ -37,19 +38,9 @@ export function createWakeListener(options: WakeListenerOptions): WakeListener {
   let connectedBefore = false;
   let running = false;
 
-  function emit(targets: string[]): void {
-    if (targets.length === 0) return;
-    for (const handler of handlers) {
-      try {
-        handler(targets);
-      } catch {
-        // A failing handler must not stop the others or the connection.
-      }
-    }
-  }
-
   function deliver(payload: string): void {
-    options.targetsOf(payload).then(emit, () => {});
+    // A failing handler must not stop the others or the connection (wakeAll).
+    options.targetsOf(payload).then((targets) => wakeAll(handlers, targets), () => {});
   }
 
   function scheduleReconnect(): void {

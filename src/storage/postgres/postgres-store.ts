@@ -16,6 +16,7 @@ import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
 import { createWakeListener, type WakeHandler } from './notify.js';
+import { wakeAll } from '../wake.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
@@ -114,15 +115,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     [...new Set(list.flatMap((c) => (c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name])))];
   function wakeLocally(items: readonly SendItem[], results: readonly SendResult[]): void {
     if (localWake.size === 0) return;
-    const targets = targetsOfChannels(items.filter((_, i) => !results[i]?.duplicate).map((item) => item.channel));
-    if (targets.length === 0) return;
-    for (const handler of localWake) {
-      try {
-        handler(targets);
-      } catch {
-        // The sends are committed; the dispatcher also polls.
-      }
-    }
+    wakeAll(localWake, targetsOfChannels(items.filter((_, i) => !results[i]?.duplicate).map((item) => item.channel)));
   }
 
   const listener = createWakeListener({

@@ -21,6 +21,7 @@ import { prepareStatements, type Statements } from './statements.js';
 import { createSqliteSchedules } from './sqlite-schedules.js';
 import { createCheckpointer } from './checkpointer.js';
 import { createWalSync } from './wal-sync.js';
+import { wakeAll, type WakeListener } from '../wake.js';
 import { createWriteBatch } from './write-batch.js';
 import { declareChannels, insertMessages, type SendItem } from './writes.js';
 
@@ -68,7 +69,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return st;
   };
 
-  const wakeListeners = new Set<(targets: string[]) => void>();
+  const wakeListeners = new Set<WakeListener>();
   const targetsOf = (items: readonly SendItem[]): string[] => {
     const names = new Set<string>();
     for (const { channel } of items) {
@@ -80,15 +81,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
     const results = db.transaction(() => insertMessages(sql, items, clock.now())).immediate();
-    const targets = wakeListeners.size > 0 ? targetsOf(items.filter((_, i) => !results[i]!.duplicate)) : [];
-    // A listener's failure must not fail the sends, which are committed already.
-    for (const listener of targets.length > 0 ? wakeListeners : []) {
-      try {
-        listener(targets);
-      } catch {
-        // the dispatcher also polls; nothing is lost
-      }
-    }
+    if (wakeListeners.size > 0) wakeAll(wakeListeners, targetsOf(items.filter((_, i) => !results[i]!.duplicate)));
     await walSync?.sync();
     return results;
   });
