@@ -34,6 +34,7 @@ import { Pool } from 'undici';
 import { buildConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { createOffload } from '../src/offload.js';
+import { median, summarizeLatencies } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -251,15 +252,13 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
   }
   if (receiver.violations > 0) throw new Error(`${name}: ${receiver.violations} deliveries out of order`);
   const deliveries = s.messages * s.paths.length;
-  const waits = RATE ? (await latencies(receiver)).sort((a, b) => a - b) : [];
-  const at = (q: number) => waits[Math.min(waits.length - 1, Math.floor(q * waits.length))] ?? Number.NaN;
+  const waits = summarizeLatencies(RATE ? await latencies(receiver) : []);
   return {
     cpuUs: (used.user + used.system) / deliveries, pgUs: (pgUsed * 1e6) / deliveries, transactions: transactions / deliveries, rate: deliveries / seconds,
-    p50: at(0.5), p99: at(0.99),
+    p50: waits.p50, p99: waits.p99,
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const dir = mkdtempSync(join(tmpdir(), 'offload-delivery-cpu-'));
 const receiver = await startReceiver(dir);
 try {
