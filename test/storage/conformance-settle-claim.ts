@@ -137,6 +137,27 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(ids(await store.claim(request('t/a', { batchSize: 3 })))).toEqual(['e1', 'e2', 'e3']);
     });
 
+    it('one settled delivery: its lane\'s next head is claimed only as a plain claim would take it', async () => {
+      // Not due yet: the lane waits for it.
+      await store.send('f', [msg('a1', 'a'), { ...msg('a2', 'a'), deliverAt: clock.now() + 5_000 }]);
+      expect(await store.settleAndClaim(settlements(await store.claim(request('f'))), request('f'))).toEqual({ results: ['ok'], claims: [] });
+      clock.advance(5_000);
+      expect(ids(await store.claim(request('f')))).toEqual(['a2']);
+      // Claimed for another target: that target's head comes, the settled lane stays due.
+      await store.send('t', [msg('e1'), msg('e2'), msg('e3')]);
+      const other = await store.settleAndClaim(settlements(await store.claim(request('t/a'))), request('t/b'));
+      expect(ids(other.claims)).toEqual(['e1']);
+      expect(other.claims[0]!.target).toBe('t/b');
+      // Batches of two: the next claim fills its batch.
+      const batch = await store.settleAndClaim(settlements(other.claims), request('t/b', { batchSize: 2 }));
+      expect(ids(batch.claims)).toEqual(['e2', 'e3']);
+      // A dead-lettered head takes no position: the next one follows the last delivered.
+      const second = await store.claim(request('t/a'));
+      expect(second[0]!.deliveries[0]).toMatchObject({ message: { id: 'e2' }, lanePosition: { lane: '', position: 2, previousId: 'e1' } });
+      const dead = await store.settleAndClaim(settlements(second, { kind: 'deadletter', reason: 'HTTP 400' }), request('t/a'));
+      expect(dead.claims[0]!.deliveries[0]).toMatchObject({ message: { id: 'e3' }, lanePosition: { lane: '', position: 2, previousId: 'e1' } });
+    });
+
     it('settles on a paused target but claims nothing from it', async () => {
       await store.send('t', [msg('e1'), msg('e2')]);
       const first = await store.claim(request('t/a'));

@@ -6,6 +6,7 @@ import { CONCURRENCY_SLOTS_MIGRATION } from './concurrency-slots.js';
 import { ENQUEUE_FUNCTION_MIGRATION } from './enqueue-function.js';
 import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
+import { SINGLE_SETTLE_MIGRATION } from './lane-functions-single.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -336,6 +337,11 @@ ALTER FUNCTION claim_lanes_from(BIGINT, BIGINT, INTEGER, INTEGER, BIGINT, TEXT, 
 ALTER FUNCTION enqueue_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT, BOOLEAN, TEXT, TEXT, SMALLINT[], BIGINT[]) SET jit = off;
 ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT, TEXT, TEXT) SET jit = off;
 `,
+  },
+  {
+    version: 21,
+    name: 'settle-and-claim of one delivery in short statements, claiming the moved lane at once',
+    sql: SINGLE_SETTLE_MIGRATION,
   },
 ];
 
