@@ -7,6 +7,7 @@ import { ENQUEUE_FUNCTION_MIGRATION } from './enqueue-function.js';
 import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 import { SINGLE_SETTLE_MIGRATION } from './lane-functions-single.js';
+import { LINEAR_JOINS_MIGRATION } from './linear-joins.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -342,6 +343,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 21,
     name: 'settle-and-claim of one delivery in short statements, claiming the moved lane at once',
     sql: SINGLE_SETTLE_MIGRATION,
+  },
+  {
+    version: 22,
+    name: 'settlements and lane claims reach each row by key once, not once per row of the batch',
+    sql: LINEAR_JOINS_MIGRATION,
   },
 ];
 

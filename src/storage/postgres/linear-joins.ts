@@ -1,0 +1,79 @@
+/*
+ * Migration 22: settlements and lane claims meet each of their rows once. Their statements joined
+ * a batch's outcomes (or a claim's verdicts) to the rows they change with the key twice, as
+ * `d.id = ANY(p_ids) AND d.id = v.id`: the first to reach the rows by key under any plan. Planned
+ * for a few rows, PostgreSQL then read the rows through the ANY and, for each, scanned the whole
+ * batch for its outcome: a batch of n compared n × n pairs, twice (the update and the attempts).
+ * At 100 outcomes the settlement statement took 4.6 ms, of which most was those 20,000 pairs;
+ * the claim's lane updates did the same with its verdicts.
+ *
+ * The rows are now reached from the batch: each outcome (or verdict) looks its row up by key,
+ * once. Whether a settled delivery was fenced is read from the array of ids the update settled,
+ * and an attempt is recorded only for a delivery that exists, looked up by its id. The functions
+ * are the ones migrations 15 and 17 created (13 for claim_lanes) with only these statements
+ * changed; their settings from migrations 19 and 20 are restated, since a function replaced takes
+ * the settings its new definition names. Text here is derived from those frozen migrations by the
+ * replacements below, each of which must apply.
+ */
+import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
+import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
+import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
+
+/** The `CREATE [OR REPLACE] FUNCTION name(` statement of a migration, up to its closing `$fn$;`. */
+function functionIn(migration: string, name: string): string {
+  const start = migration.search(new RegExp(`CREATE (OR REPLACE )?FUNCTION ${name}\\(`));
+  const end = migration.indexOf('$fn$;', start);
+  if (start < 0 || end < 0) throw new Error(`migration 22: no function ${name} to derive from`);
+  return migration.slice(start, end + '$fn$;'.length);
+}
+
+/** `sql` with each [from, to] replaced once; a `from` that is not there is a broken derivation. */
+function replaced(sql: string, edits: ReadonlyArray<readonly [string, string]>): string {
+  return edits.reduce((text, [from, to]) => {
+    if (!text.includes(from)) throw new Error(`migration 22: text to replace not found: ${from.slice(0, 80)}`);
+    return text.replace(from, () => to);
+  }, sql);
+}
+
+const asReplacement = (name: string): readonly [string, string] => [`CREATE FUNCTION ${name}(`, `CREATE OR REPLACE FUNCTION ${name}(`];
+
+/** The lane updates of a claim: each verdict reaches its lane by key. */
+const LANE_VERDICT_EDITS = [
+  ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')",
+    "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')"],
+  ["DELETE FROM lanes l USING verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'empty'",
+    "DELETE FROM lanes l USING verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict = 'empty'"],
+  ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'lease'",
+    "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict = 'lease'"],
+] as const;
+
+const CLAIM_SETTINGS = [
+  'SET enable_seqscan = off AS $fn$',
+  'SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $fn$',
+] as const;
+
+const CLAIM_LANES = replaced(functionIn(LANE_FUNCTIONS_MIGRATION, 'claim_lanes'), [asReplacement('claim_lanes'), CLAIM_SETTINGS, ...LANE_VERDICT_EDITS]);
+
+const CLAIM_LANES_FROM = replaced(functionIn(LANE_HEAD_FLOOR_MIGRATION, 'claim_lanes_from'), [
+  asReplacement('claim_lanes_from'), CLAIM_SETTINGS, ...LANE_VERDICT_EDITS,
+]);
+
+const SETTLE_AND_CLAIM_MANY = replaced(functionIn(LANE_HEAD_FLOOR_MIGRATION, 'settle_and_claim'), [
+  ['CREATE OR REPLACE FUNCTION settle_and_claim(', 'CREATE OR REPLACE FUNCTION settle_and_claim_many('],
+  ['SET enable_seqscan = off AS $fn$', 'SET enable_seqscan = off SET jit = off AS $fn$'],
+  ["FROM v WHERE d.id = ANY(p_ids) AND d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'\n",
+    "FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'\n"],
+  ['v.response, upd.id IS NULL\n    FROM v LEFT JOIN upd ON upd.id = v.id WHERE v.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(p_ids)) ORDER BY v.ord',
+    'v.response, v.id <> ALL(ARRAY(SELECT upd.id FROM upd))\n    FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id) ORDER BY v.ord'],
+]);
+
+const SETTLE_FREE_AND_CLAIM = replaced(functionIn(FREE_FUNCTIONS_MIGRATION, 'settle_free_and_claim'), [
+  asReplacement('settle_free_and_claim'),
+  ['SET enable_seqscan = off AS $fn$', 'SET enable_seqscan = off SET enable_sort = off SET jit = off AS $fn$'],
+  ["FROM v WHERE d.id = ANY(p_ids) AND d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering' AND d.lane IS NULL",
+    "FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering' AND d.lane IS NULL"],
+  ['v.response, upd.id IS NULL\n      FROM v LEFT JOIN upd ON upd.id = v.id\n      WHERE v.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(p_ids) AND d.lane IS NULL) ORDER BY v.ord',
+    'v.response, v.id <> ALL(ARRAY(SELECT upd.id FROM upd))\n      FROM v\n      WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id AND d.lane IS NULL) ORDER BY v.ord'],
+]);
+
+export const LINEAR_JOINS_MIGRATION = [CLAIM_LANES, CLAIM_LANES_FROM, SETTLE_AND_CLAIM_MANY, SETTLE_FREE_AND_CLAIM].join('\n\n');
