@@ -5,7 +5,8 @@
  * for a few rows, PostgreSQL then read the rows through the ANY and, for each, scanned the whole
  * batch for its outcome: a batch of n compared n × n pairs, twice (the update and the attempts).
  * At 100 outcomes the settlement statement took 4.6 ms, of which most was those 20,000 pairs;
- * the claim's lane updates did the same with its verdicts.
+ * the claim's lane updates did the same with its verdicts, and its lease of the heads matched
+ * every head against the array of all of them once per head.
  *
  * The rows are now reached from the batch: each outcome (or verdict) looks its row up by key,
  * once. Whether a settled delivery was fenced is read from the array of ids the update settled,
@@ -37,7 +38,7 @@ function replaced(sql: string, edits: ReadonlyArray<readonly [string, string]>):
 
 const asReplacement = (name: string): readonly [string, string] => [`CREATE FUNCTION ${name}(`, `CREATE OR REPLACE FUNCTION ${name}(`];
 
-/** The lane updates of a claim: each verdict reaches its lane by key. */
+/** The lane and head updates of a claim: each verdict reaches its lane, each head its row, by key. */
 const LANE_VERDICT_EDITS = [
   ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')",
     "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')"],
@@ -45,6 +46,7 @@ const LANE_VERDICT_EDITS = [
     "DELETE FROM lanes l USING verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict = 'empty'"],
   ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'lease'",
     "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict = 'lease'"],
+  ['WHERE d.id = ANY(ARRAY(SELECT h.id FROM h)) AND d.id = h.id', 'WHERE d.id = h.id'],
 ] as const;
 
 const CLAIM_SETTINGS = [
