@@ -6,7 +6,9 @@
  * batch for its outcome: a batch of n compared n × n pairs, twice (the update and the attempts).
  * At 100 outcomes the settlement statement took 4.6 ms, of which most was those 20,000 pairs;
  * the claim's lane updates did the same with its verdicts, and its lease of the heads matched
- * every head against the array of all of them once per head.
+ * every head against the array of all of them once per head. Alike, a message looked up for one
+ * row per lane (the creation time of a batch's head, the id of the last delivered) was looked up
+ * for every row of the batch, and all but one thrown away.
  *
  * The rows are now reached from the batch: each outcome (or verdict) looks its row up by key,
  * once. Whether a settled delivery was fenced is read from the array of ids the update settled,
@@ -38,7 +40,10 @@ function replaced(sql: string, edits: ReadonlyArray<readonly [string, string]>):
 
 const asReplacement = (name: string): readonly [string, string] => [`CREATE FUNCTION ${name}(`, `CREATE OR REPLACE FUNCTION ${name}(`];
 
-/** The lane and head updates of a claim: each verdict reaches its lane, each head its row, by key. */
+/**
+ * The lane and head updates of a claim: each verdict reaches its lane, each head its row, by key;
+ * and a lane's head message is looked up once, not once per row of its batch.
+ */
 const LANE_VERDICT_EDITS = [
   ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')",
     "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')"],
@@ -47,6 +52,12 @@ const LANE_VERDICT_EDITS = [
   ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict = 'lease'",
     "FROM verdict v WHERE l.target_id = p_target AND l.lane = v.lane AND v.verdict = 'lease'"],
   ['WHERE d.id = ANY(ARRAY(SELECT h.id FROM h)) AND d.id = h.id', 'WHERE d.id = h.id'],
+  [`    SELECT DISTINCT ON (h.lane) h.lane, h.available_at, h.attempts, (SELECT m.created_at FROM messages m WHERE m.pk = h.message_pk) AS created_at,
+      count(*) OVER (PARTITION BY h.lane) AS n
+    FROM h ORDER BY h.lane, h.position`,
+  `    SELECT f.lane, f.available_at, f.attempts, (SELECT m.created_at FROM messages m WHERE m.pk = f.message_pk) AS created_at, f.n
+    FROM (SELECT DISTINCT ON (h.lane) h.lane, h.available_at, h.attempts, h.message_pk, count(*) OVER (PARTITION BY h.lane) AS n
+      FROM h ORDER BY h.lane, h.position) f`],
 ] as const;
 
 const CLAIM_SETTINGS = [
@@ -67,6 +78,15 @@ const SETTLE_AND_CLAIM_MANY = replaced(functionIn(LANE_HEAD_FLOOR_MIGRATION, 'se
     "FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'\n"],
   ['v.response, upd.id IS NULL\n    FROM v LEFT JOIN upd ON upd.id = v.id WHERE v.id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY(p_ids)) ORDER BY v.ord',
     'v.response, v.id <> ALL(ARRAY(SELECT upd.id FROM upd))\n    FROM v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id) ORDER BY v.ord'],
+  [`    SELECT upd.target_id, upd.lane, count(*), (array_agg((SELECT m.id FROM messages m WHERE m.pk = upd.message_pk) ORDER BY upd.position DESC))[1]
+    FROM upd
+    WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
+    GROUP BY upd.target_id, upd.lane`,
+  `    SELECT g.target_id, g.lane, g.n, (SELECT m.id FROM messages m WHERE m.pk = g.last_pk)
+    FROM (SELECT upd.target_id, upd.lane, count(*) AS n, (array_agg(upd.message_pk ORDER BY upd.position DESC))[1] AS last_pk
+      FROM upd
+      WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
+      GROUP BY upd.target_id, upd.lane) g`],
 ]);
 
 const SETTLE_FREE_AND_CLAIM = replaced(functionIn(FREE_FUNCTIONS_MIGRATION, 'settle_free_and_claim'), [
