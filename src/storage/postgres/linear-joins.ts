@@ -8,7 +8,7 @@
  * the claim's lane updates did the same with its verdicts, and its lease of the heads matched
  * every head against the array of all of them once per head. Alike, a message looked up for one
  * row per lane (the creation time of a batch's head, the id of the last delivered) was looked up
- * for every row of the batch, and all but one thrown away.
+ * for every row of the batch, and all but one thrown away, and so was the lane's cursor.
  *
  * The rows are now reached from the batch: each outcome (or verdict) looks its row up by key,
  * once. Whether a settled delivery was fenced is read from the array of ids the update settled,
@@ -42,7 +42,7 @@ const asReplacement = (name: string): readonly [string, string] => [`CREATE FUNC
 
 /**
  * The lane and head updates of a claim: each verdict reaches its lane, each head its row, by key;
- * and a lane's head message is looked up once, not once per row of its batch.
+ * and a lane's head message and its cursor are looked up once, not once per row of its batch.
  */
 const LANE_VERDICT_EDITS = [
   ["FROM verdict v WHERE l.target_id = p_target AND l.lane = ANY(v_lanes) AND l.lane = v.lane AND v.verdict IN ('wait', 'fill')",
@@ -58,6 +58,23 @@ const LANE_VERDICT_EDITS = [
   `    SELECT f.lane, f.available_at, f.attempts, (SELECT m.created_at FROM messages m WHERE m.pk = f.message_pk) AS created_at, f.n
     FROM (SELECT DISTINCT ON (h.lane) h.lane, h.available_at, h.attempts, h.message_pk, count(*) OVER (PARTITION BY h.lane) AS n
       FROM h ORDER BY h.lane, h.position) f`],
+  [`      CASE WHEN f.available_at > p_now THEN f.available_at ELSE f.created_at + p_max_wait END AS until
+    FROM unnest(v_lanes) AS v(lane) LEFT JOIN heads f ON f.lane = v.lane`,
+  `      CASE WHEN f.available_at > p_now THEN f.available_at ELSE f.created_at + p_max_wait END AS until,
+      cur.delivered AS cur_delivered, cur.last_id AS cur_last_id
+    FROM unnest(v_lanes) AS v(lane) LEFT JOIN heads f ON f.lane = v.lane
+    LEFT JOIN LATERAL (SELECT lc.delivered, lc.last_id FROM lane_cursors lc WHERE lc.target_id = p_target AND lc.lane = v.lane OFFSET 0) cur ON true`],
+  ['RETURNING d.id, d.epoch, d.attempts, d.message_pk, h.lane, h.ord, h.position, h.status AS was',
+    'RETURNING d.id, d.epoch, d.attempts, d.message_pk, h.lane, h.ord, h.position, h.status AS was, v.cur_delivered, v.cur_last_id'],
+  [`    m.priority, m.expires_at, lc.delivered, lc.last_id
+  FROM upd u
+  CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.pk = u.message_pk OFFSET 0) m
+  LEFT JOIN LATERAL (SELECT * FROM lane_cursors lc WHERE lc.target_id = p_target AND lc.lane = u.lane OFFSET 0) lc ON true
+`,
+  `    m.priority, m.expires_at, u.cur_delivered, u.cur_last_id
+  FROM upd u
+  CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.pk = u.message_pk OFFSET 0) m
+`],
 ] as const;
 
 const CLAIM_SETTINGS = [
