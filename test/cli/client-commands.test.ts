@@ -4,14 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { post, startOffload, testReceiver, get } from '../support/offload.js';
 import { isOneLineError, runCli } from '../support/cli.js';
 import { testDir } from '../support/temp.js';
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { until } from '../support/until.js';
 
 /** An Offload whose endpoint refuses everything with a 400: dead letters and a parked key at once. */
 async function refusingOffload() {
@@ -30,7 +23,7 @@ async function refusingOffload() {
     const dead = await get(offload.url, '/v1/queues/smses/deadletters');
     const parked = await get(offload.url, '/v1/queues/tenants/parked');
     return dead.body.items.length === 1 && parked.body.items.length === 1;
-  });
+  }, 20_000);
   return offload;
 }
 
@@ -148,7 +141,7 @@ describe('offload init and check', () => {
       queues: { exports: { preset: 'ancillary', endpoint: 'api', path: '/exports', asyncTimeout: '1h' } },
     });
     expect((await post(offload.url, '/v1/queues/exports/messages', { id: 'export-1', data: {} })).status).toBe(202);
-    await until('the deferred call', async () => (await get(offload.url, '/v1/messages/export-1')).body.deliveries[0].status === 'delivering' && receiver.records().length === 1);
+    await until('the deferred call', async () => (await get(offload.url, '/v1/messages/export-1')).body.deliveries[0].status === 'delivering' && receiver.records().length === 1, 20_000);
     const token = receiver.records()[0]!.headers['offload-completion-token'] as string;
     const env = { OFFLOAD_URL: offload.url };
     const done = await runCli(['complete', token], { env });

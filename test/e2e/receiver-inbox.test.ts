@@ -7,6 +7,7 @@ import { FRAMEWORKS, mountReceivers, type Framework } from '../support/framework
 import { get, post, startOffload } from '../support/offload.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { testDir } from '../support/temp.js';
+import { until } from '../support/until.js';
 
 const SECRET = 'whsec_' + Buffer.from('inbox-end-to-end-secret-0000000').toString('base64');
 
@@ -57,10 +58,6 @@ function counted(receiver: Receiver, arrivals: Map<string, number>): Receiver {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  await expect.poll(condition, { timeout: timeoutMs, interval: 20, message: what }).toBe(true);
-}
-
 const pgUp = await postgresAvailable();
 const cases: Array<{ framework: Framework; db: 'SQLite' | 'PostgreSQL'; offloadOnPostgres: boolean }> = [
   ...FRAMEWORKS.map((framework) => ({ framework, db: 'SQLite' as const, offloadOnPostgres: false })),
@@ -82,9 +79,9 @@ describe.each(cases)('inbox on $db behind $framework (Offload on PostgreSQL: $of
       // The write above is rolled back: the receiver failed before committing.
       if (mode === 'crash' && ctx.attempt === 1) throw new Error('receiver crashed mid-handler');
       // Still working when Offload gives up on the call and tries again; the retry waits on the inbox.
-      if (mode === 'slow' && ctx.attempt === 1) await until(() => (arrivals.get(event.id) ?? 0) >= 2, 'the retry arrives');
+      if (mode === 'slow' && ctx.attempt === 1) await until('the retry arrives', () => (arrivals.get(event.id) ?? 0) >= 2, 15_000);
       // The only attempt times out, the message is dead-lettered, and only then the work commits.
-      if (mode === 'late') await until(async () => (await messageStatus(event.id)) === 'deadlettered', 'dead-lettered');
+      if (mode === 'late') await until('dead-lettered', async () => (await messageStatus(event.id)) === 'deadlettered', 15_000);
     };
     const receiver = counted(createReceiver({ secrets: SECRET, handlers: { '*': handle }, inbox: app.inbox, onError: () => {} }), arrivals);
     const mounted = await mountReceivers(framework, { '/work': receiver });
@@ -104,8 +101,8 @@ describe.each(cases)('inbox on $db behind $framework (Offload on PostgreSQL: $of
     await send('work', 'crash-1', 'crash');
     await send('work', 'slow-1', 'slow');
     await send('once', 'late-1', 'late');
-    for (const id of ['ok-1', 'crash-1', 'slow-1']) await until(async () => (await messageStatus(id)) === 'delivered', `${id} delivered`);
-    await until(async () => (await messageStatus('late-1')) === 'deadlettered', 'late-1 dead-lettered');
+    for (const id of ['ok-1', 'crash-1', 'slow-1']) await until(`${id} delivered`, async () => (await messageStatus(id)) === 'delivered', 15_000);
+    await until('late-1 dead-lettered', async () => (await messageStatus('late-1')) === 'deadlettered', 15_000);
 
     const slow = (await get(offload.url, '/v1/messages/slow-1')).body.deliveries[0].history as Array<{ statusCode: number | null; error: string | null; response: string | null }>;
     expect(slow[0]).toMatchObject({ statusCode: null, error: 'timeout' });
@@ -113,9 +110,9 @@ describe.each(cases)('inbox on $db behind $framework (Offload on PostgreSQL: $of
     expect(slow.at(-1)!.response).toMatch(/"duplicate":true/);
 
     // The late work has committed by now (it waited for the dead letter); a redrive is a duplicate.
-    await until(async () => (await app.effects()).includes('late-1'), 'late-1 committed');
+    await until('late-1 committed', async () => (await app.effects()).includes('late-1'), 15_000);
     expect((await post(offload.url, '/v1/queues/once/deadletters/redrive', {})).body).toEqual({ redriven: 1 });
-    await until(async () => (await messageStatus('late-1')) === 'delivered', 'late-1 delivered after the redrive');
+    await until('late-1 delivered after the redrive', async () => (await messageStatus('late-1')) === 'delivered', 15_000);
 
     expect(await app.effects()).toEqual(['crash-1', 'late-1', 'ok-1', 'slow-1']);
     // ok 1, crash 2 (the first rolled back), slow 1 (its retry never ran the handler), late 1.

@@ -9,6 +9,7 @@ import { createOffload, type Offload } from '../../src/offload.js';
 import { runProducer } from '../../examples/producer.js';
 import { createExampleReceiver, type ExampleReceiver, type ReceiverStats } from '../../examples/receiver.js';
 import { tempDir } from '../support/temp.js';
+import { until } from '../support/until.js';
 
 const examplePath = fileURLToPath(new URL('../../examples/offload.yaml', import.meta.url));
 
@@ -19,14 +20,6 @@ function exampleConfig(receiverUrl: string, dbPath: string) {
   raw.storage.sqlite.path = dbPath;
   raw.endpoints.ancillary.url = receiverUrl;
   return buildConfig(raw, { source: examplePath, env: {} });
-}
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const silent = () => undefined;
@@ -55,7 +48,7 @@ describe('npm start example, end to end on SQLite', () => {
       const s = stats();
       return s.audits.stored === 8 && s.usages.forwarded === 8 && s.emails.sent === 4 && s.smses.sent === 3 && s.smses.rejected === 1
         && s.provisionings.tenantsReady === 3 && s.provisionings.refused === 1 && s.readModels.events === 8 && s.billing.events === 8;
-    });
+    }, 20_000);
 
     const deadLetters = (await (await fetch(`${offload.url}/v1/queues/smses/deadletters`)).json()) as { items: Array<{ id: string; lastError: string }> };
     expect(deadLetters.items.map((d) => d.id)).toEqual(['run-sms-4']);
@@ -64,7 +57,7 @@ describe('npm start example, end to end on SQLite', () => {
 
     // The operator's retry un-parks the tenant: seed, then notify, in order.
     expect((await fetch(`${offload.url}/v1/queues/tenant-provisionings/parked/tenant-run-03/retry`, { method: 'POST' })).status).toBe(200);
-    await until('the parked tenant to finish', () => stats().provisionings.tenantsReady === 4);
+    await until('the parked tenant to finish', () => stats().provisionings.tenantsReady === 4, 20_000);
 
     const s = stats();
     expect(s.readModels.lastSequence).toBe(8);

@@ -7,6 +7,7 @@ import { createPostgresStore, type PostgresStore } from '../../src/storage/postg
 import { MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
 import { usePostgresCluster } from '../support/postgres-cluster.js';
+import { until } from '../support/until.js';
 
 const available = await postgresAvailable();
 
@@ -134,7 +135,7 @@ describe.skipIf(!available)('PostgreSQL with several instances', () => {
     const woken: string[][] = [];
     const stop = stores[1]!.onWake((targets) => woken.push(targets));
     cleanups.push(async () => stop());
-    await until(async () => {
+    await until('the other instance waking', async () => {
       await stores[0]!.send('t', [msg(`e${woken.length}-${randomBytes(3).toString('hex')}`)]);
       return woken.length > 0;
     });
@@ -167,20 +168,20 @@ describe.skipIf(!available)('PostgreSQL outages', () => {
       await store.declare(CHANNELS);
       // The listening connection is up once it hears a notification from elsewhere (a send
       // of the store's own wakes it at commit, whether or not it listens yet).
-      await until(async () => {
+      await until('the listener hearing a notification', async () => {
         await admin.query('SELECT pg_notify($1, $2)', [`offload_${schema}`, 'q']);
         return woken.length > 0;
       });
       woken.length = 0;
       const terminated = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [application]);
       expect(terminated.rowCount).toBeGreaterThan(1);
-      await until(async () => {
+      await until('the pool answering again', async () => {
         const error = await store.ping().then(() => null, (e: unknown) => e);
         if (error) expect(error).toMatchObject({ code: 'store_unavailable' });
         return error === null;
       });
       // Notifications sent while the listener was away are lost: after reconnecting it wakes every target.
-      await until(async () => woken.some((targets) => targets.includes('q') && targets.includes('t/a')));
+      await until('every target woken after the reconnect', async () => woken.some((targets) => targets.includes('q') && targets.includes('t/a')));
       expect(await store.send('q', [msg('after')])).toMatchObject([{ id: 'after', duplicate: false }]);
     } finally {
       stop();
@@ -192,10 +193,3 @@ describe.skipIf(!available)('PostgreSQL outages', () => {
   });
 });
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

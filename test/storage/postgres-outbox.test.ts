@@ -5,6 +5,7 @@ import type { NewMessage } from '../../src/domain/message.js';
 import type { Claim } from '../../src/storage/port.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
+import { until } from '../support/until.js';
 
 const available = await postgresAvailable();
 
@@ -197,7 +198,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       } finally {
         client.release();
       }
-      await until(() => woken.length > 0);
+      await until('a wake-up', () => woken.length > 0);
       expect(woken).toEqual([['t/a', 't/b']]);
     } finally {
       stop();
@@ -222,7 +223,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       } finally {
         client.release();
       }
-      await until(() => woken.length > 1);
+      await until('a second wake-up', () => woken.length > 1);
       expect(woken).toEqual([['q'], ['t/a', 't/b']]);
     } finally {
       stop();
@@ -230,10 +231,3 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
   });
 });
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

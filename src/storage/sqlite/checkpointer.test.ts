@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCheckpointer, type Checkpointer } from './checkpointer.js';
+import { until } from '../../../test/support/until.js';
 
 const dirs: string[] = [];
 const open: Array<{ db: Database.Database; checkpointer: Checkpointer }> = [];
@@ -32,13 +33,6 @@ function write(db: Database.Database, count: number) {
   for (let i = 0; i < count; i++) insert.run('x'.repeat(4000));
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; !condition(); i++) {
-    if (i === 500) throw new Error(`${what}: not within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const autocheckpoint = (db: Database.Database) => db.pragma('wal_autocheckpoint', { simple: true }) as number;
 
 describe('WAL checkpoints in a worker thread', () => {
@@ -49,10 +43,10 @@ describe('WAL checkpoints in a worker thread', () => {
     expect(autocheckpoint(db)).toBe(1000);
     const before = statSync(path).size;
     write(db, 100);
-    await until(() => autocheckpoint(db) === 100_000, 'the worker starting');
+    await until('the worker starting', () => autocheckpoint(db) === 100_000);
     // 100 rows of 4 KB: the database file grows only through a checkpoint, and the store's own
     // connection no longer checkpoints below 100,000 pages.
-    await until(() => statSync(path).size >= before + 100 * 4000, 'the rows reaching the database file');
+    await until('the rows reaching the database file', () => statSync(path).size >= before + 100 * 4000);
     const rows = new Database(path, { readonly: true });
     try {
       expect(rows.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 100 });
@@ -66,7 +60,7 @@ describe('WAL checkpoints in a worker thread', () => {
     const checkpointer = createCheckpointer(db, path, { startAtPages: 64, watchMs: 10, intervalMs: 20, restartPages: 512, backstopPages: 100_000 });
     open.push({ db, checkpointer });
     write(db, 100);
-    await until(() => autocheckpoint(db) === 100_000, 'the worker starting');
+    await until('the worker starting', () => autocheckpoint(db) === 100_000);
     const walSize = () => statSync(`${path}-wal`).size;
     // 80 MB of rows in rounds of 4 MB, the next round starting as soon as the last one began to
     // reach the database file. Without the RESTART checkpoints the log would hold all 20 rounds.
@@ -76,7 +70,7 @@ describe('WAL checkpoints in a worker thread', () => {
     for (let i = 1; i < 20; i++) {
       const size = statSync(path).size;
       write(db, 1000);
-      await until(() => statSync(path).size > size, `round ${i} reaching the database file`);
+      await until(`round ${i} reaching the database file`, () => statSync(path).size > size);
     }
     expect(walSize()).toBeLessThan(before + 6 * round);
   });
