@@ -18,7 +18,8 @@ const available = await postgresAvailable();
  * counts the rows every scan of `lanes` and `deliveries` read (auto_explain with ANALYZE, nested
  * statements included). No plan may be compiled by JIT: that costs a few hundred milliseconds per
  * call. Nor may a batch of settlements or claims be joined to its rows pair by pair (n × n). The fifo
- * case also takes single steps (one answer, one lane claimed), which take a path of their own.
+ * case also takes single steps (one answer, one lane claimed), which take a path of their own, and
+ * settles retries, alone and mixed with delivered answers, as a failing endpoint makes it do.
  */
 
 const KEYS = 2_000;
@@ -133,6 +134,16 @@ describe.skipIf(!available).each([
       expect(step.claims).toHaveLength(LIMIT);
       await store.settle(delivered(step.claims, clock.now()));
     }
+    // Answers that keep their lanes' heads (retries of a failing endpoint) settle in a call of their
+    // own; a batch mixing them with delivered answers takes the general settlement.
+    const retry = (d: { deliveryId: number; epoch: number; attempt: number }): Settlement => ({
+      deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'retry', availableAt: clock.now(), reason: 'HTTP 503' }, result: null,
+      attempt: { attempt: d.attempt, startedAt: clock.now(), durationMs: 3, statusCode: 503, error: null, response: null },
+    });
+    const failing = (await store.claim(request)).flatMap((c) => c.deliveries);
+    expect(await store.settle(failing.map(retry))).toEqual(Array(LIMIT).fill('ok'));
+    const [first, ...rest] = delivered(await store.claim(request), clock.now());
+    expect(await store.settle([retry({ ...first!, attempt: first!.attempt.attempt }), ...rest])).toEqual(Array(LIMIT).fill('ok'));
     // One answer and its next claim: the one-delivery path, which also checks no other lane is due.
     const one = { ...request, limit: 1 };
     for (let i = 0; i < 3; i++) {

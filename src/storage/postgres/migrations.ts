@@ -8,6 +8,7 @@ import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 import { SINGLE_SETTLE_MIGRATION } from './lane-functions-single.js';
 import { LINEAR_JOINS_MIGRATION } from './linear-joins.js';
+import { HOLDING_FUNCTIONS_MIGRATION } from './holding-functions.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -348,6 +349,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 22,
     name: 'settlements and lane claims reach each row by key once, not once per row of the batch',
     sql: LINEAR_JOINS_MIGRATION,
+  },
+  {
+    version: 23,
+    name: 'the settlements of failing calls and of mixed batches as functions planned for key access',
+    sql: HOLDING_FUNCTIONS_MIGRATION,
   },
 ];
 

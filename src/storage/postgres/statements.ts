@@ -114,32 +114,8 @@ export function hotStatements(schema: string) {
      * Settle step 2: every outcome of the batch in one statement, fenced by epoch, with its attempt
      * record (a fenced attempt's too, marked: the call did happen). $1..$6 delivery changes, $7..$12 attempt records, $13 now.
      */
-    settleDeliveries: st('settle', (s) => `WITH v AS (
-        SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[],
-          $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[]) WITH ORDINALITY
-          AS v(id, epoch, status, available_at, reason, result, attempt, started_at, duration_ms, status_code, error, response, ord)
-      ), upd AS (
-        UPDATE ${s}.deliveries d SET status = v.status, available_at = v.available_at, lease_owner = NULL, last_error = v.reason,
-          result = CASE WHEN v.status = 'delivered' THEN v.result ELSE d.result END, updated_at = $13
-        FROM v WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
-        RETURNING d.id, d.target_id, d.lane, d.position, d.message_pk, d.status
-      ), att AS (
-        INSERT INTO ${s}.attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
-        SELECT v.id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error, v.response, upd.id IS NULL
-        FROM v LEFT JOIN upd ON upd.id = v.id WHERE EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.id = v.id) ORDER BY v.ord
-      ), cursors AS (
-        INSERT INTO ${s}.lane_cursors (target_id, lane, delivered, last_id)
-        SELECT upd.target_id, upd.lane, count(*), (array_agg(m.id ORDER BY upd.position DESC))[1]
-        FROM upd JOIN ${s}.messages m ON m.pk = upd.message_pk
-        WHERE upd.lane IS NOT NULL AND upd.status = 'delivered'
-        GROUP BY upd.target_id, upd.lane
-        ON CONFLICT (target_id, lane) DO UPDATE SET delivered = ${s}.lane_cursors.delivered + excluded.delivered, last_id = excluded.last_id
-      ), cnt AS (
-        ${countInto(s, `SELECT upd.target_id, -(v.status IN ('delivered', 'deadlettered'))::int, -1, (v.status = 'delivered')::int,
-          (v.status = 'deadlettered')::int, 0, CASE WHEN v.status = 'delivered' THEN upd.position ELSE 0 END
-          FROM upd JOIN v ON v.id = upd.id`)}
-      )
-      SELECT id, target_id, lane, position FROM upd`),
+    settleDeliveries: st('settle', (s) => `SELECT * FROM ${s}.settle_deliveries($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[],
+      $6::text[], $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[], $13::bigint)`),
 
     /**
      * Outcomes of an unordered target's deliveries and the claim of the slots they free, in one
@@ -160,14 +136,8 @@ export function hotStatements(schema: string) {
       ) h`),
 
     /** Settle step 4: drop emptied lanes ($1/$2), set the others active or blocked ($3..$7). $8 now. */
-    applyLanes: st('apply_lanes', (s) => `WITH gone AS (
-        DELETE FROM ${s}.lanes l USING unnest($1::bigint[], $2::text[]) AS g(target_id, lane)
-        WHERE l.target_id = g.target_id AND l.lane = g.lane
-      )
-      UPDATE ${s}.lanes l SET state = v.state, ready_at = v.ready_at, leased_until = NULL, reason = v.reason,
-        since = CASE WHEN v.state = 'active' THEN NULL ELSE COALESCE(l.since, $8) END
-      FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) AS v(target_id, lane, state, ready_at, reason)
-      WHERE l.target_id = v.target_id AND l.lane = v.lane`),
+    applyLanes: st('apply_lanes', (s) => `SELECT ${s}.apply_lanes($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+      $7::text[], $8::bigint)`),
 
     /**
      * Extends current leases (and their lanes' guard). It never waits for a lock: a delivery row
