@@ -111,8 +111,9 @@ export function hotStatements(schema: string) {
       CROSS JOIN LATERAL (SELECT l.target_id, l.lane, l.state FROM ${s}.lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE) l`),
 
     /**
-     * Settle step 2: every outcome of the batch in one statement, fenced by epoch, with its attempt
-     * record (a fenced attempt's too, marked: the call did happen). $1..$6 delivery changes, $7..$12 attempt records, $13 now.
+     * Settle step 2: every outcome of the batch in one call of settle_deliveries (migration 23), fenced
+     * by epoch, with its attempt record (a fenced attempt's too, marked: the call did happen).
+     * $1..$6 delivery changes, $7..$12 attempt records, $13 now.
      */
     settleDeliveries: st('settle', (s) => `SELECT * FROM ${s}.settle_deliveries($1::bigint[], $2::int[], $3::text[], $4::bigint[], $5::text[],
       $6::text[], $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[], $13::bigint)`),
@@ -135,7 +136,7 @@ export function hotStatements(schema: string) {
         WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
       ) h`),
 
-    /** Settle step 4: drop emptied lanes ($1/$2), set the others active or blocked ($3..$7). $8 now. */
+    /** Settle step 4, one call of apply_lanes (migration 23): drop emptied lanes ($1/$2), set the others active or blocked ($3..$7). $8 now. */
     applyLanes: st('apply_lanes', (s) => `SELECT ${s}.apply_lanes($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[],
       $7::text[], $8::bigint)`),
 
