@@ -5,6 +5,7 @@ import { get, post } from '../support/offload.js';
 import { spawnOffload, writeConfig } from '../support/process.js';
 import { join } from 'node:path';
 import { tempDir } from '../support/temp.js';
+import { until } from '../support/until.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const pgAvailable = await postgresAvailable();
@@ -95,8 +96,14 @@ describe('endpoint rate limits', () => {
     await sendAll([offload], counts);
     await r.waitFor((rr) => rr.records().length >= 240 && rr.inFlight().length === 0, { timeoutMs: 30_000 });
     checkDelivery(r, counts, rateLimit);
-    const { body } = await get(offload.url, '/v1/endpoints');
-    expect(body.items[0]).toMatchObject({ name: 'partner', rateLimit, currentRate: 40, inFlight: 0, channels: ['mail', 'accounts', 'orders/ledger'] });
+    // The receiver has answered every call; Offload counts a call in flight until it has read the
+    // answer and settled the delivery, which can take a moment longer.
+    let endpoint: Record<string, unknown> = {};
+    await until('the endpoint to show no call in flight', async () => {
+      endpoint = (await get(offload.url, '/v1/endpoints')).body.items[0];
+      return endpoint.inFlight === 0;
+    });
+    expect(endpoint).toMatchObject({ name: 'partner', rateLimit, currentRate: 40, inFlight: 0, channels: ['mail', 'accounts', 'orders/ledger'] });
   });
 
   it.skipIf(!pgAvailable)('shares one limit among instances on one PostgreSQL database', { timeout: 90_000 }, async () => {
