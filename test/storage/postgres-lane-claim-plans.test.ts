@@ -19,7 +19,8 @@ const available = await postgresAvailable();
  * statements included). No plan may be compiled by JIT: that costs a few hundred milliseconds per
  * call. Nor may a batch of settlements or claims be joined to its rows pair by pair (n × n). The fifo
  * case also takes single steps (one answer, one lane claimed), which take a path of their own, and
- * settles retries, alone and mixed with delivered answers, as a failing endpoint makes it do.
+ * settles retries, alone and mixed with delivered answers, as a failing endpoint makes it do; and
+ * both cases renew leases and give them back, as running calls and a shutdown do.
  */
 
 const KEYS = 2_000;
@@ -151,6 +152,12 @@ describe.skipIf(!available).each([
       expect(step.claims).toHaveLength(1);
       await store.settle(delivered(step.claims, clock.now()));
     }
+    // Leases renewed while calls run, and given back untried at shutdown.
+    const held = (await store.claim(request)).flatMap((c) => c.deliveries).map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
+    expect(held).toHaveLength(LIMIT);
+    expect(await store.renew(held, 30_000)).toEqual([]);
+    await store.release(held);
+    expect(await store.claim(request)).toHaveLength(LIMIT);
     expect(wideScans(plans, 'lanes', 10 * LIMIT)).toEqual([]);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
@@ -167,6 +174,11 @@ describe.skipIf(!available).each([
       expect(ahead.claims).toHaveLength(LIMIT);
       await store.settle(delivered([...step.claims, ...ahead.claims], clock.now()));
     }
+    const held = (await store.claim(request)).flatMap((c) => c.deliveries).map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
+    expect(held).toHaveLength(LIMIT);
+    expect(await store.renew(held, 30_000)).toEqual([]);
+    await store.release(held);
+    expect(await store.claim(request)).toHaveLength(LIMIT);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
   }, 120_000);

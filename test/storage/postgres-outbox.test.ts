@@ -166,6 +166,26 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     expect(ids(await claim('t/a'))).toEqual(['e2']);
   });
 
+  it('a renewal skips a delivery row someone else has locked, neither waiting nor reporting it lost, and reports a stale lease', async () => {
+    const lease = 30_000;
+    await store.send('q', [msg('m1'), msg('m2'), msg('m3')]);
+    const held = (await claim('q')).flatMap((c) => c.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch })));
+    expect(held).toHaveLength(3);
+    const [locked, stale, current] = held as [typeof held[0], typeof held[0], typeof held[0]];
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      // As a settlement or a takeover holds it: the row stays locked until ROLLBACK.
+      await client.query(`SELECT 1 FROM "${schema}".deliveries WHERE id = $1 FOR UPDATE`, [locked.deliveryId]);
+      expect(await store.renew([locked, { ...stale, epoch: stale.epoch - 1 }, current], lease)).toEqual([stale.deliveryId]);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    // Unlocked, the same lease renews; the stale one stays lost.
+    expect(await store.renew([locked, { ...stale, epoch: stale.epoch - 1 }], lease)).toEqual([stale.deliveryId]);
+  });
+
   /** Resolves once the store's LISTEN connection hears commits: an outbox send has woken `woken`'s listener. */
   async function listening(woken: string[][]): Promise<void> {
     for (let i = 0; woken.length === 0; i++) {

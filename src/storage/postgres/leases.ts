@@ -95,14 +95,12 @@ async function lockLanes(db: Db, sql: HotStatements, ids: readonly number[]): Pr
 }
 
 /**
- * One statement that never waits for a lock (statements.ts, renew). A lease whose row someone
+ * One call that never waits for a lock (statements.ts, renew). A lease whose row someone
  * else holds right now is neither renewed nor reported lost: the next renewal decides.
  */
 export async function renewLeases(db: pg.Pool, sql: HotStatements, leases: readonly LeaseRef[], leaseMs: number, now: number): Promise<number[]> {
-  const rows = await run<{ id: number; locked: boolean; renewed: boolean }>(
-    db, sql.renew, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now + leaseMs, now], true,
-  );
-  return rows.filter((r) => r.locked && !r.renewed).map((r) => r.id);
+  const rows = await run<{ lost: number }>(db, sql.renew, [leases.map((l) => l.deliveryId), leases.map((l) => l.epoch), now + leaseMs, now], true);
+  return rows.map((r) => r.lost);
 }
 
 export async function releaseLeases(db: Db, sql: HotStatements, leases: readonly LeaseRef[], now: number): Promise<void> {

@@ -9,6 +9,7 @@ import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 import { SINGLE_SETTLE_MIGRATION } from './lane-functions-single.js';
 import { LINEAR_JOINS_MIGRATION } from './linear-joins.js';
 import { HOLDING_FUNCTIONS_MIGRATION } from './holding-functions.js';
+import { LEASE_FUNCTIONS_MIGRATION } from './lease-functions.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -354,6 +355,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 23,
     name: 'the settlements of failing calls and of mixed batches as functions planned for key access',
     sql: HOLDING_FUNCTIONS_MIGRATION,
+  },
+  {
+    version: 24,
+    name: 'renewals and releases of leases as functions that reach each row by key once',
+    sql: LEASE_FUNCTIONS_MIGRATION,
   },
 ];
 

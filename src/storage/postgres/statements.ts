@@ -141,47 +141,21 @@ export function hotStatements(schema: string) {
       $7::text[], $8::bigint)`),
 
     /**
-     * Extends current leases (and their lanes' guard). It never waits for a lock: a delivery row
-     * locked by someone else is being settled, released or taken over right now, so it is left
-     * for the next renewal; a lane row locked by someone else (a claim, or an application's
-     * outbox transaction appending to the lane) keeps its old `leased_until`, which is only a
-     * hint: claims check the head delivery's own expiry with the row locked (laneHeads).
-     * Runs on its own and commits without waiting for the WAL flush, like a claim.
-     * $1 ids, $2 epochs, $3 new expiry, $4 now. Returns every id with whether it was locked and renewed.
+     * Extends current leases (and their lanes' guard) in one call of renew_leases (migration 24).
+     * It never waits for a lock: a delivery row locked by someone else is being settled, released
+     * or taken over right now, so it is left for the next renewal; a lane row locked by someone
+     * else (a claim, or an application's outbox transaction appending to the lane) keeps its old
+     * `leased_until`, which is only a hint: claims check the head delivery's own expiry with the
+     * row locked (laneHeads). Commits without waiting for the WAL flush, like a claim.
+     * $1 ids, $2 epochs, $3 new expiry, $4 now. Returns the ids whose lease was found lost.
      */
-    renew: st('renew', (s) => `WITH relaxed AS MATERIALIZED (
-        SELECT set_config('synchronous_commit', 'off', true) AS commit
-      ), v AS (
-        SELECT * FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
-      ), held AS (
-        SELECT d.id FROM ${s}.deliveries d WHERE d.id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM relaxed)
-        FOR UPDATE SKIP LOCKED
-      ), r AS (
-        UPDATE ${s}.deliveries d SET available_at = $3, updated_at = $4
-        FROM v JOIN held ON held.id = v.id
-        WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
-        RETURNING d.id, d.target_id, d.lane
-      ), lk AS (
-        SELECT l.target_id, l.lane FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
-        CROSS JOIN LATERAL (SELECT l.target_id, l.lane FROM ${s}.lanes l WHERE l.target_id = x.target_id AND l.lane = x.lane FOR UPDATE SKIP LOCKED) l
-      ), lu AS (
-        UPDATE ${s}.lanes l SET ready_at = $3, leased_until = $3 FROM lk WHERE l.target_id = lk.target_id AND l.lane = lk.lane
-      )
-      SELECT v.id, held.id IS NOT NULL AS locked, r.id IS NOT NULL AS renewed
-      FROM v LEFT JOIN held ON held.id = v.id LEFT JOIN r ON r.id = v.id`),
+    renew: st('renew', (s) => `SELECT lost FROM ${s}.renew_leases($1::bigint[], $2::int[], $3::bigint, $4::bigint)`),
 
-    /** Gives leases back untried: available now, attempt not counted, lane claimable now. $3 now. */
-    release: st('release', (s) => `WITH r AS (
-        UPDATE ${s}.deliveries d SET status = 'ready', attempts = d.attempts - 1, available_at = $3, lease_owner = NULL, updated_at = $3
-        FROM unnest($1::bigint[], $2::int[]) AS v(id, epoch)
-        WHERE d.id = v.id AND d.epoch = v.epoch AND d.status = 'delivering'
-        RETURNING d.target_id, d.lane
-      ), cnt AS (
-        ${countInto(s, `SELECT target_id, 0, -1, 0, 0, 0, 0::bigint FROM r`)}
-      )
-      UPDATE ${s}.lanes l SET ready_at = $3, leased_until = NULL
-      FROM (SELECT DISTINCT target_id, lane FROM r WHERE lane IS NOT NULL) x
-      WHERE l.target_id = x.target_id AND l.lane = x.lane`),
+    /**
+     * Gives leases back untried, in one call of release_leases (migration 24): available now,
+     * attempt not counted, lane claimable now. Their lanes are locked first (lockLanesOf). $3 now.
+     */
+    release: st('release', (s) => `SELECT ${s}.release_leases($1::bigint[], $2::int[], $3::bigint)`),
 
     /** Expired deliveries are not work: the expiry sweep takes them out. $2 now. */
     nextReady: st('next_ready', (s) => `SELECT MIN(available_at) AS at FROM ${s}.deliveries
