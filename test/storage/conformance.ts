@@ -135,6 +135,21 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect(again[0]!.deliveries[0]!.attempt).toBe(1);
     });
 
+    it('ignores the release of a lease taken over: the new holder keeps its lease, its attempt and its lane', async () => {
+      for (const target of ['q', 'f']) {
+        await store.send(target, [msg(`${target}-m1`, { key: target === 'f' ? 'k' : null })]);
+        const first = await claim(target, 10, 1, 'a');
+        clock.advance(LEASE + 1);
+        const second = await claim(target, 10, 1, 'b');
+        expect(second[0]!.deliveries[0]!.attempt).toBe(2);
+        await store.release(first.flatMap((c) => c.deliveries));
+        expect(await claim(target, 10, 1, 'c')).toEqual([]);
+        expect((await store.getMessage(`${target}-m1`))[0]!.deliveries[0]!.status).toBe('delivering');
+        expect(await store.renew(second.flatMap((c) => c.deliveries), LEASE)).toEqual([]);
+        expect(await settle(second)).toEqual(['ok']);
+      }
+    });
+
     it('delays a message until deliverAt', async () => {
       const [sent] = await store.send('q', [msg('m1', { deliverAt: clock.now() + 60_000 })]);
       expect(sent!.status).toBe('scheduled');
