@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { ChannelDeclaration, Claim, Settlement } from '../../src/storage/port.js';
+import type { ChannelDeclaration, Claim, ClaimRequest, Settlement } from '../../src/storage/port.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
@@ -102,6 +102,15 @@ function delivered(claims: readonly Claim[], now: number): Settlement[] {
   }));
 }
 
+/** Leases of `request` renewed while their calls would run, then given back untried and claimable again. */
+async function renewsAndReleases(store: PostgresStore, request: ClaimRequest): Promise<void> {
+  const held = (await store.claim(request)).flatMap((c) => c.deliveries);
+  expect(held).toHaveLength(LIMIT);
+  expect(await store.renew(held, 30_000)).toEqual([]);
+  await store.release(held);
+  expect(await store.claim(request)).toHaveLength(LIMIT);
+}
+
 describe.skipIf(!available).each([
   { tables: 'never analysed', analysedAt: null },
   { tables: 'analysed when they held 3 messages', analysedAt: 3 },
@@ -152,12 +161,7 @@ describe.skipIf(!available).each([
       expect(step.claims).toHaveLength(1);
       await store.settle(delivered(step.claims, clock.now()));
     }
-    // Leases renewed while calls run, and given back untried at shutdown.
-    const held = (await store.claim(request)).flatMap((c) => c.deliveries).map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
-    expect(held).toHaveLength(LIMIT);
-    expect(await store.renew(held, 30_000)).toEqual([]);
-    await store.release(held);
-    expect(await store.claim(request)).toHaveLength(LIMIT);
+    await renewsAndReleases(store, request);
     expect(wideScans(plans, 'lanes', 10 * LIMIT)).toEqual([]);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
@@ -174,11 +178,7 @@ describe.skipIf(!available).each([
       expect(ahead.claims).toHaveLength(LIMIT);
       await store.settle(delivered([...step.claims, ...ahead.claims], clock.now()));
     }
-    const held = (await store.claim(request)).flatMap((c) => c.deliveries).map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
-    expect(held).toHaveLength(LIMIT);
-    expect(await store.renew(held, 30_000)).toEqual([]);
-    await store.release(held);
-    expect(await store.claim(request)).toHaveLength(LIMIT);
+    await renewsAndReleases(store, request);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
   }, 120_000);
