@@ -6,7 +6,10 @@
  * from /proc), of all instances together, and of every PostgreSQL process on this machine: what
  * coordinating more instances costs shows as more CPU per message, not only as the rate.
  *
- *   node --import tsx bench/instances.ts [--messages 20000] [--instances 1,2,3]
+ *   node --import tsx bench/instances.ts [--messages 20000] [--instances 1,2,3] [--workloads queue,fifo] [--profile DIR]
+ *
+ * `--profile DIR` writes a CPU profile of each instance there (`--cpu-prof`; the instances are
+ * stopped with SIGTERM so that they write it), to read with `bench/lib/profile-summary.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,9 +23,18 @@ import { createFreshDatabase, dropDatabase } from './lib/postgres-admin.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_URL = process.env.OFFLOAD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '20000' }, instances: { type: 'string', default: '1,2,3' } } });
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '20000' },
+    instances: { type: 'string', default: '1,2,3' },
+    workloads: { type: 'string', default: 'queue,fifo' },
+    profile: { type: 'string' },
+  },
+});
 const TOTAL = Number(values.messages);
 const COUNTS = values.instances.split(',').map(Number);
+const WORKLOADS = values.workloads.split(',').filter((w): w is 'queue' | 'fifo' => w === 'queue' || w === 'fifo');
+const PROFILE_ARGS = values.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)] : [];
 
 /** The no-op receiver: counts distinct ids per path. Runs in this process; Offload runs in children. */
 function startReceiver(): Promise<{ url: string; seen: Map<string, Set<string>>; close(): void }> {
@@ -48,7 +60,7 @@ function startReceiver(): Promise<{ url: string; seen: Map<string, Set<string>>;
 }
 
 function spawnInstance(configPath: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', configPath, '--port', '0'], {
+  const child = spawn(process.execPath, [...PROFILE_ARGS, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--config', configPath, '--port', '0'], {
     cwd: ROOT,
     env: { ...process.env, OFFLOAD_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -97,6 +109,22 @@ interface DrainResult {
   postgresUs: number;
 }
 
+/** Kills an instance; with --profile, stops it (SIGTERM, SIGKILL after 10 s) so that it writes its profile. */
+function stop(child: ChildProcess): Promise<void> {
+  if (PROFILE_ARGS.length === 0 || child.exitCode !== null) {
+    child.kill('SIGKILL');
+    return Promise.resolve();
+  }
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 async function post(url: string, body: unknown): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
@@ -139,7 +167,7 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
       postgresUs: perMessage(postgresCpu() - postgresBefore),
     };
   } finally {
-    for (const p of procs) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => stop(p.child)));
     await dropDatabase(ADMIN_URL, database);
   }
 }
@@ -149,7 +177,7 @@ const receiver = await startReceiver();
 try {
   console.log('| workload | instances | msg/s | Offload CPU µs per message, all instances (each) | PostgreSQL CPU µs per message |');
   console.log('|---|---|---|---|---|');
-  for (const kind of ['queue', 'fifo'] as const) {
+  for (const kind of WORKLOADS) {
     for (const n of COUNTS) {
       const r = await drain(n, kind, receiver, dir);
       const total = r.perInstanceUs.reduce((a, b) => a + b, 0);
