@@ -7,8 +7,8 @@ export function adminStatements(schema: string) {
   const st = statementFactory(schema);
   const select = (s: string) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
     d.available_at, d.last_error, d.result, d.updated_at, ${MESSAGE_COLUMNS}, l.state AS lane_state,
-    (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
-      WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL))::int AS is_head
+    (d.live AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
+      WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.live))::int AS is_head
     FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
     JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
   const byIds = (s: string) => `message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($4::text[]))`;
@@ -20,7 +20,7 @@ export function adminStatements(schema: string) {
       UPDATE ${s}.deliveries d SET status = 'ready', attempts = 0, available_at = $3, last_error = NULL, updated_at = $3,
         expires_at = CASE WHEN d.expires_at IS NULL THEN NULL ELSE LEAST(${MAX_DATE_MS}, $3 + (SELECT GREATEST(0, m.expires_at - GREATEST(m.created_at, COALESCE(m.deliver_at, 0)))
           FROM ${s}.messages m WHERE m.pk = d.message_pk)) END
-      WHERE target_id = $1 AND status = $2 ${filter} RETURNING lane, message_pk, d.expires_at
+      WHERE target_id = $1 AND final_status = $2 ${filter} RETURNING lane, message_pk, d.expires_at
     ), e AS (
       UPDATE ${s}.messages m SET expires_at = r.expires_at FROM r WHERE m.pk = r.message_pk AND r.expires_at IS NOT NULL
     ), w AS (
@@ -39,7 +39,7 @@ export function adminStatements(schema: string) {
     undelivered: st('a_undelivered', (s) => `SELECT ${MESSAGE_COLUMNS}, mc.name AS channel_name FROM ${s}.messages m JOIN ${s}.channels mc ON mc.id = m.channel_id
       WHERE m.id = $1 AND ($2::bigint IS NULL OR m.channel_id = $2) AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk)`),
     byDeliveryId: st('a_by_delivery', (s) => `${select(s)} WHERE d.id = $1`),
-    finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.status = $2 AND d.available_at IS NULL AND d.id > $3
+    finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.final_status = $2 AND d.id > $3
       ORDER BY d.id LIMIT $4`),
     byMessagePks: st('a_by_msg_pks', (s) => `${select(s)} WHERE d.message_pk = ANY($1::bigint[]) ORDER BY d.id`),
     /** The explorer's search: conditions from message-search.ts, one text per combination of filters. */
@@ -62,7 +62,7 @@ export function adminStatements(schema: string) {
         COALESCE(k.depth, 0) AS depth, COALESCE(k.in_flight, 0) AS in_flight, COALESCE(k.delivered, 0) AS delivered,
         COALESCE(k.deadlettered, 0) AS deadlettered, COALESCE(k.skipped, 0) AS skipped, COALESCE(k.delivered_sequence, 0) AS delivered_sequence,
         (SELECT m.created_at FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
-          WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
+          WHERE d.target_id = c.id AND d.live ORDER BY d.position LIMIT 1) AS oldest,
         (SELECT COUNT(*) FROM ${s}.lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
         (SELECT COUNT(*) FROM ${s}.lanes l WHERE l.target_id = c.id AND l.state = 'stalled') AS stalled
       FROM ${s}.channels c LEFT JOIN (
@@ -76,9 +76,9 @@ export function adminStatements(schema: string) {
     blockedLanes: st('a_blocked_lanes', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes
       WHERE target_id = $1 AND state <> 'active' AND ($2::text IS NULL OR lane > $2) ORDER BY lane LIMIT $3`),
     lane: st('a_lane', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
-    lanePending: st('a_lane_pending', (s) => `SELECT COUNT(*) AS n FROM ${s}.deliveries WHERE target_id = $1 AND lane = $2 AND available_at IS NOT NULL`),
+    lanePending: st('a_lane_pending', (s) => `SELECT COUNT(*) AS n FROM ${s}.deliveries WHERE target_id = $1 AND lane = $2 AND live`),
     laneHead: st('a_lane_head', (s) => `SELECT id, status, available_at FROM ${s}.deliveries
-      WHERE target_id = $1 AND lane = $2 AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
+      WHERE target_id = $1 AND lane = $2 AND live ORDER BY position LIMIT 1`),
     lockLane: st('a_lock_lane', (s) => `SELECT state FROM ${s}.lanes WHERE target_id = $1 AND lane = $2 FOR UPDATE`),
     /** Also the lane's lock: the first statement of retryLane. */
     retryLane: st('a_retry_lane', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $3
@@ -93,10 +93,10 @@ export function adminStatements(schema: string) {
     reopen: st('a_reopen', (s) => reopen(s, '')),
     reopenIds: st('a_reopen_ids', (s) => reopen(s, `AND ${byIds(s)}`)),
 
-    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered' RETURNING target_id),
+    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered' RETURNING target_id),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
       SELECT COUNT(*) AS n FROM d`),
-    purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND status = 'deadlettered'
+    purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING target_id),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
       SELECT COUNT(*) AS n FROM d`),
@@ -107,15 +107,15 @@ export function adminStatements(schema: string) {
       l.leased_until AS lane_leased_until,
       d.epoch,
       (d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
-        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head,
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.live)) AS is_head,
       (tc.paused OR COALESCE(tp.paused, false)) AS paused
       FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
       JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.channels tp ON tp.id = tc.topic_id
       LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane
-      WHERE d.target_id = $1 AND d.available_at IS NOT NULL ORDER BY d.lane, d.position, d.id LIMIT $2`),
+      WHERE d.target_id = $1 AND d.live ORDER BY d.lane, d.position, d.id LIMIT $2`),
     /** Unordered waiting retries of targets $1 become due at $2. */
     hurryUnordered: st('a_hurry_unordered', (s) => `UPDATE ${s}.deliveries SET available_at = $2, updated_at = $2
-      WHERE target_id = ANY($1::bigint[]) AND lane IS NULL AND available_at > $2 AND status = 'ready' AND attempts > 0`),
+      WHERE target_id = ANY($1::bigint[]) AND free_at > $2 AND status = 'ready' AND attempts > 0`),
     /** Hurry step 1: lock the active lanes of targets $1 that wait ($2 now) and are not in flight, in settlement order (lanes.ts, R3). */
     lockWaitingLanes: st('a_lock_waiting_lanes', (s) => `SELECT l.target_id, l.lane FROM ${s}.lanes l
       WHERE l.target_id = ANY($1::bigint[]) AND l.state = 'active' AND l.ready_at > $2 AND (l.leased_until IS NULL OR l.leased_until <= $2)
@@ -126,7 +126,7 @@ export function adminStatements(schema: string) {
         SELECT h.id FROM unnest($1::bigint[], $2::text[]) AS v(target_id, lane)
         CROSS JOIN LATERAL (
           SELECT d.id, d.status, d.attempts, d.available_at FROM ${s}.deliveries d
-          WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
+          WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.live ORDER BY d.position LIMIT 1
         ) h
         WHERE h.status = 'ready' AND h.attempts > 0 AND h.available_at > $3
       ), due AS (

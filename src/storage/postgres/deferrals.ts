@@ -42,7 +42,7 @@ function deferralStatements(schema: string) {
     /** A delivering row is live (available_at set), which lets the lane's live index (deliveries_lane) serve this. */
     laneInFlight: st('lane_in_flight', (s) => `SELECT ${IN_FLIGHT_COLUMNS}
       FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels c ON c.id = d.target_id
-      WHERE d.target_id = $1 AND d.lane = $2 AND d.available_at IS NOT NULL AND d.status = 'delivering' ORDER BY d.position`),
+      WHERE d.target_id = $1 AND d.lane = $2 AND d.live AND d.status = 'delivering' ORDER BY d.position`),
     targetId: st('target_id', (s) => `SELECT id FROM ${s}.channels WHERE name = $1`),
     putKey: st('put_key', (s) => `INSERT INTO ${s}.store_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`),
     getKey: st('get_key', (s) => `SELECT value FROM ${s}.store_keys WHERE name = $1`),

@@ -18,27 +18,14 @@
  * the settings its new definition names. Text here is derived from those frozen migrations by the
  * replacements below, each of which must apply.
  */
+import { asReplacement, functionIn as derivedFunction, replaced as derivedEdits } from './derived-sql.js';
 import { FREE_FUNCTIONS_MIGRATION } from './free-functions.js';
 import { LANE_FUNCTIONS_MIGRATION } from './lane-functions.js';
 import { LANE_HEAD_FLOOR_MIGRATION } from './lane-functions-head-floor.js';
 
-/** The `CREATE [OR REPLACE] FUNCTION name(` statement of a migration, up to its closing `$fn$;`. */
-function functionIn(migration: string, name: string): string {
-  const start = migration.search(new RegExp(`CREATE (OR REPLACE )?FUNCTION ${name}\\(`));
-  const end = migration.indexOf('$fn$;', start);
-  if (start < 0 || end < 0) throw new Error(`migration 22: no function ${name} to derive from`);
-  return migration.slice(start, end + '$fn$;'.length);
-}
-
-/** `sql` with each [from, to] replaced once; a `from` that is not there is a broken derivation. */
-function replaced(sql: string, edits: ReadonlyArray<readonly [string, string]>): string {
-  return edits.reduce((text, [from, to]) => {
-    if (!text.includes(from)) throw new Error(`migration 22: text to replace not found: ${from.slice(0, 80)}`);
-    return text.replace(from, () => to);
-  }, sql);
-}
-
-const asReplacement = (name: string): readonly [string, string] => [`CREATE FUNCTION ${name}(`, `CREATE OR REPLACE FUNCTION ${name}(`];
+const LABEL = 'migration 22';
+const functionIn = (migration: string, name: string) => derivedFunction(migration, name, LABEL);
+const replaced = (sql: string, edits: ReadonlyArray<readonly [string, string]>) => derivedEdits(sql, edits, LABEL);
 
 /**
  * The lane and head updates of a claim: each verdict reaches its lane, each head its row, by key;

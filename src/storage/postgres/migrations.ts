@@ -10,6 +10,7 @@ import { SINGLE_SETTLE_MIGRATION } from './lane-functions-single.js';
 import { LINEAR_JOINS_MIGRATION } from './linear-joins.js';
 import { HOLDING_FUNCTIONS_MIGRATION } from './holding-functions.js';
 import { LEASE_FUNCTIONS_MIGRATION } from './lease-functions.js';
+import { HOT_CLAIMS_MIGRATION } from './hot-claims.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -360,6 +361,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 24,
     name: 'renewals and releases of leases as functions that reach each row by key once',
     sql: LEASE_FUNCTIONS_MIGRATION,
+  },
+  {
+    version: 25,
+    name: 'indexes of deliveries on generated columns, so that claims of laned deliveries are HOT updates',
+    sql: HOT_CLAIMS_MIGRATION,
   },
 ];
 

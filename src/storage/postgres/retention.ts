@@ -69,12 +69,12 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     /** Before fencing: a lane in flight holds its lease until the one its call held ends (an asynchronously acknowledged call: its deadline). */
     holdLanes: st('r_hold_lanes', (s) => `UPDATE ${s}.lanes l SET leased_until = GREATEST(COALESCE(l.leased_until, 0), h.until)
       FROM (SELECT d.lane, MAX(d.available_at) AS until FROM ${s}.deliveries d
-        WHERE d.target_id = $1 AND d.available_at IS NOT NULL AND d.status = 'delivering' GROUP BY d.lane) h
+        WHERE d.target_id = $1 AND d.live AND d.status = 'delivering' GROUP BY d.lane) h
       WHERE l.target_id = $1 AND l.lane = h.lane`),
     fence: st('r_fence', (s) => `UPDATE ${s}.deliveries SET status = 'ready', available_at = $2, lease_owner = NULL, epoch = epoch + 1, updated_at = $2
       WHERE target_id = $1 AND status = 'delivering'`),
     skipBefore: st('r_skip_before', (s) => `UPDATE ${s}.deliveries SET status = 'skipped', available_at = NULL, updated_at = $3
-      WHERE target_id = $1 AND available_at IS NOT NULL AND position < $2`),
+      WHERE target_id = $1 AND live AND position < $2`),
     /** Per lane: delivered events replayed (the cursor goes back by that many). */
     rewind: st('r_rewind', (s) => `SELECT d.lane, COUNT(*) AS n FROM ${s}.deliveries d
       WHERE d.message_pk IN (${replayable(s)}) AND d.target_id = $1 AND d.status = 'delivered' GROUP BY d.lane`),
@@ -83,7 +83,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
      * over the subscription's delivered rows (deliveries_final), not one search per lane.
      */
     lastBefore: st('r_last_before', (s) => `SELECT DISTINCT ON (d.lane) d.lane, m.id FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk
-      WHERE d.target_id = $1 AND d.available_at IS NULL AND d.status = 'delivered' AND d.position < $2 AND d.lane = ANY($3::text[])
+      WHERE d.target_id = $1 AND d.final_status = 'delivered' AND d.position < $2 AND d.lane = ANY($3::text[])
       ORDER BY d.lane, d.position DESC`),
     moveCursors: st('r_move_cursors', (s) => `UPDATE ${s}.lane_cursors c SET delivered = c.delivered - v.n, last_id = v.last_id
       FROM unnest($2::text[], $3::bigint[], $4::text[]) AS v(lane, n, last_id) WHERE c.target_id = $1 AND c.lane = v.lane`),
@@ -106,13 +106,13 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
         AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.target_id = $1)
       ORDER BY m.sequence`),
     freshBudget: st('r_fresh_budget', (s) => `UPDATE ${s}.deliveries SET attempts = 0, available_at = $2, last_error = NULL, updated_at = $2
-      WHERE target_id = $1 AND available_at IS NOT NULL AND status = 'ready' AND attempts > 0`),
+      WHERE target_id = $1 AND live AND status = 'ready' AND attempts > 0`),
     /** Every lane with live deliveries is active and due now; `leased_until` is kept (a fenced call's lease is waited out). */
     upsertLanes: st('r_upsert_lanes', (s) => `INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
-      SELECT DISTINCT target_id, lane, 'active', $2::bigint FROM ${s}.deliveries WHERE target_id = $1 AND available_at IS NOT NULL ORDER BY 2
+      SELECT DISTINCT target_id, lane, 'active', $2::bigint FROM ${s}.deliveries WHERE target_id = $1 AND live ORDER BY 2
       ON CONFLICT (target_id, lane) DO UPDATE SET state = 'active', reason = NULL, since = NULL, ready_at = EXCLUDED.ready_at, filling = false`),
     dropLanes: st('r_drop_lanes', (s) => `DELETE FROM ${s}.lanes l WHERE l.target_id = $1 AND (l.leased_until IS NULL OR l.leased_until <= $2)
-      AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.target_id = l.target_id AND d.lane = l.lane AND d.available_at IS NOT NULL)`),
+      AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.target_id = l.target_id AND d.lane = l.lane AND d.live)`),
     activateLanes: st('r_activate_lanes', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $2, filling = false
       WHERE target_id = $1`),
     count: st('r_count', (s) => countInto(s, `SELECT $1::bigint, $2::bigint, $3::bigint, 0::bigint, 0::bigint, $4::bigint, 0::bigint`)),

@@ -79,8 +79,8 @@ export function hotStatements(schema: string) {
       $7::bigint[], $8::bigint, $9::text, $10::text)`),
 
     duplicateStatus: st('dup_status', (s) => `SELECT m.id, d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
-      (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
-        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
+      (d.live AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
+        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.live)) AS is_head
       FROM ${s}.messages m LEFT JOIN ${s}.deliveries d ON d.message_pk = m.pk
       LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane
       WHERE m.channel_id = $1 AND m.id = ANY($2::text[]) ORDER BY m.id, d.id`),
@@ -133,7 +133,7 @@ export function hotStatements(schema: string) {
       FROM unnest($1::bigint[], $2::text[]) AS v(target_id, lane)
       CROSS JOIN LATERAL (
         SELECT d.id, d.position, d.status, d.available_at FROM ${s}.deliveries d
-        WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1
+        WHERE d.target_id = v.target_id AND d.lane = v.lane AND d.live ORDER BY d.position LIMIT 1
       ) h`),
 
     /** Settle step 4, one call of apply_lanes (migration 23): drop emptied lanes ($1/$2), set the others active or blocked ($3..$7). $8 now. */
@@ -158,8 +158,8 @@ export function hotStatements(schema: string) {
     release: st('release', (s) => `SELECT ${s}.release_leases($1::bigint[], $2::int[], $3::bigint)`),
 
     /** Expired deliveries are not work: the expiry sweep takes them out. $2 now. */
-    nextReady: st('next_ready', (s) => `SELECT MIN(available_at) AS at FROM ${s}.deliveries
-      WHERE target_id = $1 AND lane IS NULL AND available_at IS NOT NULL AND (expires_at IS NULL OR expires_at > $2)`),
+    nextReady: st('next_ready', (s) => `SELECT MIN(free_at) AS at FROM ${s}.deliveries
+      WHERE target_id = $1 AND free_at IS NOT NULL AND (expires_at IS NULL OR expires_at > $2)`),
     nextLane: st('next_lane', (s) => `SELECT MIN(ready_at) AS at FROM ${s}.lanes WHERE target_id = $1 AND ready_at IS NOT NULL`),
 
     /** Declare: a plain queue's ttl, for messages stored from now on. */
@@ -171,7 +171,7 @@ export function hotStatements(schema: string) {
      */
     expire: st('expire', (s) => `WITH due AS (
         SELECT d.id, d.status FROM ${s}.deliveries d
-        WHERE d.expires_at IS NOT NULL AND d.available_at IS NOT NULL AND d.expires_at <= $1 AND d.lane IS NULL
+        WHERE d.expires_at IS NOT NULL AND d.live AND d.expires_at <= $1 AND d.lane IS NULL
           AND (d.status = 'ready' OR d.available_at <= $1)
         ORDER BY d.expires_at LIMIT $2
         FOR UPDATE SKIP LOCKED
@@ -201,7 +201,7 @@ export function hotStatements(schema: string) {
       )
       ${countInto(s, `SELECT target_id, 1, 0, 0, 0, 0, 0::bigint FROM b`)}`),
     backfillLanes: st('backfill_lanes', (s) => `INSERT INTO ${s}.lanes (target_id, lane, state, ready_at)
-      SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND available_at IS NOT NULL
+      SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND live
       ON CONFLICT DO NOTHING`),
     ping: st('ping', () => 'SELECT 1'),
     probeWrite: st('probe_write', (s) => `UPDATE ${s}.channels SET paused = paused WHERE id = (SELECT MIN(id) FROM ${s}.channels)`),
