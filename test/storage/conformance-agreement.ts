@@ -97,6 +97,29 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       expect(await statsOf('t/late')).toMatchObject({ oldestAgeMs: 5_000 });
     });
 
+    it('lists, redrives and purges settled deliveries of a lane by their own status, beside the live ones', async () => {
+      // One fifo key holds a delivered, a dead-lettered and a skipped delivery, then one in
+      // flight and one waiting; each operation on settled deliveries takes only its status.
+      await store.send('f', ['d1', 'x1', 's1', 'l1', 'w1'].map((id) => msg(id, { key: 'k' })));
+      await settle(await claim('f'));
+      await settle(await claim('f'), { kind: 'deadletter', reason: 'HTTP 400' });
+      expect((await store.skipLaneHead('f', 'k'))?.message.id).toBe('s1');
+      expect(ids(await claim('f'))).toEqual(['l1']);
+      const listed = async () => ({
+        dead: (await store.listDeadLetters('f', { limit: 10 })).items.map((d) => d.message.id),
+        skipped: (await store.listSkipped('f', { limit: 10 })).items.map((d) => d.message.id),
+      });
+      expect(await listed()).toEqual({ dead: ['x1'], skipped: ['s1'] });
+      expect(await statsOf('f')).toMatchObject({ depth: 2, inFlight: 1, delivered: 1, deadLettered: 1, skipped: 1 });
+      expect(await store.purgeDeadLetters('f')).toBe(1);
+      expect(await listed()).toEqual({ dead: [], skipped: ['s1'] });
+      expect(await store.redrive('f')).toBe(0);
+      expect(await store.redeliverSkipped('f')).toBe(1);
+      expect(await listed()).toEqual({ dead: [], skipped: [] });
+      expect(await statsOf('f')).toMatchObject({ depth: 3, inFlight: 1, delivered: 1, deadLettered: 0, skipped: 0 });
+      expect((await store.getMessage('d1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivered' });
+    });
+
     it('reports the same results for a batch in one lane that ends in a stall', async () => {
       await store.send('t', [msg('e1'), msg('e2'), msg('e3')]);
       const stall = (): Decision => ({ kind: 'stall', availableAt: clock.now() + 1_000, reason: 'HTTP 500' });
