@@ -1,30 +1,14 @@
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createFakeClock } from '../../src/domain/clock.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { Claim, ClaimRequest, Settlement } from '../../src/storage/port.js';
 import { createPostgresStore } from '../../src/storage/postgres/index.js';
-import { migrate } from '../../src/storage/postgres/migrations.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+import { dropSchema, migrateSchemaTo, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const pgUp = await postgresAvailable();
 const msg = (id: string, key: string | null = null): NewMessage => ({ id, key, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });
 const ids = (claims: Claim[]) => claims.flatMap((c) => c.deliveries.map((d) => d.message.id));
-
-async function migrateTo(schema: string, upTo?: number): Promise<void> {
-  const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });
-  try {
-    const client = await pool.connect();
-    try {
-      await migrate(client, schema, upTo);
-    } finally {
-      client.release();
-    }
-  } finally {
-    await pool.end();
-  }
-}
 
 /*
  * Migration 25 moves the indexes of `deliveries` onto generated columns computed from the rows
@@ -35,7 +19,7 @@ async function migrateTo(schema: string, upTo?: number): Promise<void> {
 describe('deliveries across PostgreSQL migration 25 (indexes on generated columns)', () => {
   it.skipIf(!pgUp)('waiting, in-flight and dead-lettered deliveries from before the upgrade go on after it', async () => {
     const schema = testSchema();
-    await migrateTo(schema, 24);
+    await migrateSchemaTo(schema, 24);
     const clock = createFakeClock(1_700_000_000_000);
     const store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 1, autoMigrate: false });
     const settle = (claims: Claim[], decision: Decision): Settlement[] => claims.flatMap((c) => c.deliveries.map((d) => ({
@@ -55,7 +39,7 @@ describe('deliveries across PostgreSQL migration 25 (indexes on generated column
       expect(ids(lanes).sort()).toEqual(['a1', 'b1']);
 
       // Another instance upgrades the schema while m2, a1 and b1 are in flight.
-      await migrateTo(schema);
+      await migrateSchemaTo(schema);
 
       const queued = await store.settleAndClaim(settle([m2!], { kind: 'delivered' }), queue);
       expect(queued.results).toEqual(['ok']);

@@ -4,9 +4,8 @@ import { createFakeClock } from '../../src/domain/clock.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { Claim, ClaimRequest, Settlement } from '../../src/storage/port.js';
 import { createPostgresStore } from '../../src/storage/postgres/index.js';
-import { migrate } from '../../src/storage/postgres/migrations.js';
 import { PUBLISH_FUNCTION_MIGRATION } from '../../src/storage/postgres/publish-function.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+import { dropSchema, migrateSchemaTo, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 
 const pgUp = await postgresAvailable();
 const msg = (id: string): NewMessage => ({ id, key: null, type: 'test.happened', data: '{}', metadata: {}, deliverAt: null });
@@ -14,20 +13,6 @@ const delivered = (claims: Claim[], now: number): Settlement[] => claims.flatMap
   deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const }, result: 'ok',
   attempt: { attempt: d.attempt, startedAt: now, durationMs: 1, statusCode: 200, error: null, response: 'ok' },
 })));
-
-async function migrateTo(schema: string, upTo?: number): Promise<void> {
-  const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });
-  try {
-    const client = await pool.connect();
-    try {
-      await migrate(client, schema, upTo);
-    } finally {
-      client.release();
-    }
-  } finally {
-    await pool.end();
-  }
-}
 
 /** Runs SQL on the schema (search_path set to it). */
 async function onSchema(schema: string, sql: string): Promise<void> {
@@ -54,7 +39,7 @@ async function hasClaimFrom(schema: string): Promise<boolean> {
 describe('settle-and-claim of lanes across PostgreSQL migration 15', () => {
   it.skipIf(!pgUp)('a lane in flight before the upgrade is moved on and claimed by the new settle_and_claim, in order', async () => {
     const schema = testSchema();
-    await migrateTo(schema, 14);
+    await migrateSchemaTo(schema, 14);
     const clock = createFakeClock(1_700_000_000_000);
     const store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 1, autoMigrate: false });
     try {
@@ -68,7 +53,7 @@ describe('settle-and-claim of lanes across PostgreSQL migration 15', () => {
       expect(first.claims.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['e2']);
       // Another instance upgrades the schema while e2 is in flight, on a connection that has run the old function.
       expect(await hasClaimFrom(schema)).toBe(false);
-      await migrateTo(schema);
+      await migrateSchemaTo(schema);
       expect(await hasClaimFrom(schema)).toBe(true);
       const second = await store.settleAndClaim(delivered(first.claims, clock.now()), next);
       expect(second.results).toEqual(['ok']);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { migrate } from '../../src/storage/postgres/migrations.js';
 
 /** The PostgreSQL server integration tests run against. Override with OFFLOAD_TEST_PG_URL. */
 export const TEST_PG_URL = process.env.OFFLOAD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -55,5 +56,20 @@ export async function waitForLockWait(where: { pid: number } | { queryContains: 
     }
   } finally {
     await client.end();
+  }
+}
+
+/** Brings `schema` up to migration `upTo` (all of them when omitted), as an instance of that version would at start. */
+export async function migrateSchemaTo(schema: string, upTo?: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client, schema, upTo);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
   }
 }
