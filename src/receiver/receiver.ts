@@ -51,13 +51,23 @@ export interface SchemaHandler<Data, Tx> {
 
 export type HandlerEntry<Tx> = EventHandler<unknown, Tx> | SchemaHandler<unknown, Tx>;
 
-/** A typed handler: `withSchema(z.object({...}), (event) => ...)` gives `event.data` the schema's type. */
-export function withSchema<S extends StandardSchemaV1, Tx = undefined>(
+/**
+ * A typed handler: `withSchema(z.object({...}), (event) => ...)` gives `event.data` the schema's
+ * type. Written inside `createReceiver({ handlers })` its context's `tx` is the inbox's
+ * transaction, typed loosely (TypeScript does not carry the inbox's type into the call); declared
+ * on its own with a type (`const h: HandlerEntry<PoolClient> = withSchema(...)`) or as
+ * `withSchema<typeof schema, PoolClient>(...)`, `tx` has the inbox's exact type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the loose default is what lets `tx.query(...)` compile inside createReceiver
+export function withSchema<S extends StandardSchemaV1, Tx = any>(
   schema: S,
   handle: EventHandler<InferOutput<S>, Tx>,
 ): SchemaHandler<InferOutput<S>, Tx> {
   return { schema: schema as StandardSchemaV1<unknown, InferOutput<S>>, handle };
 }
+
+/** `Tx` as given elsewhere (by the inbox), never inferred from the handlers (what `NoInfer` does in TypeScript 5.4+). */
+type Fixed<T> = [T][T extends unknown ? 0 : never];
 
 export interface ReceiverOptions<Tx = undefined> {
   /**
@@ -71,7 +81,7 @@ export interface ReceiverOptions<Tx = undefined> {
   /** Replay window: how far `webhook-timestamp` may be from now, in seconds. Default 300. */
   tolerance?: number;
   /** Handler per event `type`; `'*'` handles any type without its own. */
-  handlers: Record<string, HandlerEntry<Tx>>;
+  handlers: Record<string, HandlerEntry<Fixed<Tx>>>;
   /** Records each event id in the handler's own transaction: effects happen once per message. */
   inbox?: Inbox<Tx>;
   /**
