@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { retentionCutoffs, type OffloadConfig } from './config/load.js';
+import { buildConfig, retentionCutoffs, type OffloadConfig } from './config/load.js';
+import type { ConfigInput } from './config/schema.js';
 import { systemClock, type Clock, type Random } from './domain/clock.js';
 import { createCompleter } from './delivery/completer.js';
 import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
@@ -59,8 +60,18 @@ export interface Offload {
   stop(): Promise<void>;
 }
 
-/** Composes the store, the dispatcher and the HTTP API from a configuration. */
-export async function createOffload(config: OffloadConfig, options: OffloadOptions = {}): Promise<Offload> {
+/** A configuration checked by `buildConfig` or `loadConfigFile` (its queues are a Map), not one as written. */
+function isBuilt(config: OffloadConfig | ConfigInput): config is OffloadConfig {
+  return (config as OffloadConfig).queues instanceof Map;
+}
+
+/**
+ * Composes the store, the dispatcher and the HTTP API from a configuration: one as written in
+ * `offload.yaml` (an object; checked here, `${VAR}` taken from the environment, a ConfigError
+ * naming each wrong field) or one `buildConfig` / `loadConfigFile` returned.
+ */
+export async function createOffload(input: OffloadConfig | ConfigInput, options: OffloadOptions = {}): Promise<Offload> {
+  const config = isBuilt(input) ? input : buildConfig(input, { source: 'createOffload' });
   const logger = options.logger ?? pino({ level: process.env.OFFLOAD_LOG_LEVEL ?? 'info' });
   const instanceId = options.instanceId ?? `offload-${randomBytes(4).toString('hex')}`;
   const logThrottle = createLogThrottle(logger);
