@@ -260,6 +260,25 @@ describe('buildConfig', () => {
       ]);
     });
 
+    it('a whsec_ secret that is not base64, once per endpoint however many targets call it, never repeating it', () => {
+      const config = {
+        endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: 'whsec_!!!notbase64', secrets: [{ env: 'SINK_NEXT' }] } },
+        queues: { a: { endpoint: 'sink' }, b: { endpoint: 'sink' }, c: { endpoint: 'sink' } },
+      };
+      const errors = errorsOf(config, { SINK_NEXT: 'whsec_' });
+      expect(errors).toEqual([
+        { path: 'endpoints.sink.secret', message: expect.stringMatching(/^a whsec_ secret must be standard base64/) },
+        { path: 'endpoints.sink.secrets.0', message: expect.stringMatching(/^environment variable SINK_NEXT: a whsec_ secret needs its base64 key/) },
+      ]);
+      expect(JSON.stringify(errors)).not.toContain('!!!notbase64');
+    });
+
+    it('a missing environment variable once, however many targets use the endpoint', () => {
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: { env: 'SINK_SECRET' } } }, queues: { a: { endpoint: 'sink' }, b: { endpoint: 'sink' } } })).toEqual([
+        { path: 'endpoints.sink.secret', message: 'environment variable SINK_SECRET is not set' },
+      ]);
+    });
+
     it('a secret whose environment variable is not set, naming the variable and the key', () => {
       expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000', secret: { env: 'SINK_SECRET' } } }, queues: { a: { endpoint: 'sink' } } })).toEqual([
         { path: 'endpoints.sink.secret', message: 'environment variable SINK_SECRET is not set' },

@@ -9,6 +9,7 @@ import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
+import { webhookSecretProblem } from '../receiver/webhook-secret.js';
 
 /** Per target: the internal notification queue for each kind of event. */
 export interface NotificationRoutes {
@@ -95,6 +96,12 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     if (value === undefined || value === '') errors.push({ path, message: `environment variable ${ref.env} is not set` });
     return value ?? '';
   };
+  const signingSecret = (ref: SecretRef, path: string): string => {
+    const value = secret(ref, path);
+    const problem = value === '' ? undefined : webhookSecretProblem(value);
+    if (problem) errors.push({ path, message: typeof ref === 'string' ? problem : `environment variable ${ref.env}: ${problem}` });
+    return value;
+  };
 
   const overrides = { ...fromEnv(env), ...options.overrides };
   const server = {
@@ -165,7 +172,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       maxAttempts: (seed.maxAttempts as number | undefined) ?? 10,
       minBackoffMs,
       maxBackoffMs,
-      secrets: refs.map((r, i) => secret(r, `endpoints.${p.endpoint}.${!ep.secret ? `secrets.${i}` : i === 0 ? 'secret' : `secrets.${i - 1}`}`)),
+      secrets: refs.map((r, i) => signingSecret(r, `endpoints.${p.endpoint}.${!ep.secret ? `secrets.${i}` : i === 0 ? 'secret' : `secrets.${i - 1}`}`)),
       headers: ep.headers ?? {},
       ...(p.asyncTimeout === undefined ? {} : { asyncTimeoutMs: p.asyncTimeout }),
     };
@@ -238,7 +245,9 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     schedules.push({ name, cron: s.cron.trim(), timezone: s.timezone, channel, message: { type: s.message.type, key: s.message.key ?? null, data }, catchUp: s.catchUp });
   }
 
-  if (errors.length > 0) throw configError(options.source ?? 'configuration', errors.map((e) => ({ path: e.path.split('.'), message: e.message })));
+  // An endpoint's secret is read once per target that calls it: its problem is said once.
+  const distinct = [...new Map(errors.map((e) => [`${e.path}\n${e.message}`, e])).values()];
+  if (distinct.length > 0) throw configError(options.source ?? 'configuration', distinct.map((e) => ({ path: e.path.split('.'), message: e.message })));
   return deepFreeze({
     source: options.source ?? 'inline configuration',
     server,

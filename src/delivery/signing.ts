@@ -1,8 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { webhookSecretKey } from '../receiver/webhook-secret.js';
 
 /**
  * Standard Webhooks signatures: HMAC-SHA256 over `id.timestamp.body`, base64, prefixed `v1,`.
- * Secrets are `whsec_<base64>` (the key is the decoded bytes) or any other string (used as is).
+ * Secrets are `whsec_<base64>` (the key is the decoded bytes) or any other string (used as is):
+ * `webhookSecretKey`, the receiver's rule too; configurations with any other secret are refused.
  * Several secrets (during rotation) give several space-separated signatures.
  */
 export function signatureHeaders(secrets: readonly string[], id: string, body: string, nowMs: number): Record<string, string> {
@@ -11,12 +13,8 @@ export function signatureHeaders(secrets: readonly string[], id: string, body: s
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
 }
 
-function secretKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
-}
-
 function sign(secret: string, id: string, timestamp: string, body: string): string {
-  return createHmac('sha256', secretKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return createHmac('sha256', webhookSecretKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64');
 }
 
 /**

@@ -91,6 +91,11 @@ describe('signatures', () => {
     const body = JSON.stringify(event('m-1'));
     expect((await r.fetch(new Request('http://x/', { method: 'POST', headers: { 'content-type': 'application/json' }, body }))).status).toBe(200);
   });
+
+  it('refuses at creation a whsec_ secret that is not base64, naming which (Offload refuses the same one in its configuration)', () => {
+    expect(() => createReceiver({ secrets: [SECRET, 'whsec_!!!notbase64'], handlers: {} })).toThrow(/secrets\[1\]: a whsec_ secret must be standard base64/);
+    expect(() => createReceiver({ secrets: 'whsec_', handlers: {} })).toThrow(/secrets\[0\]: a whsec_ secret needs its base64 key/);
+  });
 });
 
 describe('events and outcomes', () => {

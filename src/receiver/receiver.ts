@@ -3,6 +3,7 @@ import { parseCloudEvents, type ReceivedEvent } from './cloud-events.js';
 import type { Inbox } from './inbox.js';
 import { AppliedThrough, Ok, PermanentFailure, RetryAfter, type HandlerResult } from './outcomes.js';
 import { json, problem, toResponse, type ReceiverResponse } from './responses.js';
+import { webhookSecretProblem } from './webhook-secret.js';
 import { createSignatureVerifier } from './signature.js';
 import { issuePath, type InferOutput, type StandardSchemaV1 } from './standard-schema.js';
 
@@ -129,6 +130,10 @@ const ALREADY_APPLIED = Symbol('already applied');
 export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Receiver {
   const secrets = typeof options.secrets === 'string' ? [options.secrets] : [...options.secrets];
   if (secrets.some((s) => typeof s !== 'string' || s === '')) throw new TypeError('receiver secrets must be non-empty strings');
+  secrets.forEach((secret, i) => {
+    const problem = webhookSecretProblem(secret);
+    if (problem) throw new TypeError(`receiver secrets[${i}]: ${problem}`);
+  });
   if (secrets.length === 0 && options.allowUnsigned !== true) {
     throw new TypeError('createReceiver needs at least one secret; pass allowUnsigned: true to accept unsigned requests (development only)');
   }

@@ -1,3 +1,4 @@
+import { webhookSecretKey } from './webhook-secret.js';
 /**
  * Standard Webhooks verification with Web Crypto only, so the receiver runs unchanged on Node,
  * Bun, Deno and Cloudflare Workers. Offload signs `id.timestamp.body` with HMAC-SHA256; a
@@ -27,7 +28,7 @@ export function createSignatureVerifier(secrets: readonly string[], toleranceSec
   let keys: Promise<Array<Awaited<ReturnType<typeof crypto.subtle.importKey>>>> | undefined;
   const importKeys = () =>
     (keys ??= Promise.all(
-      secrets.map((secret) => crypto.subtle.importKey('raw', secretBytes(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])),
+      secrets.map((secret) => crypto.subtle.importKey('raw', webhookSecretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])),
     ));
 
   return {
@@ -57,10 +58,6 @@ export function createSignatureVerifier(secrets: readonly string[], toleranceSec
       return valid ? undefined : { reason: 'signature', detail: 'no signature matches any configured secret' };
     },
   };
-}
-
-function secretBytes(secret: string): Uint8Array<ArrayBuffer> {
-  return secret.startsWith('whsec_') ? base64Bytes(secret.slice(6)) ?? new Uint8Array(0) : encoder.encode(secret);
 }
 
 /** `v1,<base64> v1,<base64>`; other versions and malformed entries are ignored. */
