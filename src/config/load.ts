@@ -72,7 +72,10 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}`);
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    // A first run in an empty folder: say how to get a file, not only that there is none.
+    const hint = missing ? ' (`offload init` writes a starting configuration; `--config <file>` reads another)' : '';
+    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}${hint}`);
   }
   let raw: unknown;
   try {

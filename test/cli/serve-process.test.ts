@@ -56,6 +56,8 @@ describe('offload serve under operators\' hands', () => {
       expect(result.code).toBe(1);
       expect(isOneLineError(result.stderr), result.stderr).toBe(true);
       expect(result.stderr).toContain(`cannot read configuration file ${path}`);
+      // A missing file says how to get one; a folder is not missing.
+      expect(result.stderr.includes('offload init')).toBe(path.endsWith('missing.yaml'));
     }
   });
 
