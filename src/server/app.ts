@@ -42,7 +42,10 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   });
   app.setErrorHandler((error: Error, request, reply) => errorHandler(error, request, reply, options.logThrottle));
   // Operator actions are POSTs without a body; accept an empty body even when sent as JSON.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // `__proto__` and `constructor.prototype` are valid JSON a producer may have in its data: they
+  // are taken out of the parsed object (which Offload's own code reads) and stay in the data's
+  // text (which is what is stored and delivered).
+  const parseJson = app.getDefaultJsonParser('remove', 'remove');
   // Room for the envelope (a batch wraps data in three levels); each message's data is then checked exactly, with its path.
   const bodyDepth = ctx.config.delivery.maxDepth + 8;
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
@@ -50,7 +53,9 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     if (buffer.length === 0) return done(null, undefined);
     // Decoding would silently replace invalid bytes with U+FFFD and store something else than was sent.
     if (!isUtf8(buffer)) return done(new ValidationError('the body is not valid UTF-8; send JSON encoded as UTF-8'), undefined);
-    const text = buffer.toString('utf8');
+    // A byte order mark (which RFC 8259 lets a parser ignore) goes before the data is located in the text.
+    const decoded = buffer.toString('utf8');
+    const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
     const guarded = guardJson(text, bodyDepth);
     if (!guarded.ok) {
       if (guarded.reason === 'number') return done(new ValidationError(`the number ${guarded.token} is too large for JSON to carry (it would become Infinity); send it as a string`), undefined);

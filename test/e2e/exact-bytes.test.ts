@@ -35,4 +35,18 @@ describe('message data arrives byte for byte as the producer sent it', () => {
       expect(bodies).not.toMatch(/"data":7\.10/);
     }
   });
+
+  it('keeps it behind a byte order mark, and with __proto__ or constructor.prototype keys in it', async () => {
+    const receiver = await testReceiver();
+    const offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { q: { endpoint: 'sink', path: '/q' } } });
+    const keys = '{"__proto__":{"x":1.0},"user":{"constructor":{"prototype":"Person"}},"n":12345678901234567890}';
+    expect(await postText(offload.url, '/v1/queues/q/messages', `\ufeff{"id":"bom","data":${DATA}}`)).toBe(202);
+    expect(await postText(offload.url, '/v1/queues/q/messages/batch', `\ufeff{"messages":[{"id":"bom-batch","data":${DATA}}]}`)).toBe(202);
+    expect(await postText(offload.url, '/v1/queues/q/messages', `{"id":"keys","data":${keys}}`)).toBe(202);
+    expect(await postText(offload.url, '/v1/queues/q/messages/batch', `{"messages":[{"id":"keys-batch","data":${keys}}]}`)).toBe(202);
+    await receiver.waitFor((r) => r.acceptCounts('/q').size === 4, { timeoutMs: 10_000, description: 'all delivered' });
+    const bodyOf = (id: string) => receiver.records().find((r) => r.body.includes(`"id":"${id}"`))!.body;
+    for (const id of ['bom', 'bom-batch']) expect(bodyOf(id)).toContain(`"data":${DATA}`);
+    for (const id of ['keys', 'keys-batch']) expect(bodyOf(id)).toContain(`"data":${keys}`);
+  });
 });
