@@ -248,6 +248,14 @@ describe('bad input (SPEC §9)', () => {
     expect(await depths()).toEqual({ ...seeded, audits: 2 });
   });
 
+  it('refuses an Idempotency-Key header on a batch, which would not make a retried batch a duplicate, storing nothing', async () => {
+    for (const path of ['/v1/queues/audits/messages/batch', '/v1/topics/events/messages/batch']) {
+      const refused = expectProblem(await send(path, { messages: [{ key: 'k', data: { order: 42 } }] }, { 'idempotency-key': 'batch-retry-1' }), 400, 'invalid_request', /give each message of the batch its own id/);
+      expect(refused.errors?.[0]?.path).toBe('Idempotency-Key');
+    }
+    expect(await depths()).toEqual(seeded);
+  });
+
   it('an unknown route or message', async () => {
     expectProblem(await api.app.inject({ method: 'GET', url: '/v1/nothing?x=1' }), 404, 'not_found', 'no route GET /v1/nothing; see GET /openapi.json');
     expectProblem(await api.app.inject({ method: 'PUT', url: '/v1/queues/audits/messages' }), 404, 'not_found', /^no route PUT /);

@@ -98,6 +98,10 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
 
     app.post<{ Params: Params }>(`/v1/${kind}/:name/messages/batch`, async (request, reply) => {
       const channel = channelOf(kind, request.params.name);
+      // Taking it for one message of the batch, or none, would both store a retried batch twice.
+      if (request.headers['idempotency-key'] !== undefined) {
+        throw new ValidationError('Idempotency-Key names one message and a batch holds several: give each message of the batch its own id (a retried batch is then deduplicated message by message)', [{ path: 'Idempotency-Key', message: 'not accepted on a batch' }]);
+      }
       const parsed = batchInputSchema.safeParse(request.body);
       if (!parsed.success) throw new ValidationError(`invalid batch: ${parsed.error.issues[0]!.message}; send { "messages": [ ... ] }`, issuesOf(parsed.error));
       const now = ctx.now();
