@@ -39,7 +39,9 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
     throw new OffloadError('unauthorized', 'the event stream token is not valid or has expired (tokens last a minute); get a new one with POST /v1/events/token');
   }
   const header = request.headers.authorization;
-  const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+  // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer too.
+  const bearer = typeof header === 'string' ? /^bearer +(\S+) *$/i.exec(header) : null;
+  const given = bearer ? bearer[1] : undefined;
   const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
   if (!key) throw new OffloadError('unauthorized', 'send an API key as Authorization: Bearer <key>');
   principals.set(request, key);
@@ -51,7 +53,7 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
     throw new OffloadError('forbidden', 'this producer key may only send to its own channels');
   }
   // A viewer may trade its key for an event stream token: that is reading, too.
-  if (request.method === 'GET' || (request.method === 'POST' && path === '/v1/events/token')) return;
+  if (request.method === 'GET' || request.method === 'HEAD' || (request.method === 'POST' && path === '/v1/events/token')) return;
   throw new OffloadError('forbidden', 'a viewer key can only read');
 }
 

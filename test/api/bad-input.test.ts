@@ -347,6 +347,11 @@ describe('API keys (SPEC §11)', () => {
     }
     expectProblem(await api.app.inject({ method: 'GET', url: '/v1/channels', headers: { authorization: keys.operator } }), 401, 'unauthorized', /Bearer/);
     expectProblem(await api.app.inject({ method: 'GET', url: '/v1/channels', headers: { authorization: `Basic ${keys.operator}` } }), 401, 'unauthorized', /Bearer/);
+    expectProblem(await api.app.inject({ method: 'GET', url: '/v1/channels', headers: { authorization: `Bearer ${keys.operator} extra` } }), 401, 'unauthorized', /Bearer/);
+    // The scheme is case-insensitive (RFC 9110).
+    for (const scheme of ['bearer', 'BEARER', 'Bearer  ']) {
+      expect((await api.app.inject({ method: 'GET', url: '/v1/channels', headers: { authorization: `${scheme} ${keys.operator}` } })).statusCode).toBe(200);
+    }
     expect((await call('GET', '/healthz')).json()).toEqual({ status: 'ok' });
     expect((await call('GET', '/readyz')).statusCode).toBe(200);
     expect(await audits()).toBe(0);
@@ -371,6 +376,7 @@ describe('API keys (SPEC §11)', () => {
     expect((await call('GET', '/v1/channels', keys.viewer)).statusCode).toBe(200);
     expect((await call('GET', '/v1/queues/audits/deadletters', keys.viewer)).statusCode).toBe(200);
     expect((await call('GET', '/openapi.json', keys.viewer)).statusCode).toBe(200);
+    expect((await call('HEAD', '/v1/channels', keys.viewer)).statusCode).toBe(200);
     const readOnly = 'a viewer key can only read';
     expectProblem(await call('POST', '/v1/queues/audits/messages', keys.viewer, { data: 1 }), 403, 'forbidden', readOnly);
     expectProblem(await call('POST', '/v1/queues/audits/pause', keys.viewer), 403, 'forbidden', readOnly);
