@@ -147,7 +147,13 @@ describe('bad input (SPEC §9)', () => {
     expect(tenant.errors).toEqual([{ path: 'metadata.tenantId', message: expect.stringContaining('expected string') }]);
     const delay = expectProblem(await send('/v1/queues/audits/messages', { data: {}, delay: 'soon' }), 400, 'invalid_request', "delay 'soon' is not a duration: write it like 250ms, 30s or 5m");
     expect(delay.errors).toEqual([{ path: 'delay', message: 'not a duration' }]);
+    const trace = (t: string) => send('/v1/queues/audits/messages', { data: {}, metadata: { traceparent: t } });
+    for (const invalid of ['ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', `00-${'0'.repeat(32)}-b7ad6b7169203331-01`, `00-0af7651916cd43dd8448eb211c80319c-${'0'.repeat(16)}-01`]) {
+      const refused = expectProblem(await trace(invalid), 400, 'invalid_request', /version ff and all-zero trace or parent ids are invalid/);
+      expect(refused.errors).toEqual([{ path: 'metadata.traceparent', message: expect.stringContaining('W3C traceparent') }]);
+    }
     expect(await depths()).toEqual(seeded);
+    expect((await trace('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).statusCode).toBe(202);
   });
 
   it('unknown keys in the message or its metadata', async () => {
