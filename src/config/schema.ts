@@ -206,6 +206,8 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         /** Largest request body (a batch send). */
         bodyLimit: size.default(5 * 1024 * 1024),
+        /** How long a client may take to send a whole request (headers and body); a stalled upload is cut off with 408. */
+        requestTimeout: duration.default(30_000),
         /** API keys with roles; none configured means the API is open (loopback default host). */
         apiKeys: z
           .array(
@@ -220,7 +222,7 @@ export const configSchema = z
           .default([]),
       })
       .strict()
-      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, apiKeys: [] }),
+      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, apiKeys: [] }),
     storage: z
       .union([
         z.object({ sqlite: z.object({ path: z.string().min(1), durability: z.enum(['fsync', 'process']).default('fsync') }).strict() }).strict(),

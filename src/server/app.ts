@@ -12,7 +12,7 @@ import { checkQueryShape } from './query.js';
 import { rawBodies } from './raw-body.js';
 import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
 import type { LogThrottle } from './log-throttle.js';
-import { errorHandler, sendProblem } from './problem.js';
+import { clientErrorAnswer, errorHandler, sendProblem } from './problem.js';
 import { messageRoutes } from './routes/messages.js';
 import { messageSearchRoutes } from './routes/message-search.js';
 import { rateRoutes } from './routes/rates.js';
@@ -37,6 +37,15 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     // option: the top-level spelling is deprecated and warns on every start.
     routerOptions: { maxParamLength: 1_000 },
     forceCloseConnections: true,
+    // A client that stalls mid-request is cut off (408), not left holding a socket and a partial body.
+    requestTimeout: ctx.config.server.requestTimeout,
+    // Node 20 applies the limit only when the server is created with it, and looks for such
+    // requests every 30 s by default: here often enough for the limit to mean what it says.
+    http: {
+      requestTimeout: ctx.config.server.requestTimeout,
+      connectionsCheckingInterval: Math.min(5_000, Math.max(100, ctx.config.server.requestTimeout / 4)),
+    },
+    clientErrorHandler: clientErrorAnswer,
     // Requests the router refuses (a malformed percent-encoding) get the same problem answers.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply, options.logThrottle),
   });

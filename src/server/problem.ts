@@ -96,3 +96,23 @@ function clientDetail(error: FastifyError): string {
       return error.message;
   }
 }
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (malformed framing, headers too
+ * large, a request not received within `server.requestTimeout`) get a problem answer too, written
+ * straight to the socket, which then closes.
+ */
+export function clientErrorAnswer(error: Error & { code?: string }, socket: { writable: boolean; end(data: string): void; destroy(): void }): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, title, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'the request headers are too large; send fewer or shorter headers']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request was not received in full within server.requestTimeout; send it again']
+        : [400, 'Bad Request', `the request is not valid HTTP/1.1 (${error.code ?? 'malformed'}); check its framing (Content-Length, Transfer-Encoding) and headers`];
+  const body = JSON.stringify({ type: `urn:offload:problem:${status === 400 ? 'malformed_request' : status === 408 ? 'request_timeout' : 'headers_too_large'}`, title, status, detail });
+  socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

@@ -1,0 +1,55 @@
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { startOffload } from '../support/offload.js';
+
+/** Writes raw bytes to the API and resolves with everything it answers, once it closes the connection. */
+function rawExchange(url: string, request: string): Promise<{ answer: string; closedAfterMs: number }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ answer, closedAfterMs: Date.now() - started }));
+    socket.setTimeout(10_000, () => socket.destroy(new Error('the API kept the connection open')));
+  });
+}
+
+function problemOf(answer: string): { status: number; type: string; contentType: string | undefined } {
+  const [head, body] = answer.split('\r\n\r\n', 2) as [string, string];
+  const contentType = /^content-type: *(.+)$/im.exec(head)?.[1]?.trim();
+  const parsed = JSON.parse(body) as { status: number; type: string };
+  return { status: Number(head.split(' ')[1]), type: parsed.type, contentType };
+}
+
+describe('clients that stall or speak broken HTTP', () => {
+  it('cuts off a request whose body stalls after server.requestTimeout, with a 408 problem, storing nothing', async () => {
+    const offload = await startOffload({
+      server: { requestTimeout: '400ms' },
+      endpoints: { sink: { url: 'http://127.0.0.1:9' } },
+      queues: { q: { endpoint: 'sink' } },
+    });
+    const head = 'POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{"data":';
+    const { answer, closedAfterMs } = await rawExchange(offload.url, head);
+    expect(problemOf(answer)).toEqual({ status: 408, type: 'urn:offload:problem:request_timeout', contentType: 'application/problem+json' });
+    expect(closedAfterMs).toBeGreaterThanOrEqual(350);
+    expect(closedAfterMs).toBeLessThan(5_000);
+    const stats = (await (await fetch(`${offload.url}/v1/channels`)).json()) as { items: Array<{ name: string; depth: number }> };
+    expect(stats.items.find((c) => c.name === 'q')!.depth).toBe(0);
+  });
+
+  it('answers malformed framing and oversized headers with problem+json, and goes on serving', async () => {
+    const offload = await startOffload({ endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } });
+    const cases: Array<[string, number, string]> = [
+      ['POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}', 400, 'urn:offload:problem:malformed_request'],
+      ['POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n', 400, 'urn:offload:problem:malformed_request'],
+      [`GET /v1/channels HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'urn:offload:problem:headers_too_large'],
+    ];
+    for (const [request, status, type] of cases) {
+      expect(problemOf((await rawExchange(offload.url, request)).answer)).toEqual({ status, type, contentType: 'application/problem+json' });
+    }
+    expect((await fetch(`${offload.url}/healthz`)).status).toBe(200);
+  });
+});
