@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { checkQueryShape } from './query.js';
 import { rawBodies } from './raw-body.js';
+import { stringifyReply } from './raw-reply.js';
 import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
 import type { LogThrottle } from './log-throttle.js';
 import { clientErrorAnswer, errorHandler, sendProblem } from './problem.js';
@@ -50,6 +51,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply, options.logThrottle),
   });
   app.setErrorHandler((error: Error, request, reply) => errorHandler(error, request, reply, options.logThrottle));
+  // Answers that show a message's data write its stored text (RawJson) as it is.
+  app.setReplySerializer((payload) => stringifyReply(payload));
   // Operator actions are POSTs without a body; accept an empty body even when sent as JSON.
   // `__proto__` and `constructor.prototype` are valid JSON a producer may have in its data: they
   // are taken out of the parsed object (which Offload's own code reads) and stay in the data's

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { forIds } from '../../src/testing/index.js';
 import { startOffload, testReceiver } from '../support/offload.js';
+import { until } from '../support/until.js';
 
 /** Sends JSON text as written, so the test controls every byte the producer sends. */
 async function postText(base: string, path: string, text: string): Promise<number> {
@@ -48,5 +50,17 @@ describe('message data arrives byte for byte as the producer sent it', () => {
     const bodyOf = (id: string) => receiver.records().find((r) => r.body.includes(`"id":"${id}"`))!.body;
     for (const id of ['bom', 'bom-batch']) expect(bodyOf(id)).toContain(`"data":${DATA}`);
     for (const id of ['keys', 'keys-batch']) expect(bodyOf(id)).toContain(`"data":${keys}`);
+  });
+
+  it('shows it as it will be delivered in the message and dead-letter views', async () => {
+    const receiver = await testReceiver({ decide: forIds(['dead'], { kind: 'status', status: 400 }) });
+    const offload = await startOffload({ endpoints: { sink: { url: receiver.url } }, queues: { q: { endpoint: 'sink', path: '/q', maxAttempts: 1 } } });
+    const data = '{"z":1.0,"a":12345678901234567890,"e":"\u00e9"}';
+    expect(await postText(offload.url, '/v1/queues/q/messages', `{"id":"dead","data":${data}}`)).toBe(202);
+    const text = async (path: string) => (await fetch(`${offload.url}${path}`)).text();
+    let dead = '';
+    await until('the message is dead-lettered', async () => (dead = await text('/v1/queues/q/deadletters')).includes('"dead"'));
+    expect(dead).toContain(`"data":${data}`);
+    expect(await text('/v1/messages/dead')).toContain(`"data":${data}`);
   });
 });

@@ -4,6 +4,7 @@ import type { NewMessage } from '../../domain/message.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import { rawBatchDataOf, rawDataOf } from '../../domain/raw-json.js';
+import { RawJson } from '../raw-reply.js';
 import type { SendResult } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import { sendProblem } from '../problem.js';
@@ -164,13 +165,16 @@ export function iso(ms: number | null): string | null {
 const RENDER_DEPTH = 1_000;
 
 /**
- * Stored data as JSON, or, when it cannot be shown as JSON (stored before the depth limit existed,
- * or unreadable), `data: null` and the stored text in `dataText`: one message never fails a listing.
+ * Stored data as the producer wrote it (the answer carries its text, so `1.0` and long integers
+ * read as they will be delivered), or, when it cannot be shown as JSON (stored before the depth
+ * limit existed, or unreadable), `data: null` and the stored text in `dataText`: one message
+ * never fails a listing.
  */
 export function presentData(text: string): { data: unknown; dataText?: string } {
   if (jsonDepthExceeds(text, RENDER_DEPTH)) return { data: null, dataText: text };
   try {
-    return { data: JSON.parse(text) as unknown };
+    JSON.parse(text);
+    return { data: new RawJson(text) };
   } catch {
     return { data: null, dataText: text };
   }
