@@ -322,7 +322,7 @@ describe('bad input (SPEC §9)', () => {
 describe('API keys (SPEC §11)', () => {
   let api: Api;
   const keys = { producer: 'p-key', viewer: 'v-key', operator: 'o-key', anyProducer: 'p2-key' };
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, key?: string, payload?: unknown) =>
+  const call = (method: 'GET' | 'HEAD' | 'POST' | 'DELETE', url: string, key?: string, payload?: unknown) =>
     api.app.inject({
       method,
       url,

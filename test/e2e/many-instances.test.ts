@@ -3,6 +3,7 @@ import { byProbability, checkHistory, createFaultReceiver, type FaultReceiver } 
 import { post } from '../support/offload.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { spawnOffload, writeConfig, type OffloadProcess } from '../support/process.js';
+import { allDelivered, mixedTargets } from '../support/mixed-workload.js';
 import { tempDir } from '../support/temp.js';
 
 type Accepted = { id: string; channel: string; key?: string; sequence?: number; order?: number };
@@ -80,18 +81,11 @@ describe.skipIf(!available)('many instances on one PostgreSQL database', () => {
     }
     expect(accepted).toHaveLength(20_000);
     const restartedAt = receiver.now();
-    await receiver.waitFor(
-      (r) => r.acceptCounts('/audits').size === 8_000 && r.acceptCounts('/fifo').size === 6_000 && r.acceptCounts('/projector').size === 6_000 && r.acceptCounts('/billing').size === 6_000,
-      { timeoutMs: 180_000, description: 'every message delivered by the surviving instances' },
-    );
+    const counts = { '/audits': 8_000, '/fifo': 6_000, '/projector': 6_000, '/billing': 6_000 };
+    await allDelivered(receiver, counts, 180_000, 'every message delivered by the surviving instances');
     const report = checkHistory({
       accepted,
-      targets: [
-        { target: '/audits', channel: 'audits' },
-        { target: '/fifo', channel: 'provisionings', ordering: 'key' },
-        { target: '/projector', channel: 'events', ordering: 'topic' },
-        { target: '/billing', channel: 'events', ordering: 'key' },
-      ],
+      targets: mixedTargets(counts),
       deliveries: receiver.deliveries(),
       // A delivery the killed instance had finished but not yet settled is delivered again. On a
       // shared 2-core machine a settlement can wait on lane locks for a while, so the window opens

@@ -3,6 +3,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { checkHistory } from '../../src/testing/index.js';
 import { post, testReceiver } from '../support/offload.js';
 import { spawnOffload, writeConfig } from '../support/process.js';
+import { allDelivered, mixedTargets } from '../support/mixed-workload.js';
 import { tempDir } from '../support/temp.js';
 
 type Accepted = { id: string; channel: string; key?: string; sequence?: number; order?: number };
@@ -46,20 +47,9 @@ describe('two processes on one SQLite file', () => {
       sent[2].body.items.forEach((r: { id: string; sequence: number }, i: number) => accepted.push({ id: r.id, channel: 'events', key: events[i]!.key, sequence: r.sequence }));
     }
 
-    await receiver.waitFor(
-      (r) => r.acceptCounts('/audits').size === 600 && r.acceptCounts('/fifo').size === 400 && r.acceptCounts('/projector').size === 400 && r.acceptCounts('/billing').size === 400,
-      { timeoutMs: 90_000, description: 'every message delivered' },
-    );
-    const report = checkHistory({
-      accepted,
-      targets: [
-        { target: '/audits', channel: 'audits' },
-        { target: '/fifo', channel: 'provisionings', ordering: 'key' },
-        { target: '/projector', channel: 'events', ordering: 'topic' },
-        { target: '/billing', channel: 'events', ordering: 'key' },
-      ],
-      deliveries: receiver.deliveries(),
-    });
+    const counts = { '/audits': 600, '/fifo': 400, '/projector': 400, '/billing': 400 };
+    await allDelivered(receiver, counts, 90_000, 'every message delivered');
+    const report = checkHistory({ accepted, targets: mixedTargets(counts), deliveries: receiver.deliveries() });
     expect(report.ok, report.summary()).toBe(true);
     expect(report.duplicated).toEqual([]);
     expect(receiver.overlaps()).toEqual([]);

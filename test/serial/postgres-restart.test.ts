@@ -5,6 +5,7 @@ import { checkHistory, createFaultReceiver, type FaultReceiver } from '../../src
 import { get, post } from '../support/offload.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { spawnOffload, writeConfig, type OffloadProcess } from '../support/process.js';
+import { allDelivered, mixedTargets } from '../support/mixed-workload.js';
 import { tempDir } from '../support/temp.js';
 
 /** Stops or starts this machine's PostgreSQL cluster (the test runs alone: see vitest.serial.config.ts). */
@@ -79,17 +80,11 @@ describe.skipIf(!available)('PostgreSQL restarted mid-run', () => {
         restartedAt = receiver.now();
       }
     }
-    await receiver.waitFor(
-      (r) => r.acceptCounts('/audits').size === 1_500 && r.acceptCounts('/fifo').size === 600 && r.acceptCounts('/projector').size === 600,
-      { timeoutMs: 90_000, description: 'everything delivered after the restart' },
-    );
+    const counts = { '/audits': 1_500, '/fifo': 600, '/projector': 600 };
+    await allDelivered(receiver, counts, 90_000, 'everything delivered after the restart');
     const report = checkHistory({
       accepted,
-      targets: [
-        { target: '/audits', channel: 'audits' },
-        { target: '/fifo', channel: 'provisionings', ordering: 'key' },
-        { target: '/projector', channel: 'events', ordering: 'topic' },
-      ],
+      targets: mixedTargets(counts),
       deliveries: receiver.deliveries(),
       // Settlements that failed during the outage are redelivered: allowed duplicates.
       crashes: [{ from: restartedAt - 30_000, to: restartedAt + 5_000 }],
