@@ -133,6 +133,30 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'q', depth: 0, inFlight: 0 }));
   });
 
+  it('retries a message when it falls due after every slot was busy and the last step found nothing due (no send wakes it)', async () => {
+    await store.send('q', [newMessage({ id: 'a', type: 'x', data: {} }), newMessage({ id: 'b', type: 'x', data: {} })]);
+    start([{ ...queue, concurrency: 1 }]);
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['a']);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 429, retryAfter: '1' });
+    await scheduler.settle();
+    // The slot a's retry freed takes b, which fills it again.
+    expect(endpoint.ids()).toEqual(['a', 'b']);
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 503, retryAfter: '3' });
+    await scheduler.settle();
+    await scheduler.advance(1_000);
+    expect(endpoint.ids()).toEqual(['a', 'b', 'a']);
+    // a is delivered; its step finds b not yet due. Nothing else will wake the queue.
+    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(await statusOf('b')).toMatchObject({ status: 'retrying', attempts: 1 });
+    await scheduler.advance(2_000);
+    expect(endpoint.ids()).toEqual(['a', 'b', 'a', 'b']);
+    endpoint.calls[3]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(await statusOf('b')).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
   it('renews the lease of a long call so nobody else takes it over', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     start([queue]);

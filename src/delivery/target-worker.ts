@@ -73,11 +73,34 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     });
   }
 
+  /** When the timer set by schedule() fires; null when none is set. */
+  let timerAt: number | null = null;
+
   function schedule(at: number): void {
     if (ctx.stopping()) return;
     const delay = Math.max(0, Math.min(at - clock.now(), pollIntervalMs));
     cancelTimer?.();
-    cancelTimer = scheduler.timeout(wakeUp, delay);
+    timerAt = clock.now() + delay;
+    cancelTimer = scheduler.timeout(() => {
+      timerAt = null;
+      wakeUp();
+    }, delay);
+  }
+
+  /**
+   * A settling step's claim came up short and left the target drained: what is due later (a
+   * retry, a delay, a lease running out) needs a timer, and a claim that filled every slot set
+   * none. One look-ahead then, unless a timer is already set.
+   */
+  async function lookAheadWhenIdle(): Promise<void> {
+    if (timerAt !== null || ctx.stopping()) return;
+    try {
+      const at = await store.nextWakeAt(target.name);
+      if (timerAt === null && drained) schedule(at ?? clock.now() + pollIntervalMs);
+    } catch (error) {
+      onError(error, `looking ahead on ${target.name}`);
+      if (timerAt === null) schedule(clock.now() + pollIntervalMs);
+    }
   }
 
   /** Something may be claimable now. */
@@ -109,7 +132,9 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
 
   /** A claim of a step that came up short leaves an unordered target drained, unless woken meanwhile. */
   function claimedInStep(slots: number, claimed: number, wakesBefore: number): void {
-    if (unordered && slots > 0 && claimed < slots && wakes === wakesBefore) drained = true;
+    if (!(unordered && slots > 0 && claimed < slots && wakes === wakesBefore)) return;
+    drained = true;
+    void lookAheadWhenIdle();
   }
 
   /** One claim in flight: settle and take the next at once (none while drained). */
@@ -231,7 +256,10 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
 
   return {
     pump: wakeUp,
-    stop: () => cancelTimer?.(),
+    stop: () => {
+      cancelTimer?.();
+      timerAt = null;
+    },
     inFlight: () => inFlight,
   };
 }

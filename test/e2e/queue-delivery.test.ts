@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byProbability, checkHistory, firstOf } from '../../src/testing/index.js';
+import { byProbability, checkHistory, firstAttempts, firstOf } from '../../src/testing/index.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
 
 describe('ancillary queue delivery', () => {
@@ -47,6 +47,26 @@ describe('ancillary queue delivery', () => {
     const audits = channels.body.items.find((c: { name: string }) => c.name === 'audits');
     await expect.poll(async () => (await get(offload.url, '/v1/channels')).body.items[0].delivered, { timeout: 5_000 }).toBe(5_000);
     expect(audits.deadLettered).toBe(0);
+  });
+
+  it('retries each message when its Retry-After passes, with nothing else sent to wake the queue', { timeout: 30_000 }, async () => {
+    const receiver = await testReceiver({
+      decide: firstOf(
+        firstAttempts(1, { kind: 'retryAfter', after: 1, status: 429 }, { ids: ['a'] }),
+        firstAttempts(1, { kind: 'retryAfter', after: 2, status: 503 }, { ids: ['b'] }),
+      ),
+    });
+    const offload = await startOffload({
+      endpoints: { sink: { url: receiver.url, breaker: false } },
+      queues: { q: { endpoint: 'sink', path: '/q', concurrency: 1, minBackoff: '100ms', maxBackoff: '10s' } },
+    });
+    for (const id of ['a', 'b']) expect((await post(offload.url, '/v1/queues/q/messages', { id, data: {} })).status).toBe(202);
+    await receiver.waitFor((r) => r.acceptCounts('/q').size === 2, { timeoutMs: 10_000, description: 'both retried and delivered' });
+    const second = (id: string) => receiver.records().filter((r) => r.idempotencyKey === id)[1]!.startedAt;
+    const first = (id: string) => receiver.records().find((r) => r.idempotencyKey === id)!.startedAt;
+    expect(second('a') - first('a')).toBeGreaterThanOrEqual(1_000);
+    expect(second('b') - first('b')).toBeGreaterThanOrEqual(2_000);
+    expect(second('b') - first('b')).toBeLessThan(4_000);
   });
 
   it('dead-letters a permanent failure after one attempt and redrives it once the receiver accepts it', async () => {
