@@ -179,6 +179,20 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect(stats).toMatchObject({ depth: 1, inFlight: 1, deadLettered: 0 });
     });
 
+    it('forgets a purged message whole: not found afterwards (never shown as delivered), and its id free for a new send', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      await settle(await claim('q'), { kind: 'deadletter', reason: 'permanent failure: HTTP 400' });
+      expect(await store.purgeDeadLetters('q', ['m1'])).toBe(1);
+      expect(await store.getMessage('m1')).toEqual([]);
+      expect((await store.getMessage('m2'))[0]!.deliveries[0]!.status).toBe('deadlettered');
+      expect(await store.purgeDeadLetters('q')).toBe(1);
+      expect(await store.getMessage('m2')).toEqual([]);
+      const [again] = await store.send('q', [msg('m1')]);
+      expect(again).toMatchObject({ id: 'm1', duplicate: false });
+      expect(ids(await claim('q'))).toEqual(['m1']);
+      expect((await store.stats()).find((s) => s.name === 'q')).toMatchObject({ depth: 1, inFlight: 1, deadLettered: 0 });
+    });
+
     it('pauses and resumes a channel for every claimer', async () => {
       await store.send('q', [msg('m1')]);
       await store.setPaused('q', true);

@@ -11,6 +11,10 @@ export function adminStatements(schema: string) {
       WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.live))::int AS is_head
     FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
     JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
+  // A purged delivery's message goes with it when none of its deliveries is left (the statement's
+  // snapshot still shows the rows `d` deletes, so those are set aside by id).
+  const purgedMessages = (s: string) => `gone AS (DELETE FROM ${s}.messages m WHERE m.pk = ANY (ARRAY(SELECT message_pk FROM d))
+        AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries o WHERE o.message_pk = m.pk AND o.id <> ALL (ARRAY(SELECT id FROM d))))`;
   const byIds = (s: string) => `message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($4::text[]))`;
   // Redrive and redeliver: final deliveries become live again, then their lanes are upserted.
   // DO UPDATE (not DO NOTHING) locks an existing lane, or re-creates one deleted meanwhile (lanes.ts, R2).
@@ -93,12 +97,14 @@ export function adminStatements(schema: string) {
     reopen: st('a_reopen', (s) => reopen(s, '')),
     reopenIds: st('a_reopen_ids', (s) => reopen(s, `AND ${byIds(s)}`)),
 
-    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered' RETURNING target_id),
-      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
+    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered' RETURNING id, target_id, message_pk),
+      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
+      ${purgedMessages(s)}
       SELECT COUNT(*) AS n FROM d`),
     purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered'
-      AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING target_id),
-      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)})
+      AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING id, target_id, message_pk),
+      cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
+      ${purgedMessages(s)}
       SELECT COUNT(*) AS n FROM d`),
     /** Live deliveries of one target without payloads, with their lane's state, head flag and pause. $1 target, $2 limit. */
     liveList: st('a_live_list', (s) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, m.id, m.key, m.type, d.lane,

@@ -86,8 +86,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     renewMessageExpiry: db.prepare('UPDATE messages SET expires_at = ? WHERE pk = ?'),
     wakeLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?)
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = MIN(COALESCE(ready_at, excluded.ready_at), excluded.ready_at) WHERE state = 'active'`),
-    purge: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
-    purgeIds: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
+    purge: db.prepare(`SELECT id, message_pk FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
+    purgeIds: db.prepare(`SELECT id, message_pk FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
     liveUnordered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at IS NOT NULL ORDER BY d.id LIMIT ?`),
     liveOrdered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NOT NULL AND d.available_at IS NOT NULL
@@ -107,6 +107,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       updated_at = excluded.updated_at WHERE excluded.updated_at >= breakers.updated_at`),
     deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_id = ?'),
     deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
+    /** A message none of whose deliveries is left (its last one purged) goes with it. */
+    deleteOrphanMessage: db.prepare('DELETE FROM messages WHERE pk = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_pk = ?)'),
   };
 
   const now = () => clock.now();
@@ -215,11 +217,12 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     async purgeDeadLetters(target, ids) {
       const row = channels.require(target);
       return db.transaction(() => {
-        const deleted = (ids ? sql.purgeIds.all(row.id, JSON.stringify(ids)) : sql.purge.all(row.id)) as Array<{ id: number }>;
+        const deleted = (ids ? sql.purgeIds.all(row.id, JSON.stringify(ids)) : sql.purge.all(row.id)) as Array<{ id: number; message_pk: number }>;
         sql.count.run({ ...NO_CHANGE, deadlettered: -deleted.length, targetId: row.id });
         for (const d of deleted) {
           sql.deleteAttempts.run(d.id);
           sql.deleteDelivery.run(d.id);
+          sql.deleteOrphanMessage.run(d.message_pk, d.message_pk);
         }
         return deleted.length;
       }).immediate();
