@@ -138,6 +138,11 @@ export function describeFilterConformance(adapter: string, harness: ConformanceH
       expect(await store.getMessage('lonely', 'ft')).toEqual([]);
       expect((await store.getMessage('wanted'))[0]!.deliveries.map((d) => d.target)).toEqual(['fx/only']);
       expect(await depth('fx/only')).toBe(1);
+      // Sent again, it is a duplicate answered like any other topic event: with its sequence.
+      expect(await store.send('fx', [event('lonely', 'Unwanted'), event('wanted', 'Wanted')])).toEqual([
+        { id: 'lonely', status: 'delivered', duplicate: true, sequence: 1 },
+        { id: 'wanted', status: 'queued', duplicate: true, sequence: 2 },
+      ]);
     });
 
     it('applies filters to events written through the outbox', async () => {

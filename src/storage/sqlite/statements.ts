@@ -84,7 +84,7 @@ export function prepareStatements(connection: Db) {
     duplicateStatus: db.prepare<[number, string], DuplicateRow>(`SELECT d.status, d.attempts, d.available_at, m.sequence, l.state AS lane_state,
       (d.available_at IS NOT NULL AND d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM deliveries h
         WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
-      FROM messages m JOIN deliveries d ON d.message_pk = m.pk LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
+      FROM messages m LEFT JOIN deliveries d ON d.message_pk = m.pk LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
       WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
     /** Paused, read at each claim: another process on the same file may have paused the target or its topic. */
     paused: db.prepare<[number, number | null], { paused: number }>('SELECT MAX(paused) AS paused FROM channels WHERE id IN (?, ?)'),
