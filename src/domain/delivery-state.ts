@@ -232,6 +232,22 @@ export function nextLaneState(from: LaneState | 'none', event: DeliveryEvent, li
   }
 }
 
+/**
+ * Why an operator's retry or skip of a lane's head does not apply, or undefined when it does: it
+ * is for a blocked lane (parked, stalled) or a head that failed and waits for its retry. A head
+ * that has not failed (queued, or waiting for its `deliverAt`) has nothing to retry or skip: the
+ * action would hurry a delay or drop healthy work, most likely under a mistyped key. A head in
+ * flight is skipped only once its attempt ends.
+ */
+export function laneActionRefusal(action: 'retry' | 'skip', lane: string, state: LaneState, head: { status: string; attempts: number } | undefined): string | undefined {
+  const blocked = state !== 'active';
+  if (head?.status === 'delivering' && (action === 'skip' || !blocked)) {
+    return `the head of '${lane}' is being delivered right now; ${action} it once the attempt ends, if it fails`;
+  }
+  if (blocked || head === undefined || head.attempts > 0) return undefined;
+  return `'${lane}' is not blocked and its head has not failed (it is queued or waiting for its time): nothing to ${action}`;
+}
+
 /** What the status derivation needs to know about one stored delivery. */
 export interface StoredDelivery {
   state: DeliveryState;

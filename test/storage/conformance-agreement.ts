@@ -103,6 +103,7 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       await store.send('f', ['d1', 'x1', 's1', 'l1', 'w1'].map((id) => msg(id, { key: 'k' })));
       await settle(await claim('f'));
       await settle(await claim('f'), { kind: 'deadletter', reason: 'HTTP 400' });
+      await settle(await claim('f'), { kind: 'park', reason: 'HTTP 400' });
       expect((await store.skipLaneHead('f', 'k'))?.message.id).toBe('s1');
       expect(ids(await claim('f'))).toEqual(['l1']);
       const listed = async () => ({
@@ -118,6 +119,26 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       expect(await listed()).toEqual({ dead: [], skipped: [] });
       expect(await statsOf('f')).toMatchObject({ depth: 3, inFlight: 1, delivered: 1, deadLettered: 0, skipped: 0 });
       expect((await store.getMessage('d1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivered' });
+    });
+
+    it('refuses an operator\'s retry or skip of a lane whose head has not failed, changing nothing; takes a retrying head', async () => {
+      // A delayed head, a queued head, and a subscription's healthy head: a mistyped key must not hurry or drop them.
+      await store.send('f', [msg('y1', { key: 'ky', deliverAt: clock.now() + 3_600_000 }), msg('z1', { key: 'kz' })]);
+      await store.send('t', [msg('e1')]);
+      for (const [target, lane] of [['f', 'ky'], ['f', 'kz'], ['t/a', '']] as const) {
+        await expect(store.retryLane(target, lane)).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('has not failed') });
+        await expect(store.skipLaneHead(target, lane)).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('has not failed') });
+      }
+      expect((await store.getMessage('y1'))[0]!.deliveries[0]!.status).toBe('scheduled');
+      expect(await statsOf('f')).toMatchObject({ depth: 2, skipped: 0 });
+      expect(ids(await claim('f'))).toEqual(['z1']);
+      // A head that failed and waits for its retry is retried now, with a fresh budget.
+      await settle(await claim('t/a'), { kind: 'retry', availableAt: clock.now() + 60_000, reason: 'HTTP 503' });
+      expect(await claim('t/a')).toEqual([]);
+      expect(await store.retryLane('t/a', '')).toBe(true);
+      const again = await claim('t/a');
+      expect(ids(again)).toEqual(['e1']);
+      expect(again[0]!.deliveries[0]!.attempt).toBe(1);
     });
 
     it('reports the same results for a batch in one lane that ends in a stall', async () => {

@@ -506,7 +506,7 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       it('refuses to skip a head that is being delivered', async () => {
         await store.send('f', [msg('a1', { key: 'a' })]);
         await claim('f');
-        await expect(store.skipLaneHead('f', 'a')).rejects.toMatchObject({ code: 'invalid_request' });
+        await expect(store.skipLaneHead('f', 'a')).rejects.toMatchObject({ code: 'conflict' });
       });
 
       it('pages through blocked lanes', async () => {

@@ -105,6 +105,19 @@ async function deferAndTakeOver(s: PostgresStore, target: string): Promise<void>
   })));
 }
 
+/** Marks a lane parked (outside the explained pool), as a failed head would have. */
+async function block(s: PostgresStore, target: string, lane: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_PG_URL });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query(`UPDATE "${s.schema}".lanes SET state = 'parked' WHERE lane = $2
+      AND target_id = (SELECT id FROM "${s.schema}".channels WHERE name = $1)`, [target, lane]);
+    expect(rowCount, `lane '${lane}' of ${target}`).toBe(1);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Operators' calls: dead letters, redrive, purge, a message's deliveries; on lanes also blocked lanes, retry, skip, skipped. */
 async function operate(s: PostgresStore, target: string, lane: string | null): Promise<void> {
   const dead = await s.listDeadLetters(target, { limit: 5 });
@@ -120,7 +133,10 @@ async function operate(s: PostgresStore, target: string, lane: string | null): P
   if (lane === null) return;
   await s.listBlockedLanes(target, { limit: 5 });
   await s.getLane(target, lane);
+  // Retry and skip apply to a blocked lane (an operator's action on a healthy one is refused).
+  await block(s, target, lane);
   await s.retryLane(target, lane);
+  await block(s, target, lane);
   expect(await s.skipLaneHead(target, lane)).not.toBeNull();
   const skipped = await s.listSkipped(target, { limit: 5 });
   await s.redeliverSkipped(target, skipped.items.slice(0, 1).map((d) => d.message.id));

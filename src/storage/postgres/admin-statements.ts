@@ -81,7 +81,7 @@ export function adminStatements(schema: string) {
       WHERE target_id = $1 AND state <> 'active' AND ($2::text IS NULL OR lane > $2) ORDER BY lane LIMIT $3`),
     lane: st('a_lane', (s) => `SELECT lane, state, reason, since FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
     lanePending: st('a_lane_pending', (s) => `SELECT COUNT(*) AS n FROM ${s}.deliveries WHERE target_id = $1 AND lane = $2 AND live`),
-    laneHead: st('a_lane_head', (s) => `SELECT id, status, available_at FROM ${s}.deliveries
+    laneHead: st('a_lane_head', (s) => `SELECT id, status, attempts, available_at FROM ${s}.deliveries
       WHERE target_id = $1 AND lane = $2 AND live ORDER BY position LIMIT 1`),
     lockLane: st('a_lock_lane', (s) => `SELECT state FROM ${s}.lanes WHERE target_id = $1 AND lane = $2 FOR UPDATE`),
     /** Also the lane's lock: the first statement of retryLane. */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
-import { ValidationError } from '../../domain/errors.js';
+import { ConflictError, ValidationError } from '../../domain/errors.js';
+import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import { rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
@@ -142,9 +143,13 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
       const row = await guard(() => ordered(target));
       return transaction(pool, 'durable', async (client) => {
         const t = now();
-        // The UPDATE is the lane lock: it waits for a claim or settlement holding the lane.
-        if ((await execute(client, sql.retryLane, [row.id, lane, t], true)) === 0) return false;
-        const [head] = await run<{ id: number }>(client, sql.laneHead, [row.id, lane], true);
+        // The lane's lock: it waits for a claim or settlement holding the lane.
+        const [found] = await run<{ state: string }>(client, sql.lockLane, [row.id, lane], true);
+        if (!found) return false;
+        const [head] = await run<{ id: number; status: string; attempts: number }>(client, sql.laneHead, [row.id, lane], true);
+        const refusal = laneActionRefusal('retry', lane, parseLaneState(found.state)!, head);
+        if (refusal) throw new ConflictError(refusal);
+        await execute(client, sql.retryLane, [row.id, lane, t], true);
         if (head) await run(client, sql.makeReady, [head.id, t], true);
         return true;
       });
@@ -153,10 +158,11 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
       const row = await guard(() => ordered(target));
       const skipped = await transaction(pool, 'durable', async (client) => {
         const t = now();
-        await run(client, sql.lockLane, [row.id, lane], true);
-        const [head] = await run<{ id: number; status: string }>(client, sql.laneHead, [row.id, lane], true);
+        const [locked] = await run<{ state: string }>(client, sql.lockLane, [row.id, lane], true);
+        const [head] = await run<{ id: number; status: string; attempts: number }>(client, sql.laneHead, [row.id, lane], true);
         if (!head) return null;
-        if (head.status === 'delivering') throw new ValidationError(`the head of '${lane}' is being delivered right now; retry the skip once the attempt ends`);
+        const refusal = laneActionRefusal('skip', lane, parseLaneState(locked?.state ?? 'active')!, head);
+        if (refusal) throw new ConflictError(refusal);
         await run(client, sql.skip, [head.id, t], true);
         const [next] = await run<{ available_at: number }>(client, sql.laneHead, [row.id, lane], true);
         if (next) await run(client, sql.retryLane, [row.id, lane, Math.max(t, next.available_at)], true);

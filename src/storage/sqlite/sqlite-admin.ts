@@ -1,6 +1,7 @@
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
-import { ValidationError } from '../../domain/errors.js';
+import { ConflictError, ValidationError } from '../../domain/errors.js';
+import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
@@ -71,7 +72,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
     lane: db.prepare('SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND lane = ?'),
     lanePending: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL'),
-    laneHead: db.prepare(`SELECT id, status FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
+    laneHead: db.prepare(`SELECT id, status, attempts FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
     retryLane: db.prepare(`UPDATE lanes SET state = 'active', reason = NULL, since = NULL, ready_at = ? WHERE target_id = ? AND lane = ?`),
     // An operator's retry gives the head a fresh budget of attempts, as a redrive does.
     makeReady: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = ?, updated_at = ? WHERE id = ? AND status = 'ready'`),
@@ -247,8 +248,12 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       const row = ordered(target);
       return db.transaction(() => {
         const t = now();
-        if (sql.retryLane.run(t, row.id, lane).changes === 0) return false;
-        const head = sql.laneHead.get(row.id, lane) as { id: number } | undefined;
+        const found = sql.lane.get(row.id, lane) as { state: string } | undefined;
+        if (!found) return false;
+        const head = sql.laneHead.get(row.id, lane) as { id: number; status: string; attempts: number } | undefined;
+        const refusal = laneActionRefusal('retry', lane, parseLaneState(found.state)!, head);
+        if (refusal) throw new ConflictError(refusal);
+        sql.retryLane.run(t, row.id, lane);
         if (head) sql.makeReady.run(t, t, head.id);
         return true;
       }).immediate();
@@ -257,9 +262,11 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       const row = ordered(target);
       const skipped = db.transaction(() => {
         const t = now();
-        const head = sql.laneHead.get(row.id, lane) as { id: number; status: string } | undefined;
+        const head = sql.laneHead.get(row.id, lane) as { id: number; status: string; attempts: number } | undefined;
         if (!head) return null;
-        if (head.status === 'delivering') throw new ValidationError(`the head of '${lane}' is being delivered right now; retry the skip once the attempt ends`);
+        const state = (sql.lane.get(row.id, lane) as { state: string } | undefined)?.state ?? 'active';
+        const refusal = laneActionRefusal('skip', lane, parseLaneState(state)!, head);
+        if (refusal) throw new ConflictError(refusal);
         sql.skip.run(t, head.id);
         sql.count.run({ ...NO_CHANGE, depth: -1, skipped: 1, targetId: row.id });
         const next = sql.nextHead.get(row.id, lane) as { available_at: number } | undefined;
