@@ -43,7 +43,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const breakers = new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
     const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
     return {
-      items: all.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers)),
+      items: all.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers, all)),
       next: null,
     };
   });
@@ -93,7 +93,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const name = subscription(request.params.topic, request.params.sub);
     const [all, blocked] = await Promise.all([stats(), ctx.store.listBlockedLanes(name, { limit: 100 })]);
     const mine = all.find((s) => s.name === name);
-    return { ...(mine ? presentStats(mine, ctx, new Map()) : { name }), blockedLanes: blocked.items.map(presentLane) };
+    return { ...(mine ? presentStats(mine, ctx, new Map(), all) : { name }), blockedLanes: blocked.items.map(presentLane) };
   });
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
@@ -149,12 +149,16 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   }
 }
 
-function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>) {
+function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>, all: readonly TargetStats[]) {
   const target = ctx.config.targets.find((t) => t.name === s.name);
+  // A paused topic holds its subscriptions too: they show as paused, and say why.
+  const topicPaused = s.kind === 'subscription' ? all.some((t) => t.kind === 'topic' && t.name === s.name.slice(0, s.name.indexOf('/')) && t.paused) : undefined;
   return {
     name: s.name,
     kind: s.kind,
-    paused: s.paused,
+    paused: s.paused || topicPaused === true,
+    /** Subscriptions: paused because their topic is (resume the topic); the subscription's own flag is `paused` without it. */
+    topicPaused,
     depth: s.depth,
     inFlight: s.inFlight,
     oldestAgeMs: s.oldestAgeMs,
