@@ -90,13 +90,13 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   /**
    * A settling step's claim came up short and left the target drained: what is due later (a
    * retry, a delay, a lease running out) needs a timer, and a claim that filled every slot set
-   * none. One look-ahead then, unless a timer is already set.
+   * none (or one for later than that). One look-ahead then.
    */
   async function lookAheadWhenIdle(): Promise<void> {
-    if (timerAt !== null || ctx.stopping()) return;
+    if (ctx.stopping()) return;
     try {
-      const at = await store.nextWakeAt(target.name);
-      if (timerAt === null && drained) schedule(at ?? clock.now() + pollIntervalMs);
+      const at = (await store.nextWakeAt(target.name)) ?? clock.now() + pollIntervalMs;
+      if (drained && (timerAt === null || at < timerAt)) schedule(at);
     } catch (error) {
       onError(error, `looking ahead on ${target.name}`);
       if (timerAt === null) schedule(clock.now() + pollIntervalMs);
