@@ -186,4 +186,13 @@ describe('endpoint concurrency shared by every instance on a store', () => {
     expect(calls).toEqual({ takes: 0, holds: 0 });
     expect(one.limiter.views()[0]).toMatchObject({ inFlight: 10, inFlightTotal: null });
   });
+
+  it('an adaptive cut by a 429 that overtook the second\'s successes starts from the calls still in flight, not from nothing', async () => {
+    const one = instance('one', { adaptive: true, maxConcurrency: null, rateLimit: { perSecond: 20, burst: 5 } });
+    expect((await one.limiter.acquire(a, 5)).granted).toBe(5);
+    await one.scheduler.advance(20);
+    // The fifth call is refused at once; the other four are being served.
+    one.limiter.finished(a, { startedAt: clock.now() - 20, result: { kind: 'response', statusCode: 429 } });
+    expect(one.limiter.views()[0]!.currentRate).toBe(2);
+  });
 });

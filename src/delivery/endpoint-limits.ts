@@ -58,6 +58,11 @@ interface Entry {
   waitingRate: Set<string>;
   /** Start times of calls the endpoint accepted in the last second (adaptive cuts start from their rate). */
   accepted: number[];
+  /**
+   * Calls let through in the last second (when, how many): a 429 answered at once can arrive
+   * while that second's successes are still in flight, which then count as accepted too.
+   */
+  granted: Array<{ at: number; n: number }>;
   /** Per target: the bucket state its latest take left, so unused permits can be given back. */
   lastTake: Map<string, { token: number; limit: RateLimit }>;
   /**
@@ -131,6 +136,7 @@ export function createEndpointLimiter(options: {
       waitingSlot: new Set(),
       waitingRate: new Set(),
       accepted: [],
+      granted: [],
       lastTake: new Map(),
       lastUsed: new Map(),
       throttledTotal: 0,
@@ -156,6 +162,19 @@ export function createEndpointLimiter(options: {
   function acceptedRate(e: Entry, now: number): number {
     while (e.accepted.length > 0 && e.accepted[0]! <= now - 1_000) e.accepted.shift();
     return e.accepted.length;
+  }
+  /** Calls let through in the last second. */
+  function grantedRate(e: Entry, now: number): number {
+    while (e.granted.length > 0 && e.granted[0]!.at <= now - 1_000) e.granted.shift();
+    return e.granted.reduce((sum, g) => sum + g.n, 0);
+  }
+  /**
+   * What the endpoint took over the last second when it refused a call: the calls it answered
+   * 2xx, and those of the second still in flight (not refused; a fast 429 overtakes them).
+   */
+  function takenRate(e: Entry, now: number): number {
+    const accepted = acceptedRate(e, now);
+    return Math.max(accepted, accepted + Math.min(e.inFlight, Math.max(0, grantedRate(e, now) - accepted - 1)));
   }
   function wait(e: Entry, target: Target, reason: 'slot' | 'rate'): void {
     if (!e.waitingSlot.has(target.name) && !e.waitingRate.has(target.name)) e.waitsTotal++;
@@ -242,6 +261,10 @@ export function createEndpointLimiter(options: {
       }
       e.inFlight -= slots - granted;
       e.pool?.put(slots - granted);
+      if (e.adaptive && granted > 0) {
+        e.granted.push({ at: now, n: granted });
+        grantedRate(e, now);
+      }
       e.lastUsed.set(target.name, granted);
       if (granted < slots) wait(e, target, 'rate');
       else if (slots < asked) wait(e, target, 'slot');
@@ -281,7 +304,7 @@ export function createEndpointLimiter(options: {
       if (status === 429 || status === 503) {
         e.throttledTotal++;
         if (e.adaptive) {
-          const cut = e.adaptive.throttled(now, { startedAt: call.startedAt, acceptedRate: acceptedRate(e, now), inFlight: e.inFlight + 1 });
+          const cut = e.adaptive.throttled(now, { startedAt: call.startedAt, acceptedRate: takenRate(e, now), inFlight: e.inFlight + 1 });
           const retryAfterMs = result?.kind === 'response' ? parseRetryAfter(result.retryAfter, now) : undefined;
           if (retryAfterMs !== undefined) e.heldUntil = Math.max(e.heldUntil, now + Math.min(retryAfterMs, MAX_HOLD_MS));
           if (cut) options.onCut?.(e.endpoint, view(e));

@@ -15,6 +15,18 @@ describe('rate limit (GCRA)', () => {
     expect(takePermits(first.tat, now + 250, limit, 5).granted).toBe(2);
   });
 
+  it('after a lower rate, a higher one grants its next permit within one of its own intervals, not when the lower rate would have', () => {
+    const now = 1_000_000;
+    const slow = { perSecond: 0.1, burst: 1 };
+    const taken = takePermits(null, now, slow, 1);
+    expect(takePermits(taken.tat, now + 500, slow, 1).granted).toBe(0);
+    const fast = { perSecond: 2, burst: 1 };
+    const raised = takePermits(taken.tat, now + 500, fast, 1);
+    expect(raised.granted).toBe(0);
+    expect(raised.waitMs).toBeLessThanOrEqual(500);
+    expect(takePermits(raised.tat, now + 1_000, fast, 1).granted).toBe(1);
+  });
+
   it('never holds more than the burst after a quiet period', () => {
     const first = takePermits(null, 0, limit, 1);
     expect(takePermits(first.tat, 3_600_000, limit, 100).granted).toBe(3);

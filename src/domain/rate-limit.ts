@@ -3,7 +3,8 @@
  * number: the theoretical arrival time (`tat`) of the next call if calls went out exactly at the
  * configured rate. A bucket of `burst` permits refilled at `perSecond`:
  *
- * - a take of n permits starts from `base = max(tat, now)` and may go as far as
+ * - a take of n permits starts from `base = max(tat, now)` (at most `now + burst × interval`:
+ *   what a lower rate left owing is not carried into a higher one) and may go as far as
  *   `now + burst × interval`, so it grants `min(n, floor((now + burst × interval - base) / interval))`
  *   and moves `tat` to `base + granted × interval`;
  * - over any window of W ms the grants add up to at most `W × perSecond / 1000 + burst`: the k-th
@@ -47,7 +48,10 @@ export function rateInterval(limit: RateLimit): number {
 /** Takes up to `count` permits from a bucket whose stored state is `tat` (null: never used). */
 export function takePermits(tat: number | null, now: number, limit: RateLimit, count: number): RateTake {
   const interval = rateInterval(limit);
-  const base = Math.max(tat ?? now, now);
+  // A bucket is never owed more than a full burst at the rate in force: takes at one rate never
+  // leave more, and a debt run up at a lower rate (an adaptive cut) is not paid off at that rate
+  // once the rate rises again.
+  const base = Math.min(Math.max(tat ?? now, now), now + limit.burst * interval);
   // Differences first: epoch ms are ~1.8e12, and adding an interval to one before subtracting
   // loses the fraction that decides whether one more permit fits.
   const room = Math.floor((now - base) / interval + limit.burst + 1e-6);

@@ -32,6 +32,13 @@ export function describeFlowConformance(adapter: string, open: (clock: FakeClock
       expect((await store.takeRatePermits('ep', slow, 1)).granted).toBe(0);
     });
 
+    it('does not carry what a lower rate left owing into a higher rate', async () => {
+      // One permit at one call per 100 s leaves the bucket owing 100 s; at 1,000 calls/s it owes at most one millisecond.
+      expect((await store.takeRatePermits('ep', { perSecond: 0.01, burst: 1 }, 1)).granted).toBe(1);
+      const raised = await store.takeRatePermits('ep', { perSecond: 1_000, burst: 1 }, 1);
+      expect(raised.granted === 1 || raised.waitMs <= 2).toBe(true);
+    });
+
     it('keeps one bucket per key', async () => {
       expect((await store.takeRatePermits('a', slow, 5)).granted).toBe(3);
       expect((await store.takeRatePermits('b', slow, 5)).granted).toBe(3);

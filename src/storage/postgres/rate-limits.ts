@@ -15,14 +15,16 @@ export function rateLimitStatements(schema: string) {
   const st = statementFactory(schema);
   // $1 key, $2 interval ms, $3 burst, $4 permits wanted. `now` travels in EXCLUDED.updated_at.
   // Differences first (see takePermits): epoch ms lose fractions when an interval is added to them.
-  const granted = `GREATEST(0, LEAST($4::int, FLOOR((EXCLUDED.updated_at - GREATEST(r.tat, EXCLUDED.updated_at)) / $2::float8 + $3::float8 + 1e-6)))`;
+  // The base is max(tat, now), at most now + burst × interval (see takePermits): now - base is min(now - tat, 0), at least -burst × interval.
+  const base = `LEAST(GREATEST(r.tat, EXCLUDED.updated_at), EXCLUDED.updated_at + $3::float8 * $2::float8)`;
+  const granted = `GREATEST(0, LEAST($4::int, FLOOR(GREATEST(LEAST(EXCLUDED.updated_at - r.tat, 0), -$3::float8 * $2::float8) / $2::float8 + $3::float8 + 1e-6)))`;
   return {
     take: st('rl_take', (s) => `INSERT INTO ${s}.rate_limits AS r (key, tat, granted, updated_at)
       SELECT $1, c.now + LEAST($4::int, FLOOR($3::float8 + 1e-6)) * $2::float8, LEAST($4::int, FLOOR($3::float8 + 1e-6)), c.now
       FROM (SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 * 1000 AS now) c
       ON CONFLICT (key) DO UPDATE SET
         granted = ${granted},
-        tat = GREATEST(r.tat, EXCLUDED.updated_at) + ${granted} * $2::float8,
+        tat = ${base} + ${granted} * $2::float8,
         updated_at = EXCLUDED.updated_at
       RETURNING tat, granted::int AS granted, updated_at AS now`),
     // Only while the bucket is as that take left it ($4): see returnPermits.
