@@ -11,6 +11,7 @@ import { LINEAR_JOINS_MIGRATION } from './linear-joins.js';
 import { HOLDING_FUNCTIONS_MIGRATION } from './holding-functions.js';
 import { LEASE_FUNCTIONS_MIGRATION } from './lease-functions.js';
 import { HOT_CLAIMS_MIGRATION } from './hot-claims.js';
+import { LEASE_AFTER_WAIT_MIGRATION } from './lease-after-wait.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -366,6 +367,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 25,
     name: 'indexes of deliveries on generated columns, so that claims of laned deliveries are HOT updates',
     sql: HOT_CLAIMS_MIGRATION,
+  },
+  {
+    version: 26,
+    name: 'a claim that waited for a lane lock leases from when it got the lock',
+    sql: LEASE_AFTER_WAIT_MIGRATION,
   },
 ];
 
