@@ -3,9 +3,10 @@ import type { Store } from './port.js';
 
 /** Port methods that write (a failure of one of them means the store may not accept writes). */
 const WRITES: ReadonlySet<string> = new Set([
-  'declare', 'send', 'claim', 'renew', 'settle', 'settleAndClaim', 'release', 'redrive', 'purgeDeadLetters', 'setPaused',
-  'retryLane', 'skipLaneHead', 'redeliverSkipped', 'sweep', 'saveBreaker', 'probeWrite',
-  'advanceSchedule', 'setSchedulePaused',
+  'declare', 'send', 'claim', 'claimOrLookAhead', 'renew', 'settle', 'settleAndClaim', 'release', 'defer', 'expireDeferred',
+  'redrive', 'purgeDeadLetters', 'setPaused', 'retryLane', 'skipLaneHead', 'redeliverSkipped', 'hurryRetries', 'sweep', 'seek',
+  'expire', 'saveBreaker', 'probeWrite', 'advanceSchedule', 'setSchedulePaused', 'takeRatePermits', 'returnRatePermits',
+  'takeConcurrencySlots', 'holdConcurrencySlots',
 ]);
 
 export interface WriteHealth {

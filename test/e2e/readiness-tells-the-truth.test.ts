@@ -16,7 +16,7 @@ function fillableStore(inner: Store): { store: Store; disk: { full: boolean } } 
   const store = new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function' || !['send', 'settle', 'probeWrite', 'sweep', 'setPaused'].includes(String(property))) return value;
+      if (typeof value !== 'function' || !['send', 'settle', 'probeWrite', 'sweep', 'setPaused', 'claimOrLookAhead', 'takeRatePermits'].includes(String(property))) return value;
       return (...args: unknown[]) => (disk.full ? fail() : (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
     },
   });
@@ -93,6 +93,23 @@ describe('readiness and logs tell the truth', () => {
     } finally {
       tracked.close();
       await inner.close();
+      dir.cleanup();
+    }
+  });
+
+  it('a dispatcher whose claims fail, with no producer sending, makes /readyz say the writes fail and logs the ALERT', async () => {
+    const dir = tempDir();
+    const { store, disk } = fillableStore(createSqliteStore({ path: join(dir.path, 'offload.db'), durability: 'process' }));
+    const { logger, lines } = captureLogs();
+    disk.full = true;
+    const offload = await startOffload({ delivery: { pollInterval: '50ms' }, endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } }, { store, logger });
+    try {
+      await expect.poll(async () => (await get(offload.url, '/readyz')).body, { timeout: 10_000 }).toMatchObject({ writes: 'failing', reason: expect.stringContaining('SQLITE_FULL') });
+      expect(lines.filter((l) => l.msg.startsWith('ALERT: the store refuses writes'))).toHaveLength(1);
+      disk.full = false;
+      await expect.poll(async () => (await get(offload.url, '/readyz')).status, { timeout: 20_000 }).toBe(200);
+    } finally {
+      await offload.cleanup();
       dir.cleanup();
     }
   });

@@ -6,7 +6,8 @@ const withCode = (code: string, message = 'x') => Object.assign(new Error(messag
 
 describe('PostgreSQL error mapping', () => {
   it('treats connection failures, shutdowns, a full disk, I/O errors and read-only as unavailability', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '08006', '08001', '53300', '53100', '58030', '25006']) expect(isUnavailable(withCode(code))).toBe(true);
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', '57P01', '57P03', '57P04', '08006', '08001', '53300', '53100', '58030', '25006', '3D000', '28P01', '28000']) expect(isUnavailable(withCode(code))).toBe(true);
+    expect(isUnavailable(withCode('55000', 'database "offload" is not currently accepting connections'))).toBe(true);
     expect(isUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isUnavailable(new AggregateError([withCode('ECONNREFUSED')], 'connect failed'))).toBe(true);
   });

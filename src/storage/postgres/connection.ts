@@ -37,8 +37,10 @@ const UNAVAILABLE_CODES = new Set([
   '57P03', // cannot_connect_now (starting up, in recovery)
   '57014', // query_canceled (statement_timeout)
   '25006', // read_only_sql_transaction (a standby after failover)
+  '57P04', // database_dropped
+  '3D000', // invalid_catalog_name: the database is gone (or not yet restored)
 ]);
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i;
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end|not currently accepting connections/i;
 
 /** Connection-level failures: the database is down, restarting, unreachable or out of connections. */
 export function isUnavailable(error: unknown): boolean {
@@ -48,7 +50,8 @@ export function isUnavailable(error: unknown): boolean {
     if (UNAVAILABLE_CODES.has(code)) return true;
     // Class 08: connection exception; class 53: insufficient resources (too many connections, disk full);
     // class 58: system error (I/O error).
-    if (code.startsWith('08') || code.startsWith('53') || code.startsWith('58')) return true;
+    // Class 28: the server refuses our credentials (a rotated password): nothing to do but wait for the fix.
+    if (code.startsWith('08') || code.startsWith('28') || code.startsWith('53') || code.startsWith('58')) return true;
   }
   if (error instanceof AggregateError) return error.errors.some(isUnavailable);
   return UNAVAILABLE_MESSAGES.test(error.message);
