@@ -30,6 +30,26 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
   collectDefaultMetrics({ register: registry });
   const sent = new Counter({ name: 'offload_messages_sent_total', help: 'Messages accepted by channel', labelNames: ['channel'], registers: [registry] });
   const expired = new Counter({ name: 'offload_expired_total', help: 'Messages dead-lettered by this instance because they expired (ttl or expiresAt): never attempted again', labelNames: ['target'], registers: [registry] });
+  // While the store cannot be read, a scrape still answers: the store's gauges are left out and
+  // offload_store_up says why, the process metrics and counters stay (they matter most then).
+  const storeUp = new Gauge({
+    name: 'offload_store_up',
+    help: 'Whether the store answered this scrape\'s statistics: 1 yes, 0 no',
+    registers: [registry],
+    async collect() {
+      await readStats();
+    },
+  });
+  const readStats = async (): Promise<Awaited<ReturnType<Store['stats']>>> => {
+    try {
+      const stats = await store.stats();
+      storeUp.set(1);
+      return stats;
+    } catch {
+      storeUp.set(0);
+      return [];
+    }
+  };
   const gauge = (name: string, help: string, pick: (s: Awaited<ReturnType<Store['stats']>>[number]) => number) =>
     new Gauge({
       name,
@@ -38,7 +58,7 @@ export function createMetrics(store: Pick<Store, 'stats'>, breakers: () => Reado
       registers: [registry],
       async collect() {
         this.reset();
-        for (const s of await store.stats()) this.set({ channel: s.name }, pick(s));
+        for (const s of await readStats()) this.set({ channel: s.name }, pick(s));
       },
     });
   gauge('offload_depth', 'Undelivered messages per queue or subscription', (s) => s.depth);

@@ -28,6 +28,20 @@ describe('one stats computation per scrape', () => {
     expect(text).toContain('offload_dead_letters{channel="emails"} 0');
   });
 
+  it('a scrape while the store cannot be read still answers: the store\'s gauges are left out, offload_store_up says 0', async () => {
+    let now = 0;
+    const store = countingStore(true);
+    const metrics = createMetrics(createStatsCache(store, { ttlMs: 1_000, now: () => now }));
+    const down = await metrics.registry.metrics();
+    expect(down).toContain('offload_store_up 0');
+    expect(down).not.toContain('offload_depth{');
+    expect(down).toContain('process_cpu_user_seconds_total');
+    now = 2_000;
+    const up = await metrics.registry.metrics();
+    expect(up).toContain('offload_store_up 1');
+    expect(up).toContain('offload_depth{channel="emails"} 7');
+  });
+
   it('callers within the interval share one result; after it, or after invalidate, it is computed again', async () => {
     let now = 0;
     const store = countingStore();
