@@ -136,6 +136,24 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('a send to another channel in the same tick as a publish waiting for the application\'s open transaction commits at once', async () => {
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await publishEvent(client, 'e1', 'k1');
+      // One tick: a publish to the held topic and a send to a queue.
+      const publish = store.send('t', [msg('e2', 'k2')]);
+      const send = store.send('q', [msg('q1')]);
+      await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
+      expect(await send).toEqual([{ id: 'q1', status: 'queued', duplicate: false }]);
+      expect(ids(await claim('q'))).toEqual(['q1']);
+      await client.query('COMMIT');
+      expect((await publish)[0]!.sequence).toBe(2);
+    } finally {
+      client.release();
+    }
+  });
+
   it('renews leases while an application transaction holds a topic lane for longer than the lease', async () => {
     const lease = 30_000;
     await store.send('q', [msg('m1')]);

@@ -6,7 +6,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, Claim, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertProducible } from '../producible.js';
-import { createTickBatcher } from '../tick-batcher.js';
+import { createTickBatcher, type TickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { execute, guard, openPool, retrying, run, SCHEMA_PATTERN, transaction } from './connection.js';
@@ -136,19 +136,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   });
 
   const wake = notify ? notifyChannel : null;
-  // Group commit: the sends of one tick share a transaction. The common batch, one channel, is a
-  // single statement, so it runs on its own: one round trip, still committed durably.
-  const sendBatcher = createTickBatcher<SendItem, SendResult>((items) => {
-    const first = items[0]!.channel;
-    const write = { now: clock.now(), prepared: true, wake, origin };
-    const stored = items.every((item) => item.channel.id === first.id)
-      ? retrying(() => insertMessages(pool, sql, items, write))
-      : transaction(pool, 'durable', (client) => insertMessages(client, sql, items, write));
-    return stored.then((results) => {
-      wakeLocally(items, results);
-      return results;
-    });
-  });
+  // Group commit: the sends of one tick to one channel are one statement, committed durably
+  // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its
+  // own: a topic held by an application's open outbox transaction delays its own publishers,
+  // never the sends to other channels made in the same tick, nor fails them with its own error.
+  const sendBatchers = new Map<number, TickBatcher<SendItem, SendResult>>();
+  const sendBatcherOf = (channel: ChannelRow): TickBatcher<SendItem, SendResult> => {
+    let batcher = sendBatchers.get(channel.id);
+    if (!batcher) {
+      batcher = createTickBatcher<SendItem, SendResult>(async (items) => {
+        const results = await retrying(() => insertMessages(pool, sql, items, { now: clock.now(), prepared: true, wake, origin }));
+        wakeLocally(items, results);
+        return results;
+      });
+      sendBatchers.set(channel.id, batcher);
+    }
+    return batcher;
+  };
   /*
    * Deliveries this instance leased from lanes: their settlements go straight to the locking
    * path, saving the lane-free call a round trip that would only report them laned. A hint:
@@ -240,7 +244,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     send: (channelName, messages) =>
       guard(async () => {
         const channel = await producible(channelName, messages);
-        return messages.length === 0 ? [] : sendBatcher.push(messages.map((message) => ({ channel, message })));
+        return messages.length === 0 ? [] : sendBatcherOf(channel).push(messages.map((message) => ({ channel, message })));
       }),
     sendWithin: (client, channelName, messages) =>
       guard(async () => {
