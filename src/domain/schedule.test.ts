@@ -34,6 +34,22 @@ describe('schedule ticks', () => {
     expect(isoOf(ticksBetween(early, at('2026-10-24T12:00:00Z'), at('2026-10-26T12:00:00Z'), 10))).toEqual(['2026-10-25T01:30:00.000Z', '2026-10-26T01:30:00.000Z']);
   });
 
+  it('from inside the first pass of the repeated hour (a resume, a first run), still fires what the second pass holds', () => {
+    const early = { cron: '30 1 * * *', timezone: 'Europe/London' };
+    // 00:45Z is 01:45 BST, the first pass of 01:00-02:00 on 25 October 2026; 01:30 GMT (01:30Z) is still to come.
+    expect(new Date(nextTick(early, at('2026-10-25T00:45:00Z'))!).toISOString()).toBe('2026-10-25T01:30:00.000Z');
+    expect(isoOf(dueTicks({ ...schedule(), ...early }, at('2026-10-25T00:59:00Z'), at('2026-10-25T01:30:01Z')).send)).toEqual(['2026-10-25T01:30:00.000Z']);
+    // Every 20 minutes: the same ticks as a schedule that ran all night (the second pass's), none lost.
+    const every = { cron: '*/20 * * * *', timezone: 'Europe/London' };
+    const resumed = ticksBetween(every, at('2026-10-25T00:45:00Z'), at('2026-10-25T02:30:00Z'), 20);
+    const allNight = ticksBetween(every, at('2026-10-24T23:00:00Z'), at('2026-10-25T02:30:00Z'), 20).filter((t) => t > at('2026-10-25T00:45:00Z'));
+    expect(isoOf(resumed)).toEqual(isoOf(allNight));
+    expect(isoOf(resumed).slice(0, 3)).toEqual(['2026-10-25T01:00:00.000Z', '2026-10-25T01:20:00.000Z', '2026-10-25T01:40:00.000Z']);
+    // Elsewhere in the year, and in a zone without DST, nothing changes.
+    expect(new Date(nextTick(early, at('2026-10-26T00:45:00Z'))!).toISOString()).toBe('2026-10-26T01:30:00.000Z');
+    expect(new Date(nextTick({ cron: '30 1 * * *', timezone: 'UTC' }, at('2026-10-25T00:45:00Z'))!).toISOString()).toBe('2026-10-25T01:30:00.000Z');
+  });
+
   it('fires an hourly schedule once per real hour when the clocks go back', () => {
     const hourly = { cron: '0 * * * *', timezone: 'Europe/London' };
     const ticks = ticksBetween(hourly, at('2026-10-24T23:30:00Z'), at('2026-10-25T03:30:00Z'), 10);

@@ -51,11 +51,53 @@ function compile(cron: string, timezone: string): Cron {
   return new Cron(cron.trim(), { timezone, paused: true, legacyMode: true });
 }
 
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/** How far `timezone`'s wall clock is ahead of UTC at `at`, in ms. */
+function offsetAt(timezone: string, at: number): number {
+  let format = formats.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    formats.set(timezone, format);
+  }
+  const part = Object.fromEntries(format.formatToParts(new Date(at)).map((p) => [p.type, Number(p.value)]));
+  const wall = Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!);
+  return wall - (at - (at % 60_000));
+}
+
+/**
+ * The first tick strictly after `at`. croner, asked from inside the first pass of an hour the
+ * clocks repeat (fall back), skips that hour's second pass too; asked from before the repeated
+ * hour it fires its ticks once, in the second pass. So from inside the first pass, the ticks are
+ * read from before it and the first one after `at` is taken: a schedule resumed (or first run)
+ * then still fires what the second pass holds.
+ */
+function nextAfter(cron: Cron, timezone: string, at: number): number | null {
+  const next = cron.nextRun(new Date(at))?.getTime() ?? null;
+  const offset = offsetAt(timezone, at);
+  const later = offsetAt(timezone, at + 2 * 3_600_000);
+  if (later >= offset) return next;
+  // A fall-back within two hours: find it to the minute.
+  let low = at;
+  let high = at + 2 * 3_600_000;
+  while (high - low > 60_000) {
+    const mid = low + Math.floor((high - low) / 120_000) * 60_000;
+    if (offsetAt(timezone, mid) === offset) low = mid;
+    else high = mid;
+  }
+  const repeatStarts = high - (offset - later);
+  if (at < repeatStarts) return next;
+  for (let from = repeatStarts - 1_000; ;) {
+    const tick = cron.nextRun(new Date(from))?.getTime() ?? null;
+    if (tick === null || tick > at) return next === null || tick === null ? tick ?? next : Math.min(tick, next);
+    from = tick;
+  }
+}
+
 /** The first tick strictly after `after`, or null when there is none. */
 export function nextTick(schedule: Pick<ScheduleDefinition, 'cron' | 'timezone'>, after: number): number | null {
   // croner works in whole seconds and returns the next second strictly after the given date.
-  const next = compile(schedule.cron, schedule.timezone).nextRun(new Date(after));
-  return next ? next.getTime() : null;
+  return nextAfter(compile(schedule.cron, schedule.timezone), schedule.timezone, after);
 }
 
 /**
@@ -71,11 +113,11 @@ export function ticksBetween(schedule: Pick<ScheduleDefinition, 'cron' | 'timezo
     const ticks: number[] = [];
     let at = from;
     for (;;) {
-      const next = cron.nextRun(new Date(at));
-      if (!next || next.getTime() > upTo) break;
-      ticks.push(next.getTime());
+      const next = nextAfter(cron, schedule.timezone, at);
+      if (next === null || next > upTo) break;
+      ticks.push(next);
       if (ticks.length > limit) ticks.shift();
-      at = next.getTime();
+      at = next;
     }
     if (ticks.length >= limit || from === after) return ticks;
   }
