@@ -45,6 +45,15 @@ describe('schedule ticks', () => {
     const allNight = ticksBetween(every, at('2026-10-24T23:00:00Z'), at('2026-10-25T02:30:00Z'), 20).filter((t) => t > at('2026-10-25T00:45:00Z'));
     expect(isoOf(resumed)).toEqual(isoOf(allNight));
     expect(isoOf(resumed).slice(0, 3)).toEqual(['2026-10-25T01:00:00.000Z', '2026-10-25T01:20:00.000Z', '2026-10-25T01:40:00.000Z']);
+    // From any moment of the first pass, not only whole minutes (a cursor is the time of a resume).
+    for (const cursor of ['2026-10-25T00:45:12.345Z', '2026-10-25T00:30:05Z', '2026-10-25T00:00:00.001Z']) {
+      expect(isoOf(dueTicks({ ...schedule(), ...every }, at(cursor), at('2026-10-25T01:00:30Z')).send)).toEqual(['2026-10-25T01:00:00.000Z']);
+    }
+    // Where croner fires the repeated hour's first pass (America/New_York), a cursor in the second
+    // pass sends nothing again.
+    const ny = { cron: '*/20 * * * *', timezone: 'America/New_York' };
+    expect(dueTicks({ ...schedule(), ...ny }, at('2026-11-01T06:10:00Z'), at('2026-11-01T06:30:00Z')).send).toEqual([]);
+    expect(nextTick(ny, at('2026-11-01T06:10:00Z'))).toBeGreaterThan(at('2026-11-01T06:10:00Z'));
     // Elsewhere in the year, and in a zone without DST, nothing changes.
     expect(new Date(nextTick(early, at('2026-10-26T00:45:00Z'))!).toISOString()).toBe('2026-10-26T01:30:00.000Z');
     expect(new Date(nextTick({ cron: '30 1 * * *', timezone: 'UTC' }, at('2026-10-25T00:45:00Z'))!).toISOString()).toBe('2026-10-25T01:30:00.000Z');

@@ -73,13 +73,20 @@ function offsetAt(timezone: string, at: number): number {
  * then still fires what the second pass holds.
  */
 function nextAfter(cron: Cron, timezone: string, at: number): number | null {
-  const next = cron.nextRun(new Date(at))?.getTime() ?? null;
+  // Near a fall-back croner can answer a time at or before the one asked from (seen in
+  // America/New_York): such an answer is not a next tick; its own successors lead past `at`.
+  let next = cron.nextRun(new Date(at))?.getTime() ?? null;
+  for (let steps = 0; next !== null && next <= at; steps++) {
+    if (steps >= 10_000) return null;
+    next = cron.nextRun(new Date(next))?.getTime() ?? null;
+  }
   const offset = offsetAt(timezone, at);
   const later = offsetAt(timezone, at + 2 * 3_600_000);
   if (later >= offset) return next;
   // A fall-back within two hours: find it to the minute.
-  let low = at;
-  let high = at + 2 * 3_600_000;
+  // Offsets change on whole minutes: search on the minute grid, so the transition is found exactly.
+  let low = at - (at % 60_000);
+  let high = low + 2 * 3_600_000;
   while (high - low > 60_000) {
     const mid = low + Math.floor((high - low) / 120_000) * 60_000;
     if (offsetAt(timezone, mid) === offset) low = mid;
