@@ -53,4 +53,31 @@ describe.skipIf(!available)('PostgreSQL: a claim that waited for a lane leases f
     // Its lease runs from now on: nobody else may take the key.
     expect(await store.claim({ target: 'f', limit: 5, owner: 'two', leaseMs: LEASE })).toEqual([]);
   }, 20_000);
+
+  it('adds the wait once when the settlement was fenced (another key is claimed for a lease from the lock, not later)', async () => {
+    schema = testSchema();
+    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 4 });
+    await store.migrate();
+    await store.declare([{ name: 'f', kind: 'fifo' }]);
+    const msg = (id: string, key: string) => ({ id, key, type: 't', data: '{}', metadata: {}, deliverAt: null });
+    await store.send('f', [msg('a0', 'A'), msg('a1', 'A')]);
+    const first = await store.claim({ target: 'f', limit: 1, owner: 'one', leaseMs: 60_000 });
+    await store.send('f', [msg('b0', 'B')]);
+    app = new pg.Client({ connectionString: TEST_PG_URL });
+    await app.connect();
+    await app.query('BEGIN');
+    await app.query(`SELECT 1 FROM "${schema}".lanes WHERE lane = 'A' FOR UPDATE`);
+    // A stale epoch: the settlement is fenced, and the function hands over to settle_and_claim_many.
+    const stale = delivered(first).map((s) => ({ ...s, epoch: s.epoch - 1 }));
+    const step = store.settleAndClaim(stale, { target: 'f', limit: 1, owner: 'one', leaseMs: LEASE });
+    await new Promise((resolve) => setTimeout(resolve, LEASE + 1_000));
+    await app.query('COMMIT');
+    const { claims } = await step;
+    expect(claims.map((c) => c.lane)).toEqual(['B']);
+    const { rows } = await app.query<{ ahead: number }>(
+      `SELECT available_at - EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS ahead FROM "${schema}".deliveries d
+       JOIN "${schema}".messages m ON m.pk = d.message_pk WHERE m.id = 'b0'`);
+    expect(Number(rows[0]!.ahead)).toBeGreaterThan(LEASE - 1_000);
+    expect(Number(rows[0]!.ahead)).toBeLessThanOrEqual(LEASE + 300);
+  }, 20_000);
 });

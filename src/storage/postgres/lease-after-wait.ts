@@ -17,8 +17,11 @@ import { functionIn, replaced } from './derived-sql.js';
 const LABEL = 'migration 26';
 const AFTER_LOCK = '\n  p_lease_until := p_lease_until + lock_wait_ms();';
 
+// After the fenced-or-gone branch, which hands the caller's lease to settle_and_claim_many: that
+// one adds the wait itself (the same statement's wait), so it must not be added twice.
 const SETTLE_AND_CLAIM = replaced(functionIn(HOT_CLAIMS_MIGRATION, 'settle_and_claim', LABEL), [
-  ['WHERE d.id = p_ids[1] FOR UPDATE OF l;', `WHERE d.id = p_ids[1] FOR UPDATE OF l;${AFTER_LOCK}`],
+  ['\n  INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)\n  VALUES (p_ids[1],',
+    `${AFTER_LOCK}\n  INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)\n  VALUES (p_ids[1],`],
 ], LABEL);
 
 const SETTLE_AND_CLAIM_MANY = replaced(functionIn(HOT_CLAIMS_MIGRATION, 'settle_and_claim_many', LABEL), [
