@@ -237,11 +237,13 @@ export function nextLaneState(from: LaneState | 'none', event: DeliveryEvent, li
  * is for a blocked lane (parked, stalled) or a head that failed and waits for its retry. A head
  * that has not failed (queued, or waiting for its `deliverAt`) has nothing to retry or skip: the
  * action would hurry a delay or drop healthy work, most likely under a mistyped key. A head in
- * flight is skipped only once its attempt ends.
+ * flight is retried or skipped only once its attempt ends.
  */
 export function laneActionRefusal(action: 'retry' | 'skip', lane: string, state: LaneState, head: { status: string; attempts: number } | undefined): string | undefined {
   const blocked = state !== 'active';
-  if (head?.status === 'delivering' && (action === 'skip' || !blocked)) {
+  // A stalled lane's head is tried again every maxBackoff: a retry meanwhile could not give it
+  // the fresh attempts it promises, and a skip would race the call.
+  if (head?.status === 'delivering') {
     return `the head of '${lane}' is being delivered right now; ${action} it once the attempt ends, if it fails`;
   }
   if (blocked || head === undefined || head.attempts > 0) return undefined;

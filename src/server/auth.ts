@@ -40,7 +40,7 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
   }
   const header = request.headers.authorization;
   // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are Bearer too.
-  const bearer = typeof header === 'string' ? /^bearer +(\S+) *$/i.exec(header) : null;
+  const bearer = typeof header === 'string' ? /^bearer +(\S(?:.*\S)?) *$/i.exec(header) : null;
   const given = bearer ? bearer[1] : undefined;
   const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
   if (!key) throw new OffloadError('unauthorized', 'send an API key as Authorization: Bearer <key>');

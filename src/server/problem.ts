@@ -102,8 +102,12 @@ function clientDetail(error: FastifyError): string {
  * large, a request not received within `server.requestTimeout`) get a problem answer too, written
  * straight to the socket, which then closes.
  */
-export function clientErrorAnswer(error: Error & { code?: string }, socket: { writable: boolean; end(data: string): void; destroy(): void }): void {
-  if (!socket.writable) {
+export function clientErrorAnswer(
+  error: Error & { code?: string },
+  socket: { writable: boolean; end(data: string): void; destroy(): void; _httpMessage?: { headersSent?: boolean } | null },
+): void {
+  // Nothing to answer on a connection that is gone, or whose request is already being answered.
+  if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent) {
     socket.destroy();
     return;
   }

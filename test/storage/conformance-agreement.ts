@@ -139,6 +139,13 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       const again = await claim('t/a');
       expect(ids(again)).toEqual(['e1']);
       expect(again[0]!.deliveries[0]!.attempt).toBe(1);
+      // A stalled lane whose head is being tried again: retry and skip wait for the attempt to end.
+      await settle(again, { kind: 'stall', availableAt: clock.now() + 1_000, reason: 'HTTP 500' });
+      clock.advance(1_000);
+      expect(ids(await claim('t/a'))).toEqual(['e1']);
+      for (const act of [() => store.retryLane('t/a', ''), () => store.skipLaneHead('t/a', '')]) {
+        await expect(act()).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('being delivered right now') });
+      }
     });
 
     it('reports the same results for a batch in one lane that ends in a stall', async () => {

@@ -145,11 +145,14 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       const publish = store.send('t', [msg('e2', 'k2')]);
       const send = store.send('q', [msg('q1')]);
       await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
-      expect(await send).toEqual([{ id: 'q1', status: 'queued', duplicate: false }]);
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      expect(await Promise.race([send, late])).toEqual([{ id: 'q1', status: 'queued', duplicate: false }]);
       expect(ids(await claim('q'))).toEqual(['q1']);
       await client.query('COMMIT');
       expect((await publish)[0]!.sequence).toBe(2);
     } finally {
+      // Whatever happened, the application's transaction ends, so nothing waits on it afterwards.
+      await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
   });
