@@ -157,6 +157,30 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await statusOf('b')).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 
+  it('brings a timer set for later forward when the last settling step leaves an earlier retry waiting', async () => {
+    // b is due in 5 s: the first look-ahead sets a timer for a poll interval (1 s) away.
+    await store.send('q', [newMessage({ id: 'b', type: 'x', data: {}, deliverAt: clock.now() + 5_000 })]);
+    const d = start([{ ...queue, concurrency: 2, minBackoffMs: 200, maxBackoffMs: 200 }]);
+    await scheduler.settle();
+    await store.send('q', [newMessage({ id: 'a', type: 'x', data: {} }), newMessage({ id: 'c', type: 'x', data: {} })]);
+    d.wake(['q']);
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['a', 'c']);
+    // c is to be retried in 200 ms; the slot it frees takes d at once, which fills both again.
+    await store.send('q', [newMessage({ id: 'd', type: 'x', data: {} })]);
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 500 });
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['a', 'c', 'd']);
+    // a and d are delivered: their steps find nothing due, and c's retry is the next thing.
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    await scheduler.advance(200);
+    expect(endpoint.ids()).toEqual(['a', 'c', 'd', 'c']);
+    endpoint.calls[3]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+  });
+
   it('renews the lease of a long call so nobody else takes it over', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     start([queue]);
