@@ -174,7 +174,7 @@ export function createEndpointLimiter(options: {
    */
   function takenRate(e: Entry, now: number): number {
     const accepted = acceptedRate(e, now);
-    return Math.max(accepted, accepted + Math.min(e.inFlight, Math.max(0, grantedRate(e, now) - accepted - 1)));
+    return accepted + Math.min(e.inFlight, Math.max(0, grantedRate(e, now) - accepted - 1));
   }
   function wait(e: Entry, target: Target, reason: 'slot' | 'rate'): void {
     if (!e.waitingSlot.has(target.name) && !e.waitingRate.has(target.name)) e.waitsTotal++;
