@@ -22,7 +22,7 @@ import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
 import { createPostgresRetention } from './retention.js';
 import { hotStatements, toLike, type HotStatements } from './statements.js';
-import { insertMessages, type SendItem } from './writes.js';
+import { insertMessages } from './writes.js';
 
 export interface PostgresStoreOptions {
   /** Connection string (`postgres://user:pass@host:5432/db`). Either this or `pool`. */
@@ -113,9 +113,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   /** The targets with new work when these channels were written: a queue itself, a topic's subscriptions. */
   const targetsOfChannels = (list: readonly ChannelRow[]): string[] =>
     [...new Set(list.flatMap((c) => (c.kind === 'topic' ? channels.subscriptionsOf(c.id).map((s) => s.name) : [c.name])))];
-  function wakeLocally(items: readonly SendItem[], results: readonly SendResult[]): void {
-    if (localWake.size === 0) return;
-    wakeAll(localWake, targetsOfChannels(items.filter((_, i) => !results[i]?.duplicate).map((item) => item.channel)));
+  function wakeLocally(channel: ChannelRow, results: readonly SendResult[]): void {
+    if (localWake.size === 0 || results.every((r) => r.duplicate)) return;
+    wakeAll(localWake, targetsOfChannels([channel]));
   }
 
   const listener = createWakeListener({
@@ -140,13 +140,13 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its
   // own: a topic held by an application's open outbox transaction delays its own publishers,
   // never the sends to other channels made in the same tick, nor fails them with its own error.
-  const sendBatchers = new Map<number, TickBatcher<SendItem, SendResult>>();
-  const sendBatcherOf = (channel: ChannelRow): TickBatcher<SendItem, SendResult> => {
+  const sendBatchers = new Map<number, TickBatcher<NewMessage, SendResult>>();
+  const sendBatcherOf = (channel: ChannelRow): TickBatcher<NewMessage, SendResult> => {
     let batcher = sendBatchers.get(channel.id);
     if (!batcher) {
-      batcher = createTickBatcher<SendItem, SendResult>(async (items) => {
-        const results = await retrying(() => insertMessages(pool, sql, items, { now: clock.now(), prepared: true, wake, origin }));
-        wakeLocally(items, results);
+      batcher = createTickBatcher<NewMessage, SendResult>(async (messages) => {
+        const results = await retrying(() => insertMessages(pool, sql, channel, messages, { now: clock.now(), prepared: true, wake, origin }));
+        wakeLocally(channel, results);
         return results;
       });
       sendBatchers.set(channel.id, batcher);
@@ -244,7 +244,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     send: (channelName, messages) =>
       guard(async () => {
         const channel = await producible(channelName, messages);
-        return messages.length === 0 ? [] : sendBatcherOf(channel).push(messages.map((message) => ({ channel, message })));
+        return messages.length === 0 ? [] : sendBatcherOf(channel).push(messages);
       }),
     sendWithin: (client, channelName, messages) =>
       guard(async () => {
@@ -254,8 +254,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
           throw error.code === '25P01' ? new ValidationError('sendWithin needs a client inside an open transaction (BEGIN first)') : error;
         });
         try {
-          const items = messages.map((message) => ({ channel, message }));
-          const results = await insertMessages(client, sql, items, { now: clock.now(), prepared: false, wake, origin: null });
+          const results = await insertMessages(client, sql, channel, messages, { now: clock.now(), prepared: false, wake, origin: null });
           await client.query('RELEASE SAVEPOINT offload_send_within');
           return results;
         } catch (error) {

@@ -5,11 +5,6 @@ import type { ChannelRow } from './channel-cache.js';
 import { run, type Queryable } from './connection.js';
 import type { HotStatements } from './statements.js';
 
-export interface SendItem {
-  channel: ChannelRow;
-  message: NewMessage;
-}
-
 export interface WriteOptions {
   now: number;
   /** Name the statements (our own connections), or not (the application's, for the outbox). */
@@ -28,36 +23,26 @@ export interface WriteOptions {
 const payload = (channel: ChannelRow, o: WriteOptions): string => (o.origin ? `${channel.name} ${o.origin}` : channel.name);
 
 /**
- * Stores messages inside the caller's transaction (the store's group commit, or the
- * application's own transaction for the outbox); a batch for one channel is a single statement
- * (a function call), so it may also run on its own. Channels are handled in id order, so two transactions publishing
- * to the same topics take their row locks in the same order. Results are in input order.
+ * Stores messages for one channel inside the caller's transaction (the application's, for the
+ * outbox) or on their own: a single statement (a function call), committed by the caller or as
+ * it runs. Results are in input order; a repeated id is a duplicate of its first occurrence.
  */
-export async function insertMessages(db: Queryable, sql: HotStatements, items: readonly SendItem[], options: WriteOptions): Promise<SendResult[]> {
-  const groups = new Map<number, number[]>();
-  items.forEach((item, index) => groups.set(item.channel.id, [...(groups.get(item.channel.id) ?? []), index]));
-  const results: SendResult[] = new Array<SendResult>(items.length);
-  for (const channelId of [...groups.keys()].sort((a, b) => a - b)) {
-    const indexes = groups.get(channelId)!;
-    const channel = items[indexes[0]!]!.channel;
-    const messages = indexes.map((i) => items[i]!.message);
-    const fresh = channel.kind === 'topic' ? await publish(db, sql, channel, messages, options) : await enqueue(db, sql, channel, messages, options);
-    const duplicates: number[] = [];
-    indexes.forEach((itemIndex, k) => {
-      const id = messages[k]!.id;
-      const result = fresh.get(id);
-      if (result) {
-        results[itemIndex] = result;
-        fresh.delete(id); // a repeated id later in the batch is a duplicate of this one
-      } else {
-        duplicates.push(itemIndex);
-      }
-    });
-    if (duplicates.length > 0) {
-      const ids = duplicates.map((i) => items[i]!.message.id);
-      const statuses = await duplicateStatuses(db, sql, channel.id, ids, options);
-      for (const i of duplicates) results[i] = statuses.get(items[i]!.message.id) ?? { id: items[i]!.message.id, status: 'delivered', duplicate: true };
+export async function insertMessages(db: Queryable, sql: HotStatements, channel: ChannelRow, messages: readonly NewMessage[], options: WriteOptions): Promise<SendResult[]> {
+  const fresh = channel.kind === 'topic' ? await publish(db, sql, channel, messages, options) : await enqueue(db, sql, channel, messages, options);
+  const results: SendResult[] = new Array<SendResult>(messages.length);
+  const duplicates: number[] = [];
+  messages.forEach((message, i) => {
+    const result = fresh.get(message.id);
+    if (result) {
+      results[i] = result;
+      fresh.delete(message.id); // a repeated id later in the batch is a duplicate of this one
+    } else {
+      duplicates.push(i);
     }
+  });
+  if (duplicates.length > 0) {
+    const statuses = await duplicateStatuses(db, sql, channel.id, duplicates.map((i) => messages[i]!.id), options);
+    for (const i of duplicates) results[i] = statuses.get(messages[i]!.id) ?? { id: messages[i]!.id, status: 'delivered', duplicate: true };
   }
   return results;
 }
