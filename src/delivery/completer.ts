@@ -35,6 +35,7 @@ export interface CompleterOptions {
   wake?: (targets: string[]) => void;
 }
 
+const ALREADY_COMPLETED = 'this attempt was settled already (completed before, or given back untried at a shutdown, to be sent again): nothing changed';
 const UNKNOWN = 'no delivery attempt has this completion token: send the Offload-Completion-Token header of the delivery request as it came';
 
 /** Asynchronous acknowledgement, the completing half (the dispatcher defers and times out). */
@@ -61,7 +62,7 @@ export function createCompleter(options: CompleterOptions): Completer {
       // Whether it was settled or taken over is told only to who may complete it.
       if (found === 'superseded' || found === 'settled') mayAct(await options.store.deliveryTarget(lease.deliveryId));
       if (found === 'superseded') throw new CompletionConflictError('superseded', 'a later attempt took this delivery over (its asynchronous completion timed out, or its lease was lost): this outcome was discarded, nothing changed');
-      if (found === 'settled') throw new CompletionConflictError('already_completed', 'this attempt was settled already (completed before, or given back untried at a shutdown, to be sent again): nothing changed');
+      if (found === 'settled') throw new CompletionConflictError('already_completed', ALREADY_COMPLETED);
       const target = mayAct(found.target);
       const ids = found.deliveries.map((d) => d.messageId);
       if (completion.appliedThrough !== undefined && !ids.includes(completion.appliedThrough)) {
@@ -82,7 +83,9 @@ export function createCompleter(options: CompleterOptions): Completer {
       });
       for (const event of events) options.onEvent?.(event);
       if (events.every((e) => e.type === 'fenced')) {
-        throw new CompletionConflictError('superseded', 'the delivery changed hands while completing (its deferral timed out or was completed at the same moment): this outcome was discarded');
+        // A repeat of this completion that settled first leaves the attempt settled; a takeover moves it on.
+        if ((await options.store.findInFlight(lease.deliveryId, lease.epoch)) === 'settled') throw new CompletionConflictError('already_completed', ALREADY_COMPLETED);
+        throw new CompletionConflictError('superseded', 'the delivery changed hands while completing (its deferral timed out at the same moment): this outcome was discarded');
       }
       options.wake?.([target.name]);
       return { target: target.name, lane: found.lane, outcomes: events.map((e) => ({ outcome: e.type, ids: e.ids })) };

@@ -107,7 +107,33 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('asynchronous acknowledgement f
     expect(await conflict(client.complete(app.tokens.get('m1')!, { outcome: 'retry' }))).toBe('urn:offload:problem:already_completed');
     expect(app.calls).toEqual([{ id: 'm1', attempt: 1, deferred: true }]);
   });
+  it.skipIf(db === 'PostgreSQL' && !pgUp)('repeats of one completion sent at once: one settles it, each other is told already_completed, one attempt is recorded', async () => {
+    const app = await deferringReceiver(() => true);
+    const offload = await startOffload({
+      storage: storageOf(db),
+      endpoints: { app: { url: app.url, secret: SECRET } },
+      queues: { jobs: { preset: 'ancillary', endpoint: 'app', path: '/work', asyncTimeout: '10m' } },
+    });
+    const ids = ['r1', 'r2', 'r3', 'r4', 'r5'];
+    for (const id of ids) expect((await post(offload.url, '/v1/queues/jobs/messages', { id, data: {} })).status).toBe(202);
+    await expect.poll(() => app.tokens.size, { timeout: 10_000 }).toBe(ids.length);
+    await expectRepeatsAgree(ids.map((id) => app.tokens.get(id)!), [offload.url]);
+    for (const id of ids) expect(await attempts(offload.url, id)).toEqual([expect.objectContaining({ attempt: 1, statusCode: 202, error: null })]);
+  });
 });
+
+/** Four identical completions of each token at once, spread over `urls`: one 200 per token, the rest 409 already_completed. */
+async function expectRepeatsAgree(tokens: string[], urls: string[]): Promise<void> {
+  const answers = await Promise.all(tokens.flatMap((token) => [0, 1, 2, 3].map(async (n) => {
+    const type = await conflict(createClient({ url: urls[n % urls.length]! }).complete(token, { outcome: 'delivered' }));
+    return { token, type: type ?? 'completed' };
+  })));
+  for (const token of tokens) {
+    expect(answers.filter((a) => a.token === token).map((a) => a.type).sort()).toEqual([
+      'completed', 'urn:offload:problem:already_completed', 'urn:offload:problem:already_completed', 'urn:offload:problem:already_completed',
+    ]);
+  }
+}
 
 describe.runIf(pgUp)('asynchronous acknowledgement with two Offload instances on one PostgreSQL schema', () => {
   it('either instance accepts the completion, and a deadline is timed out once, by one of them', async () => {
@@ -134,6 +160,21 @@ describe.runIf(pgUp)('asynchronous acknowledgement with two Offload instances on
     // Taken over by one instance: no second timeout record, no fenced one.
     expect(history.map((h) => [h.attempt, h.error, (h as { fenced?: boolean }).fenced ?? false])).toEqual([[1, 'asynchronous completion timed out', false], [2, null, false]]);
     expect(app.calls.filter((c) => c.id === 'late').map((c) => c.attempt)).toEqual([1, 2]);
+  });
+
+  it('repeats of one completion sent at once through both instances: one settles it, the rest are told already_completed', async () => {
+    const app = await deferringReceiver(() => true);
+    const config = {
+      storage: storageOf('PostgreSQL'),
+      endpoints: { app: { url: app.url, secret: SECRET } },
+      queues: { jobs: { preset: 'ancillary' as const, endpoint: 'app', path: '/work', asyncTimeout: '10m' } },
+    };
+    const [a, b] = [await startOffload(config), await startOffload(config)];
+    const ids = Array.from({ length: 10 }, (_, i) => `c${i}`);
+    for (const id of ids) expect((await post(a.url, '/v1/queues/jobs/messages', { id, data: {} })).status).toBe(202);
+    await expect.poll(() => app.tokens.size, { timeout: 10_000 }).toBe(ids.length);
+    await expectRepeatsAgree(ids.map((id) => app.tokens.get(id)!), [a.url, b.url]);
+    for (const id of ids) expect(await attempts(b.url, id)).toEqual([expect.objectContaining({ attempt: 1, statusCode: 202, error: null })]);
   });
 });
 

@@ -259,6 +259,27 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
         { attempt: 2, startedAt: expect.any(Number), durationMs: 5, statusCode: 200, error: null, response: 'ok' },
       ]);
     });
+
+    it('records nothing for an attempt settled again (a repeated completion is no new call), on queues and on lanes', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      await store.send('f', [msg('m3', { key: 'k' }), msg('m4', { key: 'k' })]);
+      const [q1, q2] = await claim('q', 2);
+      const [f1] = await claim('f', 1);
+      const once = (c: Claim, decision: Decision = { kind: 'delivered' }) => {
+        const d = c.deliveries[0]!;
+        return { deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt: attempt(1, 200), result: 'ok' };
+      };
+      const retry: Decision = { kind: 'retry', availableAt: clock.now() + 60_000, reason: 'HTTP 503' };
+      expect(await store.settle([once(q1!), once(q2!, retry), once(f1!)])).toEqual(['ok', 'ok', 'ok']);
+      expect(await store.settle([once(q1!), once(q2!, retry), once(f1!)])).toEqual(['fenced', 'fenced', 'fenced']);
+      // The settling step of a lane, too.
+      expect((await store.settleAndClaim([once(f1!)], { target: 'f', limit: 1, owner: 'o', leaseMs: LEASE })).results).toEqual(['fenced']);
+      for (const id of ['m1', 'm2', 'm3']) {
+        const [view] = await store.getMessage(id);
+        expect(view!.deliveries[0]!.history).toHaveLength(1);
+        expect(view!.deliveries[0]!.history[0]).not.toHaveProperty('fenced');
+      }
+    });
   });
 
   describe(`storage conformance: ${adapter}: upgrade`, () => {

@@ -12,6 +12,7 @@ import { HOLDING_FUNCTIONS_MIGRATION } from './holding-functions.js';
 import { LEASE_FUNCTIONS_MIGRATION } from './lease-functions.js';
 import { HOT_CLAIMS_MIGRATION } from './hot-claims.js';
 import { LEASE_AFTER_WAIT_MIGRATION } from './lease-after-wait.js';
+import { REPEATED_SETTLEMENTS_MIGRATION } from './repeated-settlements.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -372,6 +373,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 26,
     name: 'a claim that waited for a lane lock leases from when it got the lock',
     sql: LEASE_AFTER_WAIT_MIGRATION,
+  },
+  {
+    version: 27,
+    name: 'a settlement repeated for an attempt already settled records nothing',
+    sql: REPEATED_SETTLEMENTS_MIGRATION,
   },
 ];
 

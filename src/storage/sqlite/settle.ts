@@ -5,9 +5,10 @@ import type { Statements } from './statements.js';
 
 /**
  * Applies a batch of settlements inside the caller's transaction: each delivery is fenced by its
- * epoch and its attempt recorded (a fenced attempt too, marked so: the call did happen); then the
- * lanes move as planLanes decides, once per lane (a batch of 100 events advances its lane once),
- * exactly as the PostgreSQL adapter moves them. A delivery settled twice in one batch is fenced
+ * epoch and its attempt recorded (a fenced attempt too, marked so: the call did happen; the same
+ * attempt settled again is no new call and records nothing); then the lanes move as planLanes
+ * decides, once per lane (a batch of 100 events advances its lane once), exactly as the
+ * PostgreSQL adapter moves them. A delivery settled twice in one batch is fenced
  * the second time. The counters' changes go into `tally`, which the caller writes before it commits.
  */
 export function settleAll(sql: Statements, settlements: readonly Settlement[], now: number, tally: Tally): SettleResult[] {
@@ -22,7 +23,7 @@ export function settleAll(sql: Statements, settlements: readonly Settlement[], n
     const startedAt = Math.round(a.startedAt);
     const durationMs = Math.round(a.durationMs);
     if (row) sql.insertAttempt.run(s.deliveryId, a.attempt, startedAt, durationMs, a.statusCode, a.error, a.response);
-    else sql.insertFencedAttempt.run(s.deliveryId, a.attempt, startedAt, durationMs, a.statusCode, a.error, a.response, s.deliveryId);
+    else sql.insertFencedAttempt.run(s.deliveryId, a.attempt, startedAt, durationMs, a.statusCode, a.error, a.response, s.deliveryId, s.epoch);
     if (!row) return undefined;
     const d = s.decision.kind;
     tally.add(row.target_id, {

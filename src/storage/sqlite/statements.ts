@@ -140,10 +140,13 @@ export function prepareStatements(connection: Db) {
     /** An attempt's record (delivery id, attempt, startedAt, durationMs, statusCode, error, response) of a delivery just settled. */
     insertAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`),
-    /** The same for a fenced attempt (the call did happen), as long as its delivery is still kept. */
-    insertFencedAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null, number]>(
+    /**
+     * The same for a fenced attempt (the call did happen), as long as its delivery is still kept and
+     * a later attempt took it over (epoch moved on): the same attempt settled again is no new call.
+     */
+    insertFencedAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null, number, number]>(
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
-      SELECT ?, ?, ?, ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?)`),
+      SELECT ?, ?, ?, ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND epoch <> ?)`),
     /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
     laneCursor: db.prepare<[number, string], { delivered: number; last_id: string }>('SELECT delivered, last_id FROM lane_cursors WHERE target_id = ? AND lane = ?'),
     advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
