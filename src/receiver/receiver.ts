@@ -17,7 +17,7 @@ export interface DeliveryContext<Tx> {
   attempt: number;
   /** Position within a batch; `{ index: 0, size: 1 }` for a single event. */
   batch: { index: number; size: number };
-  /** A request header, or undefined. */
+  /** A request header by its name in any letter case (`Offload-Lane` or `offload-lane`), or undefined. */
   header(name: string): string | undefined;
   /**
    * Ordered targets (fifo, `ordering: key|topic`): the lane, this event's gap-free position in
@@ -111,6 +111,7 @@ export interface ReceiverOptions<Tx = undefined> {
 /** A request as the framework adapters hand it over: headers and the exact body bytes. */
 export interface RawDelivery {
   method: string;
+  /** A request header; the receiver asks by lower-case name (as Node's `request.headers` holds them). */
   header(name: string): string | undefined;
   body: Uint8Array;
 }
@@ -183,7 +184,7 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
         idempotencyKey: delivery.header('idempotency-key'),
         attempt: event.deliveryattempt ?? 1,
         batch: { index, size: events.length },
-        header: delivery.header,
+        header: (name: string) => delivery.header(name.toLowerCase()),
         lane: laneOf(event),
         defer,
       };
@@ -233,7 +234,12 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       }
       input = { ...event, data: checked.value };
     }
-    const call = (tx: Tx) => (typeof entry === 'function' ? entry(input, { ...context, tx }) : entry.handle(input, { ...context, tx }));
+    const call = async (tx: Tx) => {
+      const value = await (typeof entry === 'function' ? entry(input, { ...context, tx }) : entry.handle(input, { ...context, tx }));
+      // Checked before an inbox commits: a result that cannot be answered fails the event (500, onError).
+      if (value instanceof Ok) assertSendable(value.result, event);
+      return value;
+    };
     try {
       if (!options.inbox) return done(false, await call(undefined as Tx), event.id);
       const ran = await options.inbox.run(`${scope}${event.source} ${event.id}`, async (tx) => {
@@ -288,6 +294,15 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       return toResponse(response);
     },
   };
+}
+
+/** An ok() result is answered as JSON: one that JSON cannot hold (a BigInt, a cycle) is the handler's error. */
+function assertSendable(result: unknown, event: ReceivedEvent): void {
+  try {
+    JSON.stringify(result);
+  } catch (error) {
+    throw new TypeError(`the handler for ${event.type} returned ok() with a result that cannot be sent as JSON: ${(error as Error).message}`);
+  }
 }
 
 function laneOf(event: ReceivedEvent): LaneInfo | undefined {

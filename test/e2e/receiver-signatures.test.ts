@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createReceiver, type ReceivedEvent } from '../../src/receiver/index.js';
+import { createReceiver, ok, type ReceivedEvent } from '../../src/receiver/index.js';
 import { FRAMEWORKS, mountReceivers } from '../support/framework-servers.js';
 import { get, post, startOffload } from '../support/offload.js';
 
@@ -44,5 +44,40 @@ describe.each(FRAMEWORKS)('offload/receiver behind %s, against a real Offload', 
     await expect.poll(async () => (await status('replayed-1')).status, { timeout: 10_000 }).toBe('deadlettered');
     expect((await status('replayed-1')).deliveries[0].history[0].response).toMatch(/replayed request, or a clock off/);
     expect(seen).toHaveLength(1);
+  });
+
+  it('gives handlers headers by name in any letter case; a result JSON cannot hold is a 500 told to onError', async () => {
+    const headers: Array<Array<string | undefined>> = [];
+    const errors: unknown[] = [];
+    let unsendable = true;
+    const receiver = createReceiver({
+      secrets: [NEW],
+      onError: (error) => void errors.push(error),
+      handlers: {
+        'step.done': (_event, ctx) => {
+          headers.push([ctx.header('Offload-Lane'), ctx.header('offload-lane'), ctx.header('IDEMPOTENCY-KEY'), ctx.header('Content-Type')]);
+          if (!unsendable) return ok({ n: 1 });
+          unsendable = false;
+          return ok({ n: 1n });
+        },
+      },
+    });
+    const mounted = await mountReceivers(framework, { '/steps': receiver });
+    const offload = await startOffload({
+      endpoints: { app: { url: mounted.url, secret: NEW } },
+      queues: { steps: { preset: 'aggregate-fifo', endpoint: 'app', path: '/steps', minBackoff: '10ms', maxBackoff: '50ms' } },
+    });
+    expect((await post(offload.url, '/v1/queues/steps/messages', { id: 's1', type: 'step.done', key: 'tenant-1', data: {} })).status).toBe(202);
+    await expect.poll(async () => (await get(offload.url, '/v1/messages/s1')).body.status, { timeout: 10_000 }).toBe('delivered');
+    const history = (await get(offload.url, '/v1/messages/s1')).body.deliveries[0].history;
+    expect(history.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 200]);
+    expect(errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/cannot be sent as JSON/) })]);
+    expect(headers).toHaveLength(2);
+    for (const [lane, lower, key, type] of headers) {
+      expect(lane).toBe('tenant-1');
+      expect(lower).toBe('tenant-1');
+      expect(key).toBe('s1');
+      expect(type).toMatch(/^application\/cloudevents\+json/);
+    }
   });
 });
