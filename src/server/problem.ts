@@ -92,6 +92,11 @@ function clientDetail(error: FastifyError): string {
       return 'the request body is larger than the server accepts (server.bodyLimit); send fewer or smaller messages';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'send the body as application/json';
+    // These two would repeat the whole path back: the detail stays short whatever was sent.
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'a path segment is longer than 1000 characters: names, ids and completion tokens are far shorter (see the limits in the README)';
+    case 'FST_ERR_BAD_URL':
+      return 'the path is not valid percent-encoded UTF-8';
     default:
       return error.message;
   }

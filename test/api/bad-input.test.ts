@@ -282,7 +282,21 @@ describe('bad input (SPEC §9)', () => {
   it('a malformed percent-encoding in the path', async () => {
     for (const url of ['/v1/queues/%E0%A4%A/messages', '/v1/messages/%E0%A4%A']) {
       const method = url.includes('/queues/') ? 'POST' : 'GET';
-      expectProblem(await api.app.inject({ method, url, ...json({ data: 1 }) }), 400, 'invalid_request', /is not a valid url component/);
+      expectProblem(await api.app.inject({ method, url, ...json({ data: 1 }) }), 400, 'invalid_request', /not valid percent-encoded UTF-8/);
+    }
+    expect(await depths()).toEqual(seeded);
+  });
+
+  it('a path segment over 1000 characters: 414 with a short detail that does not repeat the path', async () => {
+    for (const [method, url] of [
+      ['POST', `/v1/queues/${'q'.repeat(5000)}/messages`],
+      ['POST', `/v1/deliveries/${'t'.repeat(1001)}/complete`],
+      ['GET', `/v1/messages/${'%E2%9C%93'.repeat(1001)}`],
+    ] as const) {
+      const res = await api.app.inject({ method, url, ...json({ data: 1 }) });
+      const body = expectProblem(res, 414, 'invalid_request', /path segment is longer than 1000 characters/);
+      expect(res.body.length).toBeLessThan(400);
+      expect(body.detail).not.toMatch(/qqq|ttt/);
     }
     expect(await depths()).toEqual(seeded);
   });
