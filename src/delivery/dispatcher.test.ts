@@ -210,6 +210,64 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await statusOf('m1')).toMatchObject({ status: 'delivering', attempts: 2 });
   });
 
+  it('cuts a call off just before its lease ends when no renewal gets through (store unreachable), so a takeover never overlaps it', async () => {
+    const errors: string[] = [];
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    const unreachable: Store = { ...store, renew: () => Promise.reject(new Error('connection terminated')) };
+    dispatcher = createDispatcher({ store: unreachable, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e), onError: (e) => void errors.push(String(e)) });
+    dispatcher.start();
+    await scheduler.settle();
+    // A tenth of the lease (at most 1 s) before it ends: 29 s into a 30 s lease.
+    await scheduler.advance(LOCK - 1_001);
+    expect(endpoint.calls[0]!.call.signal!.aborted).toBe(false);
+    await scheduler.advance(1);
+    expect(endpoint.calls[0]!.call.signal!.aborted).toBe(true);
+    await scheduler.settle();
+    expect(errors.some((e) => /cut off a call to q: its lease was about to run out/.test(e))).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['retrying']);
+    expect((await statusOf('m1')).history).toMatchObject([{ attempt: 1, error: 'cut off: the lease was about to run out and could not be renewed' }]);
+  });
+
+  it('a renewal that gets through late, before the lease ends, keeps the call running', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    let renewals = 0;
+    const slow: Store = {
+      ...store,
+      renew: (leases, leaseMs) => {
+        renewals++;
+        if (renewals === 1) return Promise.reject(new Error('connection terminated'));
+        // The second takes 5 s, then renews from when it was sent.
+        return new Promise((resolve) => scheduler.timeout(() => resolve(store.renew(leases, leaseMs)), renewals === 2 ? 5_000 : 0));
+      },
+    };
+    dispatcher = createDispatcher({ store: slow, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    dispatcher.start();
+    await scheduler.settle();
+    await scheduler.advance(LOCK + LOCK / 3);
+    expect(endpoint.calls[0]!.call.signal!.aborted).toBe(false);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+  });
+
+  it('saves an answer the store failed to take by trying again while the lease holds: recorded once, not sent again', async () => {
+    const errors: string[] = [];
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    let failures = 3;
+    const flaky = (fn: (...args: never[]) => Promise<unknown>) => (...args: never[]) => (failures-- > 0 ? Promise.reject(new Error('connection terminated')) : fn(...args));
+    const dropping: Store = { ...store, settle: flaky(store.settle) as Store['settle'], settleAndClaim: flaky(store.settleAndClaim) as Store['settleAndClaim'] };
+    dispatcher = createDispatcher({ store: dropping, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e), onError: (e, context) => void errors.push(context) });
+    dispatcher.start();
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200, body: 'ok' });
+    await scheduler.advance(1_000);
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+    expect(errors.filter((c) => /saving an answer from q/.test(c))).toHaveLength(3);
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1, history: [{ attempt: 1, statusCode: 200 }] });
+    await scheduler.advance(LOCK * 2);
+    expect(endpoint.calls).toHaveLength(1);
+  });
+
   it('on stop, lets calls finish until the deadline, then aborts and releases the rest without counting the attempt', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
     const d = start([queue]);

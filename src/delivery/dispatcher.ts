@@ -8,7 +8,7 @@ import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domai
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, Settlement, SettleResult, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
 import { CallAbort } from './call-signal.js';
 import type { HttpSend } from './http-client.js';
@@ -106,7 +106,19 @@ interface Running {
   claim: Claim;
   abort: CallAbort;
   leases: LeaseRef[];
+  lockDurationMs: number;
+  /** When the lease ends as far as this instance knows: from the call's start, then from each renewal that succeeded. */
+  leaseEnds: number;
+  /** The timer that cuts the call off just before leaseEnds, armed when no renewal came in time. */
+  watching?: () => void;
+  /** Cut off by that timer: the lease ran out with no renewal confirmed. */
+  leaseRanOut?: boolean;
 }
+
+/** How long before its lease ends a call nobody could renew is cut off: a tenth of the lease, at most 1 s. */
+const leaseMargin = (lockDurationMs: number) => Math.min(1_000, Math.floor(lockDurationMs / 10));
+/** Attempts to save an answer while the store is failing, each after this long, while the lease still holds. */
+const SETTLE_RETRY_MS = [50, 100, 200, 400, 800, 1_600];
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const clock = options.clock ?? systemClock;
@@ -133,7 +145,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
   async function deliver(target: Target, claim: Claim, continuation: Continuation): Promise<boolean> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
-    const entry: Running = { claim, abort: new CallAbort(), leases };
+    const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: clock.now() + target.lockDurationMs };
     running.add(entry);
     const head = claim.deliveries[0]!;
     const span = options.tracer?.startAttempt({
@@ -150,7 +162,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         return false; // released by stop()
       }
       // A call ended by Offload (its lease was lost) says nothing about the endpoint.
-      if (entry.abort.aborted && result.kind !== 'response') result = { kind: 'aborted', error: 'the lease was lost' };
+      if (entry.abort.aborted && result.kind !== 'response') {
+        result = { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' };
+      }
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
       options.gate?.record(target, endpointVerdict(result));
@@ -158,7 +172,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.aborted) {
         // Deferred: the lease (and lane) is held to the deadline plus one lease, so that an
         // instance that finds the deadline passed takes it over before any claim could.
-        running.delete(entry);
+        forget(entry);
         await Promise.all(renewals);
         const deadline = clock.now() + asyncTimeoutMs;
         const deferred = await options.store.defer(leases, deadline, deadline + target.lockDurationMs);
@@ -184,13 +198,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         result: decision.kind === 'delivered' ? attempt.response : null,
       }));
       const goOn = decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
-      if (goOn) {
-        const outcome = report(target, claim, decision, await continuation.handOver(settlements), attempt);
-        span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
-      } else {
-        const outcome = report(target, claim, decision, await options.store.settle(settlements), attempt);
-        span?.end({ outcome, statusCode: attempt.statusCode, error: attempt.error });
-      }
+      const results = await settleWhileLeased(entry, target, settlements, goOn ? continuation.handOver : (s) => options.store.settle(s));
+      const type = report(target, claim, decision, results, attempt);
+      span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
       return decision.kind === 'delivered' || decision.kind === 'deadletter';
     } catch (error) {
       span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
@@ -199,8 +209,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return false;
     } finally {
       options.limiter?.finished(target, { startedAt, result: answer });
-      running.delete(entry);
+      forget(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
+    }
+  }
+
+  function forget(entry: Running): void {
+    running.delete(entry);
+    entry.watching?.();
+    entry.watching = undefined;
+  }
+
+  /**
+   * Saves an answer. When the store fails (a dropped connection, a restart), the same settlement
+   * is tried again, plainly, while the lease still holds: the call happened and its answer is
+   * kept, instead of the delivery being sent again once the lease runs out. A settlement that
+   * did commit before its answer was lost is found fenced on the next try.
+   */
+  async function settleWhileLeased(entry: Running, target: Target, settlements: Settlement[], first: (s: Settlement[]) => Promise<SettleResult[]>): Promise<SettleResult[]> {
+    let settle = first;
+    for (let retry = 0; ; retry++) {
+      try {
+        return await settle(settlements);
+      } catch (error) {
+        const wait = SETTLE_RETRY_MS[Math.min(retry, SETTLE_RETRY_MS.length - 1)]!;
+        if (stopping || clock.now() + wait >= entry.leaseEnds - leaseMargin(entry.lockDurationMs)) throw error;
+        onError(error, `saving an answer from ${target.name} (trying again while its lease holds)`);
+        await new Promise<void>((resolve) => scheduler.timeout(resolve, wait));
+        settle = (s) => options.store.settle(s);
+      }
     }
   }
 
@@ -251,7 +288,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const started = clock.now();
       try {
         const lost = new Set(await options.store.renew(group.entries.flatMap((e) => e.leases), leaseMs));
-        for (const entry of group.entries) if (entry.leases.some((l) => lost.has(l.deliveryId))) entry.abort.abort();
+        for (const entry of group.entries) {
+          if (entry.leases.some((l) => lost.has(l.deliveryId))) entry.abort.abort();
+          else entry.leaseEnds = Math.max(entry.leaseEnds, started + leaseMs);
+        }
       } catch (error) {
         onError(error, 'renewing leases');
       }
@@ -264,13 +304,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  /**
+   * A call whose lease would end before the next renewal could confirm it (renewals failing or
+   * hanging: the store unreachable) is cut off just before the lease ends, so that it never runs
+   * on while another instance takes its delivery (and its key) over.
+   */
+  function watchLeases(tickMs: number): void {
+    const now = clock.now();
+    for (const entry of running) {
+      const margin = leaseMargin(entry.lockDurationMs);
+      if (entry.watching || entry.abort.aborted || entry.leaseEnds - now > tickMs + margin) continue;
+      entry.watching = scheduler.timeout(() => {
+        entry.watching = undefined;
+        if (!running.has(entry) || entry.abort.aborted || clock.now() < entry.leaseEnds - margin) return;
+        entry.leaseRanOut = true;
+        entry.abort.abort();
+        onError(new Error(`cut off a call to ${entry.claim.target}: its lease was about to run out and could not be renewed`), 'renewing leases');
+      }, Math.max(0, entry.leaseEnds - margin - now));
+    }
+  }
+
   return {
     start() {
       const shortest = Math.min(...options.targets.map((t) => t.lockDurationMs), 30_000);
+      const tickMs = Math.max(50, Math.floor(shortest / 3));
       stopRenewing = scheduler.interval(() => {
+        watchLeases(tickMs);
         const renewal = renewAll().finally(() => renewals.delete(renewal));
         renewals.add(renewal);
-      }, Math.max(50, Math.floor(shortest / 3)));
+      }, tickMs);
       for (const worker of workers.values()) worker.pump();
     },
     wake(targets) {
