@@ -8,7 +8,7 @@ import { createEventTokens } from './event-tokens.js';
 import type { ServerContext } from './context.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { checkQueryShape } from './query.js';
+import { checkQueryShape, refuseNul } from './query.js';
 import { rawBodies } from './raw-body.js';
 import { stringifyReply } from './raw-reply.js';
 import { DEFAULT_EVENT_STREAM_LIMITS, parseTypes, streamEvents, type EventStreamLimits } from './event-stream.js';
@@ -80,7 +80,10 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
   const tokens = createEventTokens({ now: () => ctx.now() });
   app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request, tokens));
-  app.addHook('onRequest', async (request) => checkQueryShape(request.routeOptions.url, request.query));
+  app.addHook('onRequest', async (request) => {
+    checkQueryShape(request.routeOptions.url, request.query);
+    refuseNul(request.params, request.query);
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && reply.statusCode < 400) ctx.changed?.();
   });

@@ -101,3 +101,18 @@ export function checkQueryShape(route: string | undefined, query: unknown): void
     throw new ValidationError(`this route does not take the query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; ${takesText}`, unknown.map((k) => ({ path: k, message: 'not taken by this route' })));
   }
 }
+
+/**
+ * Path and query parameters never hold a NUL character: no name, id, key or cursor can contain
+ * one, and PostgreSQL text cannot store it. Refused alike on every store, before any lookup.
+ */
+export function refuseNul(params: unknown, query: unknown): void {
+  for (const [where, values] of [['path', params], ['query', query]] as const) {
+    if (!values || typeof values !== 'object') continue;
+    for (const [name, value] of Object.entries(values)) {
+      if (typeof value === 'string' && value.includes('\u0000')) {
+        throw new ValidationError(`${where} parameter '${name}' holds a NUL character (%00); names, ids, keys and cursors never do`, [{ path: name, message: 'holds a NUL character' }]);
+      }
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { ValidationError } from '../domain/errors.js';
+import { parseRowCursor } from './row-cursor.js';
 import type { MessageStatus } from '../domain/message.js';
 import type { ChannelRowBase } from './rows.js';
 
@@ -92,9 +92,4 @@ function statusCondition(status: MessageStatus, now: number, param: (value: unkn
 }
 
 /** Reads a cursor this module gave out: the pk of the last message of the previous page. */
-export function parseSearchCursor(cursor: string | null | undefined): number | undefined {
-  if (cursor === undefined || cursor === null || cursor === '') return undefined;
-  const pk = Number(cursor);
-  if (!Number.isSafeInteger(pk) || pk <= 0) throw new ValidationError('cursor is not one this server gave out; pass the `next` of the previous page');
-  return pk;
-}
+export const parseSearchCursor = parseRowCursor;

@@ -287,6 +287,28 @@ describe('bad input (SPEC §9)', () => {
     expect(await depths()).toEqual(seeded);
   });
 
+  it('a NUL character in a path or query parameter, or in the ids of a redrive or purge: 400 before any lookup, on every store', async () => {
+    for (const [method, url, field] of [
+      ['GET', '/v1/messages/a%00b', 'id'],
+      ['GET', '/v1/messages?key=a%00b', 'key'],
+      ['GET', '/v1/messages?type=%00', 'type'],
+      ['POST', '/v1/queues/provisionings/parked/k%00/retry', 'key'],
+      ['POST', '/v1/queues/provisionings/parked/k%00/skip', 'key'],
+      ['GET', '/v1/queues/provisionings/parked?cursor=%00', 'cursor'],
+    ] as const) {
+      const res = await api.app.inject({ method, url, ...(method === 'POST' ? json({}) : {}) });
+      expectProblem(res, 400, 'invalid_request', new RegExp(`parameter '${field}' holds a NUL character`));
+    }
+    for (const url of ['/v1/queues/audits/deadletters/redrive', '/v1/topics/events/subscriptions/read-models/skipped/redeliver']) {
+      expectProblem(await send(url, { ids: ['ok-id', 'bad\u0000'] }), 400, 'invalid_request', /not a message id/);
+    }
+    expectProblem(await api.app.inject({ method: 'DELETE', url: '/v1/queues/audits/deadletters', ...json({ ids: ['a b'] }) }), 400, 'invalid_request', /not a message id/);
+    for (const cursor of ['1e20', '-1', '0x10', '99999999999999999999']) {
+      expectProblem(await api.app.inject({ method: 'GET', url: `/v1/queues/audits/deadletters?cursor=${cursor}` }), 400, 'invalid_request', /cursor is not one this server gave out/);
+    }
+    expect(await depths()).toEqual(seeded);
+  });
+
   it('a path segment over 1000 characters: 414 with a short detail that does not repeat the path', async () => {
     for (const [method, url] of [
       ['POST', `/v1/queues/${'q'.repeat(5000)}/messages`],

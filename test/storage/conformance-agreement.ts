@@ -260,6 +260,18 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       ]);
     });
 
+    it('refuses a page cursor it did not give out, the same on every store; reads the ones it did', async () => {
+      await store.send('q', [msg('m1'), msg('m2'), msg('m3')]);
+      await settle(await claim('q'), { kind: 'deadletter', reason: 'HTTP 400' });
+      const first = await store.listDeadLetters('q', { limit: 2 });
+      expect(first.items).toHaveLength(2);
+      expect((await store.listDeadLetters('q', { limit: 2, cursor: first.next! })).items).toHaveLength(1);
+      for (const cursor of ['1e20', '-1', '0x10', '0', '1.5', ' 5', '99999999999999999999', 'abc']) {
+        await expect(store.listDeadLetters('q', { limit: 2, cursor }), cursor).rejects.toMatchObject({ code: 'invalid_request' });
+        await expect(store.listSkipped('t/a', { limit: 2, cursor }), cursor).rejects.toMatchObject({ code: 'invalid_request' });
+      }
+    });
+
     it('records nothing for an attempt settled again (a repeated completion is no new call), on queues and on lanes', async () => {
       await store.send('q', [msg('m1'), msg('m2')]);
       await store.send('f', [msg('m3', { key: 'k' }), msg('m4', { key: 'k' })]);

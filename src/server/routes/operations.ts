@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { subscriptionTargetName } from '../../domain/channel.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { IDENTIFIER_RULE, isValidIdentifier } from '../../domain/message.js';
 import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import { issuesOf } from '../message-input.js';
@@ -9,7 +10,7 @@ import { laneQuery, pageQuery, parseQuery } from '../query.js';
 import { iso, presentMessage } from './messages.js';
 import { channelPressure, targetLimits } from './flow.js';
 
-const idsBody = z.object({ ids: z.array(z.string().min(1).max(200)).min(1).max(10_000).optional() }).strict().optional();
+const idsBody = z.object({ ids: z.array(z.string().refine(isValidIdentifier, `not a message id: ${IDENTIFIER_RULE}`)).min(1).max(10_000).optional() }).strict().optional();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, QueryResultRow } from 'pg';
-import { OffloadError, StoreUnavailableError } from '../../domain/errors.js';
+import { OffloadError, StoreUnavailableError, ValidationError } from '../../domain/errors.js';
 import type { Statement } from './statements.js';
 
 /** Anything that runs a query: a pool client of ours, or the application's client (outbox). */
@@ -63,9 +63,27 @@ function isRetryable(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** Maps connection failures to StoreUnavailableError; everything else passes through unchanged. */
+/** Data exceptions a client's value causes: text the database cannot hold (a NUL character), a number out of range. */
+const CLIENT_DATA_CODES = new Set([
+  '22021', // character_not_in_repertoire (NUL in text)
+  '22P05', // untranslatable_character
+  '22003', // numeric_value_out_of_range
+  '22P02', // invalid_text_representation
+  '22001', // string_data_right_truncation
+]);
+
+/**
+ * Maps connection failures to StoreUnavailableError, and data exceptions a client's value causes
+ * to a 400: the API checks what it takes, and this keeps anything it missed a client error, not a
+ * 500. Everything else passes through unchanged.
+ */
 export function mapError(error: unknown): unknown {
-  if (error instanceof OffloadError || !isUnavailable(error)) return error;
+  if (error instanceof OffloadError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CLIENT_DATA_CODES.has(code)) {
+    return new ValidationError(`a value in the request cannot be stored: ${(error as Error).message}`);
+  }
+  if (!isUnavailable(error)) return error;
   return new StoreUnavailableError(`PostgreSQL is unavailable: ${(error as Error).message}`, error);
 }
 

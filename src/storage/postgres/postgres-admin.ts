@@ -1,3 +1,4 @@
+import { parseRowCursor } from '../row-cursor.js';
 import type pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
@@ -36,8 +37,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
 
   async function finalPage(target: string, status: string, page: PageRequest): Promise<Page<DeliveryView>> {
     const row = await channels.require(target);
-    const after = page.cursor ? Number(page.cursor) : 0;
-    if (!Number.isInteger(after)) throw new ValidationError('cursor is not one this server gave out');
+    const after = parseRowCursor(page.cursor) ?? 0;
     const rows = await run<DeliveryRow>(pool, sql.finalPage, [row.id, status, after, page.limit + 1], true);
     const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
     return { items: await views(pool, rows.slice(0, page.limit)), next };

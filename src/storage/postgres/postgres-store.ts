@@ -189,10 +189,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const admin = createPostgresAdmin(pool, adminStatements(schema), channels, clock);
   const schedules = createPostgresSchedules(pool, schema);
   const retention = createPostgresRetention(pool, schema, channels, clock, notify ? notifyChannel : null);
-  const ensured = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    await guard(ensureReady);
-    return fn(...args);
-  };
+  const ensured = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
+    guard(async () => {
+      await ensureReady();
+      return fn(...args);
+    });
 
   const store: PostgresStore = {
     schema,

@@ -1,3 +1,4 @@
+import { parseRowCursor } from '../row-cursor.js';
 import type { Database as Db } from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
@@ -155,8 +156,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
 
   function finalPage(target: string, status: 'deadlettered' | 'skipped', page: PageRequest): Page<DeliveryView> {
     const row = channels.require(target);
-    const after = page.cursor ? Number(page.cursor) : 0;
-    if (!Number.isInteger(after)) throw new ValidationError('cursor is not one this server gave out');
+    const after = parseRowCursor(page.cursor) ?? 0;
     const rows = (status === 'deadlettered' ? sql.deadletteredPage : sql.skippedPage).all(row.id, after, page.limit + 1) as DeliveryRow[];
     const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
     return { items: rows.slice(0, page.limit).map(toView), next };
