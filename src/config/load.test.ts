@@ -132,6 +132,30 @@ describe('buildConfig', () => {
     expect(errorsOf({ topics: { events: { retention: 'forever' } } })).toEqual([{ path: 'topics.events.retention', message: expect.stringContaining('not a duration') }]);
   });
 
+  it('refuses API keys whose scope would be ignored or names no channel, and one key given twice', () => {
+    const errors = errorsOf({
+      endpoints,
+      queues: { a: { endpoint: 'sink' } },
+      topics: { t: { subscriptions: { s: { endpoint: 'sink' } } } },
+      server: {
+        apiKeys: [
+          { key: 'v1', role: 'viewer', channels: ['a'] },
+          { key: 'o1', role: 'operator', channels: ['a'] },
+          { key: 'p1', role: 'producer', channels: ['a', 't', 'typo'] },
+          { key: 'p1', role: 'operator' },
+        ],
+      },
+    });
+    expect(errors).toEqual([
+      { path: 'server.apiKeys.0.channels', message: expect.stringMatching(/^channels scopes producer keys only; a viewer key/) },
+      { path: 'server.apiKeys.1.channels', message: expect.stringMatching(/^channels scopes producer keys only; an operator key/) },
+      { path: 'server.apiKeys.2.channels.2', message: "'typo' is not a queue or topic of this configuration (queues: a; topics: t)" },
+      { path: 'server.apiKeys.3.key', message: 'the same key as server.apiKeys.2: give each key its own secret (a key has one role)' },
+    ]);
+    // The message never repeats a key.
+    expect(JSON.stringify(errors)).not.toContain('p1');
+  });
+
   it('fills server, storage and delivery defaults', () => {
     const config = build({});
     expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, apiKeys: [] });

@@ -113,6 +113,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     host: overrides.host ?? file.server.host,
     apiKeys: file.server.apiKeys.map((k, i) => ({ ...k, key: secret(k.key, `server.apiKeys.${i}.key`) })),
   };
+  checkApiKeys(server.apiKeys, file, errors);
   const storage: OffloadConfig['storage'] = overrides.postgresUrl
     ? { postgres: { url: overrides.postgresUrl, schema: 'postgres' in file.storage ? file.storage.postgres.schema : 'offload', poolSize: 'postgres' in file.storage ? file.storage.postgres.poolSize : 10 } }
     : 'sqlite' in file.storage
@@ -350,4 +351,31 @@ function declarationOf(target: Target): ChannelDeclaration {
   if (target.kind === 'queue') return target.ttlMs ? { name: target.name, kind: 'queue', ttlMs: target.ttlMs } : { name: target.name, kind: 'queue' };
   if (target.kind === 'fifo') return { name: target.name, kind: 'fifo' };
   return { name: target.name, kind: 'subscription', topic: target.topic, ordering: profileOf(target).ordering, startFrom: target.startFrom, filter: target.filter };
+}
+
+/**
+ * `channels` scopes producer keys only (operators and viewers act on every channel), and names
+ * queues or topics of this configuration; each key is a different secret, as a key has one role.
+ * A scope that would be ignored, or a typo that scopes a key to nothing, is refused at start-up.
+ */
+function checkApiKeys(keys: OffloadConfig['server']['apiKeys'], file: { queues: Record<string, unknown>; topics: Record<string, unknown> }, errors: Array<{ path: string; message: string }>): void {
+  const known = new Set([...Object.keys(file.queues), ...Object.keys(file.topics)]);
+  const seen = new Map<string, number>();
+  keys.forEach((k, i) => {
+    const where = `server.apiKeys.${i}`;
+    if (k.channels !== undefined && k.role !== 'producer') {
+      errors.push({ path: `${where}.channels`, message: `channels scopes producer keys only; ${k.role === 'operator' ? 'an' : 'a'} ${k.role} key reads and acts on every channel (remove channels, or make it a producer key)` });
+    }
+    if (k.role === 'producer') {
+      for (const [j, channel] of (k.channels ?? []).entries()) {
+        if (!known.has(channel)) {
+          errors.push({ path: `${where}.channels.${j}`, message: `'${channel}' is not a queue or topic of this configuration (queues: ${Object.keys(file.queues).join(', ') || 'none'}; topics: ${Object.keys(file.topics).join(', ') || 'none'})` });
+        }
+      }
+    }
+    if (k.key === '') return;
+    const first = seen.get(k.key);
+    if (first !== undefined) errors.push({ path: `${where}.key`, message: `the same key as server.apiKeys.${first}: give each key its own secret (a key has one role)` });
+    else seen.set(k.key, i);
+  });
 }

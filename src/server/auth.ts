@@ -43,7 +43,10 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
   const bearer = typeof header === 'string' ? /^bearer +(\S(?:.*\S)?) *$/i.exec(header) : null;
   const given = bearer ? bearer[1] : undefined;
   const key = given === undefined ? undefined : keys.find((k) => safeEqual(k.key, given));
-  if (!key) throw new OffloadError('unauthorized', 'send an API key as Authorization: Bearer <key>');
+  if (given === undefined) {
+    throw new OffloadError('unauthorized', header === undefined ? 'send an API key as Authorization: Bearer <key>' : 'the Authorization header is not Bearer <key>; send an API key as Authorization: Bearer <key>');
+  }
+  if (!key) throw new OffloadError('unauthorized', 'this API key is not one of the configured keys (server.apiKeys); check the key, or ask for one');
   principals.set(request, key);
   if (key.role === 'operator') return;
   if (key.role === 'producer' && request.method === 'POST' && COMPLETE.test(path)) return;
