@@ -60,6 +60,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   const parseJson = app.getDefaultJsonParser('remove', 'remove');
   // Room for the envelope (a batch wraps data in three levels); each message's data is then checked exactly, with its path.
   const bodyDepth = ctx.config.delivery.maxDepth + 8;
+  // Bodies are JSON only: text/plain gets the same 415 as any other type, not a schema error.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
     const buffer = raw as Buffer;
     if (buffer.length === 0) return done(null, undefined);

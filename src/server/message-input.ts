@@ -97,6 +97,9 @@ export function toNewMessage(body: unknown, ctx: InputContext, path = '', rawDat
   const parsed = messageInputSchema.safeParse(body);
   if (!parsed.success) throw new ValidationError(`invalid message${path ? ` at ${path}` : ''}: ${messageOf(parsed.error.issues[0]!)}`, issuesOf(parsed.error, path));
   const input = parsed.data;
+  if (input.id !== undefined && ctx.idempotencyKey !== undefined && input.id !== ctx.idempotencyKey) {
+    throw new ValidationError(`the Idempotency-Key header ('${ctx.idempotencyKey.slice(0, 200)}') and the body's id ('${input.id}') differ: both name the message; send one of them, or the same value`, [{ path: 'Idempotency-Key', message: 'differs from id' }]);
+  }
   if (input.id === undefined && ctx.idempotencyKey !== undefined && !isValidIdentifier(ctx.idempotencyKey)) {
     throw new ValidationError(`the Idempotency-Key header becomes the message id: ${IDENTIFIER_RULE}`, [{ path: 'Idempotency-Key', message: IDENTIFIER_RULE }]);
   }

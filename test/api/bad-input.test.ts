@@ -127,8 +127,10 @@ describe('bad input (SPEC §9)', () => {
   });
 
   it('a body that is not JSON at all', async () => {
-    const res = await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages', payload: 'data=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expectProblem(res, 415, 'unsupported_media_type', 'send the body as application/json');
+    for (const [payload, type] of [['data=1', 'application/x-www-form-urlencoded'], ['{"data":1}', 'text/plain'], ['{"data":1}', 'text/plain; charset=utf-8']]) {
+      const res = await api.app.inject({ method: 'POST', url: '/v1/queues/audits/messages', payload, headers: { 'content-type': type! } });
+      expectProblem(res, 415, 'unsupported_media_type', 'send the body as application/json');
+    }
     expect(await depths()).toEqual(seeded);
   });
 
@@ -251,7 +253,12 @@ describe('bad input (SPEC §9)', () => {
     expect((await api.app.inject({ method: 'GET', url: '/v1/messages/order-17-receipt' })).json()).toMatchObject({ data: { v: 1 } });
     const bad = expectProblem(await send('/v1/queues/audits/messages', { data: 1 }, { 'idempotency-key': 'not valid' }), 400, 'invalid_request', /Idempotency-Key/);
     expect(bad.errors?.[0]?.path).toBe('Idempotency-Key');
-    expect(await depths()).toEqual({ ...seeded, audits: 2 });
+    // Both given: the same value is fine, two different ones are refused (which one would name the message?).
+    const same = await send('/v1/queues/audits/messages', { id: 'order-18-receipt', data: { v: 1 } }, { 'idempotency-key': 'order-18-receipt' });
+    expect(same.json()).toEqual({ id: 'order-18-receipt', status: 'queued' });
+    const differ = expectProblem(await send('/v1/queues/audits/messages', { id: 'order-19', data: 1 }, { 'idempotency-key': 'order-20' }), 400, 'invalid_request', /Idempotency-Key header \('order-20'\) and the body's id \('order-19'\) differ/);
+    expect(differ.errors?.[0]?.path).toBe('Idempotency-Key');
+    expect(await depths()).toEqual({ ...seeded, audits: 3 });
   });
 
   it('refuses an Idempotency-Key header on a batch, which would not make a retried batch a duplicate, storing nothing', async () => {
