@@ -1,5 +1,5 @@
 import type { AttemptRecord, MessageMetadata, MessageStatus, StoredMessage } from '../domain/message.js';
-import type { DeliveryView, LanePosition, LiveDelivery, SendResult, TargetStats } from './port.js';
+import type { DeliveryView, LanePosition, LaneView, LiveDelivery, Page, SendResult, TargetStats } from './port.js';
 import type { SubscriptionFilter } from '../domain/subscription-filter.js';
 import { deliveryStatus, messageStatus, parseDeliveryState, parseLaneState, type StoredDelivery } from '../domain/delivery-state.js';
 
@@ -42,6 +42,46 @@ export interface DeliveryRow extends MessageRow {
   updated_at: number;
   lane_state: string | null;
   is_head: number | null;
+}
+
+/**
+ * The most a page of full deliveries (dead letters, skipped messages, parked or stalled lanes with
+ * their heads) holds of message data, results and attempt records: past it the page ends early,
+ * with `next`, whatever `limit` asked for, so that one request never answers hundreds of MiB.
+ */
+export const PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Roughly what a listed delivery adds to an answer: its data, metadata and result, and its attempts' records. */
+export function deliveryBytes(d: { data: string; metadata: string; result: string | null; attempts: number }): number {
+  return d.data.length + d.metadata.length + (d.result?.length ?? 0) + d.attempts * 512 + 256;
+}
+
+/**
+ * The page of `rows` (fetched as `limit` + 1) within `limit` items and PAGE_BYTES: at least one
+ * item; `next` is the cursor of the last item kept when more follow.
+ */
+export function pageWithin<R>(rows: readonly R[], limit: number, bytesOf: (row: R) => number, cursorOf: (row: R) => string): { rows: R[]; next: string | null } {
+  let bytes = 0;
+  const end = Math.min(rows.length, limit);
+  for (let i = 0; i < end; i++) {
+    bytes += bytesOf(rows[i]!);
+    if (bytes > PAGE_BYTES && i > 0) return { rows: rows.slice(0, i), next: cursorOf(rows[i - 1]!) };
+  }
+  return { rows: rows.slice(0, end), next: rows.length > limit ? cursorOf(rows[limit - 1]!) : null };
+}
+
+/** A page of lanes, their heads counted against PAGE_BYTES like `pageWithin` (`lanes` fetched as `limit` + 1). */
+export async function lanesWithin<L extends { lane: string }>(lanes: readonly L[], limit: number, view: (lane: L) => LaneView | Promise<LaneView>): Promise<Page<LaneView>> {
+  const items: LaneView[] = [];
+  let bytes = 0;
+  for (const lane of lanes.slice(0, limit)) {
+    const item = await view(lane);
+    const head = item.head;
+    bytes += head ? deliveryBytes({ data: head.message.data, metadata: '', result: head.result, attempts: head.history.length }) : 256;
+    if (bytes > PAGE_BYTES && items.length > 0) return { items, next: items[items.length - 1]!.lane };
+    items.push(item);
+  }
+  return { items, next: lanes.length > limit ? lanes[limit - 1]!.lane : null };
 }
 
 export interface AttemptRow {

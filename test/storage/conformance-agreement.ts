@@ -272,6 +272,35 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       }
     });
 
+    it('ends a page early past 4 MiB of data, with next going on exactly (dead letters, parked lanes, message search)', async () => {
+      const big = (id: string, key: string | null = null) => msg(id, { key, data: JSON.stringify({ id, pad: 'x'.repeat(250_000) }) });
+      const ids24 = Array.from({ length: 24 }, (_, i) => `b${String(i).padStart(2, '0')}`);
+      await store.send('q', ids24.map((id) => big(id)));
+      await settle(await claim('q', 24), { kind: 'deadletter', reason: 'HTTP 400' });
+      await store.send('f', ids24.map((id) => big(`f${id}`, `k${id}`)));
+      await settle(await claim('f', 24), { kind: 'park', reason: 'HTTP 500' });
+      const lists = [
+        (cursor?: string) => store.listDeadLetters('q', { limit: 100, ...(cursor ? { cursor } : {}) }),
+        (cursor?: string) => store.listBlockedLanes('f', { limit: 100, ...(cursor ? { cursor } : {}) }),
+        (cursor?: string) => store.listMessages({ channel: 'q' }, { limit: 100, ...(cursor ? { cursor } : {}) }),
+      ];
+      for (const list of lists) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await list(cursor);
+          pages++;
+          expect(page.items.length).toBeGreaterThan(0);
+          expect(page.items.length).toBeLessThanOrEqual(17);
+          seen.push(...page.items.map((item) => ('head' in item ? item.head!.message.id : item.message.id)));
+          cursor = page.next ?? undefined;
+        } while (cursor !== undefined);
+        expect(pages).toBe(2);
+        expect(seen.sort()).toEqual(ids24.map((id) => (seen[0]!.startsWith('f') ? `f${id}` : id)));
+      }
+    });
+
     it('records nothing for an attempt settled again (a repeated completion is no new call), on queues and on lanes', async () => {
       await store.send('q', [msg('m1'), msg('m2')]);
       await store.send('f', [msg('m3', { key: 'k' }), msg('m4', { key: 'k' })]);

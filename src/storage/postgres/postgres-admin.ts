@@ -5,7 +5,7 @@ import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
-import { rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
@@ -39,8 +39,8 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     const row = await channels.require(target);
     const after = parseRowCursor(page.cursor) ?? 0;
     const rows = await run<DeliveryRow>(pool, sql.finalPage, [row.id, status, after, page.limit + 1], true);
-    const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
-    return { items: await views(pool, rows.slice(0, page.limit)), next };
+    const kept = pageWithin(rows, page.limit, deliveryBytes, (r) => String(r.delivery_id));
+    return { items: await views(pool, kept.rows), next: kept.next };
   }
 
   async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {
@@ -65,7 +65,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     );
     const limit = param(page.limit + 1);
     const rows = await run<MessageRow & { channel_name: string }>(pool, sql.search(where, limit), values);
-    const shown = rows.slice(0, page.limit);
+    const { rows: shown, next } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
     const deliveries = shown.length === 0 ? [] : await run<DeliveryRow>(pool, sql.byMessagePks, [shown.map((r) => r.pk)], true);
     const t = now();
     const items = shown.map((row) => ({
@@ -75,7 +75,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
         return rest;
       }),
     }));
-    return { items, next: rows.length > page.limit ? String(shown[shown.length - 1]!.pk) : null };
+    return { items, next };
   }
 
   async function laneView(target: ChannelRow, lane: LaneRow): Promise<LaneView> {
@@ -128,10 +128,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
       guard(async () => {
         const row = await ordered(target);
         const lanes = await run<LaneRow>(pool, sql.blockedLanes, [row.id, page.cursor ?? null, page.limit + 1], true);
-        const next = lanes.length > page.limit ? lanes[page.limit - 1]!.lane : null;
-        const items: LaneView[] = [];
-        for (const lane of lanes.slice(0, page.limit)) items.push(await laneView(row, lane));
-        return { items, next };
+        return lanesWithin(lanes, page.limit, (lane) => laneView(row, lane));
       }),
     getLane: (target, lane) =>
       guard(async () => {

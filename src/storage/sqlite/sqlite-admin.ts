@@ -7,7 +7,7 @@ import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
-import { rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
@@ -135,7 +135,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     if (!statement) searches.set(text, (statement = db.prepare(text)));
     values.push(page.limit + 1);
     const rows = statement.all(values) as Array<MessageRow & { channel_id: number }>;
-    const shown = rows.slice(0, page.limit);
+    const { rows: shown, next } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
     const deliveries = sql.byMessagePks.all(JSON.stringify(shown.map((r) => r.pk))) as DeliveryRow[];
     const t = now();
     const items = shown.map((row) => ({
@@ -145,7 +145,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
         return rest;
       }),
     }));
-    return { items, next: rows.length > page.limit ? String(shown[shown.length - 1]!.pk) : null };
+    return { items, next };
   }
 
   function ordered(name: string): ChannelRow {
@@ -158,8 +158,8 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     const row = channels.require(target);
     const after = parseRowCursor(page.cursor) ?? 0;
     const rows = (status === 'deadlettered' ? sql.deadletteredPage : sql.skippedPage).all(row.id, after, page.limit + 1) as DeliveryRow[];
-    const next = rows.length > page.limit ? String(rows[page.limit - 1]!.delivery_id) : null;
-    return { items: rows.slice(0, page.limit).map(toView), next };
+    const kept = pageWithin(rows, page.limit, deliveryBytes, (r) => String(r.delivery_id));
+    return { items: kept.rows.map(toView), next: kept.next };
   }
 
   function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): number {
@@ -236,8 +236,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
       const row = ordered(target);
       const after = page.cursor ?? null;
       const lanes = sql.blockedLanes.all(row.id, after, after, page.limit + 1) as Array<Parameters<typeof laneView>[1]>;
-      const next = lanes.length > page.limit ? lanes[page.limit - 1]!.lane : null;
-      return { items: lanes.slice(0, page.limit).map((l) => laneView(row, l)), next };
+      return lanesWithin(lanes, page.limit, (l) => laneView(row, l));
     },
     async getLane(target, lane) {
       const row = ordered(target);
