@@ -8,4 +8,4 @@ export { newMessage, type NewMessage, type StoredMessage, type MessageStatus, ty
 export { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from './storage/postgres/index.js';
 export { OffloadError, ValidationError, NotFoundError, ConflictError, PayloadTooLargeError, StoreUnavailableError, ConfigError } from './domain/errors.js';
 export { verifySignature, signatureHeaders } from './delivery/signing.js';
-export { createClient, OffloadApiError, type OffloadClient, type MessageInput, type SendResult } from './client/index.js';
+export { createClient, OffloadApiError, rawJson, RawJson, type OffloadClient, type MessageInput, type SendResult } from './client/index.js';

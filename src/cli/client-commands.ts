@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CompletionOutcome, Json, MessageInput, OffloadClient, SendResult } from '../client/index.js';
+import { rawJson, type CompletionOutcome, type Json, type MessageInput, type OffloadClient, type RawJson, type SendResult } from '../client/index.js';
 import { parseDuration } from '../domain/duration.js';
 import { createStyle, terminalWidth } from './format.js';
 import { renderChannels, renderDeadLetters, renderLanes, renderMessage, renderSubscription, type ChannelRow } from './views.js';
@@ -264,11 +264,13 @@ interface MessageFlags {
   delay?: string;
 }
 
+/** The message of `send`/`publish`; its data is sent exactly as written (`1.10` stays `1.10`). */
 function messageFrom(opts: MessageFlags): MessageInput {
+  if (opts.file !== undefined && opts.data !== undefined) throw new InvalidArgumentError('give the data with --data or with --file, not both');
   const text = opts.file ? readFileSync(opts.file === '-' ? 0 : opts.file, 'utf8') : (opts.data ?? '{}');
-  let data: unknown;
+  let data: RawJson;
   try {
-    data = JSON.parse(text);
+    data = rawJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     const where = opts.file ? `the file ${opts.file}` : '--data';
     throw new InvalidArgumentError(`${where} is not JSON (${(error as Error).message}); quote keys and strings, e.g. --data '{"to":"ada@example.com"}'`);

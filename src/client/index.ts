@@ -21,6 +21,30 @@ export interface MessageInput {
   ttl?: string;
 }
 
+/**
+ * Message data given as JSON text, sent exactly as written (`1.10` stays `1.10`, large integers
+ * keep every digit), where a parsed value would be re-serialized. The text must be JSON.
+ */
+export class RawJson {
+  constructor(readonly text: string) {
+    JSON.parse(text); // throws a SyntaxError for text that is not JSON
+  }
+}
+
+/** `data: rawJson('{"price":1.10}')`: the data exactly as written (see RawJson). */
+export const rawJson = (text: string): RawJson => new RawJson(text);
+
+/** JSON.stringify, with each RawJson written as its own text. */
+function serializeBody(body: unknown): string {
+  const raws: string[] = [];
+  const marker = `\u0000offload-raw-${Math.random().toString(36).slice(2)}-`;
+  const text = JSON.stringify(body, (_key, value: unknown) => (value instanceof RawJson ? `${marker}${raws.push(value.text) - 1}` : value));
+  if (raws.length === 0) return text;
+  // Each RawJson became the string "<marker><n>": a random marker, so no string of the data is taken for one.
+  const escaped = JSON.stringify(marker).slice(1, -1);
+  return text.replace(new RegExp(`"${escaped.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}(\\d+)"`, 'g'), (_m, i: string) => raws[Number(i)]!);
+}
+
 export interface SendResult {
   id: string;
   status: string;
@@ -203,9 +227,14 @@ export function createClient(options: ClientOptions): OffloadClient {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-    const res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await doFetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : serializeBody(body) });
     const text = await res.text();
-    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    let parsed: unknown;
+    try {
+      parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      throw new OffloadApiError(res.status, undefined, `${method} ${path}: ${res.status}, and the answer is not JSON (is ${base} an Offload server?): ${text.slice(0, 200)}`);
+    }
     if (!res.ok) {
       const problem = parsed as Problem | undefined;
       const retryAfterMs = res.status === 429 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;

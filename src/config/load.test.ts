@@ -156,6 +156,16 @@ describe('buildConfig', () => {
     expect(JSON.stringify(errors)).not.toContain('p1');
   });
 
+  it('refuses a PostgreSQL URL that is not one, from the file or from --postgres', () => {
+    expect(errorsOf({ endpoints, queues: { a: { endpoint: 'sink' } }, storage: { postgres: { url: 'notaurl' } } })).toEqual([
+      { path: 'storage.postgres.url', message: 'is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database' },
+    ]);
+    expect(() => buildConfig({ endpoints, queues: { a: { endpoint: 'sink' } } }, { env: {}, overrides: { postgresUrl: 'http://db:5432/app' } })).toThrow(/--postgres \(or OFFLOAD_DATABASE_URL\): is not a PostgreSQL URL/);
+    for (const url of ['postgres://offload@db:5432/app', 'postgresql://u:p@127.0.0.1/app?sslmode=require']) {
+      expect(build({ endpoints, queues: { a: { endpoint: 'sink' } }, storage: { postgres: { url } } }).storage).toMatchObject({ postgres: { url } });
+    }
+  });
+
   it('fills server, storage and delivery defaults', () => {
     const config = build({});
     expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, apiKeys: [] });

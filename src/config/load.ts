@@ -121,6 +121,10 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       : overrides.sqlitePath
         ? { sqlite: { path: overrides.sqlitePath, durability: 'fsync' } }
         : { postgres: { ...file.storage.postgres, url: secret(file.storage.postgres.url, 'storage.postgres.url') } };
+  if ('postgres' in storage && storage.postgres.url !== '' && !isPostgresUrl(storage.postgres.url)) {
+    const where = overrides.postgresUrl ? '--postgres (or OFFLOAD_DATABASE_URL)' : 'storage.postgres.url';
+    errors.push({ path: where, message: 'is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database' });
+  }
 
   const backpressure = new Map<string, ChannelLimits>();
   const limitsOf = (c: { maxDepth?: number; maxOldestAge?: number }): ChannelLimits | null =>
@@ -378,4 +382,14 @@ function checkApiKeys(keys: OffloadConfig['server']['apiKeys'], file: { queues: 
     if (first !== undefined) errors.push({ path: `${where}.key`, message: `the same key as server.apiKeys.${first}: give each key its own secret (a key has one role)` });
     else seen.set(k.key, i);
   });
+}
+
+/** A connection string pg reads as a URL: postgres:// or postgresql:// with a host, or socket:/path. */
+function isPostgresUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return ((url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '') || url.protocol === 'socket:';
+  } catch {
+    return false;
+  }
 }

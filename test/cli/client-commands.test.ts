@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { post, startOffload, testReceiver, get } from '../support/offload.js';
@@ -94,6 +94,32 @@ describe('offload CLI against a running Offload', () => {
     expect(sent.stdout.trim()).toBe('sent sms-2 to smses (queued)');
     const redriven = await runCli(['deadletters', 'redrive', 'smses', 'sms-1'], { env });
     expect(redriven.stdout.trim()).toBe('redriven 1 message(s) of smses');
+  });
+
+  it('send keeps the data exactly as written; data the API refuses, both --data and --file, and a server that is not Offload are one line, exit 1', async () => {
+    const receiver = await testReceiver({ otherwise: { kind: 'hang' } });
+    const offload = await startOffload({ endpoints: { api: { url: receiver.url } }, queues: { jobs: { endpoint: 'api' } } });
+    await post(offload.url, '/v1/queues/jobs/pause', undefined);
+    const env = { OFFLOAD_URL: offload.url };
+    const text = '{"price":1.10,"n":9007199254740993, "s":"\\u00e9"}';
+    const sent = await runCli(['send', 'jobs', '--id', 'exact-1', '--data', text], { env });
+    expect(sent.stdout.trim()).toBe('sent exact-1 to jobs (queued)');
+    const stored = await fetch(`${offload.url}/v1/messages/exact-1`).then((r) => r.text());
+    expect(stored).toContain(`"data":${text}`);
+    const file = join(testDir(), 'data.json');
+    writeFileSync(file, '{"from":"file"}');
+    // A plain web server answering 200 "ok" where Offload was expected.
+    const notOffload = await testReceiver({ otherwise: { kind: 'ok', status: 200, body: 'ok' } });
+    for (const [args, url, says] of [
+      [['send', 'jobs', '--data', '{"a":1e999}'], offload.url, /too large for JSON to carry/],
+      [['send', 'jobs', '--data', '{}', '--file', file], offload.url, /give the data with --data or with --file, not both/],
+      [['send', 'jobs', '--data', '{}'], notOffload.url, /the answer is not JSON \(is http:\/\/127\.0\.0\.1:\d+ an Offload server\?\)/],
+    ] as const) {
+      const result = await runCli([...args], { env: { OFFLOAD_URL: url } });
+      expect(result.code, result.stderr).toBe(1);
+      expect(isOneLineError(result.stderr), result.stderr).toBe(true);
+      expect(result.stderr).toMatch(says);
+    }
   });
 
   it('unreachable Offload: one line naming the URL, exit 1', async () => {
