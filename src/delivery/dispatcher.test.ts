@@ -228,6 +228,23 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect((await statusOf('m1')).history).toMatchObject([{ attempt: 1, error: 'cut off: the lease was about to run out and could not be renewed' }]);
   });
 
+  it('a call that has answered is not cut off while its settlement is being retried; past its lease it is sent again', async () => {
+    const errors: string[] = [];
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    // Each save hangs for 3 s before it fails: one is still under way when the lease is about to end.
+    const slowFailure = () => new Promise<never>((_, reject) => scheduler.timeout(() => reject(new Error('connection terminated')), 3_000));
+    const down: Store = { ...store, renew: () => Promise.reject(new Error('connection terminated')), settle: slowFailure, settleAndClaim: slowFailure };
+    dispatcher = createDispatcher({ store: down, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e), onError: (e) => void errors.push(String(e)) });
+    dispatcher.start();
+    await scheduler.settle();
+    await scheduler.advance(25_000);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.advance(LOCK);
+    expect(errors.filter((e) => /cut off/.test(e))).toEqual([]);
+    expect(endpoint.calls.length).toBeGreaterThanOrEqual(2);
+    expect(endpoint.calls[1]!.call.headers['idempotency-key']).toBe('m1');
+  });
+
   it('a renewal that gets through late, before the lease ends, keeps the call running', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     let renewals = 0;

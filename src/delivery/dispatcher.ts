@@ -113,6 +113,8 @@ interface Running {
   watching?: () => void;
   /** Cut off by that timer: the lease ran out with no renewal confirmed. */
   leaseRanOut?: boolean;
+  /** The call has ended: nothing is left to cut off (its settlement may still be retried). */
+  ended?: boolean;
 }
 
 /** How long before its lease ends a call nobody could renew is cut off: a tenth of the lease, at most 1 s. */
@@ -156,6 +158,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
       let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort });
+      entry.ended = true;
       answer = result;
       if (entry.abort.aborted && stopping) {
         span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
@@ -313,10 +316,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const now = clock.now();
     for (const entry of running) {
       const margin = leaseMargin(entry.lockDurationMs);
-      if (entry.watching || entry.abort.aborted || entry.leaseEnds - now > tickMs + margin) continue;
+      if (entry.watching || entry.ended || entry.abort.aborted || entry.leaseEnds - now > tickMs + margin) continue;
       entry.watching = scheduler.timeout(() => {
         entry.watching = undefined;
-        if (!running.has(entry) || entry.abort.aborted || clock.now() < entry.leaseEnds - margin) return;
+        if (!running.has(entry) || entry.ended || entry.abort.aborted || clock.now() < entry.leaseEnds - margin) return;
         entry.leaseRanOut = true;
         entry.abort.abort();
         onError(new Error(`cut off a call to ${entry.claim.target}: its lease was about to run out and could not be renewed`), 'renewing leases');
