@@ -161,7 +161,7 @@ describe('buildConfig', () => {
       { path: 'storage.postgres.url', message: 'is not a PostgreSQL URL: write it as postgres://user:password@host:5432/database' },
     ]);
     expect(() => buildConfig({ endpoints, queues: { a: { endpoint: 'sink' } } }, { env: {}, overrides: { postgresUrl: 'http://db:5432/app' } })).toThrow(/--postgres \(or OFFLOAD_DATABASE_URL\): is not a PostgreSQL URL/);
-    for (const url of ['postgres://offload@db:5432/app', 'postgresql://u:p@127.0.0.1/app?sslmode=require']) {
+    for (const url of ['postgres://offload@db:5432/app', 'postgresql://u:p@127.0.0.1/app?sslmode=require', 'postgres:///offload?host=/var/run/postgresql', 'postgres://app@/offload?host=/var/run/postgresql']) {
       expect(build({ endpoints, queues: { a: { endpoint: 'sink' } }, storage: { postgres: { url } } }).storage).toMatchObject({ postgres: { url } });
     }
   });

@@ -384,12 +384,10 @@ function checkApiKeys(keys: OffloadConfig['server']['apiKeys'], file: { queues: 
   });
 }
 
-/** A connection string pg reads as a URL: postgres:// or postgresql:// with a host, or socket:/path. */
+/**
+ * A connection string pg reads as one: postgres:// or postgresql:// (a host, or none with
+ * `?host=/socket/dir`), or socket:/path. Anything else (a host name alone, an http URL) is a mistake.
+ */
 function isPostgresUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return ((url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '') || url.protocol === 'socket:';
-  } catch {
-    return false;
-  }
+  return /^(postgres|postgresql):\/\/\S*$/i.test(text) || /^socket:\S+$/i.test(text);
 }

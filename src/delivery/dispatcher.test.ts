@@ -245,6 +245,55 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(endpoint.calls[1]!.call.headers['idempotency-key']).toBe('m1');
   });
 
+  it('times the cut-off from when the claim was asked for: a slow claim answer does not push it past the lease', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    // The store leases at once; the first claim's answer takes 3 s to come back (a slow or congested database).
+    let claims = 0;
+    const slowAnswer = <T>(value: T) => new Promise<T>((resolve) => (claims++ === 0 ? scheduler.timeout(() => resolve(value), 3_000) : resolve(value)));
+    const slow: Store = { ...store, claimOrLookAhead: (request) => store.claimOrLookAhead(request).then(slowAnswer), renew: () => Promise.reject(new Error('connection terminated')) };
+    dispatcher = createDispatcher({ store: slow, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    dispatcher.start();
+    await scheduler.advance(3_000);
+    expect(endpoint.calls).toHaveLength(1);
+    await scheduler.advance(LOCK - 1_000 - 3_000);
+    expect(endpoint.calls[0]!.call.signal!.aborted).toBe(true);
+    // Only then can anyone else take it over.
+    clock.advance(1_001);
+    expect(await store.claim({ target: 'q', limit: 1, owner: 'other', leaseMs: LOCK })).toHaveLength(1);
+  });
+
+  it('gives up saving an answer that keeps failing once the lease it had at the answer ends, so the delivery is not held for ever', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    const failing = () => Promise.reject(new Error('check constraint violated'));
+    const broken: Store = { ...store, settle: failing, settleAndClaim: failing };
+    const d = createDispatcher({ store: broken, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    dispatcher = d;
+    d.start();
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.advance(LOCK);
+    expect(d.inFlight()).toBe(0);
+    // Renewals stopped with it: the lease runs out and the delivery is sent again (at-least-once).
+    await scheduler.advance(LOCK * 2);
+    expect(endpoint.calls.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('stop past its deadline ends a settlement waiting to be tried again: no timer is left', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    const failing = () => Promise.reject(new Error('connection terminated'));
+    const down: Store = { ...store, settle: failing, settleAndClaim: failing };
+    const d = createDispatcher({ store: down, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    d.start();
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.advance(10);
+    const stopped = d.stop(0);
+    await scheduler.advance(0);
+    await stopped;
+    expect(scheduler.pending()).toBe(0);
+    expect(await statusOf('m1')).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+
   it('a renewal that gets through late, before the lease ends, keeps the call running', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     let renewals = 0;

@@ -115,6 +115,8 @@ interface Running {
   leaseRanOut?: boolean;
   /** The call has ended: nothing is left to cut off (its settlement may still be retried). */
   ended?: boolean;
+  /** Ends the wait before a settlement's next try (stop() past its deadline). */
+  stopWaiting?: () => void;
 }
 
 /** How long before its lease ends a call nobody could renew is cut off: a tenth of the lease, at most 1 s. */
@@ -134,7 +136,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     store: options.store, gate: options.gate, limiter: options.limiter, onEvent: options.onEvent,
     clock, scheduler, owner, random, pollIntervalMs, onError,
     stopping: () => stopping,
-    deliver: (target, claim, continuation) => deliver(target, claim, continuation),
+    deliver: (target, claim, continuation, requestedAt) => deliver(target, claim, continuation, requestedAt),
   };
   const workers = new Map(options.targets.map((t) => [t.name, createTargetWorker(t, workerContext)]));
   let stopRenewing: (() => void) | undefined;
@@ -145,9 +147,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
 
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
-  async function deliver(target: Target, claim: Claim, continuation: Continuation): Promise<boolean> {
+  async function deliver(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
-    const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: clock.now() + target.lockDurationMs };
+    // The store leased from when the claim was asked for, or later: the earliest its lease can end.
+    const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: requestedAt + target.lockDurationMs };
     running.add(entry);
     const head = claim.deliveries[0]!;
     const span = options.tracer?.startAttempt({
@@ -230,15 +233,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * did commit before its answer was lost is found fenced on the next try.
    */
   async function settleWhileLeased(entry: Running, target: Target, settlements: Settlement[], first: (s: Settlement[]) => Promise<SettleResult[]>): Promise<SettleResult[]> {
+    // The lease as it stood when the answer came: renewals go on while this runs, but a
+    // settlement that keeps failing must not hold the delivery (and its key) for ever.
+    const until = entry.leaseEnds - leaseMargin(entry.lockDurationMs);
     let settle = first;
     for (let retry = 0; ; retry++) {
       try {
         return await settle(settlements);
       } catch (error) {
         const wait = SETTLE_RETRY_MS[Math.min(retry, SETTLE_RETRY_MS.length - 1)]!;
-        if (stopping || clock.now() + wait >= entry.leaseEnds - leaseMargin(entry.lockDurationMs)) throw error;
+        if (stopping || clock.now() + wait >= until) throw error;
         onError(error, `saving an answer from ${target.name} (trying again while its lease holds)`);
-        await new Promise<void>((resolve) => scheduler.timeout(resolve, wait));
+        await new Promise<void>((resolve, reject) => {
+          const cancel = scheduler.timeout(() => {
+            entry.stopWaiting = undefined;
+            resolve();
+          }, wait);
+          entry.stopWaiting = () => {
+            cancel();
+            reject(error);
+          };
+        });
         settle = (s) => options.store.settle(s);
       }
     }
@@ -356,7 +371,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         });
       }
       const leftover = [...running];
-      for (const entry of leftover) entry.abort.abort();
+      for (const entry of leftover) {
+        entry.abort.abort();
+        entry.stopWaiting?.();
+      }
       stopRenewing?.();
       try {
         await options.store.release(leftover.flatMap((e) => e.leases));

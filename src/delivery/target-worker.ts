@@ -31,8 +31,11 @@ export interface WorkerContext {
   pollIntervalMs: number;
   onError: (error: unknown, context: string) => void;
   stopping(): boolean;
-  /** Makes the call and settles it; resolves true when it settled as delivered or dead-lettered. */
-  deliver(target: Target, claim: Claim, continuation: Continuation): Promise<boolean>;
+  /**
+   * Makes the call and settles it; resolves true when it settled as delivered or dead-lettered.
+   * `requestedAt`: when the claim was asked of the store, which leases from then or later.
+   */
+  deliver(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean>;
 }
 
 export interface TargetWorker {
@@ -110,9 +113,9 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     request();
   }
 
-  function start(claim: Claim): void {
+  function start(claim: Claim, requestedAt: number): void {
     inFlight++;
-    void ctx.deliver(target, claim, continuation).then((final) => {
+    void ctx.deliver(target, claim, continuation, requestedAt).then((final) => {
       inFlight--;
       if (!(final && drained)) request();
     });
@@ -121,13 +124,13 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   const next = (slots: number): ClaimRequest => ({ target: target.name, limit: slots, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
 
   /** Claims taken in a settling step: started, or given back when stopping. */
-  async function carryOn(claims: Claim[]): Promise<void> {
+  async function carryOn(claims: Claim[], requestedAt: number): Promise<void> {
     if (ctx.stopping()) {
       await store.release(claims.flatMap((c) => c.deliveries));
       return;
     }
     ctx.gate?.started(target, claims.length);
-    for (const claim of claims) start(claim);
+    for (const claim of claims) start(claim, requestedAt);
   }
 
   /** A claim of a step that came up short leaves an unordered target drained, unless woken meanwhile. */
@@ -141,9 +144,10 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   async function stepOver(settlements: Settlement[]): Promise<SettleResult[]> {
     const slots = unordered && drained ? 0 : 1;
     const wakesBefore = wakes;
+    const requestedAt = clock.now();
     const { results, claims } = await store.settleAndClaim(settlements, next(slots));
     claimedInStep(slots, claims.length, wakesBefore);
-    await carryOn(claims);
+    await carryOn(claims, requestedAt);
     return results;
   }
 
@@ -159,10 +163,12 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     const batch = handing;
     handing = [];
     let claims: Claim[];
+    let requestedAt = 0;
     try {
       // A breaker may allow fewer calls now than the answers free; a stopping dispatcher, or a drained target, takes none.
       const slots = ctx.stopping() || (unordered && drained) ? 0 : Math.max(0, Math.min(batch.length, ctx.gate?.permits(target) ?? batch.length));
       const wakesBefore = wakes;
+      requestedAt = clock.now();
       const step = await store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
       claimedInStep(slots, step.claims.length, wakesBefore);
       let k = 0;
@@ -175,7 +181,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
       for (const b of batch) b.reject(error);
       return;
     }
-    await carryOn(claims).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
+    await carryOn(claims, requestedAt).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
   }
 
   const continuation: Continuation = { handOver: handOver === 'step' ? stepOver : batchOver };
@@ -214,12 +220,14 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     let granted = ctx.limiter ? 0 : free;
     let retryAt: number | null = null;
     let limited = false;
+    let requestedAt = 0;
     try {
       if (ctx.limiter) {
         ({ granted, retryAt } = await ctx.limiter.acquire(target, free));
         limited = granted < free;
       }
       if (granted > 0) {
+        requestedAt = clock.now();
         const found = await store.claimOrLookAhead({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
         claims = found.claims;
         if (found.nextWakeAt !== undefined) lookedAhead = { at: found.nextWakeAt };
@@ -232,7 +240,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     }
     if (ctx.limiter && claims.length < granted) ctx.limiter.giveBack(target, granted - claims.length);
     ctx.gate?.started(target, claims.length);
-    for (const claim of claims) start(claim);
+    for (const claim of claims) start(claim, requestedAt);
     if (ctx.stopping()) return;
     if (limited && claims.length === granted) {
       // Held back by the endpoint's limits: ask again when a permit is due, or when woken

@@ -57,14 +57,14 @@ describe.runIf(pgUp)('an instance cut off from PostgreSQL while it calls an endp
   it('cuts its call off before its lease ends: the instance that takes the key over never overlaps it', async () => {
     const schema = testSchema();
     onTestFinished(() => dropSchema(schema));
-    // Each call takes 6 s, three 2 s leases: only renewals keep it.
+    // Each call takes 6 s, two 3 s leases: only renewals keep it.
     const receiver = await testReceiver({ exclusive: 'key', latencyMs: 6_000 });
     const relay = await freezableRelay();
     const config = (url: string) => ({
       storage: { postgres: { url, schema, poolSize: 3 } },
       delivery: { pollInterval: '100ms' },
       endpoints: { app: { url: receiver.url, timeout: '10s' } },
-      queues: { steps: { preset: 'aggregate-fifo' as const, endpoint: 'app', path: '/steps', lockDuration: '2s', minBackoff: '10ms', maxBackoff: '50ms' } },
+      queues: { steps: { preset: 'aggregate-fifo' as const, endpoint: 'app', path: '/steps', lockDuration: '3s', minBackoff: '10ms', maxBackoff: '50ms' } },
     });
     const cut = await startOffload(config(relay.url));
     for (const id of ['m1', 'm2']) expect((await post(cut.url, '/v1/queues/steps/messages', { id, key: 'k', data: {} })).status).toBe(202);
