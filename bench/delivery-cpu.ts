@@ -16,6 +16,9 @@
  * `--profile <dir>` writes a CPU profile of each run's delivery phase only (open it in Chrome
  * DevTools, or `node --import tsx bench/lib/profile-summary.ts <file>`).
  *
+ * `OFFLOAD_CPU_MARK=<file>` writes this process's id to that file as each measured phase starts,
+ * so that a profiler of the whole machine (`perf record -a`) can be started on time.
+ *
  * `--rate <n>` measures a trickle instead of a backlog: the channel delivers from the start and
  * this process sends the messages one per HTTP request at n per second (open loop, like the
  * latency case of `npm run bench`). The CPU figure then includes the producer's HTTP client,
@@ -226,6 +229,7 @@ async function run(name: string, dir: string, receiver: Receiver, index: number)
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
+  if (process.env.OFFLOAD_CPU_MARK) writeFileSync(process.env.OFFLOAD_CPU_MARK, `${process.pid}\n`);
   const started = performance.now();
   const cpu = process.cpuUsage();
   const pgBefore = values.postgres ? postgresCpu() : 0;
