@@ -132,6 +132,26 @@ export function newMessage(input: {
   return message;
 }
 
+/** What any stored id, key or type is: printable ASCII (the API takes 1-200; ids Offload makes itself may be longer). */
+const STORED_NAME = /^[\x21-\x7e]{1,1000}$/;
+
+/**
+ * Why a message, as handed to a store (the outbox, a schedule, a notification; the HTTP API
+ * checks more), cannot be stored on this kind of channel, or undefined when it can: an id, a
+ * type, a key where one is given, JSON text as data, a key on every message of a fifo queue, no
+ * delay on a topic (whose subscriptions deliver in publish order), then `flowFieldProblem`.
+ */
+export function storableProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription', m: NewMessage): { field: string; message: string } | undefined {
+  const named = (field: 'id' | 'type' | 'key', value: unknown) =>
+    typeof value === 'string' && STORED_NAME.test(value) ? undefined : { field, message: `${field} must be printable ASCII characters (U+0021-U+007E), 1 to 1000 of them` };
+  const problem = named('id', m.id) ?? named('type', m.type) ?? (m.key === null ? undefined : named('key', m.key));
+  if (problem) return problem;
+  if (typeof m.data !== 'string') return { field: 'data', message: 'data must be JSON text (newMessage() serializes a value)' };
+  if (kind === 'fifo' && m.key === null) return { field: 'key', message: 'a fifo queue needs a key on every message (the aggregate id): its messages are delivered in order per key' };
+  if (kind === 'topic' && m.deliverAt != null) return { field: 'deliverAt', message: 'topics deliver in publish order; deliverAt and delay are for queues' };
+  return flowFieldProblem(kind, m);
+}
+
 /**
  * Why a message cannot carry its priority or expiry on this kind of channel, or undefined when it
  * can. Fifo queues and topics promise order: a priority or an expiry would let a message overtake

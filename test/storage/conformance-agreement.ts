@@ -260,6 +260,25 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       ]);
     });
 
+    it('refuses what the API would refuse, whoever sends it (the outbox, a library caller): no key on a fifo queue, a delayed topic event, no type, data that is not text', async () => {
+      const refused: Array<[string, NewMessage, string]> = [
+        ['f', msg('f1'), 'key'],
+        ['t', msg('t1', { deliverAt: clock.now() + 60_000 }), 'deliverAt'],
+        ['q', { ...msg('q1'), type: undefined as unknown as string }, 'type'],
+        ['q', { ...msg('q2'), id: 'has space' }, 'id'],
+        ['q', { ...msg('q3'), data: undefined as unknown as string }, 'data'],
+        ['q', msg('q4', { key: '' }), 'key'],
+      ];
+      for (const [channel, message, field] of refused) {
+        await expect(store.send(channel, [message]), `${channel} ${field}`).rejects.toMatchObject({ code: 'invalid_request', details: { errors: [{ path: field }] } });
+      }
+      expect((await store.stats()).filter((s) => ['q', 'f', 't/a'].includes(s.name)).map((s) => s.depth)).toEqual([0, 0, 0]);
+      // A fifo message with its key, a topic event without delay, a queue message with a delay: taken.
+      await store.send('f', [msg('f2', { key: 'k' })]);
+      await store.send('t', [msg('t2')]);
+      await store.send('q', [msg('q5', { deliverAt: clock.now() + 60_000 })]);
+    });
+
     it('refuses a page cursor it did not give out, the same on every store; reads the ones it did', async () => {
       await store.send('q', [msg('m1'), msg('m2'), msg('m3')]);
       await settle(await claim('q'), { kind: 'deadletter', reason: 'HTTP 400' });
