@@ -36,6 +36,17 @@ describe('classify (SPEC §3)', () => {
     expect(status(code)).toEqual({ kind: 'permanent', reason: `HTTP ${code}` });
   });
 
+  it('keeps what a failed answer says went wrong: a problem detail, else a JSON message or error, on one line', () => {
+    const answer = (statusCode: number, body: string) => classify({ kind: 'response', statusCode, body }, now);
+    const problem = JSON.stringify({ type: 'urn:offload:receiver:permanent', title: 'Unprocessable Content', status: 422, detail: 'invalid address:\n  no MX record' });
+    expect(answer(422, problem)).toEqual({ kind: 'permanent', reason: 'HTTP 422: invalid address: no MX record' });
+    expect(answer(500, '{"message":"db down"}')).toEqual({ kind: 'retryable', reason: 'HTTP 500: db down' });
+    expect(answer(400, '{"error":"bad phone"}')).toEqual({ kind: 'permanent', reason: 'HTTP 400: bad phone' });
+    expect(answer(400, JSON.stringify({ detail: 'x'.repeat(500) }))).toMatchObject({ reason: `HTTP 400: ${'x'.repeat(199)}…` });
+    // Anything else says nothing more than the status.
+    for (const body of ['invalid phone number', '{"detail":42}', '{not json', '[1,2]', '{"detail":"   "}']) expect(answer(400, body)).toEqual({ kind: 'permanent', reason: 'HTTP 400' });
+  });
+
   it('retries timeouts and network errors', () => {
     expect(classify({ kind: 'timeout' }, now)).toEqual({ kind: 'retryable', reason: 'timeout' });
     expect(classify({ kind: 'network', error: 'ECONNREFUSED' }, now)).toEqual({ kind: 'retryable', reason: 'network error: ECONNREFUSED' });

@@ -26,13 +26,36 @@ export function classify(result: AttemptResult, now: number): Classification {
   if (result.kind === 'network') return { kind: 'retryable', reason: `network error: ${result.error}` };
   const code = result.statusCode;
   if (code >= 200 && code < 300) return { kind: 'delivered' };
-  const reason = `HTTP ${code}`;
+  const said = problemDetail(result.body);
+  const reason = said === undefined ? `HTTP ${code}` : `HTTP ${code}: ${said}`;
   if (code === 429 || code === 503) {
     const retryAfterMs = parseRetryAfter(result.retryAfter, now);
     return retryAfterMs === undefined ? { kind: 'retryable', reason } : { kind: 'retryable', reason, retryAfterMs };
   }
   if (code >= 500 || RETRYABLE_4XX.has(code)) return { kind: 'retryable', reason };
   return { kind: 'permanent', reason };
+}
+
+/**
+ * What a failed answer says went wrong, when it says so the standard way: the `detail` of an
+ * RFC 9457 problem (as `permanent(reason)` and `retryAfter` of offload/receiver answer), or else a
+ * `message` or `error` string of a JSON object; one line, at most 200 characters. It becomes part
+ * of the attempt's reason, which dead-letter and parked lists show.
+ */
+function problemDetail(body: string | undefined): string | undefined {
+  if (body === undefined || body.length > 16_384 || !body.trimStart().startsWith('{')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  const fields = parsed as Record<string, unknown>;
+  const text = [fields.detail, fields.message, fields.error].find((v): v is string => typeof v === 'string' && v.trim() !== '');
+  if (text === undefined) return undefined;
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 /**

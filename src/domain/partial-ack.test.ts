@@ -8,7 +8,7 @@ const ack = (result: AttemptResult) => partialAck(result, classify(result, 0), i
 
 describe('partial acknowledgement of an ordered batch', () => {
   it('delivers the acknowledged prefix and settles the rest by the answer', () => {
-    expect(ack(response(503, { appliedThrough: 'e2', detail: 'busy' }))).toEqual({ applied: 2, rest: { kind: 'retryable', reason: 'HTTP 503' } });
+    expect(ack(response(503, { appliedThrough: 'e2', detail: 'busy' }))).toEqual({ applied: 2, rest: { kind: 'retryable', reason: 'HTTP 503: busy' } });
     expect(ack(response(422, { appliedThrough: 'e1' }))).toEqual({ applied: 1, rest: { kind: 'permanent', reason: 'HTTP 422' } });
     expect(ack(response(200, { appliedThrough: 'e3' }))).toEqual({ applied: 3, rest: 'release' });
   });
