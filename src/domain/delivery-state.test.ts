@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DELIVERY_EVENTS,
   DELIVERY_STATES,
+  laneActionRefusal,
   DELIVERY_TRANSITIONS,
   LANE_STATES,
   deliveryStatus,
@@ -165,5 +166,14 @@ describe('the table as a model (generated event sequences)', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe('laneActionRefusal', () => {
+  it('names the key, or the subscription for the one lane of a topic-ordered subscription', () => {
+    expect(laneActionRefusal('retry', 'tenant-7', 'active', { status: 'ready', attempts: 0 })).toBe("'tenant-7' is not blocked and its head has not failed (it is queued or waiting for its time): nothing to retry");
+    expect(laneActionRefusal('skip', '', 'active', { status: 'ready', attempts: 0 })).toBe('the subscription is not blocked and its head has not failed (it is queued or waiting for its time): nothing to skip');
+    expect(laneActionRefusal('retry', '', 'stalled', { status: 'delivering', attempts: 3 })).toMatch(/^the head of the subscription is being delivered right now/);
+    expect(laneActionRefusal('retry', 'k', 'parked', { status: 'ready', attempts: 3 })).toBeUndefined();
   });
 });

@@ -243,11 +243,13 @@ export function laneActionRefusal(action: 'retry' | 'skip', lane: string, state:
   const blocked = state !== 'active';
   // A stalled lane's head is tried again every maxBackoff: a retry meanwhile could not give it
   // the fresh attempts it promises, and a skip would race the call.
+  // The one lane of a topic-ordered subscription has the empty key: it is the subscription.
+  const which = lane === '' ? 'the subscription' : `'${lane}'`;
   if (head?.status === 'delivering') {
-    return `the head of '${lane}' is being delivered right now; ${action} it once the attempt ends, if it fails`;
+    return `the head of ${which} is being delivered right now; ${action} it once the attempt ends, if it fails`;
   }
   if (blocked || head === undefined || head.attempts > 0) return undefined;
-  return `'${lane}' is not blocked and its head has not failed (it is queued or waiting for its time): nothing to ${action}`;
+  return `${which} is not blocked and its head has not failed (it is queued or waiting for its time): nothing to ${action}`;
 }
 
 /** What the status derivation needs to know about one stored delivery. */
