@@ -166,6 +166,13 @@ describe('buildConfig', () => {
     }
   });
 
+  it('refuses a port from the environment or a flag that is not one', () => {
+    for (const port of ['abc', '99999', '-1', '80.5']) {
+      expect(() => build({ endpoints, queues: { a: { endpoint: 'sink' } } }, { OFFLOAD_PORT: port })).toThrow(/--port \(or PORT, OFFLOAD_PORT\): is not a port: give a whole number from 0 to 65535/);
+    }
+    expect(build({ endpoints, queues: { a: { endpoint: 'sink' } } }, { OFFLOAD_PORT: '8081' }).server.port).toBe(8081);
+  });
+
   it('fills server, storage and delivery defaults', () => {
     const config = build({});
     expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, apiKeys: [] });

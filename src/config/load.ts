@@ -107,6 +107,9 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
   };
 
   const overrides = { ...fromEnv(env), ...options.overrides };
+  if (overrides.port !== undefined && !(Number.isInteger(overrides.port) && overrides.port >= 0 && overrides.port <= 65_535)) {
+    errors.push({ path: '--port (or PORT, OFFLOAD_PORT)', message: `is not a port: give a whole number from 0 to 65535 (0: any free port)` });
+  }
   const server = {
     ...file.server,
     port: overrides.port ?? file.server.port,
