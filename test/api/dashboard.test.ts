@@ -82,9 +82,12 @@ describe('dashboard', () => {
     }
   });
 
-  it('redirects / to the dashboard', async () => {
+  it('redirects / to the dashboard, and /dashboard/ to the page its files are relative to', async () => {
     const res = await get('/');
     expect(res.statusCode).toBe(302);
     expect(res.headers.location).toBe('/dashboard');
+    const slash = await get('/dashboard/');
+    expect(slash.statusCode).toBe(301);
+    expect(slash.headers.location).toBe('/dashboard');
   });
 });

@@ -51,6 +51,8 @@ export function dashboardRoutes(app: FastifyInstance): void {
     return reply.headers({ ...HEADERS, 'content-type': page.type }).send(page.body);
   });
   app.get<{ Params: { '*': string } }>('/dashboard/*', async (request, reply) => {
+    // `/dashboard/` is the page too (a bookmark or a proxy may add the slash); its files are relative to /dashboard.
+    if (request.params['*'] === '') return reply.redirect('/dashboard', 301);
     const file = files.get(request.params['*']);
     if (file === undefined) return sendProblem(reply, 404, 'not_found', `no dashboard file '${request.params['*']}'; open /dashboard`);
     return reply.headers({ ...HEADERS, 'content-type': file.type }).send(file.body);
