@@ -105,11 +105,13 @@ export function renderMessage(message: Json, style: Style, now: number, width: n
   const parts = [renderFields(fields, style)];
   const deliveries = Array.isArray(message.deliveries) ? (message.deliveries as Json[]) : [message];
   for (const d of deliveries) {
-    const line = [`${style.bold(text(d.target))}: ${text(d.status)}`, `${formatCount(d.attempts)} attempt(s)`];
+    const history = historyOf(d);
+    // A redrive or an operator's retry starts the count of attempts again; the history keeps every call.
+    const counted = `${formatCount(d.attempts)} attempt(s)${history.length !== Number(d.attempts ?? 0) ? ` counted, ${formatCount(history.length)} call(s) recorded` : ''}`;
+    const line = [`${style.bold(text(d.target))}: ${text(d.status)}`, counted];
     if (d.nextAttemptAt) line.push(`next ${text(d.nextAttemptAt)}`);
     const block = [line.join(', ')];
     if (d.lastError) block.push(`  reason: ${text(d.lastError)}`);
-    const history = historyOf(d);
     if (history.length > 0) {
       const columns: Array<Column<Attempt>> = [
         { header: '#', value: (a) => formatCount(a.attempt), align: 'right' },

@@ -79,6 +79,11 @@ describe('offload CLI against a running Offload', () => {
     const missing = await runCli(['deadletters', 'show', 'nope'], { env });
     expect(missing.code).toBe(1);
     expect(isOneLineError(missing.stderr), missing.stderr).toBe(true);
+
+    // A redrive starts the count again; the history keeps both calls, and the view says so.
+    expect((await runCli(['deadletters', 'redrive', 'smses', 'sms-1'], { env })).code).toBe(0);
+    await until('the redriven message dead-lettered again', async () => (await get(offload.url, '/v1/messages/sms-1')).body.deliveries[0].history.length === 2, 20_000);
+    expect((await runCli(['status', 'sms-1'], { env })).stdout).toMatch(/deadlettered, 1 attempt\(s\) counted, 2 call\(s\) recorded/);
   });
 
   it('parked list, subscriptions show, send and redrive speak in lines; --json on every read command', async () => {
