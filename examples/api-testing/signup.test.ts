@@ -61,7 +61,7 @@ describe('POST /signups', () => {
 
     expect(app.sentEmails).toEqual([]);
     expect(drained.undelivered).toEqual([
-      expect.objectContaining({ id: `welcome-${userId}`, channel: 'emails', reason: 'deadlettered', lastError: 'permanent failure: HTTP 400' }),
+      expect.objectContaining({ id: `welcome-${userId}`, channel: 'emails', reason: 'deadlettered', lastError: 'permanent failure: HTTP 400: no such mailbox: nobody@example.invalid' }),
     ]);
   });
 });
