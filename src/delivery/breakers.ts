@@ -57,10 +57,10 @@ export function createBreakerGate(options: {
   return {
     permits(target) {
       const entry = entryOf(target);
-      return entry ? entry.breaker.permits(clock.now()) : Number.POSITIVE_INFINITY;
+      return entry ? entry.breaker.permits(clock.now(), target.name) : Number.POSITIVE_INFINITY;
     },
     started(target, count) {
-      entryOf(target)?.breaker.started(count, clock.now());
+      entryOf(target)?.breaker.started(count, clock.now(), target.name);
     },
     record(target, outcome) {
       const entry = entryOf(target);
@@ -74,7 +74,7 @@ export function createBreakerGate(options: {
       else announce(entry.origin, breaker, breaker.record(outcome === 'success', now), true);
     },
     reopensAt(target) {
-      return entryOf(target)?.breaker.openUntil() ?? null;
+      return entryOf(target)?.breaker.openUntil(target.name) ?? null;
     },
     async sync() {
       const now = clock.now();

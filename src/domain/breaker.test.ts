@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCircuitBreaker } from './breaker.js';
+import { createCircuitBreaker, PROBE_GRACE_MS } from './breaker.js';
 import { createFakeClock } from './clock.js';
 
 const policy = { consecutiveFailures: 3, failureRate: 0.5, windowMs: 10_000, minimumCalls: 6, coolDownMs: 5_000 };
@@ -89,5 +89,38 @@ describe('circuit breaker', () => {
     }
     expect(opened).toBeGreaterThan(20);
     expect(opened).toBeLessThan(40);
+  });
+
+  it('after a failed probe, offers the next one to the origin\'s other targets first (poison in one queue does not take every probe)', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    for (let i = 0; i < 3; i++) breaker.record(false, clock.now());
+    clock.advance(5_000);
+    // Half-open: the poison queue asks first and gets the probe; it fails.
+    expect(breaker.permits(clock.now(), 'poison')).toBe(1);
+    breaker.started(1, clock.now(), 'poison');
+    expect(breaker.record(false, clock.now())).toMatchObject({ from: 'half-open', to: 'open', reason: 'probe failed' });
+    clock.advance(5_000);
+    // The next half-open: the poison queue waits PROBE_GRACE_MS, and is told when to ask again.
+    expect(breaker.permits(clock.now(), 'poison')).toBe(0);
+    expect(breaker.openUntil('poison')).toBe(clock.now() + PROBE_GRACE_MS);
+    expect(breaker.openUntil('victim')).toBe(clock.now());
+    expect(breaker.permits(clock.now(), 'victim')).toBe(1);
+    breaker.started(1, clock.now(), 'victim');
+    expect(breaker.record(true, clock.now())).toMatchObject({ to: 'closed' });
+    expect(breaker.permits(clock.now(), 'poison')).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('lets the target whose probe failed probe again when no other target asks within the grace', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    for (let i = 0; i < 3; i++) breaker.record(false, clock.now());
+    clock.advance(5_000);
+    breaker.started(1, clock.now(), 'only');
+    breaker.record(false, clock.now());
+    clock.advance(5_000 + PROBE_GRACE_MS - 1);
+    expect(breaker.permits(clock.now(), 'only')).toBe(0);
+    clock.advance(1);
+    expect(breaker.permits(clock.now(), 'only')).toBe(1);
   });
 });

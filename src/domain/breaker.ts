@@ -29,10 +29,15 @@ export interface BreakerTransition {
 
 export interface CircuitBreaker {
   state(now: number): BreakerState;
-  /** Calls that may start now: unlimited when closed, none when open, one probe when half-open. */
-  permits(now: number): number;
-  /** Marks calls as started (a half-open probe is then in flight). */
-  started(count: number, now: number): void;
+  /**
+   * Calls `who` (a target) may start now: unlimited when closed, none when open, one probe when
+   * half-open. After a failed probe, the next one is first offered to the origin's other targets
+   * for PROBE_GRACE_MS: a target whose own messages fail (poison) does not take every probe while
+   * another target's calls would show the endpoint works.
+   */
+  permits(now: number, who?: string): number;
+  /** Marks calls as started (a half-open probe is then in flight, `who`'s). */
+  started(count: number, now: number, who?: string): void;
   /** Counts the outcome of a call; returns a transition when the state changed. */
   record(ok: boolean, now: number): BreakerTransition | null;
   /**
@@ -40,17 +45,23 @@ export interface CircuitBreaker {
    * endpoint answered without accepting): not counted, and a half-open probe may go again.
    */
   release(now: number): void;
-  /** When the open circuit lets a probe through, or null when not open. */
-  openUntil(): number | null;
+  /** When the open circuit lets a probe through (`who`'s, after its failed probe: the grace later), or null when not open. */
+  openUntil(who?: string): number | null;
   /** Adopts the state another instance shared through the store. */
   adopt(state: 'open' | 'closed', openUntil: number | null, now: number): BreakerTransition | null;
   /** Time of the last transition, for display. */
   since(): number | null;
 }
 
+/** How long the target whose probe failed lets the others probe first. */
+export const PROBE_GRACE_MS = 1_000;
+
 export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POLICY): CircuitBreaker {
   let open: number | null = null; // open until this time
   let probing = false;
+  let prober: string | undefined;
+  /** The target whose probe failed last: it waits PROBE_GRACE_MS into the next half-open. */
+  let failedProber: string | undefined;
   let consecutive = 0;
   let since: number | null = null;
   // Outcomes in the window, oldest first, with running counts so each record is O(1) amortized.
@@ -62,6 +73,7 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
 
   function trip(now: number, reason: string): BreakerTransition {
     const from = stateAt(now);
+    failedProber = from === 'half-open' ? prober : undefined;
     open = now + policy.coolDownMs;
     probing = false;
     since = now;
@@ -72,6 +84,7 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
     const from = stateAt(now);
     open = null;
     probing = false;
+    failedProber = undefined;
     consecutive = 0;
     window.length = 0;
     head = 0;
@@ -82,13 +95,17 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
 
   return {
     state: stateAt,
-    permits(now) {
+    permits(now, who) {
       const state = stateAt(now);
       if (state === 'closed') return Number.POSITIVE_INFINITY;
-      return state === 'half-open' && !probing ? 1 : 0;
+      if (state !== 'half-open' || probing) return 0;
+      return who !== undefined && who === failedProber && now < open! + PROBE_GRACE_MS ? 0 : 1;
     },
-    started(count, now) {
-      if (count > 0 && stateAt(now) === 'half-open') probing = true;
+    started(count, now, who) {
+      if (count > 0 && stateAt(now) === 'half-open') {
+        probing = true;
+        prober = who;
+      }
     },
     record(ok, now) {
       const state = stateAt(now);
@@ -115,7 +132,7 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
     release(now) {
       if (stateAt(now) === 'half-open') probing = false;
     },
-    openUntil: () => open,
+    openUntil: (who) => (open !== null && who !== undefined && who === failedProber ? open + PROBE_GRACE_MS : open),
     adopt(state, until, now) {
       if (state === 'open' && until !== null && until > now && (open === null || open < until)) {
         const from = stateAt(now);
