@@ -77,3 +77,12 @@ describe('endpointVerdict: what counts toward the circuit breaker', () => {
     expect(classify({ kind: 'aborted', error: 'lease lost' }, now)).toMatchObject({ kind: 'retryable' });
   });
 });
+
+describe('endpointVerdict of a connection this process could not open', () => {
+  it('says nothing about the endpoint when the process ran out of descriptors or buffers', () => {
+    for (const error of ['connect EMFILE 127.0.0.1:9000 - Local (undefined:undefined)', 'ENFILE: file table overflow', 'write ENOBUFS']) {
+      expect(endpointVerdict({ kind: 'network', error })).toBe('untested');
+    }
+    expect(endpointVerdict({ kind: 'network', error: 'connect ECONNREFUSED 127.0.0.1:9000' })).toBe('failure');
+  });
+});

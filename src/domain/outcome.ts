@@ -70,14 +70,19 @@ function problemDetail(body: string | undefined): string | undefined {
  */
 export type EndpointVerdict = 'success' | 'failure' | 'neutral' | 'untested';
 
+const LOCAL_EXHAUSTION = /\b(EMFILE|ENFILE|ENOBUFS|ENOMEM)\b/;
+
 export function endpointVerdict(result: AttemptResult): EndpointVerdict {
   switch (result.kind) {
     case 'refused':
     case 'aborted':
       return 'untested';
     case 'timeout':
-    case 'network':
       return 'failure';
+    case 'network':
+      // This process ran out of file descriptors or buffers (a connection flood on its API, say):
+      // the endpoint was never reached, so its breaker hears nothing.
+      return LOCAL_EXHAUSTION.test(result.error) ? 'untested' : 'failure';
     case 'response': {
       const code = result.statusCode;
       if (code >= 200 && code < 300) return 'success';
