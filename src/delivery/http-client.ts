@@ -23,25 +23,23 @@ export interface HttpClient {
 export const RESPONSE_EXCERPT_BYTES = 4_096;
 
 /**
- * A keep-alive HTTP client (undici) shared by every target: one connection pool per origin, so a
- * queue with concurrency 64 reuses up to 64 sockets instead of opening one per call. Calls go
+ * A keep-alive HTTP client (undici) shared by every target: one connection pool per endpoint URL
+ * (a target's origin and path), so a queue with concurrency 64 reuses up to 64 sockets instead of
+ * opening one per call, and a target whose calls hang holds only its own pool's connections, not
+ * those other targets on the same origin wait for (a call's timeout runs from when it is
+ * queued, so time spent waiting for another target's connection would be counted against it). Calls go
  * through undici's dispatch API, which reads the answer with plain callbacks: no stream, no
  * AbortController, no async iterator per call (at one call in flight those cost more than the
  * call itself).
  */
-export function createHttpClient(options: { connectionsPerOrigin?: number } = {}): HttpClient {
-  const pools = new Map<string, Pool>();
+export function createHttpClient(options: { connectionsPerUrl?: number } = {}): HttpClient {
   const targets = new Map<string, { pool: Pool; path: string }>();
 
   function targetOf(url: string): { pool: Pool; path: string } {
     let target = targets.get(url);
     if (!target) {
       const parsed = new URL(url);
-      let pool = pools.get(parsed.origin);
-      if (!pool) {
-        pool = new Pool(parsed.origin, { connections: options.connectionsPerOrigin ?? 256, pipelining: 1, keepAliveTimeout: 10_000 });
-        pools.set(parsed.origin, pool);
-      }
+      const pool = new Pool(parsed.origin, { connections: options.connectionsPerUrl ?? 256, pipelining: 1, keepAliveTimeout: 10_000 });
       target = { pool, path: `${parsed.pathname}${parsed.search}` };
       targets.set(url, target);
     }
@@ -108,7 +106,7 @@ export function createHttpClient(options: { connectionsPerOrigin?: number } = {}
   return {
     send,
     async close() {
-      await Promise.all([...pools.values()].map((pool) => pool.close()));
+      await Promise.all([...targets.values()].map(({ pool }) => pool.close()));
     },
   };
 }
