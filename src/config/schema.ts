@@ -208,6 +208,11 @@ export const configSchema = z
         bodyLimit: size.default(5 * 1024 * 1024),
         /** How long a client may take to send a whole request (headers and body); a stalled upload is cut off with 408. */
         requestTimeout: duration.default(30_000),
+        /**
+         * Connections the API holds at once; more are closed as they open. Keeps a flood of idle
+         * connections from taking the file descriptors that deliveries and the store need.
+         */
+        maxConnections: z.number().int().min(1).max(1_000_000).default(4_096),
         /** API keys with roles; none configured means the API is open (loopback default host). */
         apiKeys: z
           .array(
@@ -222,7 +227,7 @@ export const configSchema = z
           .default([]),
       })
       .strict()
-      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, apiKeys: [] }),
+      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, apiKeys: [] }),
     storage: z
       .union([
         z.object({ sqlite: z.object({ path: z.string().min(1), durability: z.enum(['fsync', 'process']).default('fsync') }).strict() }).strict(),

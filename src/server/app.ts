@@ -138,5 +138,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   scheduleRoutes(app, ctx);
   completionRoutes(app, ctx);
   dashboardRoutes(app);
+  // Past this many, Node closes a new connection at once: an idle-connection flood cannot take the
+  // descriptors deliveries and the store need (nor leave /healthz unanswerable for long).
+  app.server.maxConnections = ctx.config.server.maxConnections;
   return app;
 }

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startOffload } from '../support/offload.js';
 
@@ -51,5 +51,20 @@ describe('clients that stall or speak broken HTTP', () => {
       expect(problemOf((await rawExchange(offload.url, request)).answer)).toEqual({ status, type, contentType: 'application/problem+json' });
     }
     expect((await fetch(`${offload.url}/healthz`)).status).toBe(200);
+  });
+
+  it('holds at most server.maxConnections connections: one more is closed at once, and the API serves again when they go', async () => {
+    const offload = await startOffload({ server: { maxConnections: 3 }, endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } });
+    const { hostname, port } = new URL(offload.url);
+    const idle: Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      idle.push(await new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => resolve(socket)).on('error', reject);
+      }));
+    }
+    // Once the server holds the three, a fourth is closed without an answer.
+    await expect.poll(async () => (await rawExchange(offload.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).answer, { timeout: 5_000 }).toBe('');
+    for (const socket of idle) socket.destroy();
+    await expect.poll(async () => (await fetch(`${offload.url}/healthz`).catch(() => undefined))?.status, { timeout: 5_000 }).toBe(200);
   });
 });
