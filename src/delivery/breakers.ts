@@ -70,8 +70,8 @@ export function createBreakerGate(options: {
       // Nothing reached the endpoint: not counted, and a probe may go again.
       if (outcome === 'untested') breaker.release(now);
       // The endpoint answered: a probe that gets a 4xx shows it is up again; otherwise not counted.
-      else if (outcome === 'neutral') announce(entry.origin, breaker, breaker.state(now) === 'half-open' ? breaker.record(true, now) : null, true);
-      else announce(entry.origin, breaker, breaker.record(outcome === 'success', now), true);
+      else if (outcome === 'neutral') announce(entry.origin, breaker, breaker.state(now) === 'half-open' ? breaker.record(true, now, target.name) : null, true);
+      else announce(entry.origin, breaker, breaker.record(outcome === 'success', now, target.name), true);
     },
     reopensAt(target) {
       return entryOf(target)?.breaker.openUntil(target.name) ?? null;

@@ -123,4 +123,34 @@ describe('circuit breaker', () => {
     clock.advance(1);
     expect(breaker.permits(clock.now(), 'only')).toBe(1);
   });
+
+  it('does not open for failures confined to one target while another target of the origin works; opens when both fail', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    breaker.record(true, clock.now(), 'victim');
+    for (let i = 0; i < 10; i++) expect(breaker.record(false, clock.now(), 'poison')).toBeNull();
+    expect(breaker.state(clock.now())).toBe('closed');
+    // The other target fails too: the endpoint is down.
+    expect(breaker.record(false, clock.now(), 'victim')).toMatchObject({ to: 'open' });
+  });
+
+  it('opens for one target\'s failures once no other target has succeeded within the window', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker(policy);
+    breaker.record(true, clock.now(), 'victim');
+    clock.advance(policy.windowMs + 1);
+    breaker.record(false, clock.now(), 'poison');
+    breaker.record(false, clock.now(), 'poison');
+    expect(breaker.record(false, clock.now(), 'poison')).toMatchObject({ to: 'open', reason: '3 consecutive failures' });
+  });
+
+  it('never opens on a success, even in a window of failures', () => {
+    const clock = createFakeClock();
+    const breaker = createCircuitBreaker({ ...policy, consecutiveFailures: 1_000 });
+    for (let i = 0; i < 5; i++) breaker.record(false, clock.now(), 'a');
+    breaker.record(true, clock.now(), 'b');
+    // Six calls, five failed: over the rate, yet the success that made six does not open it.
+    expect(breaker.state(clock.now())).toBe('closed');
+    expect(breaker.record(false, clock.now(), 'b')).toMatchObject({ to: 'open' });
+  });
 });

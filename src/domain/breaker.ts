@@ -38,8 +38,13 @@ export interface CircuitBreaker {
   permits(now: number, who?: string): number;
   /** Marks calls as started (a half-open probe is then in flight, `who`'s). */
   started(count: number, now: number, who?: string): void;
-  /** Counts the outcome of a call; returns a transition when the state changed. */
-  record(ok: boolean, now: number): BreakerTransition | null;
+  /**
+   * Counts the outcome of `who`'s call; returns a transition when the state changed. Failures
+   * that all come from one target while another target of the origin succeeded within the window
+   * do not open the circuit: the endpoint works, that target's messages fail (they retry and
+   * dead-letter on their own), and the other targets' traffic is not held back for them.
+   */
+  record(ok: boolean, now: number, who?: string): BreakerTransition | null;
   /**
    * A started call ended without telling whether the endpoint works (nothing reached it, or the
    * endpoint answered without accepting): not counted, and a half-open probe may go again.
@@ -62,6 +67,17 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
   let prober: string | undefined;
   /** The target whose probe failed last: it waits PROBE_GRACE_MS into the next half-open. */
   let failedProber: string | undefined;
+  /** Targets whose calls failed since the last success, and when each target last succeeded. */
+  const failingSinceSuccess = new Set<string | undefined>();
+  const succeededAt = new Map<string, number>();
+  /** The failures since the last success are one target's own while another target of the origin works. */
+  const confinedToOne = (now: number): boolean => {
+    if (failingSinceSuccess.size !== 1) return false;
+    const [only] = failingSinceSuccess;
+    if (only === undefined) return false;
+    for (const [who, at] of succeededAt) if (who !== only && at > now - policy.windowMs) return true;
+    return false;
+  };
   let consecutive = 0;
   let since: number | null = null;
   // Outcomes in the window, oldest first, with running counts so each record is O(1) amortized.
@@ -107,7 +123,11 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
         prober = who;
       }
     },
-    record(ok, now) {
+    record(ok, now, who) {
+      if (ok) {
+        failingSinceSuccess.clear();
+        if (who !== undefined) succeededAt.set(who, now);
+      } else failingSinceSuccess.add(who);
       const state = stateAt(now);
       if (state === 'half-open') return ok ? close(now) : trip(now, 'probe failed');
       if (state === 'open') return null; // late answers of calls started before it opened
@@ -122,6 +142,8 @@ export function createCircuitBreaker(policy: BreakerPolicy = DEFAULT_BREAKER_POL
       window.push({ at: now, ok });
       if (!ok) failuresInWindow++;
       consecutive = ok ? 0 : consecutive + 1;
+      // Only a failure opens the circuit (a success in a window of failures says the endpoint works).
+      if (ok || confinedToOne(now)) return null;
       if (consecutive >= policy.consecutiveFailures) return trip(now, `${consecutive} consecutive failures`);
       const calls = window.length - head;
       if (calls >= policy.minimumCalls && failuresInWindow / calls >= policy.failureRate) {

@@ -54,4 +54,32 @@ describe('circuit breaker', () => {
     expect(Math.max(...attempts)).toBeLessThan(10);
     await expect.poll(async () => (await get(offload.url, '/v1/breakers')).body.items.find((b: { endpoints: string[] }) => b.endpoints.includes('sms'))?.state, { timeout: 10_000 }).toBe('closed');
   });
+
+  it('one queue\'s messages that the endpoint keeps failing hold another queue on the same origin back for a cool-down or two, not for as long as they fail', { timeout: 60_000 }, async () => {
+    // One origin: /poison answers 500 to everything (its payloads crash the handler), /ok works.
+    const receiver = await testReceiver({ decide: (request) => (request.path === '/poison' ? { kind: 'status', status: 500, body: 'handler crashed' } : undefined) });
+    const breaker = { consecutiveFailures: 5, coolDown: '3s' };
+    const offload = await startOffload({
+      endpoints: { a: { url: receiver.url, breaker }, a2: { url: receiver.url, breaker } },
+      queues: {
+        poison: { endpoint: 'a', path: '/poison', concurrency: 8, minBackoff: '10ms', maxBackoff: '20ms', maxAttempts: 1000 },
+        victim: { endpoint: 'a2', path: '/ok', concurrency: 8 },
+      },
+    });
+    expect((await post(offload.url, '/v1/queues/poison/messages/batch', { messages: Array.from({ length: 40 }, (_, i) => ({ id: `p${i}`, data: {} })) })).status).toBe(202);
+    await expect.poll(async () => (await get(offload.url, '/v1/breakers')).body.items[0]?.state, { timeout: 10_000 }).toBe('open');
+    // While the poison keeps failing, the victim's work still goes through: the probes it is offered close the circuit.
+    const ids = Array.from({ length: 20 }, (_, i) => `v${i}`);
+    expect((await post(offload.url, '/v1/queues/victim/messages/batch', { messages: ids.map((id) => ({ id, data: {} })) })).status).toBe(202);
+    await receiver.waitFor((r) => ids.every((id) => r.acceptCounts('/ok').has(id)), { timeoutMs: 10_000 });
+    // From then on the poison's failures are its own: the circuit stays closed and each victim message goes at once.
+    for (let i = 0; i < 30; i++) {
+      const id = `w${i}`;
+      expect((await post(offload.url, '/v1/queues/victim/messages', { id, data: {} })).status).toBe(202);
+      await receiver.waitFor((r) => r.acceptCounts('/ok').has(id), { timeoutMs: 1_500 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await get(offload.url, '/v1/breakers')).body.items[0].state).toBe('closed');
+    expect(receiver.records().filter((r) => r.path === '/poison').length).toBeGreaterThan(100);
+  });
 });
