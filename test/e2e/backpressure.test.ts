@@ -29,13 +29,17 @@ describe('backpressure to producers (maxDepth)', () => {
 
     const refusedBatch = await post(offload.url, '/v1/queues/emails/messages/batch', batch(100, 5));
     expect(refusedBatch.status).toBe(429);
+    // Refused before its body is read: a send to a full channel costs no parsing (this body is not even JSON).
+    const unread = await fetch(`${offload.url}/v1/queues/emails/messages/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"messages":[${'x'.repeat(100_000)}` });
+    expect(unread.status).toBe(429);
+    await unread.text();
     expect((await get(offload.url, '/v1/messages/e-100')).status).toBe(404);
     expect((await get(offload.url, '/v1/messages/one-more')).status).toBe(404);
     expect(events.filter((e) => e.type === 'throttled')).toEqual([expect.objectContaining({ channel: 'emails', depth: 20 })]);
     const emails = (await get(offload.url, '/v1/channels')).body.items.find((c: { name: string }) => c.name === 'emails');
-    expect(emails).toMatchObject({ depth: 20, backpressure: { maxDepth: 20, throttled: true, refused: 2 } });
+    expect(emails).toMatchObject({ depth: 20, backpressure: { maxDepth: 20, throttled: true, refused: 3 } });
     const metrics = await (await fetch(`${offload.url}/metrics`)).text();
-    expect(metrics).toMatch(/offload_producer_throttled_total\{channel="emails"\} 2/);
+    expect(metrics).toMatch(/offload_producer_throttled_total\{channel="emails"\} 3/);
 
     // Another channel is not affected; a topic counts its deepest subscription.
     expect((await post(offload.url, '/v1/topics/orders/messages/batch', batch(200, 3))).status).toBe(202);
