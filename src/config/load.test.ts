@@ -175,7 +175,7 @@ describe('buildConfig', () => {
 
   it('fills server, storage and delivery defaults', () => {
     const config = build({});
-    expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, apiKeys: [] });
+    expect(config.server).toEqual({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, maxBodiesInFlight: 256 * 1024 * 1024, apiKeys: [] });
     expect(config.storage).toEqual({ sqlite: { path: './data/offload.db', durability: 'fsync' } });
     expect(config.delivery).toEqual({ maxPayload: 262_144, maxDepth: 64, dedupWindow: 86_400_000, retention: 604_800_000, pollInterval: 1_000, shutdownGrace: 30_000 });
     expect(config.targets).toEqual([]);

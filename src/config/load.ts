@@ -25,7 +25,7 @@ export const NOTIFICATION_QUEUE_PREFIX = '_notify.';
 export interface OffloadConfig {
   /** Where the configuration came from, for the start-up banner. */
   source: string;
-  server: { port: number; host: string; bodyLimit: number; requestTimeout: number; maxConnections: number; apiKeys: ReadonlyArray<{ key: string; role: 'producer' | 'operator' | 'viewer'; channels?: string[] }> };
+  server: { port: number; host: string; bodyLimit: number; requestTimeout: number; maxConnections: number; maxBodiesInFlight: number; apiKeys: ReadonlyArray<{ key: string; role: 'producer' | 'operator' | 'viewer'; channels?: string[] }> };
   storage: { sqlite: { path: string; durability: 'fsync' | 'process' } } | { postgres: { url: string; schema: string; poolSize: number } };
   delivery: ParsedConfig['delivery'];
   /** Test setups only (`testing.drain` enables POST /v1/drain). */

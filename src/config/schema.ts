@@ -213,6 +213,11 @@ export const configSchema = z
          * connections from taking the file descriptors that deliveries and the store need.
          */
         maxConnections: z.number().int().min(1).max(1_000_000).default(4_096),
+        /**
+         * Request bodies being received at once, in bytes (each counted at its Content-Length, or at
+         * bodyLimit when it does not say): past it a request is answered 503 before its body is read.
+         */
+        maxBodiesInFlight: size.default(256 * 1024 * 1024),
         /** API keys with roles; none configured means the API is open (loopback default host). */
         apiKeys: z
           .array(
@@ -227,7 +232,7 @@ export const configSchema = z
           .default([]),
       })
       .strict()
-      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, apiKeys: [] }),
+      .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, maxBodiesInFlight: 256 * 1024 * 1024, apiKeys: [] }),
     storage: z
       .union([
         z.object({ sqlite: z.object({ path: z.string().min(1), durability: z.enum(['fsync', 'process']).default('fsync') }).strict() }).strict(),

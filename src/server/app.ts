@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ValidationError } from '../domain/errors.js';
 import { guardJson } from '../domain/json-guard.js';
@@ -82,6 +82,7 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}; see GET /openapi.json`));
   const tokens = createEventTokens({ now: () => ctx.now() });
   app.addHook('onRequest', async (request) => authorize(ctx.config.server.apiKeys, request, tokens));
+  app.addHook('onRequest', bodyBudget(ctx.config.server.maxBodiesInFlight, ctx.config.server.bodyLimit));
   app.addHook('onRequest', async (request) => {
     checkQueryShape(request.routeOptions.url, request.query);
     refuseNul(request.params, request.query);
@@ -142,4 +143,33 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
   // descriptors deliveries and the store need (nor leave /healthz unanswerable for long).
   app.server.maxConnections = ctx.config.server.maxConnections;
   return app;
+}
+
+/**
+ * Bounds the memory that request bodies being received take, across all requests: each body is
+ * counted at its Content-Length (or at `bodyLimit` when it does not say) from before it is read
+ * until its answer is sent or its connection closes. A request that would pass `budget` is
+ * answered 503 with Retry-After before its body is read, so slow uploads of large bodies cannot
+ * hold gigabytes between them.
+ */
+function bodyBudget(budget: number, bodyLimit: number) {
+  let inFlight = 0;
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const length = request.headers['content-length'];
+    const chunked = request.headers['transfer-encoding'] !== undefined;
+    if (length === undefined && !chunked) return;
+    const bytes = Math.min(bodyLimit, length === undefined ? bodyLimit : Number(length) || 0);
+    if (bytes === 0) return;
+    if (inFlight + bytes > budget) {
+      reply.header('retry-after', '1');
+      return sendProblem(reply, 503, 'busy', `the server is receiving as many request bodies as it holds at once (server.maxBodiesInFlight, ${budget} bytes); send again shortly`);
+    }
+    inFlight += bytes;
+    let released = false;
+    reply.raw.once('close', () => {
+      if (released) return;
+      released = true;
+      inFlight -= bytes;
+    });
+  };
 }

@@ -67,4 +67,26 @@ describe('clients that stall or speak broken HTTP', () => {
     for (const socket of idle) socket.destroy();
     await expect.poll(async () => (await fetch(`${offload.url}/healthz`).catch(() => undefined))?.status, { timeout: 5_000 }).toBe(200);
   });
+
+  it('bounds the bodies being received at once (server.maxBodiesInFlight): past it a send gets 503 with Retry-After before its body is read', async () => {
+    const offload = await startOffload({ server: { maxBodiesInFlight: '1MiB', bodyLimit: '2MiB' }, endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } });
+    const { hostname, port } = new URL(offload.url);
+    // A slow upload announces 900,000 bytes and stalls after a few.
+    const slow = await new Promise<Socket>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('POST /v1/queues/q/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 900000\r\n\r\n{"data":"');
+        resolve(socket);
+      }).on('error', reject);
+    });
+    const big = JSON.stringify({ id: 'big', data: 'x'.repeat(200_000) });
+    const send = () => fetch(`${offload.url}/v1/queues/q/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    await expect.poll(async () => (await send()).status, { timeout: 5_000 }).toBe(503);
+    const refused = await send();
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ status: 503, type: 'urn:offload:problem:busy', detail: expect.stringContaining('server.maxBodiesInFlight') });
+    // A small send still fits; once the slow upload goes, the big one is taken too.
+    expect((await fetch(`${offload.url}/v1/queues/q/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"small","data":1}' })).status).toBe(202);
+    slow.destroy();
+    await expect.poll(async () => (await send()).status < 300, { timeout: 5_000 }).toBe(true);
+  });
 });
