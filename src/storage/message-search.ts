@@ -45,7 +45,7 @@ export function resolveFilter(filter: MessageFilter, channel: Pick<ChannelRowBas
     ...filter,
     channelId: channel ? channel.topicId ?? channel.id : undefined,
     targetId: channel?.kind === 'subscription' ? channel.id : undefined,
-    beforePk: parseSearchCursor(cursor),
+    beforePk: parseRowCursor(cursor),
   };
 }
 
@@ -90,6 +90,3 @@ function statusCondition(status: MessageStatus, now: number, param: (value: unkn
       return `(d.status = 'ready' AND d.attempts = 0 AND d.available_at <= ${param(now)} AND NOT ${blockedHead})`;
   }
 }
-
-/** Reads a cursor this module gave out: the pk of the last message of the previous page. */
-export const parseSearchCursor = parseRowCursor;
