@@ -107,7 +107,7 @@ interface Running {
   abort: CallAbort;
   leases: LeaseRef[];
   lockDurationMs: number;
-  /** When the lease ends as far as this instance knows: from the call's start, then from each renewal that succeeded. */
+  /** When the lease ends as far as this instance knows: from when its claim was asked for, then from each renewal that succeeded. */
   leaseEnds: number;
   /** The timer that cuts the call off just before leaseEnds, armed when no renewal came in time. */
   watching?: () => void;
