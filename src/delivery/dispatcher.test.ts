@@ -228,6 +228,25 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect((await statusOf('m1')).history).toMatchObject([{ attempt: 1, error: 'cut off: the lease was about to run out and could not be renewed' }]);
   });
 
+  it('a settlement that committed before its answer was lost is reported as what it was, not as fenced', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    let lost = 1;
+    // The first save commits, then the connection drops before its answer arrives.
+    const committedThenLost = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      const result = await fn(...args);
+      if (lost-- > 0) throw new Error('Connection terminated unexpectedly');
+      return result;
+    };
+    const flaky: Store = { ...store, settle: committedThenLost(store.settle), settleAndClaim: committedThenLost(store.settleAndClaim) };
+    dispatcher = createDispatcher({ store: flaky, targets: [queue], send: endpoint.send, clock, scheduler, owner: 'me', random: () => 0, onEvent: (e) => events.push(e) });
+    dispatcher.start();
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200, body: 'ok' });
+    await scheduler.advance(1_000);
+    expect(events.map((e) => e.type)).toEqual(['delivered']);
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1, history: [{ attempt: 1, statusCode: 200 }] });
+  });
+
   it('a call that has answered is not cut off while its settlement is being retried; past its lease it is sent again', async () => {
     const errors: string[] = [];
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);

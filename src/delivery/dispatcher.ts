@@ -239,7 +239,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let settle = first;
     for (let retry = 0; ; retry++) {
       try {
-        return await settle(settlements);
+        const results = await settle(settlements);
+        if (retry === 0 || !results.includes('fenced')) return results;
+        // A try that failed may have committed before its answer was lost: an attempt found
+        // settled at its own epoch was settled by this very settlement, not taken over.
+        return await Promise.all(results.map(async (result, i) => {
+          if (result !== 'fenced') return result;
+          const s = settlements[i]!;
+          return (await options.store.findInFlight(s.deliveryId, s.epoch)) === 'settled' ? 'ok' : result;
+        }));
       } catch (error) {
         const wait = SETTLE_RETRY_MS[Math.min(retry, SETTLE_RETRY_MS.length - 1)]!;
         if (stopping || clock.now() + wait >= until) throw error;
