@@ -43,8 +43,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const all = await stats();
     const breakers = new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
     const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
+    const paused = pausedTopics(all);
     return {
-      items: all.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers, all)),
+      items: all.filter((s) => known.has(s.name)).map((s) => presentStats(s, ctx, breakers, paused)),
       next: null,
     };
   });
@@ -94,7 +95,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const name = subscription(request.params.topic, request.params.sub);
     const [all, blocked] = await Promise.all([stats(), ctx.store.listBlockedLanes(name, { limit: 100 })]);
     const mine = all.find((s) => s.name === name);
-    return { ...(mine ? presentStats(mine, ctx, new Map(), all) : { name }), blockedLanes: blocked.items.map(presentLane) };
+    return { ...(mine ? presentStats(mine, ctx, new Map(), pausedTopics(all)) : { name }), blockedLanes: blocked.items.map(presentLane) };
   });
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
@@ -150,10 +151,13 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   }
 }
 
-function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>, all: readonly TargetStats[]) {
+/** The paused topics among the stats, read once per answer (not once per subscription shown). */
+const pausedTopics = (all: readonly TargetStats[]): ReadonlySet<string> => new Set(all.filter((t) => t.kind === 'topic' && t.paused).map((t) => t.name));
+
+function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>, paused: ReadonlySet<string>) {
   const target = ctx.config.targets.find((t) => t.name === s.name);
   // A paused topic holds its subscriptions too: they show as paused, and say why.
-  const topicPaused = s.kind === 'subscription' ? all.some((t) => t.kind === 'topic' && t.name === s.name.slice(0, s.name.indexOf('/')) && t.paused) : undefined;
+  const topicPaused = s.kind === 'subscription' ? paused.has(s.name.slice(0, s.name.indexOf('/'))) : undefined;
   return {
     name: s.name,
     kind: s.kind,
