@@ -142,7 +142,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
     async settleAndClaim(settlements, next) {
       const target = channels.require(next.target);
-      return writes.push({ settlements, claim: { target, request: next } });
+      // The dispatcher already gathers the answers of one turn into one step (or has only one call
+      // in flight), so the step runs now: waiting for the next turn cost a pass of the event loop
+      // per step (drain 117–124 → 104–106 µs of CPU per delivery, fan-out 277–280 → 262–268).
+      return writes.pushOrRun({ settlements, claim: { target, request: next } });
     },
     async release(leases) {
       if (leases.length > 0) db.transaction(() => release(sql, leases, clock.now())).immediate();
