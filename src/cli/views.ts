@@ -135,6 +135,7 @@ export function renderSubscription(sub: Json, style: Style, now: number, width: 
     ['state', sub.paused ? 'paused' : sub.stalled ? 'stalled' : 'ok'],
     ['lag', formatCount(sub.lag ?? sub.depth)],
     ['in flight', formatCount(sub.inFlight)],
+    ['breaker', sub.breaker === 'open' ? style.bad('open') : sub.breaker === 'half-open' ? style.warn('half-open') : text(sub.breaker ?? 'closed')],
     ['oldest', num(sub.depth) > 0 ? formatAge(sub.oldestAgeMs as number | null) : '-'],
     ['delivered', formatCount(sub.delivered)],
     ['skipped', formatCount(sub.skipped)],

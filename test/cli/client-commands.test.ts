@@ -94,7 +94,7 @@ describe('offload CLI against a running Offload', () => {
     expect(JSON.parse((await runCli(['parked', 'list', 'tenants', '--json'], { env })).stdout).items[0].key).toBe('tenant-7');
     const sub = await runCli(['subscriptions', 'show', 'events', 'projector', '--json'], { env });
     expect(JSON.parse(sub.stdout)).toMatchObject({ name: 'events/projector', filter: { types: ['Order*', 'Refund'] } });
-    expect((await runCli(['subscriptions', 'show', 'events', 'projector'], { env })).stdout).toMatch(/filter:\s+types Order\*, Refund\n/);
+    expect((await runCli(['subscriptions', 'show', 'events', 'projector'], { env })).stdout).toMatch(/breaker:\s+closed\n[^]*filter:\s+types Order\*, Refund\n/);
     const sent = await runCli(['send', 'smses', '--id', 'sms-2', '--data', '{"to":"+1"}'], { env });
     expect(sent.stdout.trim()).toBe('sent sms-2 to smses (queued)');
     const redriven = await runCli(['deadletters', 'redrive', 'smses', 'sms-1'], { env });

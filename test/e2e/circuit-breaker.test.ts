@@ -82,4 +82,16 @@ describe('circuit breaker', () => {
     expect((await get(offload.url, '/v1/breakers')).body.items[0].state).toBe('closed');
     expect(receiver.records().filter((r) => r.path === '/poison').length).toBeGreaterThan(100);
   });
+
+  it('a subscription\'s view shows its endpoint\'s open breaker, as /v1/channels does', { timeout: 30_000 }, async () => {
+    const receiver = await testReceiver({ decide: () => ({ kind: 'status', status: 503, body: 'down' }) });
+    const offload = await startOffload({
+      endpoints: { projector: { url: receiver.url, breaker: { consecutiveFailures: 3, coolDown: '1m' } } },
+      topics: { orders: { subscriptions: { views: { endpoint: 'projector', path: '/views', minBackoff: '10ms', maxBackoff: '20ms' } } } },
+    });
+    expect((await post(offload.url, '/v1/topics/orders/messages', { id: 'o1', data: {} })).status).toBe(202);
+    await expect.poll(async () => (await get(offload.url, '/v1/breakers')).body.items[0]?.state, { timeout: 10_000 }).toBe('open');
+    expect((await get(offload.url, '/v1/topics/orders/subscriptions/views')).body.breaker).toBe('open');
+    expect((await get(offload.url, '/v1/channels')).body.items.find((c: { name: string }) => c.name === 'orders/views').breaker).toBe('open');
+  });
 });

@@ -39,9 +39,11 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   };
 
   const stats = () => (ctx.stats ? ctx.stats() : ctx.store.stats());
+  /** Each endpoint's breaker, by endpoint name. */
+  const breakersByEndpoint = () => new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
   app.get('/v1/channels', async () => {
     const all = await stats();
-    const breakers = new Map((ctx.breakers?.() ?? []).flatMap((b) => b.endpoints.map((e) => [e, b] as const)));
+    const breakers = breakersByEndpoint();
     const known = new Set([...ctx.config.queues.keys(), ...ctx.config.topics.keys(), ...[...ctx.config.topics.values()].flat(), ...ctx.config.internalQueues]);
     const paused = pausedTopics(all);
     return {
@@ -95,7 +97,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const name = subscription(request.params.topic, request.params.sub);
     const [all, blocked] = await Promise.all([stats(), ctx.store.listBlockedLanes(name, { limit: 100 })]);
     const mine = all.find((s) => s.name === name);
-    return { ...(mine ? presentStats(mine, ctx, new Map(), pausedTopics(all)) : { name }), blockedLanes: blocked.items.map(presentLane) };
+    return { ...(mine ? presentStats(mine, ctx, breakersByEndpoint(), pausedTopics(all)) : { name }), blockedLanes: blocked.items.map(presentLane) };
   });
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
