@@ -22,6 +22,19 @@ function errorsOf(raw: unknown, env: NodeJS.ProcessEnv = {}): Array<{ path: stri
 }
 
 describe('buildConfig', () => {
+  it('tells an unrecognized key that is a typo of a known one which key it probably meant', () => {
+    const errors = errorsOf({
+      endpoints: { sink: { url: 'http://127.0.0.1:9000/', timout: '5s' } },
+      queues: { jobs: { endpoint: 'sink', concurency: 8, colour: 'blue' } },
+      topics: { events: { subscriptions: { views: { endpoint: 'sink', odering: 'key' } } } },
+    });
+    expect(errors).toEqual([
+      { path: 'endpoints.sink', message: 'Unrecognized key: "timout" (did you mean "timeout"?)' },
+      { path: 'queues.jobs', message: 'Unrecognized keys: "concurency", "colour" ("concurency": did you mean "concurrency"?)' },
+      { path: 'topics.events.subscriptions.views', message: 'Unrecognized key: "odering" (did you mean "ordering"?)' },
+    ]);
+  });
+
   it('turns tracing on from telemetry.otlp.url or the standard OpenTelemetry variables, off otherwise', () => {
     expect(build({}).telemetry).toEqual({ tracesUrl: null, serviceName: 'offload' });
     expect(build({ telemetry: { otlp: { url: 'http://127.0.0.1:4318/' } } }).telemetry.tracesUrl).toBe('http://127.0.0.1:4318/v1/traces');

@@ -9,6 +9,7 @@ import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
+import { closestKey, schemaKeys } from './suggest.js';
 import { webhookSecretProblem } from '../receiver/webhook-secret.js';
 
 /** Per target: the internal notification queue for each kind of event. */
@@ -325,8 +326,21 @@ function joinUrl(base: string, path: string | undefined): string {
   return base.replace(/\/+$/, '') + path;
 }
 
+let knownKeys: ReadonlySet<string> | undefined;
+
+/** An issue's message; an unrecognized key close to a known one says which it probably meant. */
+function issueMessage(issue: { message: string; code?: string; keys?: readonly string[] }): string {
+  if (issue.code !== 'unrecognized_keys' || !issue.keys) return issue.message;
+  knownKeys ??= schemaKeys(configSchema);
+  const hints = issue.keys.flatMap((key) => {
+    const meant = closestKey(key, knownKeys!);
+    return meant ? [issue.keys!.length === 1 ? `did you mean "${meant}"?` : `"${key}": did you mean "${meant}"?`] : [];
+  });
+  return hints.length > 0 ? `${issue.message} (${hints.join('; ')})` : issue.message;
+}
+
 function configError(source: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> | z.core.$ZodIssue[]): ConfigError {
-  const errors = issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  const errors = issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: issueMessage(i) }));
   const lines = errors.map((e) => `  - ${e.path}: ${e.message}`).join('\n');
   return new ConfigError(`invalid configuration in ${source}:\n${lines}`, errors);
 }
