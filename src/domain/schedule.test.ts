@@ -93,6 +93,19 @@ describe('due ticks after downtime', () => {
     expect(dueTicks(schedule(), cursor, now).cursor).toBe(at('2026-01-01T13:00:00Z'));
   });
 
+  it('a frequent schedule sends no burst after downtime: none and latest send one tick, all every one', () => {
+    const everyFive = { cron: '*/5 * * * * *', timezone: 'UTC' };
+    const down = at('2026-01-01T10:00:00Z');
+    const back = at('2026-01-01T10:01:20.500Z'); // 80 s later: 16 ticks, the last 12 within a minute
+    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'none' }), down, back).send)).toEqual(['2026-01-01T10:01:20.000Z']);
+    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'latest' }), down, back).send)).toEqual(['2026-01-01T10:01:20.000Z']);
+    expect(dueTicks(schedule({ ...everyFive, catchUp: 'all' }), down, back).send).toHaveLength(16);
+    // A round that comes late while the schedule runs (its cursor within the minute) still sends each tick.
+    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'none' }), at('2026-01-01T10:00:50Z'), at('2026-01-01T10:01:06Z')).send)).toEqual([
+      '2026-01-01T10:00:55.000Z', '2026-01-01T10:01:00.000Z', '2026-01-01T10:01:05.000Z',
+    ]);
+  });
+
   it('latest sends the newest missed tick when none is on time; none sends nothing', () => {
     const late = at('2026-01-01T12:30:00Z');
     expect(isoOf(dueTicks(schedule({ catchUp: 'latest' }), cursor, late).send)).toEqual(['2026-01-01T12:00:00.000Z']);

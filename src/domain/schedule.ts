@@ -131,18 +131,22 @@ export function ticksBetween(schedule: Pick<ScheduleDefinition, 'cron' | 'timezo
 }
 
 /**
- * The ticks to send now, given the shared cursor: every tick in (cursor, now] that is on time,
- * and of the missed ones none, the newest, or all of them (at most MAX_CATCH_UP) per `catchUp`.
+ * The ticks to send now, given the shared cursor. While the schedule is being run (its cursor
+ * less than ON_TIME_MS behind), every tick in (cursor, now] is on time: a round that came late
+ * still sends each. After longer (no instance ran, the store refused writes, it was paused), only
+ * the newest tick can be on time, and the others are missed: `none` sends the newest if it is on
+ * time, `latest` sends the newest, `all` sends every one (at most MAX_CATCH_UP, the newest). So
+ * a frequent schedule never sends a burst after downtime unless it asked for `all`.
  * The cursor then moves to the newest tick in (cursor, now] whether it was sent or not.
  */
 export function dueTicks(schedule: ScheduleDefinition, cursor: number, now: number): { send: number[]; cursor: number } {
   const ticks = ticksBetween(schedule, cursor, now, MAX_CATCH_UP);
   if (ticks.length === 0) return { send: [], cursor };
   const newest = ticks[ticks.length - 1]!;
-  const onTime = ticks.filter((t) => now - t <= ON_TIME_MS);
-  const missed = ticks.filter((t) => now - t > ON_TIME_MS);
-  const caughtUp = schedule.catchUp === 'all' ? missed : schedule.catchUp === 'latest' && onTime.length === 0 ? missed.slice(-1) : [];
-  return { send: [...caughtUp, ...onTime], cursor: Math.max(cursor, newest) };
+  const moved = { cursor: Math.max(cursor, newest) };
+  if (now - cursor <= ON_TIME_MS || schedule.catchUp === 'all') return { send: ticks, ...moved };
+  const newestOnTime = now - newest <= ON_TIME_MS;
+  return { send: schedule.catchUp === 'latest' || newestOnTime ? [newest] : [], ...moved };
 }
 
 /** The message id of a tick: the same on every instance, so only the first send is stored. */
