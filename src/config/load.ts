@@ -10,6 +10,7 @@ import type { ChannelDeclaration } from '../storage/port.js';
 import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { closestKey, schemaKeys } from './suggest.js';
+import { jsonDepthExceeds } from '../domain/json-guard.js';
 import { webhookSecretProblem } from '../receiver/webhook-secret.js';
 
 /** Per target: the internal notification queue for each kind of event. */
@@ -252,8 +253,13 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     const where = `schedules.${name}.${s.queue ? 'queue' : 'topic'}`;
     if (s.queue && !queues.has(channel)) errors.push({ path: where, message: `queue '${channel}' is not defined under queues (defined: ${[...queues.keys()].join(', ') || 'none'})` });
     if (s.topic && !topics.has(channel)) errors.push({ path: where, message: `topic '${channel}' is not defined under topics (defined: ${[...topics.keys()].join(', ') || 'none'})` });
+    // A tick's message must be one the API would take: refused at start-up, not at every tick.
+    if (s.queue && queues.get(channel) === 'fifo' && !s.message.key) {
+      errors.push({ path: `schedules.${name}.message.key`, message: `queue '${channel}' is a fifo queue: give the message a key (its messages are delivered in order per key)` });
+    }
     const data = JSON.stringify(s.message.data ?? null);
     if (Buffer.byteLength(data) > file.delivery.maxPayload) errors.push({ path: `schedules.${name}.message.data`, message: `larger than delivery.maxPayload (${file.delivery.maxPayload} bytes)` });
+    else if (jsonDepthExceeds(data, file.delivery.maxDepth)) errors.push({ path: `schedules.${name}.message.data`, message: `nested deeper than delivery.maxDepth (${file.delivery.maxDepth} levels)` });
     schedules.push({ name, cron: s.cron.trim(), timezone: s.timezone, channel, message: { type: s.message.type, key: s.message.key ?? null, data }, catchUp: s.catchUp });
   }
 

@@ -1,7 +1,8 @@
 import type { Clock } from '../domain/clock.js';
 import type { Scheduler } from '../domain/scheduler.js';
 import { dueTicks, nextTick, tickMessageId, type ScheduleDefinition } from '../domain/schedule.js';
-import type { Store } from '../storage/port.js';
+import { ValidationError } from '../domain/errors.js';
+import type { ScheduleState, Store } from '../storage/port.js';
 
 /** Longest the runner sleeps: it looks again at least this often, so a clock jump or a resume elsewhere is noticed. */
 const MAX_SLEEP_MS = 60_000;
@@ -40,27 +41,50 @@ export function createScheduleRunner(options: ScheduleRunnerOptions): ScheduleRu
   let running: Promise<void> | undefined;
   let stopped = true;
 
+  /**
+   * One round over every schedule. A schedule whose send fails does not hold the others back:
+   * its error is reported and the round goes on; the round then fails (so the next comes after
+   * `retryMs`) and that schedule tries its ticks again. A tick the store refuses as invalid would
+   * be refused every time: it is reported and passed over.
+   */
   async function round(): Promise<void> {
     const states = new Map((await store.listSchedules()).map((s) => [s.name, s]));
+    let failed: unknown;
     for (const schedule of schedules) {
-      const now = clock.now();
-      const state = states.get(schedule.name);
-      // The first time a schedule is seen it starts from now: there is nothing to catch up on.
-      if (!state) {
-        await store.advanceSchedule(schedule.name, now, null);
-        continue;
+      try {
+        await runSchedule(schedule, states.get(schedule.name));
+      } catch (error) {
+        failed ??= error;
+        if (failed !== error) options.onError(error);
       }
-      if (state.paused) continue;
-      const due = dueTicks(schedule, state.handledUntil, now);
-      if (due.cursor === state.handledUntil) continue;
-      for (const tick of due.send) {
+    }
+    if (failed !== undefined) throw failed;
+  }
+
+  async function runSchedule(schedule: ScheduleDefinition, state: ScheduleState | undefined): Promise<void> {
+    const now = clock.now();
+    // The first time a schedule is seen it starts from now: there is nothing to catch up on.
+    if (!state) {
+      await store.advanceSchedule(schedule.name, now, null);
+      return;
+    }
+    if (state.paused) return;
+    const due = dueTicks(schedule, state.handledUntil, now);
+    if (due.cursor === state.handledUntil) return;
+    let sent: number | null = null;
+    for (const tick of due.send) {
+      try {
         const [result] = await store.send(schedule.channel, [
           { id: tickMessageId(schedule.name, tick), key: schedule.message.key, type: schedule.message.type, data: schedule.message.data, metadata: {}, deliverAt: null },
         ]);
+        sent = tick;
         options.onSent?.(schedule, tick, result?.duplicate === true);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        options.onError(new ValidationError(`schedule '${schedule.name}': the message of tick ${new Date(tick).toISOString()} was refused and is passed over: ${error.message}`));
       }
-      await store.advanceSchedule(schedule.name, due.cursor, due.send.at(-1) ?? null);
     }
+    await store.advanceSchedule(schedule.name, due.cursor, sent);
   }
 
   function sleepMs(): number {

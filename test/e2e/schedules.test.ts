@@ -107,6 +107,32 @@ describe('recurring schedules', () => {
     });
   }
 
+  it('a schedule whose sends fail holds no other back; a tick refused as invalid is reported and passed over', async () => {
+    const clock = createFakeClock(at('2026-01-01T09:30:00Z'));
+    const store = await sqliteStore(':memory:', clock);
+    await store.declare([{ name: 'f', kind: 'fifo' }]);
+    const scheduler = createFakeScheduler(clock);
+    const errors: string[] = [];
+    const r = createScheduleRunner({
+      store, clock, scheduler, retryMs: 600_000,
+      schedules: [
+        definition({ name: 'keyless', channel: 'f', message: { type: 'T', key: null, data: '{}' } }),
+        definition({ name: 'gone', channel: 'nowhere' }),
+        definition({ name: 'report' }),
+      ],
+      onError: (error) => errors.push((error as Error).message),
+    });
+    cleanups.push(() => r.stop());
+    r.start();
+    await scheduler.advance(2 * 3_600_000);
+    expect(await sentIds(store)).toEqual(['schedule:report:2026-01-01T10:00:00.000Z', 'schedule:report:2026-01-01T11:00:00.000Z']);
+    expect(errors.filter((e) => e.startsWith("schedule 'keyless': the message of tick 2026-01-01T10:00:00.000Z was refused and is passed over: message 'schedule:keyless:2026-01-01T10:00:00.000Z' on 'f': a fifo queue needs a key"))).toHaveLength(1);
+    expect(errors.some((e) => /nowhere/.test(e))).toBe(true);
+    const states = new Map((await store.listSchedules()).map((s) => [s.name, s]));
+    expect(states.get('keyless')!.handledUntil).toBe(at('2026-01-01T11:00:00Z'));
+    expect(states.get('gone')!.handledUntil).toBe(at('2026-01-01T09:30:00Z'));
+  });
+
   it('paused: no message; resumed: ticks of the pause are not sent, the next one is', async () => {
     const clock = createFakeClock(at('2026-01-01T09:30:00Z'));
     const store = await sqliteStore(':memory:', clock);
