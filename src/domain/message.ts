@@ -1,3 +1,5 @@
+import { messageHeaderIssues } from './headers.js';
+
 /**
  * Glossary
  * - channel: a queue (kind `queue` or `fifo`) or a topic, addressed by producers.
@@ -147,9 +149,45 @@ export function storableProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription
   const problem = named('id', m.id) ?? named('type', m.type) ?? (m.key === null ? undefined : named('key', m.key));
   if (problem) return problem;
   if (typeof m.data !== 'string') return { field: 'data', message: 'data must be JSON text (newMessage() serializes a value)' };
+  const metadata = metadataProblem(m.metadata);
+  if (metadata) return metadata;
   if (kind === 'fifo' && m.key === null) return { field: 'key', message: 'a fifo queue needs a key on every message (the aggregate id): its messages are delivered in order per key' };
   if (kind === 'topic' && m.deliverAt != null) return { field: 'deliverAt', message: 'topics deliver in publish order; deliverAt and delay are for queues' };
   return flowFieldProblem(kind, m);
+}
+
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+/** What a traceparent must look like. */
+export const TRACEPARENT_RULE = 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>, not version ff, no all-zero trace or parent id';
+/** A W3C Trace Context traceparent: version ff and all-zero trace or parent ids are invalid. */
+export function isValidTraceparent(value: string): boolean {
+  return TRACEPARENT.test(value) && !value.startsWith('ff-') && !/^..-0{32}-/.test(value) && !/-0{16}-..$/.test(value);
+}
+
+const METADATA_STRINGS = new Set(['tenantId', 'correlationId', 'callerId', 'traceparent']);
+
+/**
+ * Why a message's metadata cannot be stored, or undefined when it can: the fields the API takes
+ * (strings of at most 200 characters, a valid traceparent) and headers a message may set (names,
+ * values, reserved names and limits as in headers.ts). The endpoint's own configured headers are
+ * not known here; at delivery they replace a message's header of the same name.
+ */
+function metadataProblem(metadata: unknown): { field: string; message: string } | undefined {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return { field: 'metadata', message: 'metadata must be an object' };
+  for (const [name, value] of Object.entries(metadata)) {
+    if (name === 'headers') continue;
+    if (!METADATA_STRINGS.has(name)) return { field: `metadata.${name}`, message: 'metadata holds tenantId, correlationId, callerId, traceparent and headers' };
+    if (typeof value !== 'string' || value.length > 200) return { field: `metadata.${name}`, message: `metadata.${name} must be a string of at most 200 characters` };
+  }
+  const { traceparent, headers } = metadata as MessageMetadata;
+  if (traceparent !== undefined && !isValidTraceparent(traceparent)) return { field: 'metadata.traceparent', message: `metadata.traceparent must be ${TRACEPARENT_RULE}` };
+  if (headers === undefined) return undefined;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string')) {
+    return { field: 'metadata.headers', message: 'metadata.headers must be an object of string values' };
+  }
+  if (Object.prototype.hasOwnProperty.call(headers, '__proto__')) return { field: 'metadata.headers.__proto__', message: "'__proto__' is not a header name a message can set" };
+  const [issue] = messageHeaderIssues(headers, new Set());
+  return issue ? { field: issue.name ? `metadata.headers.${issue.name}` : 'metadata.headers', message: issue.message } : undefined;
 }
 
 /**

@@ -75,6 +75,8 @@ export function createServer(ctx: ServerContext, options: { logger?: Logger | fa
       if (guarded.reason === 'number') return done(new ValidationError(`the number ${guarded.token} is too large for JSON to carry (it would become Infinity); send it as a string`), undefined);
       return done(new ValidationError(`the body nests objects and arrays deeper than the limit (delivery.maxDepth: ${ctx.config.delivery.maxDepth} levels of data); flatten it`), undefined);
     }
+    const hidden = text.includes('__proto__') || text.includes('prototype') ? hiddenKeyOutsideData(text) : null;
+    if (hidden) return done(new ValidationError(`${hidden}: a key named __proto__ (or constructor.prototype) is allowed only inside data`, [{ path: hidden, message: 'not allowed outside data' }]), undefined);
     // Kept so that a message's data is stored as the producer wrote it, not as re-serialized.
     rawBodies.set(request, text);
     parseJson(request, text, done);
@@ -172,4 +174,32 @@ function bodyBudget(budget: number, bodyLimit: number) {
       inFlight -= bytes;
     });
   };
+}
+
+/**
+ * The path of a `__proto__` key (or `constructor.prototype`) outside a message's data, or null.
+ * The JSON parser takes such keys out of what Offload reads: inside data that changes nothing
+ * (the data's text is what is stored and delivered), elsewhere (a metadata header named
+ * `__proto__`) it would silently drop what the producer sent, so it is refused instead.
+ */
+export function hiddenKeyOutsideData(text: string): string | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return null; // the parser says what is wrong with it
+  }
+  const walk = (value: unknown, path: string[]): string | null => {
+    if (typeof value !== 'object' || value === null) return null;
+    const isData = path.length > 0 && path.at(-1) === 'data' && (path.length === 1 || (path.length === 3 && path[0] === 'messages'));
+    if (isData) return null;
+    for (const [key, child] of Object.entries(value)) {
+      const here = [...path, key];
+      if (key === '__proto__' || (key === 'constructor' && typeof child === 'object' && child !== null && 'prototype' in child)) return here.join('.');
+      const found = walk(child, here);
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk(body, []);
 }

@@ -4,7 +4,7 @@ import { MAX_DURATION_MS, parseDuration } from '../domain/duration.js';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors.js';
 import { messageHeaderIssues } from '../domain/headers.js';
 import { guardJson } from '../domain/json-guard.js';
-import { IDENTIFIER_RULE, isValidIdentifier, MAX_DATE_MS, MAX_PRIORITY, MIN_PRIORITY, type NewMessage } from '../domain/message.js';
+import { IDENTIFIER_RULE, isValidIdentifier, isValidTraceparent, MAX_DATE_MS, MAX_PRIORITY, MIN_PRIORITY, TRACEPARENT_RULE, type NewMessage } from '../domain/message.js';
 
 const identifier = z.string().refine(isValidIdentifier, IDENTIFIER_RULE);
 
@@ -23,12 +23,7 @@ export const messageInputSchema = z
         tenantId: z.string().max(200).optional(),
         correlationId: z.string().max(200).optional(),
         callerId: z.string().max(200).optional(),
-        traceparent: z
-          .string()
-          .regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/, 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>')
-          // W3C Trace Context: version ff and all-zero trace or parent ids are invalid.
-          .refine((t) => !t.startsWith('ff-') && !/^..-0{32}-/.test(t) && !/-0{16}-..$/.test(t), 'a W3C traceparent: version ff and all-zero trace or parent ids are invalid')
-          .optional(),
+        traceparent: z.string().refine(isValidTraceparent, TRACEPARENT_RULE).optional(),
         /** Checked by messageHeaderIssues (names, values, reserved names, limits). */
         headers: z.record(z.string(), z.string()).optional(),
       })

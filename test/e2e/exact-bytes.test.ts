@@ -50,6 +50,17 @@ describe('message data arrives byte for byte as the producer sent it', () => {
     const bodyOf = (id: string) => receiver.records().find((r) => r.body.includes(`"id":"${id}"`))!.body;
     for (const id of ['bom', 'bom-batch']) expect(bodyOf(id)).toContain(`"data":${DATA}`);
     for (const id of ['keys', 'keys-batch']) expect(bodyOf(id)).toContain(`"data":${keys}`);
+    // Outside data such a key would be dropped without a word: it is refused, naming where it is.
+    for (const [path, body] of [
+      ['/v1/queues/q/messages', '{"id":"h1","data":1,"metadata":{"headers":{"__proto__":"v"}}}'],
+      ['/v1/queues/q/messages', '{"id":"h2","data":1,"metadata":{"__proto__":{"x-a":"1"}}}'],
+      ['/v1/queues/q/messages/batch', '{"messages":[{"id":"h3","data":1,"metadata":{"headers":{"constructor":{"prototype":"x"}}}}]}'],
+    ] as const) {
+      const answer = await fetch(`${offload.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as { detail: string }).detail).toMatch(/^(messages\.0\.)?metadata\.(headers\.)?(__proto__|constructor): a key named __proto__ \(or constructor\.prototype\) is allowed only inside data$/);
+    }
+    expect((await fetch(`${offload.url}/v1/messages/h1`)).status).toBe(404);
   });
 
   it('shows it as it will be delivered in the message and dead-letter views', async () => {

@@ -268,6 +268,14 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
         ['q', { ...msg('q2'), id: 'has space' }, 'id'],
         ['q', { ...msg('q3'), data: undefined as unknown as string }, 'data'],
         ['q', msg('q4', { key: '' }), 'key'],
+        // Metadata as the API checks it: headers a message may set, a W3C traceparent, string fields.
+        ['q', msg('q6', { metadata: { headers: { 'x-a': 'v\r\nX-Evil: 1' } } }), 'metadata.headers.x-a'],
+        ['q', msg('q7', { metadata: { headers: { 'bad name': 'v' } } }), 'metadata.headers.bad name'],
+        ['q', msg('q8', { metadata: { headers: { Authorization: 'Bearer x' } } }), 'metadata.headers.Authorization'],
+        ['q', msg('q9', { metadata: { traceparent: 'garbage' } }), 'metadata.traceparent'],
+        ['q', msg('q10', { metadata: { tenantId: 7 as unknown as string } }), 'metadata.tenantId'],
+        ['q', msg('q11', { metadata: { colour: 'blue' } as never }), 'metadata.colour'],
+        ['q', msg('q12', { metadata: JSON.parse('{"headers":{"__proto__":"v"}}') as never }), 'metadata.headers.__proto__'],
       ];
       for (const [channel, message, field] of refused) {
         await expect(store.send(channel, [message]), `${channel} ${field}`).rejects.toMatchObject({ code: 'invalid_request', details: { errors: [{ path: field }] } });
@@ -277,6 +285,7 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       await store.send('f', [msg('f2', { key: 'k' })]);
       await store.send('t', [msg('t2')]);
       await store.send('q', [msg('q5', { deliverAt: clock.now() + 60_000 })]);
+      await store.send('q', [msg('q13', { metadata: { tenantId: 't1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', headers: { 'X-Request-Source': 'billing' } } })]);
     });
 
     it('refuses a page cursor it did not give out, the same on every store; reads the ones it did', async () => {
