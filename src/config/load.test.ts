@@ -376,6 +376,30 @@ describe('buildConfig', () => {
       expect(errors.map((e) => e.path)).toEqual(['endpoints.sink.headers.bad name', 'endpoints.sink.headers.x-ok']);
     });
 
+    it('endpoint headers: none that changes how the request travels or that Offload sets, no name twice, values from the environment', () => {
+      const refused = errorsOf({
+        endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { 'Content-Length': '5', Host: 'evil', 'Webhook-Id': 'forged', 'X-A': 'x', 'x-a': 'y', Authorization: 'Bearer t' } } },
+      });
+      expect(refused).toEqual([
+        { path: 'endpoints.sink.headers.Content-Length', message: "'Content-Length' is set by Offload or changes how the request travels; an endpoint cannot set it" },
+        { path: 'endpoints.sink.headers.Host', message: expect.stringContaining('an endpoint cannot set it') },
+        { path: 'endpoints.sink.headers.Webhook-Id', message: expect.stringContaining('an endpoint cannot set it') },
+        { path: 'endpoints.sink.headers.x-a', message: "'x-a' is given twice (header names are case-insensitive)" },
+      ]);
+      const config = build(
+        { endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { Authorization: { env: 'SINK_TOKEN' }, 'X-Tenant': 'acme' } } }, queues: { a: { endpoint: 'sink' } } },
+        { SINK_TOKEN: 'Bearer s3cret' },
+      );
+      expect(target(config.targets, 'a')!.headers).toEqual({ Authorization: 'Bearer s3cret', 'X-Tenant': 'acme' });
+      const queues = { a: { endpoint: 'sink' } };
+      expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { Authorization: { env: 'SINK_TOKEN' } } } }, queues })).toEqual([
+        { path: 'endpoints.sink.headers.Authorization', message: 'environment variable SINK_TOKEN is not set' },
+      ]);
+      const bad = errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { Authorization: { env: 'SINK_TOKEN' } } } }, queues }, { SINK_TOKEN: 'Bearer a\r\nX-Evil: 1' });
+      expect(bad).toEqual([{ path: 'endpoints.sink.headers.Authorization', message: expect.stringMatching(/^environment variable SINK_TOKEN: the value holds a character/) }]);
+      expect(JSON.stringify(bad)).not.toContain('X-Evil');
+    });
+
     it('every problem at once, not only the first', () => {
       const errors = errorsOf({ endpoints, queues: { a: { endpoint: 'nope' }, b: { endpoint: 'sink', minBackoff: '2m', maxBackoff: '1m' } } });
       expect(errors.map((e) => e.path)).toEqual(['queues.a.endpoint', 'queues.b.minBackoff']);

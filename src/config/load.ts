@@ -11,6 +11,7 @@ import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { closestKey, schemaKeys } from './suggest.js';
 import { jsonDepthExceeds } from '../domain/json-guard.js';
+import { headerValueProblem } from '../domain/headers.js';
 import { webhookSecretProblem } from '../receiver/webhook-secret.js';
 
 /** Per target: the internal notification queue for each kind of event. */
@@ -101,6 +102,23 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     if (value === undefined || value === '') errors.push({ path, message: `environment variable ${ref.env} is not set` });
     return value ?? '';
   };
+  /** An endpoint's headers with values taken from the environment where given as `{ env: NAME }`; resolved once per endpoint. */
+  const resolvedHeaders = new Map<string, Record<string, string>>();
+  const endpointHeaders = (endpointName: string, headers: Record<string, SecretRef> | undefined): Record<string, string> => {
+    let resolved = resolvedHeaders.get(endpointName);
+    if (!resolved) {
+      resolved = {};
+      for (const [header, ref] of Object.entries(headers ?? {})) {
+        const path = `endpoints.${endpointName}.headers.${header}`;
+        const value = secret(ref, path);
+        const problem = typeof ref === 'string' || value === '' ? undefined : headerValueProblem(value);
+        if (problem) errors.push({ path, message: `environment variable ${(ref as { env: string }).env}: ${problem}` });
+        resolved[header] = value;
+      }
+      resolvedHeaders.set(endpointName, resolved);
+    }
+    return resolved;
+  };
   const signingSecret = (ref: SecretRef, path: string): string => {
     const value = secret(ref, path);
     const problem = value === '' ? undefined : webhookSecretProblem(value);
@@ -186,7 +204,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       minBackoffMs,
       maxBackoffMs,
       secrets: refs.map((r, i) => signingSecret(r, `endpoints.${p.endpoint}.${!ep.secret ? `secrets.${i}` : i === 0 ? 'secret' : `secrets.${i - 1}`}`)),
-      headers: ep.headers ?? {},
+      headers: endpointHeaders(p.endpoint, ep.headers),
       ...(p.asyncTimeout === undefined ? {} : { asyncTimeoutMs: p.asyncTimeout }),
     };
   };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IDENTIFIER_RULE, isValidIdentifier, isValidName } from '../domain/message.js';
 import { cronProblem } from '../domain/schedule.js';
 import { MAX_DURATION_MS, parseDuration } from '../domain/duration.js';
-import { headerNameProblem, headerValueProblem } from '../domain/headers.js';
+import { configuredHeaderProblem, headerValueProblem } from '../domain/headers.js';
 import { patternListProblem, patternProblem } from '../domain/subscription-filter.js';
 
 /** The configuration file's shape (YAML or JSON). Every policy has a default (src/domain/channel.ts). */
@@ -53,13 +53,19 @@ const endpoint = z
     secret: secretRef.optional(),
     /** Several secrets during rotation: every one signs, receivers accept any. */
     secrets: z.array(secretRef).optional(),
-    /** Sent with every delivery; a message can neither replace nor repeat them. */
+    /** Sent with every delivery (a value or `{ env: NAME }`); a message can neither replace nor repeat them. */
     headers: z
-      .record(z.string(), z.string())
+      .record(z.string(), secretRef)
       .superRefine((headers, ctx) => {
+        const seen = new Set<string>();
         for (const [header, value] of Object.entries(headers)) {
-          const problem = headerNameProblem(header) ?? headerValueProblem(value);
+          const lower = header.toLowerCase();
+          const problem =
+            configuredHeaderProblem(header) ??
+            (seen.has(lower) ? `'${header}' is given twice (header names are case-insensitive)` : undefined) ??
+            (typeof value === 'string' ? headerValueProblem(value) : undefined);
           if (problem) ctx.addIssue({ code: 'custom', path: [header], message: problem });
+          seen.add(lower);
         }
       })
       .optional(),

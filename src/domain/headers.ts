@@ -49,6 +49,24 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** RFC 9110 field-value: visible ASCII, space, tab and obs-text; no CR, LF or NUL (so no obs-fold). */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/**
+ * Exact names (lower case) and families an endpoint's configured headers may not set either: they
+ * change how the request travels, or Offload sets them itself (the body's type, the idempotency
+ * key, trace context, CloudEvents binary mode, Standard Webhooks, lane positions). Credentials
+ * (`Authorization`, `Cookie`, an API key header) are what configured headers are for.
+ */
+const NOT_CONFIGURABLE = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'http2-settings', 'idempotency-key', 'traceparent', 'tracestate']);
+const NOT_CONFIGURABLE_PREFIXES = ['ce-', 'webhook-', 'offload-', ':'];
+
+/** Why an endpoint's configuration cannot set this header, or undefined when it can. */
+export function configuredHeaderProblem(name: string): string | undefined {
+  const nameProblem = headerNameProblem(name);
+  if (nameProblem) return nameProblem;
+  const lower = name.toLowerCase();
+  if (NOT_CONFIGURABLE.has(lower) || NOT_CONFIGURABLE_PREFIXES.some((p) => lower.startsWith(p))) return `'${name}' is set by Offload or changes how the request travels; an endpoint cannot set it`;
+  return undefined;
+}
+
 export function isReservedHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return RESERVED.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p));
