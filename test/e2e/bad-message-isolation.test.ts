@@ -1,11 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { newMessage } from '../../src/domain/message.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
+import { tempDir } from '../support/temp.js';
 
 describe('a bad message does not hurt the endpoint\'s other traffic', () => {
   it('40 messages the HTTP client refuses fail permanently (dead-lettered, parked, stalled) without opening the breaker another queue shares', { timeout: 60_000 }, async () => {
     const receiver = await testReceiver();
+    const dir = tempDir();
+    onTestFinished(() => dir.cleanup());
+    const path = join(dir.path, 'offload.db');
     const offload = await startOffload({
+      storage: { sqlite: { path } },
       // One origin for both teams; a breaker that opens after 5 failures would stop both.
       endpoints: { shared: { url: receiver.url, breaker: { consecutiveFailures: 5, coolDown: '30s' } } },
       queues: {
@@ -16,16 +23,20 @@ describe('a bad message does not hurt the endpoint\'s other traffic', () => {
       topics: { events: { subscriptions: { projector: { endpoint: 'shared', path: '/projector', maxBackoff: '1m' } } } },
     });
 
-    // Stored as an older version (or the outbox) could have stored them: unsendable headers.
-    const bad = Array.from({ length: 40 }, (_, i) => newMessage({
-      id: `bad-${i}`,
-      type: 'import.requested',
-      data: { i },
-      metadata: i % 2 === 0 ? { headers: { 'x-team': 'a\r\nx-injected: 1' } } : { traceparent: '00-bad\nvalue' },
-    }));
-    await offload.store.send('imports', bad);
-    await offload.store.send('orders', [newMessage({ id: 'order-1', key: 'o1', type: 'order.placed', data: {}, metadata: { headers: { 'bad name': 'x' } } })]);
-    await offload.store.send('events', [newMessage({ id: 'event-1', type: 'thing.happened', data: {}, metadata: { headers: { 'x-trace': 'a\u0000b' } } })]);
+    // Stored as an older version could have stored them (stores now refuse such metadata):
+    // stored while paused, then given unsendable headers in the database itself.
+    for (const channel of ['queues/imports', 'queues/orders', 'topics/events']) expect((await post(offload.url, `/v1/${channel}/pause`, undefined)).status).toBe(200);
+    const bad = Array.from({ length: 40 }, (_, i) => ({ id: `bad-${i}`, metadata: i % 2 === 0 ? { headers: { 'x-team': 'a\r\nx-injected: 1' } } : { traceparent: '00-bad\nvalue' } }));
+    await offload.store.send('imports', bad.map(({ id }) => newMessage({ id, type: 'import.requested', data: { id } })));
+    await offload.store.send('orders', [newMessage({ id: 'order-1', key: 'o1', type: 'order.placed', data: {} })]);
+    await offload.store.send('events', [newMessage({ id: 'event-1', type: 'thing.happened', data: {} })]);
+    const db = new Database(path);
+    const rewrite = db.prepare('UPDATE messages SET metadata = ? WHERE id = ?');
+    for (const { id, metadata } of bad) rewrite.run(JSON.stringify(metadata), id);
+    rewrite.run(JSON.stringify({ headers: { 'bad name': 'x' } }), 'order-1');
+    rewrite.run(JSON.stringify({ headers: { 'x-trace': 'a\u0000b' } }), 'event-1');
+    db.close();
+    for (const channel of ['queues/imports', 'queues/orders', 'topics/events']) expect((await post(offload.url, `/v1/${channel}/resume`, undefined)).status).toBe(200);
     const good = Array.from({ length: 50 }, (_, i) => ({ id: `audit-${i}`, data: { i } }));
     expect((await post(offload.url, '/v1/queues/audits/messages/batch', { messages: good })).status).toBe(202);
 
