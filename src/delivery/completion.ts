@@ -82,7 +82,7 @@ function eventOf(target: Target, group: InFlightGroup, deliveries: InFlightGroup
   const fenced = results.every((r) => r === 'fenced');
   const type = fenced ? 'fenced' : decision.kind === 'retry' ? 'retrying' : decision.kind === 'deadletter' ? 'deadlettered' : decision.kind === 'park' ? 'parked' : decision.kind === 'stall' ? 'stalled' : 'delivered';
   const event: DeliveryEvent = {
-    type, target: target.name, lane: group.lane, ids: deliveries.map((d) => d.messageId), attempt: deliveries[0]!.attempt, durationMs: attempt.durationMs, statusCode: attempt.statusCode,
+    type, target: target.name, lane: group.lane, ids: deliveries.map((d) => d.messageId), attempt: deliveries[0]!.attempt, epoch: deliveries[0]!.epoch, durationMs: attempt.durationMs, statusCode: attempt.statusCode,
   };
   if ('reason' in decision) event.reason = decision.reason;
   if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');

@@ -23,6 +23,8 @@ export interface DeliveryEvent {
   lane: string | null;
   ids: string[];
   attempt: number;
+  /** The lease epoch of the first delivery: each claim of a delivery has its own, also after a redrive or retry. */
+  epoch?: number;
   durationMs: number;
   reason?: string;
   statusCode?: number | null;
@@ -291,7 +293,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const fenced = results.every((r) => r === 'fenced');
     const type = fenced ? 'fenced' : decision.kind === 'retry' ? 'retrying' : decision.kind === 'deadletter' ? 'deadlettered' : decision.kind === 'park' ? 'parked' : decision.kind === 'stall' ? 'stalled' : 'delivered';
     if (!options.onEvent) return type;
-    const event: DeliveryEvent = { type, target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: attempt.attempt, durationMs: attempt.durationMs, statusCode: attempt.statusCode };
+    const event: DeliveryEvent = { type, target: target.name, lane: claim.lane, ids: claim.deliveries.map((d) => d.message.id), attempt: attempt.attempt, epoch: claim.deliveries[0]?.epoch, durationMs: attempt.durationMs, statusCode: attempt.statusCode };
     if ('reason' in decision) event.reason = decision.reason;
     if (decision.kind === 'park' || decision.kind === 'stall') event.newlyBlocked = results.includes('blocked');
     if (type === 'delivered') {

@@ -35,7 +35,9 @@ export function createNotifier(config: OffloadConfig, store: Store, wake: (targe
     if (!queue) return;
     const type = TYPES[event.type as keyof typeof TYPES];
     const data = { target: event.target, key: event.lane || null, messageIds: event.ids, attempt: event.attempt, reason: event.reason ?? null, statusCode: event.statusCode ?? null, at: new Date(clock.now()).toISOString() };
-    const id = `${type}:${event.target}:${event.ids[0]}:${event.attempt}`;
+    // One id per occurrence: the lease epoch tells a second dead-lettering after a redrive (whose
+    // attempts count from 1 again) from the first; an expiry has no lease, its time tells it.
+    const id = `${type}:${event.target}:${event.ids[0]}:${event.attempt}:${event.epoch ?? `t${clock.now()}`}`;
     const stored = store.send(queue, [{ id, key: null, type, data: JSON.stringify(data), metadata: {}, deliverAt: null }]).then(
       () => wake([queue]),
       (error: unknown) => logger.warn({ err: error, queue, type }, 'could not store a notification'),
