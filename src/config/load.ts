@@ -353,7 +353,9 @@ function joinUrl(base: string, path: string | undefined): string {
 let knownKeys: ReadonlySet<string> | undefined;
 
 /** An issue's message; an unrecognized key close to a known one says which it probably meant. */
-function issueMessage(issue: { message: string; code?: string; keys?: readonly string[] }): string {
+function issueMessage(issue: { message: string; code?: string; keys?: readonly string[]; issues?: ReadonlyArray<{ message: string }> }): string {
+  // A refused record key (a channel or endpoint name) says only "Invalid key in record"; the reason is nested.
+  if (issue.code === 'invalid_key' && issue.issues?.[0]) return issue.issues[0].message;
   if (issue.code !== 'unrecognized_keys' || !issue.keys) return issue.message;
   knownKeys ??= schemaKeys(configSchema);
   const hints = issue.keys.flatMap((key) => {

@@ -30,15 +30,29 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 
+/** A duration of at least `min` ms: a lease, a timeout or a poll interval of (nearly) nothing makes no sense. */
+const durationAtLeast = (min: number, why: string) => duration.refine((ms) => ms >= min, `at least ${min >= 1_000 ? `${min / 1_000}s` : `${min}ms`}: ${why}`);
+
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      ctx.addIssue({ code: 'custom', message: `${value} is not a size: give a whole number of bytes (1 or more), or write it like 256KiB or 1MiB` });
+      return z.NEVER;
+    }
+    return value;
+  }
   const match = /^(\d+)\s*(b|kib|kb|mib|mb)?$/i.exec(value.trim());
   if (!match) {
     ctx.addIssue({ code: 'custom', message: `'${value}' is not a size: write it like 262144, 256KiB or 1MiB` });
     return z.NEVER;
   }
   const unit = (match[2] ?? 'b').toLowerCase();
-  return Number(match[1]) * (unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1);
+  const bytes = Number(match[1]) * (unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1);
+  if (bytes < 1 || !Number.isSafeInteger(bytes)) {
+    ctx.addIssue({ code: 'custom', message: `'${value}' is not a size Offload can use: give 1 byte or more` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const name = z.string().refine(isValidName, 'names are 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit');
@@ -48,8 +62,8 @@ const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.stri
 
 const endpoint = z
   .object({
-    url: z.url({ protocol: /^https?$/ }),
-    timeout: duration.optional(),
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks' }),
+    timeout: durationAtLeast(10, 'each attempt gets this long').optional(),
     secret: secretRef.optional(),
     /** Several secrets during rotation: every one signs, receivers accept any. */
     secrets: z.array(secretRef).optional(),
@@ -104,8 +118,8 @@ const policy = {
   endpoint: name,
   path: z.string().startsWith('/').optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
-  timeout: duration.optional(),
-  lockDuration: duration.optional(),
+  timeout: durationAtLeast(10, 'each attempt gets this long').optional(),
+  lockDuration: durationAtLeast(1_000, 'the lease a call holds, renewed every third of it; shorter ones run out before a renewal can keep the call to itself').optional(),
   /** Asynchronous acknowledgement: a 202 defers the attempt until completed or this long passed (1s..7d). Off when absent. */
   asyncTimeout: duration
     .refine((ms) => ms >= 1_000 && ms <= 7 * 86_400_000, 'asyncTimeout must be between 1s and 7d')
@@ -256,7 +270,7 @@ export const configSchema = z
         /** Delivered messages are kept this long (at least the dedup window) for status queries. */
         retention: duration.default(7 * 86_400_000),
         /** Fallback poll for work no wake-up announced. */
-        pollInterval: duration.default(1_000),
+        pollInterval: durationAtLeast(10, 'how often idle channels look for due work').default(1_000),
         /** How long SIGTERM waits for in-flight deliveries before releasing them. */
         shutdownGrace: duration.default(30_000),
       })
