@@ -172,14 +172,24 @@ describe('buildConfig', () => {
           { key: 'o1', role: 'operator', channels: ['a'] },
           { key: 'p1', role: 'producer', channels: ['a', 't', 'typo'] },
           { key: 'p1', role: 'operator' },
+          { key: 'p2', role: 'producer' },
+          { key: 'p3', role: 'producer', channels: [] },
+          { key: 'p4', role: 'producer', channels: ['*'] },
+          { key: ' ', role: 'viewer' },
+          { key: 'tab\tkey', role: 'viewer' },
         ],
       },
     });
+    const named = "a producer key sends only to the channels it names: list its queues and topics (e.g. [audits, domain_events]), or ['*'] for every channel";
     expect(errors).toEqual([
       { path: 'server.apiKeys.0.channels', message: expect.stringMatching(/^channels scopes producer keys only; a viewer key/) },
       { path: 'server.apiKeys.1.channels', message: expect.stringMatching(/^channels scopes producer keys only; an operator key/) },
       { path: 'server.apiKeys.2.channels.2', message: "'typo' is not a queue or topic of this configuration (queues: a; topics: t)" },
       { path: 'server.apiKeys.3.key', message: 'the same key as server.apiKeys.2: give each key its own secret (a key has one role)' },
+      { path: 'server.apiKeys.4.channels', message: named },
+      { path: 'server.apiKeys.5.channels', message: named },
+      { path: 'server.apiKeys.7.key', message: 'an API key is printable ASCII without whitespace at either end, or a Bearer header could never carry it' },
+      { path: 'server.apiKeys.8.key', message: 'an API key is printable ASCII without whitespace at either end, or a Bearer header could never carry it' },
     ]);
     // The message never repeats a key.
     expect(JSON.stringify(errors)).not.toContain('p1');

@@ -413,14 +413,19 @@ function checkApiKeys(keys: OffloadConfig['server']['apiKeys'], file: { queues: 
     if (k.channels !== undefined && k.role !== 'producer') {
       errors.push({ path: `${where}.channels`, message: `channels scopes producer keys only; ${k.role === 'operator' ? 'an' : 'a'} ${k.role} key reads and acts on every channel (remove channels, or make it a producer key)` });
     }
+    if (k.role === 'producer' && (k.channels === undefined || k.channels.length === 0)) {
+      errors.push({ path: `${where}.channels`, message: "a producer key sends only to the channels it names: list its queues and topics (e.g. [audits, domain_events]), or ['*'] for every channel" });
+    }
     if (k.role === 'producer') {
       for (const [j, channel] of (k.channels ?? []).entries()) {
-        if (!known.has(channel)) {
+        if (channel !== '*' && !known.has(channel)) {
           errors.push({ path: `${where}.channels.${j}`, message: `'${channel}' is not a queue or topic of this configuration (queues: ${Object.keys(file.queues).join(', ') || 'none'}; topics: ${Object.keys(file.topics).join(', ') || 'none'})` });
         }
       }
     }
     if (k.key === '') return;
+    // The Authorization header's value loses surrounding whitespace in transit: such a key could never match.
+    if (/^\s|\s$/.test(k.key) || /[^\x21-\x7e ]/.test(k.key)) errors.push({ path: `${where}.key`, message: 'an API key is printable ASCII without whitespace at either end, or a Bearer header could never carry it' });
     const first = seen.get(k.key);
     if (first !== undefined) errors.push({ path: `${where}.key`, message: `the same key as server.apiKeys.${first}: give each key its own secret (a key has one role)` });
     else seen.set(k.key, i);

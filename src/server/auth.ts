@@ -52,7 +52,7 @@ export function authorize(keys: readonly ApiKey[], request: FastifyRequest, toke
   if (key.role === 'producer' && request.method === 'POST' && COMPLETE.test(path)) return;
   const produce = /^\/v1\/(queues|topics)\/([^/]+)\/messages(\/batch)?$/.exec(path);
   if (key.role === 'producer') {
-    if (request.method === 'POST' && produce && (!key.channels || key.channels.includes(decodeURIComponent(produce[2]!)))) return;
+    if (request.method === 'POST' && produce && mayProduce(key, decodeURIComponent(produce[2]!))) return;
     throw new OffloadError('forbidden', 'this producer key may only send to its own channels');
   }
   // A viewer may trade its key for an event stream token: that is reading, too.
@@ -64,4 +64,9 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Whether a producer key may send to (and complete deliveries of) a channel: one it names, or any with `*`. */
+export function mayProduce(key: Pick<ApiKey, 'channels'>, channel: string): boolean {
+  return key.channels !== undefined && (key.channels.includes('*') || key.channels.includes(channel));
 }

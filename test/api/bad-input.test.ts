@@ -382,7 +382,7 @@ describe('API keys (SPEC §11)', () => {
           { key: keys.producer, role: 'producer', channels: ['audits'] },
           { key: keys.viewer, role: 'viewer' },
           { key: keys.operator, role: 'operator' },
-          { key: keys.anyProducer, role: 'producer' },
+          { key: keys.anyProducer, role: 'producer', channels: ['*'] },
         ],
       },
     });

@@ -210,7 +210,7 @@ describe('POST /v1/drain', () => {
   it('refuses producer and viewer keys', async () => {
     const offload = await startOffload({
       testing: { drain: true },
-      server: { apiKeys: [{ key: 'op', role: 'operator' }, { key: 'view', role: 'viewer' }, { key: 'prod', role: 'producer' }] },
+      server: { apiKeys: [{ key: 'op', role: 'operator' }, { key: 'view', role: 'viewer' }, { key: 'prod', role: 'producer', channels: ['*'] }] },
     });
     for (const [key, status] of [['view', 403], ['prod', 403], ['op', 200]] as const) {
       const res = await fetch(`${offload.url}/v1/drain`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { principalOf } from '../auth.js';
+import { mayProduce, principalOf } from '../auth.js';
 import { completionInputSchema, toCompletionOutcome } from '../completion-input.js';
 import type { ServerContext } from '../context.js';
 import { issuesOf } from '../message-input.js';
@@ -22,7 +22,7 @@ export function completionRoutes(app: FastifyInstance, ctx: ServerContext): void
     const parsed = completionInputSchema.safeParse(body);
     if (!parsed.success) throw new ValidationError(`invalid completion: ${parsed.error.issues[0]!.message}`, issuesOf(parsed.error));
     const key = principalOf(request);
-    const result = await ctx.complete(request.params.token, toCompletionOutcome(parsed.data), (channel) => key === undefined || key.role === 'operator' || !key.channels || key.channels.includes(channel));
+    const result = await ctx.complete(request.params.token, toCompletionOutcome(parsed.data), (channel) => key === undefined || key.role === 'operator' || mayProduce(key, channel));
     return { status: 'completed', ...result };
   });
 }
