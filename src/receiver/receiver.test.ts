@@ -96,6 +96,15 @@ describe('signatures', () => {
     expect(() => createReceiver({ secrets: [SECRET, 'whsec_!!!notbase64'], handlers: {} })).toThrow(/secrets\[1\]: a whsec_ secret must be standard base64/);
     expect(() => createReceiver({ secrets: 'whsec_', handlers: {} })).toThrow(/secrets\[0\]: a whsec_ secret needs its base64 key/);
   });
+
+  it('refuses at creation a replay window that would turn the check off (NaN, Infinity, 0) and limits that are not whole numbers', () => {
+    for (const tolerance of [Number.NaN, Number.POSITIVE_INFINITY, 0, -5, '300' as unknown as number]) {
+      expect(() => createReceiver({ secrets: [SECRET], tolerance, handlers: {} }), String(tolerance)).toThrow(/tolerance must be a number of seconds above 0/);
+    }
+    expect(() => createReceiver({ secrets: [SECRET], maxBodyBytes: Number.NaN, handlers: {} })).toThrow(/maxBodyBytes must be a whole number above 0/);
+    expect(() => createReceiver({ secrets: [SECRET], maxBatch: 0, handlers: {} })).toThrow(/maxBatch must be a whole number above 0/);
+    expect(() => createReceiver({ secrets: [SECRET], tolerance: 30, handlers: {} })).not.toThrow();
+  });
 });
 
 describe('events and outcomes', () => {

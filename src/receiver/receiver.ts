@@ -139,6 +139,13 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
     throw new TypeError('createReceiver needs at least one secret; pass allowUnsigned: true to accept unsigned requests (development only)');
   }
   const tolerance = options.tolerance ?? 300;
+  // NaN or Infinity (an unset variable read with Number()) would turn the replay check off.
+  if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance <= 0) {
+    throw new TypeError(`receiver tolerance must be a number of seconds above 0 (default 300), not ${String(tolerance)}: it is the replay window`);
+  }
+  for (const [name, value] of [['maxBodyBytes', options.maxBodyBytes], ['maxBatch', options.maxBatch]] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw new TypeError(`receiver ${name} must be a whole number above 0, not ${String(value)}`);
+  }
   const verifier = secrets.length > 0 ? createSignatureVerifier(secrets, tolerance) : undefined;
   const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
   const maxBatch = options.maxBatch ?? 1000;
