@@ -80,6 +80,13 @@ describe('buildConfig', () => {
     expect(config.channels).toEqual([{ name: 'audits', kind: 'queue' }]);
   });
 
+  it('puts a channel\'s path after the endpoint URL\'s own path and before its query', () => {
+    const url = (base: string, path: string) => target(build({ endpoints: { e: { url: base } }, queues: { a: { endpoint: 'e', path } } }).targets, 'a')!.url;
+    expect(url('http://127.0.0.1:9000/', '/audits')).toBe('http://127.0.0.1:9000/audits');
+    expect(url('http://127.0.0.1:9000/base?x=1', '/x')).toBe('http://127.0.0.1:9000/base/x?x=1');
+    expect(url('http://127.0.0.1:9000/base/?x=1', '/x?y=2')).toBe('http://127.0.0.1:9000/base/x?x=1&y=2');
+  });
+
   it("declares a plain queue's ttl to the store", () => {
     const config = build({ endpoints, queues: { offers: { endpoint: 'sink', ttl: '5m' } } });
     expect(target(config.targets, 'offers')).toMatchObject({ ttlMs: 300_000 });

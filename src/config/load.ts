@@ -345,9 +345,15 @@ function tracesUrl(url: string | undefined): string | null {
   return /\/v1\/traces\/?$/.test(url) ? url : `${url.replace(/\/+$/, '')}/v1/traces`;
 }
 
+/** The endpoint's URL with the channel's path after its own path, before its query (`http://h/base?x=1` + `/x` → `http://h/base/x?x=1`). */
 function joinUrl(base: string, path: string | undefined): string {
   if (!path) return base;
-  return base.replace(/\/+$/, '') + path;
+  const url = new URL(base);
+  const [pathPart, query] = path.split(/\?(.*)/s, 2) as [string, string | undefined];
+  url.pathname = url.pathname.replace(/\/+$/, '') + pathPart;
+  if (query !== undefined) url.search = url.search ? `${url.search}&${query}` : `?${query}`;
+  url.hash = '';
+  return url.toString();
 }
 
 let knownKeys: ReadonlySet<string> | undefined;
