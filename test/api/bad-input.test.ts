@@ -241,6 +241,11 @@ describe('bad input (SPEC §9)', () => {
     expect(batch.json()).toEqual({ items: [{ id: 'new-1', status: 'queued' }, { id: 'seed-a', status: 'queued', duplicate: true }] });
     expect(await depths()).toEqual({ ...seeded, audits: 2 });
     expect(api.wakes).toEqual([['audits']]);
+    // A batch that stores nothing new answers as one duplicate does: 200.
+    const again = await send('/v1/queues/audits/messages/batch', { messages: [{ id: 'new-1', data: 1 }, { id: 'seed-a', data: 2 }] });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().items.map((i: { duplicate?: boolean }) => i.duplicate)).toEqual([true, true]);
+    expect(await depths()).toEqual({ ...seeded, audits: 2 });
   });
 
   it('uses the Idempotency-Key header as the id', async () => {
@@ -253,6 +258,9 @@ describe('bad input (SPEC §9)', () => {
     expect((await api.app.inject({ method: 'GET', url: '/v1/messages/order-17-receipt' })).json()).toMatchObject({ data: { v: 1 } });
     const bad = expectProblem(await send('/v1/queues/audits/messages', { data: 1 }, { 'idempotency-key': 'not valid' }), 400, 'invalid_request', /Idempotency-Key/);
     expect(bad.errors?.[0]?.path).toBe('Idempotency-Key');
+    // An empty header is a mistake, not its absence: taken as absent, a retry would be stored twice.
+    const empty = expectProblem(await send('/v1/queues/audits/messages', { data: 1 }, { 'idempotency-key': '' }), 400, 'invalid_request', /the Idempotency-Key header is empty/);
+    expect(empty.errors?.[0]?.path).toBe('Idempotency-Key');
     // Both given: the same value is fine, two different ones are refused (which one would name the message?).
     const same = await send('/v1/queues/audits/messages', { id: 'order-18-receipt', data: { v: 1 } }, { 'idempotency-key': 'order-18-receipt' });
     expect(same.json()).toEqual({ id: 'order-18-receipt', status: 'queued' });

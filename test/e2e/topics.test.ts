@@ -109,6 +109,25 @@ describe('ordered topic subscriptions', () => {
     expect(receiver.acceptedIds('/s')).toEqual(['e1', 'e3', 'e2']);
   });
 
+  it('on a subscription ordered by key, retry and skip without ?key= say which keys are blocked instead of finding nothing', async () => {
+    const poison = createFaultSwitch({ kind: 'status', status: 422 }, { ids: ['k1'] });
+    const receiver = await testReceiver({ decide: poison.decide });
+    const offload = await startOffload({
+      endpoints: { sink: { url: receiver.url } },
+      topics: { t: { subscriptions: { s: { endpoint: 'sink', path: '/s', ordering: 'key', minBackoff: '10ms', maxBackoff: '20s' } } } },
+    });
+    await post(offload.url, '/v1/topics/t/messages', { id: 'k1', key: 'tenant-7', data: {} });
+    await expect.poll(async () => (await get(offload.url, '/v1/messages/k1')).body.status, { timeout: 10_000 }).toBe('stalled');
+    for (const action of ['retry', 'skip']) {
+      const refused = await post(offload.url, `/v1/topics/t/subscriptions/s/${action}`, undefined);
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toBe("'t/s' is ordered by key: say which key with ?key=<key> (blocked now: tenant-7)");
+    }
+    poison.release();
+    expect((await post(offload.url, '/v1/topics/t/subscriptions/s/retry?key=tenant-7', undefined)).status).toBe(200);
+    await receiver.waitFor((r) => r.acceptedIds('/s').includes('k1'), { timeoutMs: 10_000 });
+  });
+
   it('delivers ordered batches and retries a failing batch whole', async () => {
     const failing = createFaultSwitch({ kind: 'status', status: 503 }, { ids: ['b-3'] });
     const receiver = await testReceiver({ decide: failing.decide });

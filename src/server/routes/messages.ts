@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { messageStatus } from '../../domain/delivery-state.js';
-import type { NewMessage } from '../../domain/message.js';
+import { IDENTIFIER_RULE, type NewMessage } from '../../domain/message.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { jsonDepthExceeds } from '../../domain/json-guard.js';
 import { rawBatchDataOf, rawDataOf } from '../../domain/raw-json.js';
@@ -60,7 +60,12 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
     if (ctx.events.listeners() > 0) ctx.events.publish({ type: 'accepted', at: ctx.now(), channel, ids });
   };
 
-  const idempotencyKey = (header: string | string[] | undefined) => (typeof header === 'string' && header.length > 0 ? header : undefined);
+  // An empty header is a producer's mistake (a variable that was not set), not the absence of one:
+  // taken as absent it would store the message under a new id, and a retry would store it again.
+  const idempotencyKey = (header: string | string[] | undefined) => {
+    if (header === '') throw new ValidationError(`the Idempotency-Key header is empty: give the message's id (${IDENTIFIER_RULE}), or leave the header out`, [{ path: 'Idempotency-Key', message: 'empty' }]);
+    return typeof header === 'string' ? header : undefined;
+  };
 
   /** Backpressure: a channel at or over its limit refuses the whole send, with Retry-After. */
   // Answers true once the refusal is sent (a boolean: a Fastify reply is thenable, so awaiting one would not return it).
@@ -130,7 +135,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext, metrics?
       const results = await ctx.store.send(request.params.name, traced(request, request.params.name, messages));
       const fresh = messages.filter((_, i) => !results[i]!.duplicate);
       if (fresh.length > 0) accepted(request.params.name, fresh);
-      return reply.code(202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
+      // As for one message: 200 when nothing new was stored (every message a duplicate), 202 otherwise.
+      return reply.code(fresh.length === 0 ? 200 : 202).send({ items: results.map((r) => (r.duplicate ? r : withoutDuplicate(r))) });
     });
   }
 

@@ -32,6 +32,13 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     if (!ctx.config.topics.get(topic)?.includes(name)) throw new NotFoundError(`subscription '${sub}' of topic '${topic}' is not configured`);
     return name;
   };
+  /** The lane a subscription's retry or skip acts on: `?key=` on a key-ordered one (which has no lane without a key), none on a topic-ordered one. */
+  const laneOf = async (name: string, key: string | undefined): Promise<string> => {
+    if (key !== undefined || ctx.config.targets.find((t) => t.name === name)?.ordering !== 'key') return key ?? '';
+    const blocked = await ctx.store.listBlockedLanes(name, { limit: 10 });
+    const keys = blocked.items.map((l) => l.lane);
+    throw new ValidationError(`'${name}' is ordered by key: say which key with ?key=<key>${keys.length > 0 ? ` (blocked now: ${keys.join(', ')}${blocked.next ? ', …' : ''})` : ' (no key is blocked now)'}`, [{ path: 'key', message: 'required on a subscription ordered by key' }]);
+  };
   const channel = (kind: 'queues' | 'topics', name: string) => {
     if (kind === 'queues') return queue(name);
     if (!ctx.config.topics.has(name)) throw new NotFoundError(`topic '${name}' is not configured`);
@@ -102,7 +109,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/retry', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
     const { key } = parseQuery(laneQuery, request.query);
-    const lane = key ?? '';
+    const lane = await laneOf(name, key);
     if (!(await ctx.store.retryLane(name, lane))) throw new NotFoundError(`'${name}' has nothing waiting${lane ? ` for key '${lane}'` : ''}`);
     ctx.wake([name]);
     return { retried: name, key: key ?? null };
@@ -110,7 +117,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   app.post<{ Params: { topic: string; sub: string }; Querystring: unknown }>('/v1/topics/:topic/subscriptions/:sub/skip', async (request) => {
     const name = subscription(request.params.topic, request.params.sub);
     const { key } = parseQuery(laneQuery, request.query);
-    const skipped = await ctx.store.skipLaneHead(name, key ?? '');
+    const skipped = await ctx.store.skipLaneHead(name, await laneOf(name, key));
     if (!skipped) throw new NotFoundError(`'${name}' has nothing waiting${key ? ` for key '${key}'` : ''}`);
     ctx.wake([name]);
     return { skipped: presentDelivery(skipped) };
