@@ -16,12 +16,20 @@ export const DEFAULT_EVENT_STREAM_LIMITS: EventStreamLimits = { maxQueue: 1_000,
 
 const TYPE_NAME = /^[a-z][a-z-]{0,39}$/;
 
+/** Every type of event the stream carries (besides `lagged`, which every client gets). */
+export const EVENT_TYPES: readonly string[] = ['accepted', 'delivered', 'deferred', 'retrying', 'deadlettered', 'parked', 'stalled', 'fenced', 'breaker', 'endpoint-limit', 'throttled', 'seek'];
+
 /** `types=delivered,deadlettered`: the event types a client wants (all when absent). */
 export function parseTypes(value: unknown): ReadonlySet<string> | null {
   if (value === undefined) return null;
   const names = typeof value === 'string' ? value.split(',').map((t) => t.trim()) : [];
   if (names.length === 0 || names.length > 20 || names.some((t) => !TYPE_NAME.test(t))) {
     throw new ValidationError('types is a comma-separated list of event types, e.g. types=delivered,deadlettered', [{ path: 'types', message: 'a comma-separated list of event types' }]);
+  }
+  // A misspelt type would make a stream that never sends anything.
+  const unknown = names.filter((t) => !EVENT_TYPES.includes(t));
+  if (unknown.length > 0) {
+    throw new ValidationError(`types: ${unknown.map((t) => `'${t}'`).join(', ')} ${unknown.length === 1 ? 'is not an event type' : 'are not event types'}; the types are ${EVENT_TYPES.join(', ')}`, [{ path: 'types', message: 'unknown event type' }]);
   }
   return new Set(names);
 }

@@ -83,6 +83,8 @@ describe('observers stay bounded', () => {
     for (const query of ['types=', 'types=Delivered', 'types=a;b', 'types=a&types=b', 'type=delivered']) {
       expectProblem(await api.app.inject({ method: 'GET', url: `/v1/events?${query}` }), 400, 'invalid_request', /types|query parameter/);
     }
+    // A misspelt type would be a stream that never sends anything.
+    expectProblem(await api.app.inject({ method: 'GET', url: '/v1/events?types=delivered,deadletered' }), 400, 'invalid_request', /^types: 'deadletered' is not an event type; the types are accepted, delivered, deferred, retrying, deadlettered,/);
   });
 
   it('a client that stops reading loses events and is told how many (lagged) once it reads again', async () => {
