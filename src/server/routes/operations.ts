@@ -20,11 +20,15 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 /** Operator routes: channel stats, dead letters, parked keys, stalled subscriptions, pause/resume. */
 export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const queue = (name: string, fifoOnly = false) => {
+  /** A configured queue; `fifoFor`: the route is about keys (parked or skipped), which only fifo queues have. */
+  const queue = (name: string, fifoFor?: 'parked' | 'skipped') => {
     // Internal notification queues can be inspected, paused and redriven like any queue.
     const kind = ctx.config.queues.get(name) ?? (ctx.config.internalQueues.includes(name) ? 'queue' : undefined);
     if (!kind) throw new NotFoundError(`queue '${name}' is not configured (configured queues: ${[...ctx.config.queues.keys()].join(', ') || 'none'})`);
-    if (fifoOnly && kind !== 'fifo') throw new ValidationError(`'${name}' is not a fifo queue: only fifo queues park keys`);
+    if (fifoFor === 'parked' && kind !== 'fifo') throw new ValidationError(`'${name}' is not a fifo queue: only fifo queues park keys`);
+    if (fifoFor === 'skipped' && kind !== 'fifo') {
+      throw new ValidationError(`'${name}' is a plain queue: it dead-letters what fails instead of skipping it (GET /v1/queues/${name}/deadletters); skipped messages are kept by fifo queues and subscriptions`);
+    }
     return name;
   };
   const subscription = (topic: string, sub: string) => {
@@ -83,17 +87,17 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/parked', async (request) => {
     const page = parseQuery(pageQuery, request.query);
-    const result = await ctx.store.listBlockedLanes(queue(request.params.name, true), page);
+    const result = await ctx.store.listBlockedLanes(queue(request.params.name, 'parked'), page);
     return { items: result.items.map(presentLane), next: result.next };
   });
   app.post<{ Params: { name: string; key: string } }>('/v1/queues/:name/parked/:key/retry', async (request) => {
-    const name = queue(request.params.name, true);
+    const name = queue(request.params.name, 'parked');
     if (!(await ctx.store.retryLane(name, request.params.key))) throw new NotFoundError(`key '${request.params.key}' has nothing waiting on '${name}'`);
     ctx.wake([name]);
     return { retried: request.params.key };
   });
   app.post<{ Params: { name: string; key: string } }>('/v1/queues/:name/parked/:key/skip', async (request) => {
-    const name = queue(request.params.name, true);
+    const name = queue(request.params.name, 'parked');
     const skipped = await ctx.store.skipLaneHead(name, request.params.key);
     if (!skipped) throw new NotFoundError(`key '${request.params.key}' has nothing waiting on '${name}'`);
     ctx.wake([name]);
@@ -125,7 +129,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
 
   // Skipped messages are kept with their history and can be put back in their lane.
   for (const [prefix, resolve] of [
-    ['/v1/queues/:name', (p: Record<string, string>) => queue(p.name!, true)],
+    ['/v1/queues/:name', (p: Record<string, string>) => queue(p.name!, 'skipped')],
     ['/v1/topics/:topic/subscriptions/:sub', (p: Record<string, string>) => subscription(p.topic!, p.sub!)],
   ] as const) {
     app.get<{ Params: Record<string, string>; Querystring: unknown }>(`${prefix}/skipped`, async (request) => {
