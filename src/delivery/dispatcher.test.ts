@@ -83,6 +83,25 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(dispatcher!.inFlight()).toBe(0);
   });
 
+  it('every attempt of a message without a traceparent joins one trace (new parent id each time); a producer\'s traceparent is kept', async () => {
+    const producer = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {}, metadata: { traceparent: producer } })]);
+    start([queue]);
+    await scheduler.settle();
+    const seen = Object.fromEntries(endpoint.calls.map((c) => [c.call.headers['idempotency-key'], c.call.headers.traceparent])) as Record<string, string | undefined>;
+    for (const call of endpoint.calls.splice(0)) call.answer({ kind: 'response', statusCode: 503, body: 'busy' });
+    await scheduler.settle();
+    await scheduler.advance(queue.maxBackoffMs);
+    const byId = (id: string) => endpoint.calls.filter((c) => c.call.headers['idempotency-key'] === id);
+    expect(byId('m1')).toHaveLength(1);
+    expect(byId('m2')[0]!.call.headers.traceparent).toBe(producer);
+    const second = byId('m1')[0]!.call.headers.traceparent!;
+    expect(second).toMatch(/^00-[\da-f]{32}-[\da-f]{16}-01$/);
+    expect(seen.m1).toBeDefined();
+    expect(second.slice(3, 35)).toBe(seen.m1!.slice(3, 35));
+    expect(second.slice(36, 52)).not.toBe(seen.m1!.slice(36, 52));
+  });
+
   it('a drained queue asks the store again only when woken or when an answer made something due', async () => {
     // What the dispatcher asks the store: a claim, the look-ahead after a short one, a settling step.
     const asked: string[] = [];

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Target } from '../domain/channel.js';
 import { profileOf } from '../domain/profile.js';
 import { systemScheduler, type Scheduler } from '../domain/scheduler.js';
@@ -415,7 +415,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const headers = deliveryHeaders(target.headers, head.message.metadata.headers, {
       'content-type': batched ? CLOUDEVENT_BATCH_CONTENT_TYPE : CLOUDEVENT_CONTENT_TYPE,
       'idempotency-key': id,
-      traceparent: traceparent ?? head.message.metadata.traceparent ?? newTraceparent(),
+      traceparent: traceparent ?? head.message.metadata.traceparent ?? newTraceparent(head.message.channel, id),
       'user-agent': 'offload',
       ...laneHeaders(head.lanePosition),
       ...completionHeader(target, head),
@@ -443,14 +443,21 @@ function laneHeaders(lane: LanePosition | undefined): Record<string, string> {
 let entropy = Buffer.alloc(0);
 let entropyOffset = 0;
 /** A new W3C trace context per delivery; random bytes are drawn in bulk because this is per call. */
-function newTraceparent(): string {
-  if (entropyOffset + 24 > entropy.length) {
-    entropy = randomBytes(24 * 1024);
+/**
+ * The traceparent of an attempt of a message that carries none: its trace id is derived from the
+ * channel and the message id (every attempt and redrive of the message, on any instance, joins
+ * one trace), its parent id is new for each attempt.
+ */
+function newTraceparent(channel: string, messageId: string): string {
+  if (entropyOffset + 8 > entropy.length) {
+    entropy = randomBytes(8 * 1024);
     entropyOffset = 0;
   }
-  const hex = entropy.toString('hex', entropyOffset, entropyOffset + 24);
-  entropyOffset += 24;
-  return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`;
+  const spanId = entropy.toString('hex', entropyOffset, entropyOffset + 8);
+  entropyOffset += 8;
+  const traceId = createHash('sha256').update(channel).update('\u0000').update(messageId).digest('hex').slice(0, 32);
+  // All-zero ids are invalid in W3C Trace Context (a 2^-128 or 2^-64 chance, but a header must be valid).
+  return `00-${/^0+$/.test(traceId) ? '1'.padStart(32, '0') : traceId}-${/^0+$/.test(spanId) ? '1'.padStart(16, '0') : spanId}-01`;
 }
 
 /**
