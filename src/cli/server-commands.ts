@@ -41,7 +41,11 @@ export function registerServerCommands(program: Command): void {
         const path = file ?? 'offload.yaml';
         if (existsSync(path) && !opts.force) throw new Error(`${path} already exists; pass --force to overwrite it`);
         const { STARTER_CONFIG } = await import('./starter-config.js');
-        writeFileSync(path, STARTER_CONFIG);
+        // A .json file gets the same configuration as JSON (without the YAML's comments).
+        if (path.toLowerCase().endsWith('.json')) {
+          const { parse } = await import('yaml');
+          writeFileSync(path, `${JSON.stringify(parse(STARTER_CONFIG), null, 2)}\n`);
+        } else writeFileSync(path, STARTER_CONFIG);
         console.log(`wrote ${path}; next: point endpoints.api.url at your API, then \`offload check --config ${path}\` and \`offload serve --config ${path}\``);
       }),
     'offload init',

@@ -151,6 +151,11 @@ describe('offload init and check', () => {
     const again = await runCli(['init'], { cwd: dir });
     expect(again.code).toBe(1);
     expect(isOneLineError(again.stderr), again.stderr).toBe(true);
+    // A .json file gets JSON, which check reads as the same configuration.
+    expect((await runCli(['init', 'offload.json'], { cwd: dir })).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'offload.json'), 'utf8'))).toMatchObject({ queues: { emails: { preset: 'ancillary' } } });
+    const checkJson = await runCli(['check', '--config', 'offload.json', '--json'], { cwd: dir });
+    expect(JSON.parse(checkJson.stdout)).toMatchObject({ valid: true, queues: ['emails', 'tenant-provisionings'], topics: ['domain_events'] });
   });
 
   it('check on an invalid file: exit 1 with each error, nothing started', async () => {
