@@ -64,4 +64,13 @@ export async function serve(config: OffloadConfig): Promise<void> {
     `Offload ${VERSION} listening on ${offload.url} | dashboard ${dashboard} | config ${config.source} | store ${describeStore(config)} | ${counts}${drain}`,
   );
   if (config.testing.drain) logger.warn('testing.drain is on: POST /v1/drain delivers every due message on demand; never enable it in production');
+  const open = openApiWarning(config.server);
+  if (open) logger.warn(open);
+}
+
+/** The warning for an API without keys that listens beyond loopback, or null. */
+export function openApiWarning(server: { host: string; apiKeys: readonly unknown[] }): string | null {
+  const loopback = server.host === 'localhost' || server.host === '::1' || /^127\./.test(server.host);
+  if (server.apiKeys.length > 0 || loopback) return null;
+  return `the API listens on ${server.host} with no API keys: anyone who can reach it can send, read, redrive and purge; configure server.apiKeys, or listen on 127.0.0.1`;
 }
