@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { drainInputSchema } from './drain-input.js';
 import { batchInputSchema, messageInputSchema } from './message-input.js';
 import { completionInputSchema } from './completion-input.js';
+import { EVENT_TYPES } from './event-stream.js';
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -21,6 +22,36 @@ const sendResult = { type: 'object', properties: { id: { type: 'string' }, statu
 const list = { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } }, next: { type: ['string', 'null'] } } };
 const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK', ...json(list) }, ...problems }, ...extra });
 const nameParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+/** A page of a list: `?limit=&cursor=`, answered `{ items, next }`. */
+const pageParams = [query('limit', 'items per page (1-1000, default 100)', { type: 'integer', minimum: 1, maximum: 1000 }), query('cursor', 'the `next` of the previous page')];
+const page = (summary: string, parameters: object[]) => op(summary, { parameters: [...parameters, ...pageParams] });
+/** An operation answering one object (not a list). */
+const answers = (summary: string, parameters: object[], schema: object, extra: { requestBody?: object; responses?: object } = {}) => ({
+  summary,
+  parameters,
+  ...(extra.requestBody ? { requestBody: extra.requestBody } : {}),
+  responses: { '200': { description: 'OK', ...json(schema) }, ...problems, ...extra.responses },
+});
+const count = (name: string) => ({ type: 'object', properties: { [name]: { type: 'integer' } }, required: [name] });
+/** `{ ids }` of an operation on some messages; without a body, on all of them. */
+const idsBody = {
+  required: false,
+  ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 1000 } }, additionalProperties: false }),
+};
+const conflict = { '409': { description: 'The state changed meanwhile (another operator or instance acted first): nothing was done', content: { 'application/problem+json': { schema: problem } } } };
+const keyParam = query('key', 'the key of a subscription with ordering key (required there)');
+const paused = { type: 'object', properties: { name: { type: 'string' }, paused: { type: 'boolean' } }, required: ['name', 'paused'] };
+const delivery = { type: 'object', description: 'A delivery of a message with its status, attempts and history' };
+const messageView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, channel: { type: 'string' }, key: { type: ['string', 'null'] }, type: { type: 'string' }, data: {}, metadata: { type: 'object' },
+    createdAt: { type: 'string', format: 'date-time' }, sequence: { type: ['integer', 'null'] }, status: { type: 'string' }, deliveries: { type: 'array', items: delivery },
+  },
+};
+const unsupportedType = { '415': { description: 'The body is not application/json', content: { 'application/problem+json': { schema: problem } } } };
+const tooLarge = { '413': { description: 'The body is larger than server.bodyLimit, or a message larger than delivery.maxPayload', content: { 'application/problem+json': { schema: problem } } } };
 
 const reasons = ['due', 'in-flight', 'awaiting-completion', 'fenced', 'scheduled', 'retrying', 'parked', 'stalled', 'paused', 'breaker-open', 'retry-after', 'deadlettered', 'skipped'];
 const drainResult = {
@@ -54,13 +85,20 @@ export function openApiDocument(version: string): object {
     summary: `Send one message to a ${what}`,
     parameters: [nameParam('name'), { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string' } }],
     requestBody: { required: true, ...json({ $ref: '#/components/schemas/MessageInput' }) },
-    responses: { '202': { description: 'Stored durably', ...json(sendResult) }, '200': { description: 'Duplicate of an accepted message', ...json(sendResult) }, '413': { description: 'Payload too large' }, ...throttledAnswer, ...problems },
+    responses: { '202': { description: 'Stored durably', ...json(sendResult) }, '200': { description: 'Duplicate of an accepted message', ...json(sendResult) }, ...tooLarge, ...unsupportedType, ...throttledAnswer, ...problems },
   });
   const batch = (what: string) => ({
     summary: `Send a batch of messages to a ${what} (all stored, or none)`,
     parameters: [nameParam('name')],
     requestBody: { required: true, ...json({ $ref: '#/components/schemas/BatchInput' }) },
-    responses: { '202': { description: 'Stored durably', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) }, ...throttledAnswer, ...problems },
+    responses: {
+      '202': { description: 'Stored durably (in input order)', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) },
+      '200': { description: 'Every message was a duplicate: nothing new stored', ...json({ type: 'object', properties: { items: { type: 'array', items: sendResult } } }) },
+      ...tooLarge,
+      ...unsupportedType,
+      ...throttledAnswer,
+      ...problems,
+    },
   });
   const sub = [nameParam('topic'), nameParam('sub')];
   return {
@@ -76,7 +114,7 @@ export function openApiDocument(version: string): object {
           parameters: ['channel', 'status', 'type', 'key', 'since', 'until', 'limit', 'cursor'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
         }),
       },
-      '/v1/messages/{id}': { get: op('Status of a message with every delivery and attempt', { parameters: [nameParam('id'), { name: 'channel', in: 'query', schema: { type: 'string' } }] }) },
+      '/v1/messages/{id}': { get: answers('Status of a message with every delivery and attempt', [nameParam('id'), query('channel', 'the channel, where the id was used on several')], messageView) },
       '/v1/channels': { get: op('Every queue, topic and subscription with depth, in flight, oldest age, dead letters, blocked keys, breaker, and a subscription\'s filter') },
       '/v1/rates': {
         get: {
@@ -91,16 +129,29 @@ export function openApiDocument(version: string): object {
       '/v1/schedules/{name}': { get: { ...op('One schedule as listed', { parameters: [nameParam('name')] }), responses: { '200': { description: 'OK', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
       '/v1/schedules/{name}/pause': { post: { ...op('Pause a schedule on every instance (operator role)', { parameters: [nameParam('name')] }), responses: { '200': { description: 'The schedule, paused', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
       '/v1/schedules/{name}/resume': { post: { ...op('Resume a schedule from its next tick; ticks that passed while paused are not sent (operator role)', { parameters: [nameParam('name')] }), responses: { '200': { description: 'The schedule, resumed', ...json({ $ref: '#/components/schemas/Schedule' }) }, ...problems } } },
-      '/v1/queues/{name}/deadletters': { get: op('Dead-lettered messages', { parameters: [nameParam('name')] }), delete: op('Purge dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
-      '/v1/queues/{name}/deadletters/redrive': { post: op('Redrive dead letters (all, or { ids })', { parameters: [nameParam('name')] }) },
-      '/v1/queues/{name}/parked': { get: op('Parked keys of a fifo queue', { parameters: [nameParam('name')] }) },
-      '/v1/queues/{name}/parked/{key}/retry': { post: op('Retry the head of a parked key now', { parameters: [nameParam('name'), nameParam('key')] }) },
-      '/v1/queues/{name}/parked/{key}/skip': { post: op('Move the head of a parked key aside', { parameters: [nameParam('name'), nameParam('key')] }) },
-      '/v1/queues/{name}/skipped': { get: op('Skipped messages of a fifo queue', { parameters: [nameParam('name')] }) },
-      '/v1/queues/{name}/skipped/redeliver': { post: op('Put skipped messages back ahead of their key', { parameters: [nameParam('name')] }) },
-      '/v1/topics/{topic}/subscriptions/{sub}': { get: op('Subscription state, lag, filter and stalled lanes', { parameters: sub }) },
-      '/v1/topics/{topic}/subscriptions/{sub}/retry': { post: op('Retry the head now (?key= for ordering key)', { parameters: sub }) },
-      '/v1/topics/{topic}/subscriptions/{sub}/skip': { post: op('Move the head aside and go on (?key= for ordering key)', { parameters: sub }) },
+      '/v1/queues/{name}/deadletters': {
+        get: page('Dead-lettered messages', [nameParam('name')]),
+        delete: answers('Purge dead letters (all, or { ids })', [nameParam('name')], count('purged'), { requestBody: idsBody }),
+      },
+      '/v1/queues/{name}/deadletters/redrive': { post: answers('Redrive dead letters (all, or { ids })', [nameParam('name')], count('redriven'), { requestBody: idsBody }) },
+      '/v1/queues/{name}/parked': { get: page('Parked keys of a fifo queue', [nameParam('name')]) },
+      '/v1/queues/{name}/parked/{key}/retry': {
+        post: answers('Retry the head of a parked key now', [nameParam('name'), nameParam('key')], { type: 'object', properties: { retried: { type: 'string' } }, required: ['retried'] }, { responses: conflict }),
+      },
+      '/v1/queues/{name}/parked/{key}/skip': {
+        post: answers('Move the head of a parked key aside', [nameParam('name'), nameParam('key')], { type: 'object', properties: { skipped: delivery }, required: ['skipped'] }, { responses: conflict }),
+      },
+      '/v1/queues/{name}/skipped': { get: page('Skipped messages of a fifo queue', [nameParam('name')]) },
+      '/v1/queues/{name}/skipped/redeliver': { post: answers('Put skipped messages (all, or { ids }) back ahead of their key', [nameParam('name')], count('redelivered'), { requestBody: idsBody }) },
+      '/v1/topics/{topic}/subscriptions/{sub}': {
+        get: answers('Subscription state, lag, filter, breaker and stalled lanes', sub, { type: 'object', properties: { name: { type: 'string' }, blockedLanes: { type: 'array', items: { type: 'object' } } } }),
+      },
+      '/v1/topics/{topic}/subscriptions/{sub}/retry': {
+        post: answers('Retry the head now (?key= on a subscription with ordering key)', [...sub, keyParam], { type: 'object', properties: { retried: { type: 'string' }, key: { type: ['string', 'null'] } }, required: ['retried', 'key'] }, { responses: conflict }),
+      },
+      '/v1/topics/{topic}/subscriptions/{sub}/skip': {
+        post: answers('Move the head aside and go on (?key= on a subscription with ordering key)', [...sub, keyParam], { type: 'object', properties: { skipped: delivery }, required: ['skipped'] }, { responses: conflict }),
+      },
       '/v1/topics/{topic}/subscriptions/{sub}/seek': {
         post: {
           summary: 'Move the subscription to a sequence or a time, backward (replay) or forward (skip ahead), in every lane (operator role)',
@@ -115,14 +166,14 @@ export function openApiDocument(version: string): object {
           },
         },
       },
-      '/v1/topics/{topic}/subscriptions/{sub}/skipped': { get: op('Skipped events', { parameters: sub }) },
-      '/v1/topics/{topic}/subscriptions/{sub}/skipped/redeliver': { post: op('Redeliver skipped events', { parameters: sub }) },
-      '/v1/queues/{name}/pause': { post: op('Pause deliveries', { parameters: [nameParam('name')] }) },
-      '/v1/queues/{name}/resume': { post: op('Resume deliveries', { parameters: [nameParam('name')] }) },
-      '/v1/topics/{name}/pause': { post: op('Pause every subscription of the topic', { parameters: [nameParam('name')] }) },
-      '/v1/topics/{name}/resume': { post: op('Resume the topic', { parameters: [nameParam('name')] }) },
-      '/v1/topics/{topic}/subscriptions/{sub}/pause': { post: op('Pause one subscription', { parameters: sub }) },
-      '/v1/topics/{topic}/subscriptions/{sub}/resume': { post: op('Resume one subscription', { parameters: sub }) },
+      '/v1/topics/{topic}/subscriptions/{sub}/skipped': { get: page('Skipped events', sub) },
+      '/v1/topics/{topic}/subscriptions/{sub}/skipped/redeliver': { post: answers('Redeliver skipped events (all, or { ids })', sub, count('redelivered'), { requestBody: idsBody }) },
+      '/v1/queues/{name}/pause': { post: answers('Pause deliveries', [nameParam('name')], paused) },
+      '/v1/queues/{name}/resume': { post: answers('Resume deliveries', [nameParam('name')], paused) },
+      '/v1/topics/{name}/pause': { post: answers('Pause every subscription of the topic', [nameParam('name')], paused) },
+      '/v1/topics/{name}/resume': { post: answers('Resume the topic', [nameParam('name')], paused) },
+      '/v1/topics/{topic}/subscriptions/{sub}/pause': { post: answers('Pause one subscription', sub, paused) },
+      '/v1/topics/{topic}/subscriptions/{sub}/resume': { post: answers('Resume one subscription', sub, paused) },
       '/v1/drain': {
         post: {
           summary: 'Test setups (testing.drain): deliver everything due on the channels now, then answer with what is left and why',
@@ -162,7 +213,17 @@ export function openApiDocument(version: string): object {
           },
         },
       },
-      '/v1/events': { get: { summary: 'Live stream of delivery and channel events (Server-Sent Events)', responses: { '200': { description: 'text/event-stream' } } } },
+      '/v1/events': {
+        get: {
+          summary: 'Live stream of delivery and channel events (Server-Sent Events)',
+          parameters: [
+            query('types', `comma-separated event types to keep: ${EVENT_TYPES.join(', ')}`),
+            query('token', 'a token from POST /v1/events/token, for clients that cannot send a key (EventSource)'),
+          ],
+          responses: { '200': { description: 'text/event-stream' }, '400': problems['400'] },
+        },
+      },
+      '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } } } },
       '/v1/events/token': { post: { summary: 'A token for GET /v1/events?token= (EventSource cannot send a key); valid for one minute, on this instance, for the stream only', responses: { '200': { description: '{ token, expiresAt }' } } } },
       '/healthz': { get: { summary: 'The process is up', responses: { '200': { description: 'OK' } } } },
       '/readyz': { get: { summary: 'The store is reachable and deliveries run', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },

@@ -44,7 +44,7 @@ export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
  * The query parameters each route takes. A route listed here refuses any other parameter; a
  * route not listed is only protected against repeated parameters (its own schema does the rest).
  */
-const TAKES: Record<string, readonly string[]> = {
+export const TAKES: Record<string, readonly string[]> = {
   '/metrics': [],
   '/v1/channels': [],
   '/v1/breakers': [],

@@ -9,6 +9,7 @@ import { messageRoutes } from '../../src/server/routes/messages.js';
 import { operationRoutes } from '../../src/server/routes/operations.js';
 import { drainRoutes } from '../../src/server/routes/drain.js';
 import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { TAKES } from '../../src/server/query.js';
 import { tempDir } from '../support/temp.js';
 
 type Operation = { summary?: string; parameters?: Array<{ name: string; in: string; required?: boolean }>; responses?: Record<string, unknown> };
@@ -65,6 +66,27 @@ describe('GET /openapi.json', () => {
     expect(doc.components.schemas.BatchInput?.properties).toHaveProperty('messages');
     expect(Object.keys(doc.components.schemas.DrainInput?.properties ?? {})).toEqual(['channels', 'timeout', 'skipBackoff', 'maxRounds']);
     expect(Object.keys(doc.components.schemas.Problem?.properties ?? {})).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail']));
+  });
+
+  it('documents the query parameters each route takes, and answers that are objects as objects', () => {
+    for (const [route, takes] of Object.entries(TAKES)) {
+      const item = doc.paths[toOpenApiPath(route)];
+      if (!item) continue;
+      const documented = new Set(Object.values(item).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)));
+      expect([...documented].sort(), route).toEqual([...takes].sort());
+    }
+    const okSchema = (path: string, method: string) => (doc.paths[path]![method]!.responses!['200'] as { content: { 'application/json': { schema: { properties?: Record<string, unknown>; $ref?: string } } } }).content['application/json'].schema;
+    for (const [path, method, field] of [
+      ['/v1/messages/{id}', 'get', 'deliveries'],
+      ['/v1/queues/{name}/deadletters/redrive', 'post', 'redriven'],
+      ['/v1/queues/{name}/deadletters', 'delete', 'purged'],
+      ['/v1/topics/{topic}/subscriptions/{sub}/retry', 'post', 'retried'],
+      ['/v1/queues/{name}/pause', 'post', 'paused'],
+    ] as const) {
+      expect(Object.keys(okSchema(path, method).properties ?? {}), `${method} ${path}`).toContain(field);
+    }
+    expect(doc.paths['/v1/queues/{name}/messages/batch']!.post!.responses).toHaveProperty('413');
+    expect(doc.paths['/v1/queues/{name}/deadletters/redrive']!.post).toHaveProperty('requestBody');
   });
 
   it('documents every route the route modules register', async () => {
