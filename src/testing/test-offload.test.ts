@@ -51,5 +51,8 @@ describe('startTestOffload', () => {
     const t = await start({ server: { apiKeys: [{ key: 'ops', role: 'operator' }] } }, { apiKey: 'ops' });
     expect((await t.drain()).complete).toBe(true);
     await expect(startTestOffload({ queues: { emails: { endpoint: 'missing' } } })).rejects.toThrow(/endpoint 'missing' is not defined/);
+    // What it sets itself is refused, not silently replaced.
+    await expect(startTestOffload({ storage: { postgres: { url: 'postgres://x@127.0.0.1/x' } } } as never)).rejects.toThrow(/startTestOffload sets storage itself/);
+    await expect(startTestOffload({ server: { port: 8080 } } as never)).rejects.toThrow(/leave server.port out/);
   });
 });

@@ -62,6 +62,11 @@ const OVERRIDING_ENV = ['OFFLOAD_PORT', 'OFFLOAD_HOST', 'OFFLOAD_SQLITE_PATH', '
  * work through the API under test, `await drain()`, then assert on what the endpoints saw.
  */
 export async function startTestOffload(config: TestOffloadConfig, options: TestOffloadOptions = {}): Promise<TestOffload> {
+  // From JavaScript (no types to stop it) a store or a port would be silently replaced: say so instead.
+  for (const key of ['storage', 'testing'] as const) {
+    if (key in config) throw new TypeError(`startTestOffload sets ${key} itself (${key === 'storage' ? 'a SQLite file in a temporary folder' : 'drain on'}): leave ${key} out of its configuration`);
+  }
+  if (config.server && 'port' in config.server) throw new TypeError('startTestOffload listens on a free loopback port (read it from url): leave server.port out of its configuration');
   const dir = mkdtempSync(join(tmpdir(), 'offload-test-'));
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !OVERRIDING_ENV.includes(name)));
   let offload: Offload;
