@@ -33,7 +33,11 @@ const answers = (summary: string, parameters: object[], schema: object, extra: {
   ...(extra.requestBody ? { requestBody: extra.requestBody } : {}),
   responses: { '200': { description: 'OK', ...json(schema) }, ...problems, ...extra.responses },
 });
-const count = (name: string) => ({ type: 'object', properties: { [name]: { type: 'integer' } }, required: [name] });
+const count = (name: string) => ({
+  type: 'object',
+  properties: { [name]: { type: 'integer' }, notFound: { type: 'array', items: { type: 'string' }, description: 'with { ids }: the ids that named no message in that state' } },
+  required: [name],
+});
 /** `{ ids }` of an operation on some messages; without a body, on all of them. */
 const idsBody = {
   required: false,

@@ -72,7 +72,7 @@ describe('per-aggregate fifo queues', () => {
     await post(offload.url, '/v1/queues/usages/pause', undefined);
     for (const id of ['u-4', 'u-5']) await post(offload.url, '/v1/queues/usages/messages', { id, key: 'acct', data: {} });
     broken.release();
-    expect((await post(offload.url, '/v1/queues/usages/deadletters/redrive', { ids: ['u-2'] })).body).toEqual({ redriven: 1 });
+    expect((await post(offload.url, '/v1/queues/usages/deadletters/redrive', { ids: ['u-2'] })).body).toEqual({ redriven: 1, notFound: [] });
     await post(offload.url, '/v1/queues/usages/resume', undefined);
     await receiver.waitFor((r) => r.acceptCounts('/u').size === 5, { timeoutMs: 10_000 });
     expect(receiver.acceptedIds('/u')).toEqual(['u-1', 'u-3', 'u-2', 'u-4', 'u-5']);

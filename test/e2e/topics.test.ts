@@ -104,6 +104,8 @@ describe('ordered topic subscriptions', () => {
     await receiver.waitFor((r) => r.acceptedIds('/s').includes('e3'), { timeoutMs: 10_000 });
     expect((await get(offload.url, '/v1/topics/t/subscriptions/s/skipped')).body.items.map((i: { id: string }) => i.id)).toEqual(['e2']);
     poison.release();
+    // Ids that name no skipped event of the subscription are said, not silently dropped.
+    expect((await post(offload.url, '/v1/topics/t/subscriptions/s/skipped/redeliver', { ids: ['e1', 'nope'] })).body).toEqual({ redelivered: 0, notFound: ['e1', 'nope'] });
     expect((await post(offload.url, '/v1/topics/t/subscriptions/s/skipped/redeliver', {})).body).toEqual({ redelivered: 1 });
     await receiver.waitFor((r) => r.acceptedIds('/s').includes('e2'), { timeoutMs: 10_000 });
     expect(receiver.acceptedIds('/s')).toEqual(['e1', 'e3', 'e2']);

@@ -36,6 +36,22 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     if (!ctx.config.topics.get(topic)?.includes(name)) throw new NotFoundError(`subscription '${sub}' of topic '${topic}' is not configured`);
     return name;
   };
+  /**
+   * The ids of a request that name no message of `target` in `status` (dead-lettered, skipped):
+   * an answer that only counted would hide a mistyped id. Looked up before the operation.
+   */
+  const notFound = async (target: string, channel: string, status: 'deadlettered' | 'skipped', ids: readonly string[] | undefined): Promise<string[] | undefined> => {
+    if (!ids) return undefined;
+    const missing: string[] = [];
+    const unique = [...new Set(ids)];
+    // A few lookups at a time: PostgreSQL answers them on several connections.
+    for (let i = 0; i < unique.length; i += 16) {
+      const chunk = unique.slice(i, i + 16);
+      const found = await Promise.all(chunk.map(async (id) => (await ctx.store.getMessage(id, channel)).some((v) => v.deliveries.some((d) => d.target === target && d.status === status))));
+      chunk.forEach((id, j) => !found[j] && missing.push(id));
+    }
+    return missing;
+  };
   /** The lane a subscription's retry or skip acts on: `?key=` on a key-ordered one (which has no lane without a key), none on a topic-ordered one. */
   const laneOf = async (name: string, key: string | undefined): Promise<string> => {
     if (key !== undefined || ctx.config.targets.find((t) => t.name === name)?.ordering !== 'key') return key ?? '';
@@ -76,13 +92,17 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   app.post<{ Params: { name: string } }>('/v1/queues/:name/deadletters/redrive', async (request) => {
     const name = queue(request.params.name);
     const body = parse(idsBody, request.body, 'body');
+    const missing = await notFound(name, name, 'deadlettered', body?.ids);
     const redriven = await ctx.store.redrive(name, body?.ids);
     ctx.wake([name]);
-    return { redriven };
+    return missing ? { redriven, notFound: missing } : { redriven };
   });
   app.delete<{ Params: { name: string } }>('/v1/queues/:name/deadletters', async (request) => {
+    const name = queue(request.params.name);
     const body = parse(idsBody, request.body, 'body');
-    return { purged: await ctx.store.purgeDeadLetters(queue(request.params.name), body?.ids) };
+    const missing = await notFound(name, name, 'deadlettered', body?.ids);
+    const purged = await ctx.store.purgeDeadLetters(name, body?.ids);
+    return missing ? { purged, notFound: missing } : { purged };
   });
 
   app.get<{ Params: { name: string }; Querystring: unknown }>('/v1/queues/:name/parked', async (request) => {
@@ -140,9 +160,11 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     app.post<{ Params: Record<string, string> }>(`${prefix}/skipped/redeliver`, async (request) => {
       const name = resolve(request.params);
       const body = parse(idsBody, request.body, 'body');
+      // A subscription's messages are its topic's.
+      const missing = await notFound(name, name.includes('/') ? name.slice(0, name.indexOf('/')) : name, 'skipped', body?.ids);
       const redelivered = await ctx.store.redeliverSkipped(name, body?.ids);
       ctx.wake([name]);
-      return { redelivered };
+      return missing ? { redelivered, notFound: missing } : { redelivered };
     });
   }
 
