@@ -119,7 +119,7 @@ const policy = {
   path: z.string().startsWith('/').optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
   timeout: durationAtLeast(10, 'each attempt gets this long').optional(),
-  lockDuration: durationAtLeast(1_000, 'the lease a call holds, renewed every third of it; shorter ones run out before a renewal can keep the call to itself').optional(),
+  lockDuration: durationAtLeast(100, 'the lease a call holds, renewed every third of it; shorter ones run out before a renewal can keep the call to itself').optional(),
   /** Asynchronous acknowledgement: a 202 defers the attempt until completed or this long passed (1s..7d). Off when absent. */
   asyncTimeout: duration
     .refine((ms) => ms >= 1_000 && ms <= 7 * 86_400_000, 'asyncTimeout must be between 1s and 7d')
