@@ -36,6 +36,15 @@ describe('buildConfig', () => {
     expect(at({ endpoints, queues: { 'bad name/x': { endpoint: 'sink' } } })).toEqual([expect.stringMatching(/^queues\.bad name\/x: names are 1-100 letters, digits/)]);
     expect(at({ endpoints: { sink: { url: 'localhost:9000' } } })).toEqual(['endpoints.sink.url: an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks']);
     expect(build({ endpoints, queues: { f: { endpoint: 'sink', lockDuration: '100ms', timeout: '10ms' } }, delivery: { pollInterval: '10ms' } }).targets).toHaveLength(1);
+    // A timer cannot wait past 2^31-1 ms (about 24.8 days): it would fire at once.
+    expect(at({ endpoints: { sink: { url: 'http://127.0.0.1:9', timeout: '25d' } } })).toEqual(['endpoints.sink.timeout: at most 24d: a timer cannot wait longer']);
+    expect(at({ delivery: { pollInterval: '25d', shutdownGrace: '30d' }, server: { requestTimeout: '0ms' } }).sort()).toEqual([
+      'delivery.pollInterval: at most 24d: a timer cannot wait longer',
+      'delivery.shutdownGrace: at most 24d: a timer cannot wait longer',
+      expect.stringMatching(/^server\.requestTimeout: at least 100ms/),
+    ]);
+    expect(at({ server: { bodyLimit: '1MiB', maxBodiesInFlight: '1KiB' } })).toEqual([expect.stringMatching(/^server\.maxBodiesInFlight: 1024 bytes is less than bodyLimit \(1048576\)/)]);
+    expect(build({ endpoints, queues: { a: { endpoint: 'sink', ttl: '36500d', lockDuration: '24d' } } }).targets).toHaveLength(1);
   });
 
   it('tells an unrecognized key that is a typo of a known one which key it probably meant', () => {

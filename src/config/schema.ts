@@ -30,8 +30,16 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return ms;
 });
 
-/** A duration of at least `min` ms: a lease, a timeout or a poll interval of (nearly) nothing makes no sense. */
-const durationAtLeast = (min: number, why: string) => duration.refine((ms) => ms >= min, `at least ${min >= 1_000 ? `${min / 1_000}s` : `${min}ms`}: ${why}`);
+/** The longest a Node.js timer waits (2^31-1 ms, about 24.8 days): a longer delay fires after 1 ms. */
+const TIMER_MAX_MS = 2_147_483_647;
+/**
+ * A duration a timer waits for, of at least `min` ms (a lease, a timeout or a poll interval of
+ * nearly nothing makes no sense) and at most 24d (a longer one would fire at once).
+ */
+const timerDuration = (min: number, why: string) =>
+  duration
+    .refine((ms) => ms >= min, `at least ${min >= 1_000 ? `${min / 1_000}s` : `${min}ms`}: ${why}`)
+    .refine((ms) => ms <= TIMER_MAX_MS, 'at most 24d: a timer cannot wait longer');
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   if (typeof value === 'number') {
@@ -63,7 +71,7 @@ const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.stri
 const endpoint = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks' }),
-    timeout: durationAtLeast(10, 'each attempt gets this long').optional(),
+    timeout: timerDuration(10, 'each attempt gets this long').optional(),
     secret: secretRef.optional(),
     /** Several secrets during rotation: every one signs, receivers accept any. */
     secrets: z.array(secretRef).optional(),
@@ -103,9 +111,9 @@ const endpoint = z
           .object({
             consecutiveFailures: z.number().int().min(1).optional(),
             failureRate: z.number().gt(0).max(1).optional(),
-            window: duration.optional(),
+            window: timerDuration(1, 'the window failures are counted in').optional(),
             minimumCalls: z.number().int().min(1).optional(),
-            coolDown: duration.optional(),
+            coolDown: timerDuration(1, 'how long the circuit stays open').optional(),
           })
           .strict(),
       ])
@@ -118,8 +126,8 @@ const policy = {
   endpoint: name,
   path: z.string().startsWith('/').optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
-  timeout: durationAtLeast(10, 'each attempt gets this long').optional(),
-  lockDuration: durationAtLeast(100, 'the lease a call holds, renewed every third of it; shorter ones run out before a renewal can keep the call to itself').optional(),
+  timeout: timerDuration(10, 'each attempt gets this long').optional(),
+  lockDuration: timerDuration(100, 'the lease a call holds, renewed every third of it; shorter ones run out before a renewal can keep the call to itself').optional(),
   /** Asynchronous acknowledgement: a 202 defers the attempt until completed or this long passed (1s..7d). Off when absent. */
   asyncTimeout: duration
     .refine((ms) => ms >= 1_000 && ms <= 7 * 86_400_000, 'asyncTimeout must be between 1s and 7d')
@@ -174,7 +182,7 @@ const subscription = z
     ...policy,
     ordering: z.enum(['topic', 'key']).optional(),
     batchSize: z.number().int().min(1).max(1000).optional(),
-    maxBatchWait: duration.optional(),
+    maxBatchWait: timerDuration(0, 'how long a short batch waits to fill').optional(),
     stallAfterAttempts: z.number().int().min(1).max(1000).optional(),
     startFrom: z.enum(['latest', 'beginning']).optional(),
     filter: filter.optional(),
@@ -227,7 +235,7 @@ export const configSchema = z
         /** Largest request body (a batch send). */
         bodyLimit: size.default(5 * 1024 * 1024),
         /** How long a client may take to send a whole request (headers and body); a stalled upload is cut off with 408. */
-        requestTimeout: duration.default(30_000),
+        requestTimeout: timerDuration(100, 'how long a client may take to send a request; 0 would turn the limit off').default(30_000),
         /**
          * Connections the API holds at once; more are closed as they open. Keeps a flood of idle
          * connections from taking the file descriptors that deliveries and the store need.
@@ -252,6 +260,12 @@ export const configSchema = z
           .default([]),
       })
       .strict()
+      .superRefine((server, ctx) => {
+        // Below bodyLimit, a body the limit allows would be answered 503 busy on every try.
+        if (server.maxBodiesInFlight < server.bodyLimit) {
+          ctx.addIssue({ code: 'custom', path: ['maxBodiesInFlight'], message: `${server.maxBodiesInFlight} bytes is less than bodyLimit (${server.bodyLimit}): a body within bodyLimit could never be received; give at least bodyLimit` });
+        }
+      })
       .default({ port: 8080, host: '127.0.0.1', bodyLimit: 5 * 1024 * 1024, requestTimeout: 30_000, maxConnections: 4_096, maxBodiesInFlight: 256 * 1024 * 1024, apiKeys: [] }),
     storage: z
       .union([
@@ -270,9 +284,9 @@ export const configSchema = z
         /** Delivered messages are kept this long (at least the dedup window) for status queries. */
         retention: duration.default(7 * 86_400_000),
         /** Fallback poll for work no wake-up announced. */
-        pollInterval: durationAtLeast(10, 'how often idle channels look for due work').default(1_000),
+        pollInterval: timerDuration(10, 'how often idle channels look for due work').default(1_000),
         /** How long SIGTERM waits for in-flight deliveries before releasing them. */
-        shutdownGrace: duration.default(30_000),
+        shutdownGrace: timerDuration(0, 'how long a stop waits for calls in flight').default(30_000),
       })
       .strict()
       .default({ maxPayload: 256 * 1024, maxDepth: 64, dedupWindow: 86_400_000, retention: 7 * 86_400_000, pollInterval: 1_000, shutdownGrace: 30_000 }),
