@@ -156,6 +156,29 @@ export function storableProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription
   return flowFieldProblem(kind, m);
 }
 
+/**
+ * What the outbox (`sendWithin`) refuses beyond storableProblem, as the HTTP API does: ids, keys
+ * and types by the API's rule (1-200 characters, not '.' or '..'), data that is not JSON text or
+ * holds a lone surrogate (stored, it would become U+FFFD). The configured maxPayload and maxDepth
+ * are not known to a store, so they are not checked here.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+export function outboxProblem(m: NewMessage): { field: string; message: string } | undefined {
+  for (const field of ['id', 'type', 'key'] as const) {
+    const value = m[field];
+    if (value !== null && typeof value === 'string' && !isValidIdentifier(value)) return { field, message: `${field}: ${IDENTIFIER_RULE}` };
+  }
+  if (typeof m.data === 'string') {
+    if (LONE_SURROGATE.test(m.data)) return { field: 'data', message: 'data holds a lone surrogate (not valid Unicode): it would be stored as U+FFFD' };
+    try {
+      JSON.parse(m.data);
+    } catch {
+      return { field: 'data', message: 'data must be JSON text (newMessage() serializes a value)' };
+    }
+  }
+  return undefined;
+}
+
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 /** What a traceparent must look like. */
 export const TRACEPARENT_RULE = 'a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>, not version ff, no all-zero trace or parent id';
@@ -175,18 +198,20 @@ const METADATA_STRINGS = new Set(['tenantId', 'correlationId', 'callerId', 'trac
 function metadataProblem(metadata: unknown): { field: string; message: string } | undefined {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return { field: 'metadata', message: 'metadata must be an object' };
   for (const [name, value] of Object.entries(metadata)) {
-    if (name === 'headers') continue;
+    // An optional field left undefined (`{ tenantId: user.tenantId }`) is absent: JSON drops it.
+    if (name === 'headers' || value === undefined) continue;
     if (!METADATA_STRINGS.has(name)) return { field: `metadata.${name}`, message: 'metadata holds tenantId, correlationId, callerId, traceparent and headers' };
     if (typeof value !== 'string' || value.length > 200) return { field: `metadata.${name}`, message: `metadata.${name} must be a string of at most 200 characters` };
   }
   const { traceparent, headers } = metadata as MessageMetadata;
   if (traceparent !== undefined && !isValidTraceparent(traceparent)) return { field: 'metadata.traceparent', message: `metadata.traceparent must be ${TRACEPARENT_RULE}` };
   if (headers === undefined) return undefined;
-  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string')) {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string' && v !== undefined)) {
     return { field: 'metadata.headers', message: 'metadata.headers must be an object of string values' };
   }
   if (Object.prototype.hasOwnProperty.call(headers, '__proto__')) return { field: 'metadata.headers.__proto__', message: "'__proto__' is not a header name a message can set" };
-  const [issue] = messageHeaderIssues(headers, new Set());
+  const present = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const [issue] = messageHeaderIssues(present, new Set());
   return issue ? { field: issue.name ? `metadata.headers.${issue.name}` : 'metadata.headers', message: issue.message } : undefined;
 }
 

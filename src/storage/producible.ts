@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
-import { storableProblem, type NewMessage } from '../domain/message.js';
+import { outboxProblem, storableProblem, type NewMessage } from '../domain/message.js';
 import type { ChannelRowBase } from './rows.js';
 
 /**
@@ -15,5 +15,14 @@ export function assertProducible(channel: ChannelRowBase, messages: readonly New
     const problem = storableProblem(channel.kind, m);
     if (problem) throw new ValidationError(`message '${String(m.id).slice(0, 200)}' on '${channel.name}': ${problem.message}`, [{ path: problem.field, message: problem.message }]);
     if (m.data.includes('\u0000')) throw new ValidationError(`message '${m.id}' contains a NUL character`);
+  }
+}
+
+/** assertProducible, and what the HTTP API also refuses and only the outbox could hand a store (outboxProblem). */
+export function assertOutboxProducible(channel: ChannelRowBase, messages: readonly NewMessage[]): void {
+  assertProducible(channel, messages);
+  for (const m of messages) {
+    const problem = outboxProblem(m);
+    if (problem) throw new ValidationError(`message '${String(m.id).slice(0, 200)}' on '${channel.name}': ${problem.message}`, [{ path: problem.field, message: problem.message }]);
   }
 }

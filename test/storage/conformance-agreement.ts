@@ -218,6 +218,21 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       expect(await statsOf('q')).toMatchObject({ depth: 1 });
     });
 
+    it('the outbox refuses what the API refuses that only it could hand a store: data that is not JSON or not valid Unicode, ids the API would not take; undefined metadata fields are absent', async () => {
+      for (const [message, field] of [
+        [msg('bad-json', { data: '{not json' }), 'data'],
+        [msg('lone', { data: '"\ud800"' }), 'data'],
+        [msg('..'), 'id'],
+        [msg('x'.repeat(201)), 'id'],
+      ] as const) {
+        await expect(harness.sendWithin(store, 'q', [message], 'commit'), field).rejects.toMatchObject({ code: 'invalid_request', details: { errors: [{ path: field }] } });
+      }
+      expect(await statsOf('q')).toMatchObject({ depth: 0 });
+      const optional = msg('opt', { metadata: { tenantId: undefined, headers: { 'x-team': 'billing', 'x-gone': undefined as unknown as string } } });
+      expect(await harness.sendWithin(store, 'q', [optional], 'commit')).toEqual([{ id: 'opt', status: 'queued', duplicate: false }]);
+      expect((await store.getMessage('opt'))[0]!.message.metadata).toEqual({ headers: { 'x-team': 'billing' } });
+    });
+
     it('wakes listeners with the targets of a send by the time it is answered, not for a duplicate', async () => {
       const woken: string[][] = [];
       const stop = store.onWake((targets) => woken.push([...targets].sort()));

@@ -5,7 +5,7 @@ import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, Claim, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
-import { assertProducible } from '../producible.js';
+import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher, type TickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
@@ -179,10 +179,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     return settleFast(pool, sql, { settlements: items, knownLaned: known, now, locking: (laned) => settleLaned(laned, now) });
   });
 
-  async function producible(name: string, messages: readonly NewMessage[]): Promise<ChannelRow> {
+  async function producible(name: string, messages: readonly NewMessage[], outbox = false): Promise<ChannelRow> {
     await ensureReady();
     const channel = await channels.require(name);
-    assertProducible(channel, messages);
+    (outbox ? assertOutboxProducible : assertProducible)(channel, messages);
     return channel;
   }
 
@@ -249,7 +249,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       }),
     sendWithin: (client, channelName, messages) =>
       guard(async () => {
-        const channel = await producible(channelName, messages);
+        const channel = await producible(channelName, messages, true);
         if (messages.length === 0) return [];
         await client.query('SAVEPOINT offload_send_within').catch((error: { code?: string }) => {
           throw error.code === '25P01' ? new ValidationError('sendWithin needs a client inside an open transaction (BEGIN first)') : error;

@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../../domain/clock.js';
 import { StoreUnavailableError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
 import type { Claim, ClaimRequest, SendResult, Store } from '../port.js';
-import { assertProducible } from '../producible.js';
+import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache } from './channel-cache.js';
 import { createSqliteDeferrals } from './deferrals.js';
@@ -89,9 +89,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   // Settlements and claims of one turn of the event loop share a transaction (write-batch.ts).
   const writes = createWriteBatch(db, sql, clock);
 
-  function producible(name: string, messages: readonly NewMessage[]) {
+  function producible(name: string, messages: readonly NewMessage[], outbox = false) {
     const channel = channels.require(name);
-    assertProducible(channel, messages);
+    (outbox ? assertOutboxProducible : assertProducible)(channel, messages);
     return channel;
   }
 
@@ -130,7 +130,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return () => wakeListeners.delete(listener);
     },
     sendWithin(connection, channelName, messages) {
-      const channel = producible(channelName, messages);
+      const channel = producible(channelName, messages, true);
       return insertMessages(statementsFor(connection), messages.map((message) => ({ channel, message })), clock.now());
     },
     claim,
