@@ -100,10 +100,11 @@ describe('due ticks after downtime', () => {
     expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'none' }), down, back).send)).toEqual(['2026-01-01T10:01:20.000Z']);
     expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'latest' }), down, back).send)).toEqual(['2026-01-01T10:01:20.000Z']);
     expect(dueTicks(schedule({ ...everyFive, catchUp: 'all' }), down, back).send).toHaveLength(16);
-    // A round that comes late while the schedule runs (its cursor within the minute) still sends each tick.
-    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'none' }), at('2026-01-01T10:00:50Z'), at('2026-01-01T10:01:06Z')).send)).toEqual([
-      '2026-01-01T10:00:55.000Z', '2026-01-01T10:01:00.000Z', '2026-01-01T10:01:05.000Z',
-    ]);
+    // A shorter gap (a restart of a few seconds, a late round) is no different: the newest, or all with all.
+    const gap = [at('2026-01-01T10:00:50Z'), at('2026-01-01T10:01:06Z')] as const;
+    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'none' }), ...gap).send)).toEqual(['2026-01-01T10:01:05.000Z']);
+    expect(isoOf(dueTicks(schedule({ ...everyFive, catchUp: 'latest' }), ...gap).send)).toEqual(['2026-01-01T10:01:05.000Z']);
+    expect(dueTicks(schedule({ ...everyFive, catchUp: 'all' }), ...gap).send).toHaveLength(3);
   });
 
   it('latest sends the newest missed tick when none is on time; none sends nothing', () => {

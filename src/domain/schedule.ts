@@ -131,12 +131,11 @@ export function ticksBetween(schedule: Pick<ScheduleDefinition, 'cron' | 'timezo
 }
 
 /**
- * The ticks to send now, given the shared cursor. While the schedule is being run (its cursor
- * less than ON_TIME_MS behind), every tick in (cursor, now] is on time: a round that came late
- * still sends each. After longer (no instance ran, the store refused writes, it was paused), only
- * the newest tick can be on time, and the others are missed: `none` sends the newest if it is on
- * time, `latest` sends the newest, `all` sends every one (at most MAX_CATCH_UP, the newest). So
- * a frequent schedule never sends a burst after downtime unless it asked for `all`.
+ * The ticks to send now, given the shared cursor. A runner wakes for each tick, so a round
+ * normally finds one due; when it finds several (no instance ran, the store refused writes, the
+ * schedule was paused, or a round came late), all but the newest were missed: `none` sends the
+ * newest only if it is on time (at most ON_TIME_MS late), `latest` sends the newest, `all` sends
+ * every one (at most MAX_CATCH_UP, the newest). So only `all` ever sends a burst.
  * The cursor then moves to the newest tick in (cursor, now] whether it was sent or not.
  */
 export function dueTicks(schedule: ScheduleDefinition, cursor: number, now: number): { send: number[]; cursor: number } {
@@ -144,9 +143,8 @@ export function dueTicks(schedule: ScheduleDefinition, cursor: number, now: numb
   if (ticks.length === 0) return { send: [], cursor };
   const newest = ticks[ticks.length - 1]!;
   const moved = { cursor: Math.max(cursor, newest) };
-  if (now - cursor <= ON_TIME_MS || schedule.catchUp === 'all') return { send: ticks, ...moved };
-  const newestOnTime = now - newest <= ON_TIME_MS;
-  return { send: schedule.catchUp === 'latest' || newestOnTime ? [newest] : [], ...moved };
+  if (schedule.catchUp === 'all') return { send: ticks, ...moved };
+  return { send: schedule.catchUp === 'latest' || now - newest <= ON_TIME_MS ? [newest] : [], ...moved };
 }
 
 /** The message id of a tick: the same on every instance, so only the first send is stored. */
