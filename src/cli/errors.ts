@@ -18,8 +18,9 @@ interface SystemError extends Error {
 export function describeError(error: unknown, context: { url: string }): string[] {
   if (error instanceof OffloadApiError) {
     const said = (error.problem?.detail ?? error.message).replace(/\s+/g, ' ').trim();
-    // The API speaks of headers; the CLI user sets a flag or a variable.
-    const detail = error.status === 401 && !said.includes('event stream') ? `${said} (give the key with --api-key or OFFLOAD_API_KEY)` : said;
+    // The API speaks of headers and query parameters; the CLI user sets a flag or a variable.
+    const flags = said.replaceAll('?key=<key>', '--key <key>').replaceAll('leave out ?key=', 'leave out --key');
+    const detail = error.status === 401 && !said.includes('event stream') ? `${flags} (give the key with --api-key or OFFLOAD_API_KEY)` : flags;
     const lines = [`error: ${detail}`];
     // A field the detail already explains is not repeated: one refusal, one line.
     for (const e of error.problem?.errors ?? []) if (!detail.includes(e.message)) lines.push(`  - ${e.path}: ${e.message}`);

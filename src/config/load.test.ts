@@ -420,13 +420,14 @@ describe('buildConfig', () => {
 
     it('endpoint headers: none that changes how the request travels or that Offload sets, no name twice, values from the environment', () => {
       const refused = errorsOf({
-        endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { 'Content-Length': '5', Host: 'evil', 'Webhook-Id': 'forged', 'X-A': 'x', 'x-a': 'y', Authorization: 'Bearer t' } } },
+        endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { 'Content-Length': '5', Host: 'evil', 'Webhook-Id': 'forged', 'X-A': 'x', 'x-a': 'y', Authorization: 'Bearer t', 'User-Agent': 'custom' } } },
       });
       expect(refused).toEqual([
         { path: 'endpoints.sink.headers.Content-Length', message: "'Content-Length' is set by Offload or changes how the request travels; an endpoint cannot set it" },
         { path: 'endpoints.sink.headers.Host', message: expect.stringContaining('an endpoint cannot set it') },
         { path: 'endpoints.sink.headers.Webhook-Id', message: expect.stringContaining('an endpoint cannot set it') },
         { path: 'endpoints.sink.headers.x-a', message: "'x-a' is given twice (header names are case-insensitive)" },
+        { path: 'endpoints.sink.headers.User-Agent', message: expect.stringContaining('an endpoint cannot set it') },
       ]);
       const config = build(
         { endpoints: { sink: { url: 'http://127.0.0.1:9', headers: { Authorization: { env: 'SINK_TOKEN' }, 'X-Tenant': 'acme' } } }, queues: { a: { endpoint: 'sink' } } },

@@ -55,7 +55,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * key, trace context, CloudEvents binary mode, Standard Webhooks, lane positions). Credentials
  * (`Authorization`, `Cookie`, an API key header) are what configured headers are for.
  */
-const NOT_CONFIGURABLE = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'http2-settings', 'idempotency-key', 'traceparent', 'tracestate']);
+const NOT_CONFIGURABLE = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'http2-settings', 'idempotency-key', 'traceparent', 'tracestate', 'user-agent']);
 const NOT_CONFIGURABLE_PREFIXES = ['ce-', 'webhook-', 'offload-', ':'];
 
 /** Why an endpoint's configuration cannot set this header, or undefined when it can. */

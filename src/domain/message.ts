@@ -136,6 +136,10 @@ export function newMessage(input: {
 
 /** What any stored id, key or type is: printable ASCII (the API takes 1-200; ids Offload makes itself may be longer). */
 const STORED_NAME = /^[\x21-\x7e]{1,1000}$/;
+/** Whether a value could be a stored message id (an operator names one to redrive or purge it). */
+export function isStoredName(value: string): boolean {
+  return STORED_NAME.test(value);
+}
 
 /**
  * Why a message, as handed to a store (the outbox, a schedule, a notification; the HTTP API

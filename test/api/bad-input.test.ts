@@ -318,6 +318,9 @@ describe('bad input (SPEC §9)', () => {
       expectProblem(await send(url, { ids: ['ok-id', 'bad\u0000'] }), 400, 'invalid_request', /not a message id/);
     }
     expectProblem(await api.app.inject({ method: 'DELETE', url: '/v1/queues/audits/deadletters', ...json({ ids: ['a b'] }) }), 400, 'invalid_request', /not a message id/);
+    // Ids Offload makes itself (a notification's) may pass 200 characters: an operator can still name one.
+    const long = `offload.message.deadlettered:audits:${'x'.repeat(200)}:1:1`;
+    expect((await api.app.inject({ method: 'DELETE', url: '/v1/queues/audits/deadletters', ...json({ ids: [long] }) })).json()).toEqual({ purged: 0, notFound: [long] });
     for (const cursor of ['1e20', '-1', '0x10', '99999999999999999999']) {
       expectProblem(await api.app.inject({ method: 'GET', url: `/v1/queues/audits/deadletters?cursor=${cursor}` }), 400, 'invalid_request', /cursor is not one this server gave out/);
     }

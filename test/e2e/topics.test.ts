@@ -98,6 +98,10 @@ describe('ordered topic subscriptions', () => {
     for (const id of ['e1', 'e2', 'e3']) await post(offload.url, '/v1/topics/t/messages', { id, data: {} });
     await expect.poll(async () => (await get(offload.url, '/v1/messages/e2')).body.status, { timeout: 10_000 }).toBe('stalled');
     expect(receiver.acceptedIds('/s')).toEqual(['e1']);
+    // Ordered by topic: one lane, no keys; a ?key= is a mistake, not a lane of that name.
+    const keyed = await post(offload.url, '/v1/topics/t/subscriptions/s/skip?key=zz', undefined);
+    expect(keyed.status).toBe(400);
+    expect(keyed.body.detail).toBe("'t/s' is ordered by topic: it has one lane, no keys; leave out ?key=");
     const skipped = await post(offload.url, '/v1/topics/t/subscriptions/s/skip', undefined);
     expect(skipped.status).toBe(200);
     expect(skipped.body.skipped).toMatchObject({ id: 'e2', status: 'skipped', attempts: 1 });

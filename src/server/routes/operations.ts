@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { subscriptionTargetName } from '../../domain/channel.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { IDENTIFIER_RULE, isValidIdentifier } from '../../domain/message.js';
+import { isStoredName } from '../../domain/message.js';
 import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import { issuesOf } from '../message-input.js';
@@ -10,7 +10,8 @@ import { laneQuery, pageQuery, parseQuery } from '../query.js';
 import { iso, presentMessage } from './messages.js';
 import { channelPressure, targetLimits } from './flow.js';
 
-const idsBody = z.object({ ids: z.array(z.string().refine(isValidIdentifier, `not a message id: ${IDENTIFIER_RULE}`)).min(1).max(10_000).optional() }).strict().optional();
+// Ids Offload makes itself (a notification's) may be longer than the 200 characters a producer's may.
+const idsBody = z.object({ ids: z.array(z.string().refine(isStoredName, 'not a message id: 1-1000 printable ASCII characters without spaces')).min(1).max(10_000).optional() }).strict().optional();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -54,7 +55,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
   };
   /** The lane a subscription's retry or skip acts on: `?key=` on a key-ordered one (which has no lane without a key), none on a topic-ordered one. */
   const laneOf = async (name: string, key: string | undefined): Promise<string> => {
-    if (key !== undefined || ctx.config.targets.find((t) => t.name === name)?.ordering !== 'key') return key ?? '';
+    const ordering = ctx.config.targets.find((t) => t.name === name)?.ordering;
+    if (key !== undefined && ordering !== 'key') throw new ValidationError(`'${name}' is ordered by topic: it has one lane, no keys; leave out ?key=`, [{ path: 'key', message: 'only on a subscription ordered by key' }]);
+    if (key !== undefined || ordering !== 'key') return key ?? '';
     const blocked = await ctx.store.listBlockedLanes(name, { limit: 10 });
     const keys = blocked.items.map((l) => l.lane);
     throw new ValidationError(`'${name}' is ordered by key: say which key with ?key=<key>${keys.length > 0 ? ` (blocked now: ${keys.join(', ')}${blocked.next ? ', …' : ''})` : ' (no key is blocked now)'}`, [{ path: 'key', message: 'required on a subscription ordered by key' }]);
