@@ -15,6 +15,12 @@ function recording(answer: string, status = 202) {
 }
 
 describe('client', () => {
+  it('refuses at creation a retry policy for 429s that would retry forever or without waiting (NaN)', () => {
+    expect(() => createClient({ url: 'http://offload.test', throttled: { attempts: Number.NaN } })).toThrow(/throttled\.attempts must be a whole number/);
+    expect(() => createClient({ url: 'http://offload.test', throttled: { maxWaitMs: Number.NaN } })).toThrow(/throttled\.maxWaitMs must be a number/);
+    expect(() => createClient({ url: 'http://offload.test', throttled: { attempts: 3, maxWaitMs: 0 } })).not.toThrow();
+  });
+
   it('sends rawJson data exactly as written, alone and in batches, next to ordinary values', async () => {
     const { client, bodies } = recording('{"id":"a","status":"queued"}');
     await client.send('q', { id: 'a', data: rawJson('{"price":1.10,"n":9007199254740993}') });

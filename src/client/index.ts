@@ -221,6 +221,9 @@ export function createClient(options: ClientOptions): OffloadClient {
 
   const attempts = Math.max(1, options.throttled?.attempts ?? 5);
   const maxWaitMs = options.throttled?.maxWaitMs ?? 30_000;
+  // NaN (an unset variable read with Number()) would retry a 429 forever, or without waiting.
+  if (!Number.isSafeInteger(attempts)) throw new TypeError(`throttled.attempts must be a whole number of tries (1 or more), not ${String(options.throttled?.attempts)}`);
+  if (!(maxWaitMs >= 0) || !Number.isFinite(maxWaitMs)) throw new TypeError(`throttled.maxWaitMs must be a number of milliseconds, 0 or more, not ${String(maxWaitMs)}`);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   async function once<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -177,5 +177,8 @@ describe('inbox configuration', () => {
     expect(() => postgresInbox(pool, { table: 'x; DROP TABLE y' })).toThrow(/letters, digits and underscores/);
     expect(() => postgresInbox(pool, { table: 'a.b.c' })).toThrow(/schema.name/);
     expect(() => postgresInbox(pool, { retention: 0 })).toThrow(/positive/);
+    expect(() => postgresInbox(pool, { retention: Number.NaN })).toThrow(/positive/);
+    // NaN would purge on every event.
+    expect(() => postgresInbox(pool, { purgeInterval: Number.NaN })).toThrow(/purgeInterval must be a number of seconds/);
   });
 });

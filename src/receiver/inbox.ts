@@ -46,7 +46,8 @@ export function createPurgeSchedule(options: InboxOptions, purge: (cutoffMs: num
   const now = options.now ?? Date.now;
   const retentionMs = (options.retention ?? DEFAULT_RETENTION_SECONDS) * 1000;
   const intervalMs = (options.purgeInterval ?? 60) * 1000;
-  if (!(retentionMs > 0)) throw new RangeError('inbox retention must be a positive number of seconds');
+  if (!(retentionMs > 0) || !Number.isFinite(retentionMs)) throw new RangeError('inbox retention must be a positive number of seconds');
+  if (!(intervalMs >= 0) || !Number.isFinite(intervalMs)) throw new RangeError('inbox purgeInterval must be a number of seconds, 0 or more');
   let last = Number.NEGATIVE_INFINITY;
   return {
     now,

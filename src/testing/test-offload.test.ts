@@ -54,5 +54,11 @@ describe('startTestOffload', () => {
     // What it sets itself is refused, not silently replaced.
     await expect(startTestOffload({ storage: { postgres: { url: 'postgres://x@127.0.0.1/x' } } } as never)).rejects.toThrow(/startTestOffload sets storage itself/);
     await expect(startTestOffload({ server: { port: 8080 } } as never)).rejects.toThrow(/leave server.port out/);
+    await expect(startTestOffload({ server: { host: '0.0.0.0' } })).rejects.toThrow(/listens on loopback only/);
+    await expect(startTestOffload({}, { drainTimeout: Number.NaN })).rejects.toThrow(/drainTimeout must be a duration/);
+    await expect(startTestOffload({ testing: { drain: false } } as never)).rejects.toThrow(/turns testing.drain on itself/);
+    // What replaces nothing is taken.
+    const same = await start({ storage: undefined, testing: {}, server: { port: 0, host: '127.0.0.1' } } as never);
+    expect((await same.drain()).complete).toBe(true);
   });
 });

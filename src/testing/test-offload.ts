@@ -63,10 +63,20 @@ const OVERRIDING_ENV = ['OFFLOAD_PORT', 'OFFLOAD_HOST', 'OFFLOAD_SQLITE_PATH', '
  */
 export async function startTestOffload(config: TestOffloadConfig, options: TestOffloadOptions = {}): Promise<TestOffload> {
   // From JavaScript (no types to stop it) a store or a port would be silently replaced: say so instead.
-  for (const key of ['storage', 'testing'] as const) {
-    if (key in config) throw new TypeError(`startTestOffload sets ${key} itself (${key === 'storage' ? 'a SQLite file in a temporary folder' : 'drain on'}): leave ${key} out of its configuration`);
+  const drainTimeout = options.drainTimeout;
+  if (drainTimeout !== undefined && !(typeof drainTimeout === 'string' || (Number.isFinite(drainTimeout) && drainTimeout > 0))) {
+    throw new TypeError(`drainTimeout must be a duration like '4s' or a number of milliseconds above 0, not ${String(drainTimeout)}`);
   }
-  if (config.server && 'port' in config.server) throw new TypeError('startTestOffload listens on a free loopback port (read it from url): leave server.port out of its configuration');
+  const given = config as { storage?: unknown; testing?: { drain?: unknown } };
+  if (given.storage !== undefined) throw new TypeError('startTestOffload sets storage itself (a SQLite file in a temporary folder): leave storage out of its configuration');
+  if (given.testing !== undefined && !(given.testing.drain === undefined || given.testing.drain === true)) {
+    throw new TypeError('startTestOffload turns testing.drain on itself: leave testing out of its configuration');
+  }
+  const server = (config.server ?? {}) as { port?: unknown; host?: unknown };
+  if (server.port !== undefined && server.port !== 0) throw new TypeError('startTestOffload listens on a free loopback port (read it from url): leave server.port out of its configuration');
+  if (server.host !== undefined && !['127.0.0.1', 'localhost', '::1'].includes(String(server.host))) {
+    throw new TypeError(`startTestOffload listens on loopback only (its drain is open to whoever reaches it): leave server.host out, not ${String(server.host)}`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'offload-test-'));
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !OVERRIDING_ENV.includes(name)));
   let offload: Offload;
