@@ -58,6 +58,13 @@ describe('buildConfig', () => {
       { path: 'queues.jobs', message: 'Unrecognized keys: "concurency", "colour" ("concurency": did you mean "concurrency"?)' },
       { path: 'topics.events.subscriptions.views', message: 'Unrecognized key: "odering" (did you mean "ordering"?)' },
     ]);
+    // Only keys of that place: a queue has no batchSize (a subscription's); a filter's types, not a message's type.
+    expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000/' } }, queues: { jobs: { endpoint: 'sink', batchsize: 5 } } })).toEqual([
+      { path: 'queues.jobs', message: 'Unrecognized key: "batchsize"' },
+    ]);
+    expect(errorsOf({ endpoints: { sink: { url: 'http://127.0.0.1:9000/' } }, topics: { events: { subscriptions: { views: { endpoint: 'sink', filter: { type: ['A'] } } } } } })).toContainEqual(
+      { path: 'topics.events.subscriptions.views.filter', message: 'Unrecognized key: "type" (did you mean "types"?)' },
+    );
   });
 
   it('turns tracing on from telemetry.otlp.url or the standard OpenTelemetry variables, off otherwise', () => {

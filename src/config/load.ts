@@ -9,7 +9,7 @@ import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
 import type { ScheduleDefinition } from '../domain/schedule.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
-import { closestKey, schemaKeys } from './suggest.js';
+import { closestKey, keysAt, schemaKeys } from './suggest.js';
 import { jsonDepthExceeds } from '../domain/json-guard.js';
 import { headerValueProblem } from '../domain/headers.js';
 import { webhookSecretProblem } from '../receiver/webhook-secret.js';
@@ -359,13 +359,14 @@ function joinUrl(base: string, path: string | undefined): string {
 let knownKeys: ReadonlySet<string> | undefined;
 
 /** An issue's message; an unrecognized key close to a known one says which it probably meant. */
-function issueMessage(issue: { message: string; code?: string; keys?: readonly string[]; issues?: ReadonlyArray<{ message: string }> }): string {
+function issueMessage(issue: { message: string; code?: string; path: readonly PropertyKey[]; keys?: readonly string[]; issues?: ReadonlyArray<{ message: string }> }): string {
   // A refused record key (a channel or endpoint name) says only "Invalid key in record"; the reason is nested.
   if (issue.code === 'invalid_key' && issue.issues?.[0]) return issue.issues[0].message;
   if (issue.code !== 'unrecognized_keys' || !issue.keys) return issue.message;
-  knownKeys ??= schemaKeys(configSchema);
+  // The keys of the object the issue is about; every key of the schema when its place cannot be found.
+  const known = keysAt(configSchema, issue.path) ?? (knownKeys ??= schemaKeys(configSchema));
   const hints = issue.keys.flatMap((key) => {
-    const meant = closestKey(key, knownKeys!);
+    const meant = closestKey(key, known);
     return meant ? [issue.keys!.length === 1 ? `did you mean "${meant}"?` : `"${key}": did you mean "${meant}"?`] : [];
   });
   return hints.length > 0 ? `${issue.message} (${hints.join('; ')})` : issue.message;

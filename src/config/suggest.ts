@@ -29,6 +29,40 @@ export function schemaKeys(schema: z.ZodType): ReadonlySet<string> {
   return keys;
 }
 
+/**
+ * The keys the objects at `path` in the schema accept (several objects where a union allows
+ * several shapes there), or null when the path cannot be followed.
+ */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): ReadonlySet<string> | null {
+  let here: unknown[] = [schema];
+  for (const segment of path) {
+    here = here.flatMap(unwrap).flatMap((node) => {
+      const def = node._zod.def as unknown as Record<string, unknown>;
+      if (def.type === 'object') return [(def.shape as Record<string, unknown>)[String(segment)]].filter(isSchema);
+      if (def.type === 'record') return [def.valueType].filter(isSchema);
+      if (def.type === 'array') return [def.element].filter(isSchema);
+      return [];
+    });
+    if (here.length === 0) return null;
+  }
+  const keys = new Set<string>();
+  for (const node of here.flatMap(unwrap)) {
+    const def = node._zod.def as unknown as Record<string, unknown>;
+    if (def.type === 'object') for (const key of Object.keys(def.shape as object)) keys.add(key);
+  }
+  return keys.size > 0 ? keys : null;
+}
+
+/** The schemas a wrapper stands for: optional, default, pipe, union and the like, down to what holds keys. */
+function unwrap(node: unknown): Array<{ _zod: { def: object } }> {
+  if (!isSchema(node)) return [];
+  const def = node._zod.def as unknown as Record<string, unknown>;
+  if (def.type === 'union') return (def.options as unknown[]).flatMap(unwrap);
+  for (const inner of ['innerType', 'in', 'schema']) if (isSchema(def[inner])) return unwrap(def[inner]);
+  if (def.type === 'lazy' && typeof def.getter === 'function') return unwrap((def.getter as () => unknown)());
+  return [node];
+}
+
 function isSchema(value: unknown): value is { _zod: { def: object } } {
   return typeof value === 'object' && value !== null && '_zod' in value && typeof (value as { _zod?: { def?: unknown } })._zod?.def === 'object';
 }
