@@ -106,7 +106,11 @@ export function registerClientCommands(program: Command, client: () => OffloadCl
     deadletters
       .command('redrive <queue> [ids...]')
       .description('deliver again with a fresh budget of attempts: all dead letters, or the given ids')
-      .action(async (queue: string, ids: string[]) => console.log(`redriven ${await client().redrive(queue, ids.length ? ids : undefined)} message(s) of ${queue}`)),
+      .action(async (queue: string, ids: string[]) => {
+        const n = await client().redrive(queue, ids.length ? ids : undefined);
+        console.log(`redriven ${n} message(s) of ${queue}`);
+        notAllFound(ids, n, queue);
+      }),
     'offload deadletters redrive smses',
     'offload deadletters redrive smses 0193e0c4-5b9a-7c3e-9f21-8d4b6a1e2f30',
   );
@@ -114,7 +118,11 @@ export function registerClientCommands(program: Command, client: () => OffloadCl
     deadletters
       .command('purge <queue> [ids...]')
       .description('delete all dead letters, or the given ids')
-      .action(async (queue: string, ids: string[]) => console.log(`purged ${await client().purgeDeadLetters(queue, ids.length ? ids : undefined)} message(s) of ${queue}`)),
+      .action(async (queue: string, ids: string[]) => {
+        const n = await client().purgeDeadLetters(queue, ids.length ? ids : undefined);
+        console.log(`purged ${n} message(s) of ${queue}`);
+        notAllFound(ids, n, queue);
+      }),
     'offload deadletters purge smses 0193e0c4-5b9a-7c3e-9f21-8d4b6a1e2f30',
   );
 
@@ -292,4 +300,12 @@ async function channelsWithRates(client: OffloadClient, intervalMs: number): Pro
     const previous = before.get(row.name);
     return { ...row, ratePerSecond: previous === undefined ? null : Math.max(0, settled(row) - previous) / seconds };
   });
+}
+
+/** Ids given that named no dead letter of the queue: said on stderr, and the exit code is 1 (a script learns of a typo). */
+function notAllFound(ids: readonly string[], done: number, queue: string): void {
+  const asked = new Set(ids).size;
+  if (asked === 0 || done >= asked) return;
+  console.error(`${asked - done} of the ${asked} id(s) given were not dead letters of ${queue}`);
+  process.exitCode = 1;
 }

@@ -99,6 +99,11 @@ describe('offload CLI against a running Offload', () => {
     expect(sent.stdout.trim()).toBe('sent sms-2 to smses (queued)');
     const redriven = await runCli(['deadletters', 'redrive', 'smses', 'sms-1'], { env });
     expect(redriven.stdout.trim()).toBe('redriven 1 message(s) of smses');
+    // An id that is not a dead letter (a typo) is said, and the exit code tells a script.
+    const typo = await runCli(['deadletters', 'redrive', 'smses', 'sms-typo'], { env });
+    expect(typo.stdout.trim()).toBe('redriven 0 message(s) of smses');
+    expect(typo.stderr.trim()).toBe('1 of the 1 id(s) given were not dead letters of smses');
+    expect(typo.code).toBe(1);
   });
 
   it('send keeps the data exactly as written; data the API refuses, both --data and --file, and a server that is not Offload are one line, exit 1', async () => {
