@@ -69,7 +69,7 @@ describe('clients that stall or speak broken HTTP', () => {
   });
 
   it('bounds the bodies being received at once (server.maxBodiesInFlight): past it a send gets 503 with Retry-After before its body is read', async () => {
-    const offload = await startOffload({ server: { maxBodiesInFlight: '1MiB', bodyLimit: '2MiB' }, endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } });
+    const offload = await startOffload({ server: { maxBodiesInFlight: '1MiB', bodyLimit: '1MiB' }, endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'sink' } } });
     const { hostname, port } = new URL(offload.url);
     // A slow upload announces 900,000 bytes and stalls after a few.
     const slow = await new Promise<Socket>((resolve, reject) => {
