@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { drainInputSchema } from './drain-input.js';
 import { batchInputSchema, messageInputSchema } from './message-input.js';
 import { completionInputSchema } from './completion-input.js';
+import { idsInputSchema } from './ids-input.js';
 import { EVENT_TYPES } from './event-stream.js';
 
 const problem = { $ref: '#/components/schemas/Problem' };
@@ -39,10 +40,7 @@ const count = (name: string) => ({
   required: [name],
 });
 /** `{ ids }` of an operation on some messages; without a body, on all of them. */
-const idsBody = {
-  required: false,
-  ...json({ type: 'object', properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 1000 } }, additionalProperties: false }),
-};
+const idsBody = { required: false, ...json({ $ref: '#/components/schemas/IdsInput' }) };
 const conflict = { '409': { description: 'The state changed meanwhile (another operator or instance acted first): nothing was done', content: { 'application/problem+json': { schema: problem } } } };
 const keyParam = query('key', 'the key of a subscription with ordering key (required there)');
 const paused = { type: 'object', properties: { name: { type: 'string' }, paused: { type: 'boolean' } }, required: ['name', 'paused'] };
@@ -267,6 +265,7 @@ export function openApiDocument(version: string): object {
         BatchInput: z.toJSONSchema(batchInputSchema, { unrepresentable: 'any', io: 'input' }),
         CompletionInput: z.toJSONSchema(completionInputSchema, { unrepresentable: 'any', io: 'input' }),
         DrainInput: z.toJSONSchema(drainInputSchema, { unrepresentable: 'any', io: 'input' }),
+        IdsInput: z.toJSONSchema(idsInputSchema, { unrepresentable: 'any', io: 'input' }),
         DrainResult: drainResult,
         Problem: {
           type: 'object',

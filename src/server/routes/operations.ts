@@ -2,16 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { subscriptionTargetName } from '../../domain/channel.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { isStoredName } from '../../domain/message.js';
 import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
+import { idsInputSchema } from '../ids-input.js';
 import { issuesOf } from '../message-input.js';
 import { laneQuery, pageQuery, parseQuery } from '../query.js';
 import { iso, presentMessage } from './messages.js';
 import { channelPressure, targetLimits } from './flow.js';
 
-// Ids Offload makes itself (a notification's) may be longer than the 200 characters a producer's may.
-const idsBody = z.object({ ids: z.array(z.string().refine(isStoredName, 'not a message id: 1-1000 printable ASCII characters without spaces')).min(1).max(10_000).optional() }).strict().optional();
+const idsBody = idsInputSchema.optional();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
