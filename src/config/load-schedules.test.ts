@@ -23,7 +23,7 @@ describe('schedules in the configuration', () => {
 
   it('refuses at start-up a message the API would refuse: no key for a fifo queue, data nested past delivery.maxDepth', () => {
     expect(errorsOf({ a: { cron: '0 * * * *', queue: 'tenants', message: { type: 'T' } } })).toEqual([
-      { path: 'schedules.a.message.key', message: "queue 'tenants' is a fifo queue: give the message a key (its messages are delivered in order per key)" },
+      { path: 'schedules.a.message.key', message: 'a fifo queue needs a key on every message (the aggregate id): its messages are delivered in order per key' },
     ]);
     expect(build({ a: { cron: '0 * * * *', queue: 'tenants', message: { type: 'T', key: 'all' } } }).schedules[0]!.message.key).toBe('all');
     const nested = (levels: number): unknown => (levels === 0 ? 1 : [nested(levels - 1)]);

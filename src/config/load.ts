@@ -7,7 +7,8 @@ import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
 import type { EndpointLimits } from '../domain/rate-limit.js';
 import type { ChannelDeclaration } from '../storage/port.js';
-import type { ScheduleDefinition } from '../domain/schedule.js';
+import { tickMessageId, type ScheduleDefinition } from '../domain/schedule.js';
+import { storableProblem } from '../domain/message.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { closestKey, keysAt, schemaKeys } from './suggest.js';
 import { jsonDepthExceeds } from '../domain/json-guard.js';
@@ -271,11 +272,13 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     const where = `schedules.${name}.${s.queue ? 'queue' : 'topic'}`;
     if (s.queue && !queues.has(channel)) errors.push({ path: where, message: `queue '${channel}' is not defined under queues (defined: ${[...queues.keys()].join(', ') || 'none'})` });
     if (s.topic && !topics.has(channel)) errors.push({ path: where, message: `topic '${channel}' is not defined under topics (defined: ${[...topics.keys()].join(', ') || 'none'})` });
-    // A tick's message must be one the API would take: refused at start-up, not at every tick.
-    if (s.queue && queues.get(channel) === 'fifo' && !s.message.key) {
-      errors.push({ path: `schedules.${name}.message.key`, message: `queue '${channel}' is a fifo queue: give the message a key (its messages are delivered in order per key)` });
-    }
     const data = JSON.stringify(s.message.data ?? null);
+    // A tick's message must be one the store would take (storableProblem, as for every send):
+    // refused at start-up, not at every tick.
+    const kind = s.queue ? queues.get(channel) : topics.has(channel) ? 'topic' : undefined;
+    const tick = { id: tickMessageId(name, 0), key: s.message.key ?? null, type: s.message.type, data, metadata: {}, deliverAt: null };
+    const refused = kind && storableProblem(kind, tick);
+    if (refused) errors.push({ path: `schedules.${name}.message.${refused.field}`, message: refused.message });
     if (Buffer.byteLength(data) > file.delivery.maxPayload) errors.push({ path: `schedules.${name}.message.data`, message: `larger than delivery.maxPayload (${file.delivery.maxPayload} bytes)` });
     else if (jsonDepthExceeds(data, file.delivery.maxDepth)) errors.push({ path: `schedules.${name}.message.data`, message: `nested deeper than delivery.maxDepth (${file.delivery.maxDepth} levels)` });
     schedules.push({ name, cron: s.cron.trim(), timezone: s.timezone, channel, message: { type: s.message.type, key: s.message.key ?? null, data }, catchUp: s.catchUp });
