@@ -85,6 +85,12 @@ export function subscriptionTargetName(topic: string, subscription: string): str
   return `${topic}/${subscription}`;
 }
 
+/** The channel a target draws its messages from: a queue's is itself, a subscription's (`topic/subscription`) its topic. */
+export function channelOfTarget(target: string): string {
+  const slash = target.indexOf('/');
+  return slash < 0 ? target : target.slice(0, slash);
+}
+
 export type PresetName = 'ancillary' | 'domain-events' | 'aggregate-fifo';
 
 /** Seed defaults per preset; explicit settings in the configuration win. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { subscriptionTargetName } from '../../domain/channel.js';
+import { channelOfTarget, subscriptionTargetName } from '../../domain/channel.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { DeliveryView, LaneView, TargetStats } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
@@ -162,8 +162,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
     app.post<{ Params: Record<string, string> }>(`${prefix}/skipped/redeliver`, async (request) => {
       const name = resolve(request.params);
       const body = parse(idsBody, request.body, 'body');
-      // A subscription's messages are its topic's.
-      const missing = await notFound(name, name.includes('/') ? name.slice(0, name.indexOf('/')) : name, 'skipped', body?.ids);
+      const missing = await notFound(name, channelOfTarget(name), 'skipped', body?.ids);
       const redelivered = await ctx.store.redeliverSkipped(name, body?.ids);
       ctx.wake([name]);
       return missing ? { redelivered, notFound: missing } : { redelivered };
@@ -194,7 +193,7 @@ const pausedTopics = (all: readonly TargetStats[]): ReadonlySet<string> => new S
 function presentStats(s: TargetStats, ctx: ServerContext, breakers: Map<string, { state: string }>, paused: ReadonlySet<string>) {
   const target = ctx.config.targets.find((t) => t.name === s.name);
   // A paused topic holds its subscriptions too: they show as paused, and say why.
-  const topicPaused = s.kind === 'subscription' ? paused.has(s.name.slice(0, s.name.indexOf('/'))) : undefined;
+  const topicPaused = s.kind === 'subscription' ? paused.has(channelOfTarget(s.name)) : undefined;
   return {
     name: s.name,
     kind: s.kind,
