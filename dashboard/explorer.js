@@ -56,7 +56,11 @@ async function search(more) {
     const rows = page.items.map(resultRow);
     if (!more) body.replaceChildren(...rows);
     else body.append(...rows);
-    if (!more && rows.length === 0) body.replaceChildren(el('tr', {}, el('td', { colSpan: 7, class: 'dim', text: 'No message matches. Delivered messages are kept for delivery.retention.' })));
+    if (!more && rows.length === 0) {
+      // A page looks at a bounded window of messages: none found yet is not none at all while `next` is set.
+      const text = page.next ? 'Nothing found among the newest messages; Older messages searches further back.' : 'No message matches. Delivered messages are kept for delivery.retention.';
+      body.replaceChildren(el('tr', {}, el('td', { colSpan: 7, class: 'dim', text })));
+    }
     /** @type {HTMLButtonElement} */ ($('search-more')).hidden = page.next === null;
     setText($('search-count'), fmt(body.querySelectorAll('tr[data-id]').length) + (page.next ? '+' : '') + ' shown, newest first');
   } catch (error) {

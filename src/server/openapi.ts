@@ -112,7 +112,7 @@ export function openApiDocument(version: string): object {
       '/v1/topics/{name}/messages': { post: send('topic') },
       '/v1/topics/{name}/messages/batch': { post: batch('topic') },
       '/v1/messages': {
-        get: op('Search messages, newest first, filtered and paged (each parameter at most once)', {
+        get: op('Search messages, newest first, filtered and paged (each parameter at most once). A page looks at a bounded window of messages: it may hold fewer than limit items, even none, with a next cursor to go on from', {
           parameters: ['channel', 'status', 'type', 'key', 'since', 'until', 'limit', 'cursor'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
         }),
       },

@@ -34,6 +34,26 @@ export interface ResolvedFilter {
   until?: number;
   /** Cursor: messages with a smaller pk (newest first). */
   beforePk?: number;
+  /** The page's window: messages with this pk or a larger one (see searchWindow). */
+  fromPk?: number;
+}
+
+/**
+ * Messages one page of the search looks at, at most, by default: a filter that few messages
+ * match (a status, a type) is checked message by message, and unbounded it read the whole
+ * history in one statement (on SQLite, 0.2 s of a blocked event loop per 300,000 messages kept).
+ */
+export const SEARCH_EXAMINES = 10_000;
+
+/**
+ * The window of a search page: the `examine` newest pks below the cursor (pks only grow, so
+ * this bounds the rows the page reads whatever the filter). `more`: older messages are kept
+ * below the window, so a page that ends at the window's edge continues from there.
+ */
+export function searchWindow(bounds: { min: number | null; max: number | null }, beforePk: number | undefined, examine: number): { fromPk: number; more: boolean } {
+  const below = beforePk ?? (bounds.max ?? 0) + 1;
+  const fromPk = Math.max(1, below - Math.max(1, Math.floor(examine)));
+  return { fromPk, more: bounds.min !== null && bounds.min < fromPk };
 }
 
 /**
@@ -61,6 +81,7 @@ export function searchConditions(filter: ResolvedFilter, now: number, param: (va
   if (filter.since !== undefined) where.push(`m.created_at >= ${param(filter.since)}`);
   if (filter.until !== undefined) where.push(`m.created_at < ${param(filter.until)}`);
   if (filter.beforePk !== undefined) where.push(`m.pk < ${param(filter.beforePk)}`);
+  if (filter.fromPk !== undefined) where.push(`m.pk >= ${param(filter.fromPk)}`);
   const delivery: string[] = [];
   if (filter.targetId !== undefined) delivery.push(`d.target_id = ${param(filter.targetId)}`);
   if (filter.status !== undefined) delivery.push(statusCondition(filter.status, now, param, table));

@@ -131,9 +131,11 @@ export interface Store {
    * Messages matching every given filter, newest first, each with its deliveries (without their
    * attempts; `getMessage` has those). A subscription as `channel` matches its topic's messages
    * and applies `status` to that subscription's deliveries. The cursor is the `next` of the
-   * previous page.
+   * previous page. A page looks at no more than `examine` messages (default SEARCH_EXAMINES),
+   * the newest below the cursor: it may hold fewer than `limit` items, even none, while `next`
+   * is set; the next page goes on below the messages this one looked at.
    */
-  listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<MessageSummary>>;
+  listMessages(filter: MessageFilter, page: SearchPageRequest): Promise<Page<MessageSummary>>;
 
   /** Depth, in-flight, oldest age, dead letters, lanes parked/stalled, per target and topic. */
   stats(): Promise<TargetStats[]>;
@@ -394,6 +396,11 @@ export interface PageRequest {
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string | null;
+}
+
+export interface SearchPageRequest extends PageRequest {
+  /** Messages the page looks at, at most (the newest below the cursor). */
+  examine?: number;
 }
 
 export interface Page<T> {

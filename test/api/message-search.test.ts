@@ -6,6 +6,8 @@ import { createServer } from '../../src/server/app.js';
 import { createEventHub } from '../../src/server/event-hub.js';
 import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../support/temp.js';
+import { openApi, type Api } from '../support/api.js';
+import { SEARCH_EXAMINES } from '../../src/storage/message-search.js';
 
 type Listed = { items: Array<{ id: string; channel: string; key: string | null; status: string; deliveries: Array<{ target: string; status: string }> }>; next: string | null };
 
@@ -77,5 +79,44 @@ describe('GET /v1/messages', () => {
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toContain('application/problem+json');
     expect(res.json<{ detail: string }>().detail).toMatch(detail);
+  });
+});
+
+describe('GET /v1/messages over more messages than a page looks at', () => {
+  let api: Api;
+  const total = SEARCH_EXAMINES * 2 + 500;
+
+  beforeAll(async () => {
+    api = await openApi({ endpoints: { sink: { url: 'http://127.0.0.1:9' } }, queues: { audits: { endpoint: 'sink' } } });
+    // Only the oldest message is of type 'rare'; the rest fill more than two windows above it.
+    for (let i = 0; i < total; i += 1000) {
+      await api.store.send('audits', Array.from({ length: Math.min(1000, total - i) }, (_, j) => ({
+        id: `m${i + j}`, key: null, type: i + j === 0 ? 'rare' : 'common', data: '{}', metadata: {}, deliverAt: null,
+      })));
+    }
+  });
+  afterAll(() => api.close());
+
+  const get = async (url: string) => {
+    const res = await api.app.inject({ method: 'GET', url });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<Listed>();
+  };
+
+  it('goes on past windows that found nothing, within the request', async () => {
+    const page = await get('/v1/messages?type=rare');
+    expect(page.items.map((m) => m.id)).toEqual(['m0']);
+    expect(page.next).toBeNull();
+  });
+
+  it('a search nothing matches ends with no next page', async () => {
+    expect(await get('/v1/messages?status=deadlettered')).toEqual({ items: [], next: null });
+  });
+
+  it('pages a search that matches everything by the cursor, each page full', async () => {
+    const first = await get('/v1/messages?limit=200');
+    expect(first.items).toHaveLength(200);
+    const second = await get(`/v1/messages?limit=200&cursor=${first.next}`);
+    expect(second.items[0]!.id).toBe(`m${total - 201}`);
   });
 });

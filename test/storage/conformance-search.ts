@@ -88,4 +88,30 @@ export function messageSearchCases(get: () => { store: Store; clock: FakeClock }
     const [parked] = (await store.listMessages({ status: 'parked' }, { limit: 1 })).items;
     expect(parked!.deliveries[0]).toMatchObject({ target: 'f', status: 'parked', attempts: 1, lane: 'k', lastError: 'HTTP 400' });
   });
+
+  it('looks at a bounded window of messages per page, and its pages together find every match once', async () => {
+    const { store } = get();
+    // Matches are the oldest two and one in the middle; the rest are other types.
+    const types = ['a', 'a', 'b', 'b', 'b', 'a', 'b', 'b', 'b', 'b', 'b'];
+    await store.send('q', types.map((type, i) => msg(`w${i}`, { type })));
+    const pages: Array<{ ids: string[]; next: string | null }> = [];
+    let cursor: string | null = null;
+    do {
+      const page = await store.listMessages({ type: 'a' }, { limit: 2, cursor, examine: 3 });
+      pages.push({ ids: page.items.map((i) => i.message.id), next: page.next });
+      cursor = page.next;
+    } while (cursor !== null && pages.length < 20);
+    expect(pages.flatMap((p) => p.ids)).toEqual(['w5', 'w1', 'w0']);
+    // Eleven messages, three looked at per page: at least four pages, and the newest (three 'b's) found nothing yet went on.
+    expect(pages.length).toBeGreaterThanOrEqual(4);
+    expect(pages[0]).toEqual({ ids: [], next: expect.any(String) });
+    expect(pages.every((p) => p.ids.length <= 2)).toBe(true);
+    expect(pages.at(-1)!.next).toBeNull();
+    // Without a window the default one covers them all, and a full page still continues by cursor.
+    const first = await store.listMessages({ type: 'a' }, { limit: 2 });
+    expect(first.items.map((i) => i.message.id)).toEqual(['w5', 'w1']);
+    const rest = await store.listMessages({ type: 'a' }, { limit: 2, cursor: first.next });
+    expect(rest.items.map((i) => i.message.id)).toEqual(['w0']);
+    expect(rest.next).toBeNull();
+  });
 }

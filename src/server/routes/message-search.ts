@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../domain/errors.js';
 import { messageStatus } from '../../domain/delivery-state.js';
 import type { MessageStatus } from '../../domain/message.js';
-import type { MessageFilter, MessageSummary } from '../../storage/port.js';
+import type { MessageFilter, MessageSummary, Page } from '../../storage/port.js';
 import type { ServerContext } from '../context.js';
 import { iso } from './messages.js';
 
@@ -37,9 +37,27 @@ export function messageSearchRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (!Number.isInteger(limit) || limit < 1 || limit > SEARCH_LIMIT.max) {
       throw new ValidationError(`limit must be a whole number from 1 to ${SEARCH_LIMIT.max}`, [{ path: 'limit', message: 'out of range' }]);
     }
-    const page = await ctx.store.listMessages(filter, { limit, cursor: query.cursor ?? null });
+    const page = await searchPages(ctx, filter, limit, query.cursor ?? null);
     return { items: page.items.map(presentSummary), next: page.next };
   });
+}
+
+/** How long one request goes on past pages that found nothing, and how many such pages at most. */
+const EMPTY_PAGES = { ms: 250, count: 50 } as const;
+
+/**
+ * A store page looks at a bounded window of messages (SEARCH_EXAMINES), so a filter that matches
+ * only old messages comes back empty with `next` set. Such pages are followed here, each its own
+ * store call (on SQLite the event loop runs between them), until one finds something, the
+ * messages run out, or the request has spent EMPTY_PAGES; the client follows `next` from there.
+ */
+async function searchPages(ctx: ServerContext, filter: MessageFilter, limit: number, cursor: string | null): Promise<Page<MessageSummary>> {
+  const started = performance.now();
+  let page = await ctx.store.listMessages(filter, { limit, cursor });
+  for (let pages = 1; page.items.length === 0 && page.next !== null && pages < EMPTY_PAGES.count && performance.now() - started < EMPTY_PAGES.ms; pages++) {
+    page = await ctx.store.listMessages(filter, { limit, cursor: page.next });
+  }
+  return page;
 }
 
 /** Each parameter at most once, each one known: a repeated or misspelt filter would silently widen the search. */

@@ -46,6 +46,8 @@ export function adminStatements(schema: string) {
     finalPage: st('a_final_page', (s) => `${select(s)} WHERE d.target_id = $1 AND d.final_status = $2 AND d.id > $3
       ORDER BY d.id LIMIT $4`),
     byMessagePks: st('a_by_msg_pks', (s) => `${select(s)} WHERE d.message_pk = ANY($1::bigint[]) ORDER BY d.id`),
+    /** The lowest and highest message pk: the search's window (message-search.ts), each end read from the primary key. */
+    pkBounds: st('a_pk_bounds', (s) => `SELECT (SELECT MIN(pk) FROM ${s}.messages) AS min, (SELECT MAX(pk) FROM ${s}.messages) AS max`),
     /** The explorer's search: conditions from message-search.ts, one text per combination of filters. */
     search: (where: string[], limitParam: string): Statement => ({
       name: '',

@@ -4,9 +4,9 @@ import type { Clock } from '../../domain/clock.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import type { AttemptRecord } from '../../domain/message.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
-import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
+import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
@@ -53,19 +53,18 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     });
   }
 
-  async function listMessages(filter: MessageFilter, page: PageRequest): Promise<Page<MessageSummary>> {
+  async function listMessages(filter: MessageFilter, page: SearchPageRequest): Promise<Page<MessageSummary>> {
     const channel = filter.channel === undefined ? undefined : await channels.require(filter.channel);
+    const resolved = resolveFilter(filter, channel, page.cursor);
+    const [bounds] = await run<{ min: string | null; max: string | null }>(pool, sql.pkBounds, [], true);
+    const window = searchWindow({ min: bounds?.min == null ? null : Number(bounds.min), max: bounds?.max == null ? null : Number(bounds.max) }, resolved.beforePk, page.examine ?? SEARCH_EXAMINES);
     const values: unknown[] = [];
     const param = (value: unknown) => `$${values.push(value)}`;
-    const where = searchConditions(
-      resolveFilter(filter, channel, page.cursor),
-      now(),
-      param,
-      sql.table,
-    );
+    const where = searchConditions({ ...resolved, fromPk: window.fromPk }, now(), param, sql.table);
     const limit = param(page.limit + 1);
     const rows = await run<MessageRow & { channel_name: string }>(pool, sql.search(where, limit), values);
-    const { rows: shown, next } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
+    const { rows: shown, next: within } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
+    const next = within ?? (window.more ? String(window.fromPk) : null);
     const deliveries = shown.length === 0 ? [] : await run<DeliveryRow>(pool, sql.byMessagePks, [shown.map((r) => r.pk)], true);
     const t = now();
     const items = shown.map((row) => ({

@@ -4,11 +4,11 @@ import type { Clock } from '../../domain/clock.js';
 import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import { MAX_DATE_MS } from '../../domain/message.js';
-import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, StoreAdmin, MessageSummary } from '../port.js';
+import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
 import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
-import { resolveFilter, searchConditions, type MessageFilter } from '../message-search.js';
+import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
 
@@ -119,23 +119,23 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
 
   // One prepared statement per combination of filters in use (a handful), so each plans with its own indexes.
   const searches = new Map<string, ReturnType<Db['prepare']>>();
-  function listMessages(filter: MessageFilter, page: PageRequest): Page<MessageSummary> {
+  /** The lowest and highest message pk: the search's window (message-search.ts), each end read from the primary key. */
+  const pkBounds = typed(db).prepare<[], { min: number | null; max: number | null }>('SELECT (SELECT MIN(pk) FROM messages) AS min, (SELECT MAX(pk) FROM messages) AS max');
+  function listMessages(filter: MessageFilter, page: SearchPageRequest): Page<MessageSummary> {
     const channel = filter.channel === undefined ? undefined : channels.require(filter.channel);
+    const resolved = resolveFilter(filter, channel, page.cursor);
+    const window = searchWindow(pkBounds.get()!, resolved.beforePk, page.examine ?? SEARCH_EXAMINES);
     const values: unknown[] = [];
     const param = (value: unknown) => (values.push(value), '?');
-    const where = searchConditions(
-      resolveFilter(filter, channel, page.cursor),
-      now(),
-      param,
-      (name) => name,
-    );
+    const where = searchConditions({ ...resolved, fromPk: window.fromPk }, now(), param, (name) => name);
     const text = `SELECT m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at, m.channel_id
       FROM messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY m.pk DESC LIMIT ?`;
     let statement = searches.get(text);
     if (!statement) searches.set(text, (statement = db.prepare(text)));
     values.push(page.limit + 1);
     const rows = statement.all(values) as Array<MessageRow & { channel_id: number }>;
-    const { rows: shown, next } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
+    const { rows: shown, next: within } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
+    const next = within ?? (window.more ? String(window.fromPk) : null);
     const deliveries = sql.byMessagePks.all(JSON.stringify(shown.map((r) => r.pk))) as DeliveryRow[];
     const t = now();
     const items = shown.map((row) => ({
