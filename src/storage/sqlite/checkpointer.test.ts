@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCheckpointer, type Checkpointer } from './checkpointer.js';
 import { until } from '../../../test/support/until.js';
@@ -83,5 +86,26 @@ describe('WAL checkpoints in a worker thread', () => {
     expect(autocheckpoint(db)).toBe(1000);
     await checkpointer.close();
     db.close();
+  });
+
+  it('keeps the process alive until the worker has exited, when closing is the last thing a program does', async () => {
+    const { db, path } = database();
+    db.close();
+    // A program of its own: the test runner's process would stay alive for other reasons.
+    const program = `
+      import Database from 'better-sqlite3';
+      import { createCheckpointer } from ${JSON.stringify(fileURLToPath(new URL('./checkpointer.ts', import.meta.url)))};
+      const db = new Database(${JSON.stringify(path)});
+      const checkpointer = createCheckpointer(db, ${JSON.stringify(path)}, { startAtPages: 16, watchMs: 5, intervalMs: 5 });
+      const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+      while (db.pragma('wal_autocheckpoint', { simple: true }) !== 100000) {
+        for (let i = 0; i < 50; i++) insert.run('x'.repeat(4000));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await checkpointer.close();
+      db.close();
+      console.log('closed');`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], { cwd: fileURLToPath(new URL('../../..', import.meta.url)) });
+    expect(stdout.trim()).toBe('closed');
   });
 });

@@ -135,6 +135,9 @@ export function createCheckpointer(db: Db, path: string, options: CheckpointerOp
       worker = null;
       if (!running) return;
       const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+      // Unreferenced, the worker would not keep the process alive until it exits: a program whose
+      // last step is closing the store ended there, leaving the close (and what follows) undone.
+      running.ref();
       running.postMessage('close');
       await exited;
     },
