@@ -51,6 +51,13 @@ export interface DeliveryRow extends MessageRow {
  */
 export const PAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Deliveries an operation on a whole list (redrive, purge or redeliver without ids) changes per
+ * transaction: the list goes chunk by chunk, so a large one neither holds SQLite's event loop nor
+ * keeps one long PostgreSQL transaction open.
+ */
+export const ALL_CHUNK = 2_000;
+
 /** Roughly what a listed delivery adds to an answer: its data, metadata and result, and its attempts' records. */
 export function deliveryBytes(d: { data: string; metadata: string; result: string | null; attempts: number }): number {
   return d.data.length + d.metadata.length + (d.result?.length ?? 0) + d.attempts * 512 + 256;

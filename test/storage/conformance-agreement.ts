@@ -3,6 +3,7 @@ import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/decide.js';
 import type { NewMessage } from '../../src/domain/message.js';
 import type { Claim, SendResult, Store } from '../../src/storage/port.js';
+import { ALL_CHUNK } from '../../src/storage/rows.js';
 import { CONFORMANCE_CHANNELS, useConformanceStore } from './conformance-fixture.js';
 
 /**
@@ -120,6 +121,24 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       expect(await statsOf('f')).toMatchObject({ depth: 3, inFlight: 1, delivered: 1, deadLettered: 0, skipped: 0 });
       expect((await store.getMessage('d1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivered' });
     });
+
+    it('redrives and purges a whole list larger than one chunk, each delivery once, counted and kept in step', async () => {
+      const n = ALL_CHUNK + 3;
+      const messages = Array.from({ length: n }, (_, i) => msg(`big${i}`));
+      for (let i = 0; i < n; i += 1000) await store.send('q', messages.slice(i, i + 1000));
+      await settle(await claim('q', n), { kind: 'deadletter', reason: 'HTTP 400' });
+      await store.send('q', [msg('live')]);
+      expect(await statsOf('q')).toMatchObject({ depth: 1, deadLettered: n });
+      expect(await store.redrive('q')).toBe(n);
+      expect(await statsOf('q')).toMatchObject({ depth: n + 1, deadLettered: 0 });
+      const again = await claim('q', n + 1);
+      expect(ids(again)).toHaveLength(n + 1);
+      await settle(again.filter((c) => c.deliveries[0]!.message.id !== 'live'), { kind: 'deadletter', reason: 'HTTP 400' });
+      expect(await store.purgeDeadLetters('q')).toBe(n);
+      expect(await statsOf('q')).toMatchObject({ deadLettered: 0, inFlight: 1 });
+      expect((await store.listDeadLetters('q', { limit: 10 })).items).toEqual([]);
+      expect(await store.getMessage('big0')).toEqual([]);
+    }, 60_000);
 
     it('refuses an operator\'s retry or skip of a lane whose head has not failed, changing nothing; takes a retrying head', async () => {
       // A delayed head, a queued head, and a subscription's healthy head: a mistyped key must not hurry or drop them.

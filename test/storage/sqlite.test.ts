@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Store } from '../../src/storage/port.js';
+import { ALL_CHUNK } from '../../src/storage/rows.js';
 import { migrate } from '../../src/storage/sqlite/migrations.js';
 import { createSqliteStore, type SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../support/temp.js';
@@ -83,6 +84,37 @@ describe('sqlite wake-ups', () => {
     stop();
     await store.send('q', [message('m2')]);
     expect(woken).toEqual([['q'], ['t/a', 't/b']]);
+    await store.close();
+  });
+});
+
+describe('sqlite operations on a whole list', () => {
+  it('let the event loop run between chunks of a redrive or purge larger than one', async () => {
+    const store = createSqliteStore({ path: join(dir.path, `chunks-${n++}.db`), durability: 'process' });
+    await store.declare([{ name: 'q', kind: 'queue' }]);
+    const total = ALL_CHUNK + 1;
+    for (let i = 0; i < total; i += 1000) {
+      await store.send('q', Array.from({ length: Math.min(1000, total - i) }, (_, j) => ({ id: `m${i + j}`, key: null, type: 't', data: '{}', metadata: {}, deliverAt: null })));
+    }
+    const deadletter = async () => {
+      const claims = await store.claim({ target: 'q', limit: total, owner: 'o', leaseMs: 30_000 });
+      await store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({
+        deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'deadletter' as const, reason: 'HTTP 400' },
+        attempt: { attempt: d.attempt, startedAt: Date.now(), durationMs: 1, statusCode: 400, error: null, response: null },
+      }))));
+    };
+    // A turn of the event loop asked for before the operation runs before the operation ends.
+    const turnTaken = async (operation: () => Promise<number>) => {
+      const order: string[] = [];
+      setImmediate(() => order.push('turn'));
+      order.push(`done ${await operation()}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      return order;
+    };
+    await deadletter();
+    expect(await turnTaken(() => store.redrive('q'))).toEqual(['turn', `done ${total}`]);
+    await deadletter();
+    expect(await turnTaken(() => store.purgeDeadLetters('q'))).toEqual(['turn', `done ${total}`]);
     await store.close();
   });
 });

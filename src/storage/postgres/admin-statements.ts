@@ -96,10 +96,14 @@ export function adminStatements(schema: string) {
       )
       ${countInto(s, `SELECT target_id, -1, 0, 0, 0, 1, 0::bigint FROM k`)}`),
     deleteLane: st('a_delete_lane', (s) => `DELETE FROM ${s}.lanes WHERE target_id = $1 AND lane = $2`),
-    reopen: st('a_reopen', (s) => reopen(s, '')),
     reopenIds: st('a_reopen_ids', (s) => reopen(s, `AND ${byIds(s)}`)),
+    reopenDeliveries: st('a_reopen_deliveries', (s) => reopen(s, 'AND d.id = ANY($4::bigint[])')),
+    lastDelivery: st('a_last_delivery', (s) => `SELECT COALESCE(MAX(id), 0) AS id FROM ${s}.deliveries`),
+    /** The next chunk of a final list: $1 target, $2 status, after $3, up to $4, $5 of them. */
+    finalChunk: st('a_final_chunk', (s) => `SELECT id FROM ${s}.deliveries WHERE target_id = $1 AND final_status = $2 AND id > $3 AND id <= $4 ORDER BY id LIMIT $5`),
 
-    purge: st('a_purge', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered' RETURNING id, target_id, message_pk),
+    purgeDeliveries: st('a_purge_deliveries', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered'
+      AND id = ANY($2::bigint[]) RETURNING id, target_id, message_pk),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
       ${purgedMessages(s)}
       SELECT COUNT(*) AS n FROM d`),

@@ -5,9 +5,10 @@ import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
-import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { ALL_CHUNK, deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
+import type { Statement } from './statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, run, transaction } from './connection.js';
 
@@ -43,14 +44,30 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     return { items: await views(pool, kept.rows), next: kept.next };
   }
 
+  /**
+   * Every delivery of a final list, in chunks of ALL_CHUNK, each its own transaction, as the
+   * SQLite store does: the list is the one at the start (deliveries up to the highest id then),
+   * each visited once, so one that fails again meanwhile is not taken a second time.
+   */
+  async function eachChunk(target: ChannelRow, status: 'deadlettered' | 'skipped', apply: (deliveries: number[]) => Promise<number>): Promise<number> {
+    const [last] = await run<{ id: string }>(pool, sql.lastDelivery, [], true);
+    const upTo = Number(last!.id);
+    let after = 0;
+    let total = 0;
+    for (;;) {
+      const ids = (await run<{ id: string }>(pool, sql.finalChunk, [target.id, status, after, upTo, ALL_CHUNK], true)).map((r) => Number(r.id));
+      if (ids.length === 0) return total;
+      total += await apply(ids);
+      if (ids.length < ALL_CHUNK) return total;
+      after = ids[ids.length - 1]!;
+    }
+  }
+
   async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {
     const row = await channels.require(target);
-    return transaction(pool, 'durable', async (client) => {
-      const [count] = ids
-        ? await run<{ n: number }>(client, sql.reopenIds, [row.id, status, now(), ids], true)
-        : await run<{ n: number }>(client, sql.reopen, [row.id, status, now()], true);
-      return count!.n;
-    });
+    const reopenWith = (statement: Statement, selection: readonly string[] | number[]) =>
+      transaction(pool, 'durable', async (client) => (await run<{ n: number }>(client, statement, [row.id, status, now(), selection], true))[0]!.n);
+    return ids ? reopenWith(sql.reopenIds, ids) : eachChunk(row, status, (deliveries) => reopenWith(sql.reopenDeliveries, deliveries));
   }
 
   async function listMessages(filter: MessageFilter, page: SearchPageRequest): Promise<Page<MessageSummary>> {
@@ -113,10 +130,8 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     purgeDeadLetters: (target, ids) =>
       guard(async () => {
         const row = await channels.require(target);
-        const [count] = ids
-          ? await run<{ n: number }>(pool, sql.purgeIds, [row.id, ids], true)
-          : await run<{ n: number }>(pool, sql.purge, [row.id], true);
-        return count!.n;
+        const purge = async (statement: Statement, selection: readonly string[] | number[]) => (await run<{ n: number }>(pool, statement, [row.id, selection], true))[0]!.n;
+        return ids ? purge(sql.purgeIds, ids) : eachChunk(row, 'deadlettered', (deliveries) => purge(sql.purgeDeliveries, deliveries));
       }),
     setPaused: (channel, paused) =>
       guard(async () => {

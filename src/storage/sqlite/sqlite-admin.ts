@@ -7,7 +7,7 @@ import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
-import { deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { ALL_CHUNK, deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
@@ -80,15 +80,19 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     skip: db.prepare(`UPDATE deliveries SET status = 'skipped', available_at = NULL, updated_at = ? WHERE id = ?`),
     nextHead: db.prepare(`SELECT available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
     deleteLane: db.prepare('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
-    reopen: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now, ${RENEW_EXPIRY}
-      WHERE target_id = @targetId AND status = @status RETURNING lane, message_pk, expires_at`),
     reopenIds: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now, ${RENEW_EXPIRY}
       WHERE target_id = @targetId AND status = @status AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(@ids)))
       RETURNING lane, message_pk, expires_at`),
+    reopenDeliveries: db.prepare(`UPDATE deliveries SET status = 'ready', attempts = 0, available_at = @now, last_error = NULL, updated_at = @now, ${RENEW_EXPIRY}
+      WHERE id IN (SELECT value FROM json_each(@deliveries)) AND status = @status RETURNING lane, message_pk, expires_at`),
+    purgeDeliveries: db.prepare(`SELECT id, message_pk FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'deadlettered'`),
+    lastDelivery: db.prepare('SELECT MAX(id) AS id FROM deliveries'),
+    /** The next chunk of a final list (?1 target, after ?2, up to ?3, ?4 of them), through deliveries_kept. */
+    deadletteredChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered' AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
+    skippedChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'skipped' AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
     renewMessageExpiry: db.prepare('UPDATE messages SET expires_at = ? WHERE pk = ?'),
     wakeLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?)
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = MIN(COALESCE(ready_at, excluded.ready_at), excluded.ready_at) WHERE state = 'active'`),
-    purge: db.prepare(`SELECT id, message_pk FROM deliveries WHERE target_id = ? AND status = 'deadlettered'`),
     purgeIds: db.prepare(`SELECT id, message_pk FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
     liveUnordered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at IS NOT NULL ORDER BY d.id LIMIT ?`),
@@ -162,17 +166,61 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     return { items: kept.rows.map(toView), next: kept.next };
   }
 
-  function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): number {
+  /**
+   * Every delivery of a final list, in chunks of ALL_CHUNK, each its own transaction with the
+   * event loop free between them (a list of a million dead letters was one transaction that held
+   * the process for seconds). The list is the one at the start: deliveries up to the highest id
+   * then, each visited once, so one that fails again meanwhile is not taken a second time.
+   */
+  async function eachChunk(target: ChannelRow, status: 'deadlettered' | 'skipped', apply: (deliveries: number[]) => number): Promise<number> {
+    const upTo = (sql.lastDelivery.get() as { id: number | null }).id ?? 0;
+    const chunkOf = status === 'deadlettered' ? sql.deadletteredChunk : sql.skippedChunk;
+    let after = 0;
+    let total = 0;
+    for (;;) {
+      const ids = (chunkOf.all(target.id, after, upTo, ALL_CHUNK) as Array<{ id: number }>).map((r) => r.id);
+      if (ids.length === 0) return total;
+      total += db.transaction(() => apply(ids)).immediate();
+      if (ids.length < ALL_CHUNK) return total;
+      after = ids[ids.length - 1]!;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Final deliveries back to ready (inside the caller's transaction), their lanes woken; how many. */
+  function reopened(row: ChannelRow, status: 'deadlettered' | 'skipped', lanes: Array<{ lane: string | null; message_pk: number; expires_at: number | null }>, t: number): number {
+    for (const l of lanes) if (l.expires_at !== null) sql.renewMessageExpiry.run(l.expires_at, l.message_pk);
+    const n = lanes.length;
+    sql.count.run({ ...NO_CHANGE, depth: n, deadlettered: status === 'deadlettered' ? -n : 0, skipped: status === 'skipped' ? -n : 0, targetId: row.id });
+    for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);
+    return n;
+  }
+
+  type Reopened = Array<{ lane: string | null; message_pk: number; expires_at: number | null }>;
+
+  async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {
     const row = channels.require(target);
-    return db.transaction(() => {
+    if (ids) {
+      return db.transaction(() => {
+        const t = now();
+        return reopened(row, status, sql.reopenIds.all({ now: t, targetId: row.id, status, ids: JSON.stringify(ids) }) as Reopened, t);
+      }).immediate();
+    }
+    return eachChunk(row, status, (deliveries) => {
       const t = now();
-      const lanes = (ids ? sql.reopenIds.all({ now: t, targetId: row.id, status, ids: JSON.stringify(ids) }) : sql.reopen.all({ now: t, targetId: row.id, status })) as Array<{ lane: string | null; message_pk: number; expires_at: number | null }>;
-      for (const l of lanes) if (l.expires_at !== null) sql.renewMessageExpiry.run(l.expires_at, l.message_pk);
-      const n = lanes.length;
-      sql.count.run({ ...NO_CHANGE, depth: n, deadlettered: status === 'deadlettered' ? -n : 0, skipped: status === 'skipped' ? -n : 0, targetId: row.id });
-      for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);
-      return lanes.length;
-    }).immediate();
+      return reopened(row, status, sql.reopenDeliveries.all({ now: t, status, deliveries: JSON.stringify(deliveries) }) as Reopened, t);
+    });
+  }
+
+  /** Dead letters deleted (inside the caller's transaction) with their attempts, and their messages when nothing else holds them. */
+  function purged(row: ChannelRow, deleted: Array<{ id: number; message_pk: number }>): number {
+    sql.count.run({ ...NO_CHANGE, deadlettered: -deleted.length, targetId: row.id });
+    for (const d of deleted) {
+      sql.deleteAttempts.run(d.id);
+      sql.deleteDelivery.run(d.id);
+      sql.deleteOrphanMessage.run(d.message_pk, d.message_pk);
+    }
+    return deleted.length;
   }
 
   function laneView(target: ChannelRow, lane: { lane: string; state: LaneView['state']; reason: string | null; since: number | null }): LaneView {
@@ -217,16 +265,9 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     },
     async purgeDeadLetters(target, ids) {
       const row = channels.require(target);
-      return db.transaction(() => {
-        const deleted = (ids ? sql.purgeIds.all(row.id, JSON.stringify(ids)) : sql.purge.all(row.id)) as Array<{ id: number; message_pk: number }>;
-        sql.count.run({ ...NO_CHANGE, deadlettered: -deleted.length, targetId: row.id });
-        for (const d of deleted) {
-          sql.deleteAttempts.run(d.id);
-          sql.deleteDelivery.run(d.id);
-          sql.deleteOrphanMessage.run(d.message_pk, d.message_pk);
-        }
-        return deleted.length;
-      }).immediate();
+      type Deleted = Array<{ id: number; message_pk: number }>;
+      if (ids) return db.transaction(() => purged(row, sql.purgeIds.all(row.id, JSON.stringify(ids)) as Deleted)).immediate();
+      return eachChunk(row, 'deadlettered', (deliveries) => purged(row, sql.purgeDeliveries.all(JSON.stringify(deliveries)) as Deleted));
     },
     async setPaused(channel, paused) {
       sql.setPaused.run(paused ? 1 : 0, channels.require(channel).id);
