@@ -428,6 +428,23 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect(await store.getMessage('m2')).toHaveLength(1);
     });
 
+    it('sweeps past more kept dead letters than one slice looks at, and keeps them', async () => {
+      const kept = 5_003;
+      for (let i = 0; i < kept; i += 1000) {
+        await store.send('q', Array.from({ length: Math.min(1000, kept - i) }, (_, j) => msg(`dead${i + j}`)));
+        await settle(await claim('q', 1000), { kind: 'deadletter', reason: 'HTTP 400' });
+        clock.advance(1);
+      }
+      await store.send('q', [msg('done1'), msg('done2')]);
+      await settle(await claim('q', 2));
+      clock.advance(1_000);
+      expect(await store.sweep(clock.now())).toBe(2);
+      expect(await store.getMessage('done1')).toEqual([]);
+      expect((await store.stats()).find((s) => s.name === 'q')).toMatchObject({ deadLettered: kept });
+      expect((await store.getMessage('dead0'))[0]!.deliveries[0]!.status).toBe('deadlettered');
+      expect(await store.sweep(clock.now())).toBe(0);
+    }, 60_000);
+
     describe('edge cases', () => {
       it('keeps topic sequences gap-free when a batch carries duplicates', async () => {
         expect((await store.send('t', [msg('e1'), msg('e2')])).map((r) => r.sequence)).toEqual([1, 2]);

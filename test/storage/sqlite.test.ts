@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { createFakeClock } from '../../src/domain/clock.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Store } from '../../src/storage/port.js';
@@ -115,6 +116,28 @@ describe('sqlite operations on a whole list', () => {
     expect(await turnTaken(() => store.redrive('q'))).toEqual(['turn', `done ${total}`]);
     await deadletter();
     expect(await turnTaken(() => store.purgeDeadLetters('q'))).toEqual(['turn', `done ${total}`]);
+    await store.close();
+  });
+
+  it('let the event loop run between the slices of a sweep', async () => {
+    const clock = createFakeClock(1_700_000_000_000);
+    const store = createSqliteStore({ path: join(dir.path, `sweep-${n++}.db`), durability: 'process', clock });
+    await store.declare([{ name: 'q', kind: 'queue' }]);
+    const total = 6_000;
+    for (let i = 0; i < total; i += 1000) {
+      await store.send('q', Array.from({ length: 1000 }, (_, j) => ({ id: `m${i + j}`, key: null, type: 't', data: '{}', metadata: {}, deliverAt: null })));
+      const claims = await store.claim({ target: 'q', limit: 1000, owner: 'o', leaseMs: 30_000 });
+      await store.settle(claims.flatMap((c) => c.deliveries.map((d) => ({
+        deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const },
+        attempt: { attempt: d.attempt, startedAt: clock.now(), durationMs: 1, statusCode: 200, error: null, response: null },
+      }))));
+      clock.advance(1);
+    }
+    clock.advance(1_000);
+    const order: string[] = [];
+    setImmediate(() => order.push('turn'));
+    order.push(`swept ${await store.sweep(clock.now())}`);
+    expect(order).toEqual(['turn', `swept ${total}`]);
     await store.close();
   });
 });

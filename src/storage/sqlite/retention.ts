@@ -8,6 +8,13 @@ import { counterStatements, passesFilter, typed } from './statements.js';
 
 const SWEEP_SLICE = 5_000;
 
+interface SweptRow {
+  pk: number;
+  channel_id: number;
+  sequence: number | null;
+  created_at: number;
+}
+
 /** Messages of the topic at or after the point that pass the subscription's current filter: what a seek replays. */
 const REPLAYABLE = `SELECT m.pk FROM messages m JOIN channels c ON c.id = @sub
   WHERE m.channel_id = @topic AND m.sequence >= @point AND ${passesFilter('c', 'm.type', 'm.key')}`;
@@ -22,14 +29,24 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
   const q = typed(db);
   const sql = {
     count: counterStatements(db).count,
-    /** Messages past the cutoff but of the channels in the JSON array (topics with their own retention). */
-    sweepable: q.prepare<[number, string], { pk: number; channel_id: number; sequence: number | null; created_at: number }>(
-      `SELECT m.pk, m.channel_id, m.sequence, m.created_at FROM messages m WHERE m.created_at < ?
-      AND m.channel_id NOT IN (SELECT value FROM json_each(?))
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered') LIMIT ${SWEEP_SLICE}`),
-    sweepableIn: q.prepare<[number, number], { pk: number; channel_id: number; sequence: number | null; created_at: number }>(
-      `SELECT m.pk, m.channel_id, m.sequence, m.created_at FROM messages m WHERE m.channel_id = ? AND m.created_at < ?
-      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered') LIMIT ${SWEEP_SLICE}`),
+    /**
+     * Where a slice of the sweep ends: the creation time of the SWEEP_SLICE-th message past the
+     * cutoff created after the last slice's end, read from messages_by_age alone; none for the
+     * last slice. A slice takes every message created in its span (those sharing its last
+     * millisecond too) and looks at each once, whether or not it can go: its work is bounded, and
+     * messages that stay (dead letters, parked keys) are looked at once per sweep, not once per slice.
+     */
+    sliceEnd: q.prepare<{ cutoff: number; after: number }, { created_at: number }>(
+      `SELECT created_at FROM messages WHERE created_at > @after AND created_at < @cutoff ORDER BY created_at LIMIT 1 OFFSET ${SWEEP_SLICE - 1}`),
+    /**
+     * The messages created in a slice's span whose every delivery was delivered. `others`: channels
+     * left out (topics with their own retention); `only`: one channel, or null.
+     */
+    sweepable: q.prepare<{ after: number; end: number; others: string; only: number | null }, SweptRow>(
+      `SELECT m.pk, m.channel_id, m.sequence, m.created_at FROM messages m
+      WHERE m.created_at > @after AND m.created_at <= @end
+        AND (@only IS NULL OR m.channel_id = @only) AND m.channel_id NOT IN (SELECT value FROM json_each(@others))
+        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')`),
     sweepAttempts: q.prepare<[number]>('DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_pk = ?)'),
     sweepDeliveries: q.prepare<[number]>('DELETE FROM deliveries WHERE message_pk = ?'),
     sweepMessage: q.prepare<[number]>('DELETE FROM messages WHERE pk = ?'),
@@ -106,7 +123,7 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
     rewindSequence: q.prepare<[number, number]>('UPDATE channels SET delivered_sequence = MIN(delivered_sequence, ?) WHERE id = ?'),
   };
 
-  function sweepSlice(rows: Array<{ pk: number; channel_id: number; sequence: number | null; created_at: number }>): void {
+  function sweepSlice(rows: SweptRow[]): void {
     for (const row of rows) {
       sql.sweepAttempts.run(row.pk);
       sql.sweepDeliveries.run(row.pk);
@@ -152,23 +169,28 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
         const topic = channels.all().find((c) => c.name === name && c.kind === 'topic');
         if (topic) own.set(topic.id, cutoff);
       }
-      // In slices, so a large backlog never holds the write lock for long.
-      const slices = (select: () => Array<{ pk: number; channel_id: number; sequence: number | null; created_at: number }>): number => {
+      // In slices, each its own transaction with the event loop free between them, so neither a
+      // large backlog nor a long history of kept dead letters holds the store for long.
+      const slices = async (cutoff: number, only: number | null, others: string): Promise<number> => {
         let total = 0;
+        let after = Number.MIN_SAFE_INTEGER;
         for (;;) {
-          const swept = db.transaction(() => {
-            const rows = select();
+          // Without an end, the slice runs to the cutoff (times are whole milliseconds).
+          const end = sql.sliceEnd.get({ cutoff, after })?.created_at;
+          const span = { after, end: end ?? cutoff - 1 };
+          total += db.transaction(() => {
+            const rows = sql.sweepable.all({ ...span, others, only });
             sweepSlice(rows);
             return rows.length;
           }).immediate();
-          total += swept;
-          if (swept < SWEEP_SLICE) return total;
+          if (end === undefined) return total;
+          after = end;
+          await new Promise((resolve) => setImmediate(resolve));
         }
       };
       let total = 0;
-      for (const [topicId, cutoff] of own) total += slices(() => sql.sweepableIn.all(topicId, cutoff));
-      const others = JSON.stringify([...own.keys()]);
-      total += slices(() => sql.sweepable.all(olderThan, others));
+      for (const [topicId, cutoff] of own) total += await slices(cutoff, topicId, '[]');
+      total += await slices(olderThan, null, JSON.stringify([...own.keys()]));
       return total;
     },
     async seek(name, point) {
