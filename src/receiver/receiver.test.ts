@@ -160,6 +160,17 @@ describe('events and outcomes', () => {
     expect(totals).toEqual([5]);
   });
 
+  it('treats a schema that throws while checking (a transform, a refinement) as a handler error: 500 without the message, told to onError', async () => {
+    const onError = vi.fn();
+    const throwing = z.object({ a: z.string().transform(() => { throw new Error('database password is hunter2'); }) });
+    const r = receiver({ 'order.placed': withSchema(throwing, () => {}) }, { onError });
+    const a = await answer(await r.fetch(request(JSON.stringify(event('m-1', 'order.placed', { a: 'x' })))));
+    expect(a.status).toBe(500);
+    expect(JSON.stringify(a.body)).not.toMatch(/hunter2/);
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(String(onError.mock.calls[0]![0])).toMatch(/hunter2/);
+  });
+
   it('runs a batch in order and answers which prefix it applied when one fails', async () => {
     const applied: string[] = [];
     const r = receiver({

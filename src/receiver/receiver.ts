@@ -233,14 +233,6 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       return { kind: 'failed', response: problem(422, 'unknown-type', `no handler for event type ${event.type}; handlers: ${known}`) };
     }
     let input: ReceivedEvent = event;
-    if (typeof entry !== 'function') {
-      const checked = await entry.schema['~standard'].validate(event.data);
-      if (checked.issues) {
-        const errors = checked.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
-        return { kind: 'failed', response: problem(422, 'invalid-data', `data of ${event.type} ${event.id} does not match the handler's schema`, { errors }) };
-      }
-      input = { ...event, data: checked.value };
-    }
     const call = async (tx: Tx) => {
       const value = await (typeof entry === 'function' ? entry(input, { ...context, tx }) : entry.handle(input, { ...context, tx }));
       // Checked before an inbox commits: a result that cannot be answered fails the event (500, onError).
@@ -248,6 +240,15 @@ export function createReceiver<Tx = undefined>(options: ReceiverOptions<Tx>): Re
       return value;
     };
     try {
+      if (typeof entry !== 'function') {
+        // Inside the try: a schema that throws (a transform, a refinement) is the handler's error, not the framework's.
+        const checked = await entry.schema['~standard'].validate(event.data);
+        if (checked.issues) {
+          const errors = checked.issues.map((issue) => ({ path: issuePath(issue), message: issue.message }));
+          return { kind: 'failed', response: problem(422, 'invalid-data', `data of ${event.type} ${event.id} does not match the handler's schema`, { errors }) };
+        }
+        input = { ...event, data: checked.value };
+      }
       if (!options.inbox) return done(false, await call(undefined as Tx), event.id);
       const ran = await options.inbox.run(`${scope}${event.source} ${event.id}`, async (tx) => {
         const lane = context.lane;
