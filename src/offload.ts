@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import { buildConfig, retentionCutoffs, type OffloadConfig } from './config/load.js';
 import type { ConfigInput } from './config/schema.js';
 import { systemClock, type Clock, type Random } from './domain/clock.js';
+import { ConflictError } from './domain/errors.js';
 import { createCompleter } from './delivery/completer.js';
 import { createDispatcher, type DeliveryEvent, type DeliveryGate, type Dispatcher } from './delivery/dispatcher.js';
 import { createHttpClient, type HttpSend } from './delivery/http-client.js';
@@ -54,7 +55,7 @@ export interface Offload {
   instanceId: string;
   /** Base URL of the HTTP API once listening. */
   url: string;
-  /** Opens the store, declares channels, starts delivering and listening. */
+  /** Opens the store, declares channels, starts delivering and listening. Once per instance: a second call throws a ConflictError and changes nothing. */
   start(): Promise<void>;
   /** Graceful stop: no new claims, in-flight calls finish (up to shutdownGrace), the rest is released. */
   stop(): Promise<void>;
@@ -93,6 +94,7 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
   const statsCache = createStatsCache(store);
   const metrics = createMetrics(statsCache, () => breakerViews());
   let started = false;
+  let startCalled = false;
   // Readiness turns false for a while after the store failed, so load balancers steer producers away.
   let lastStoreError = Number.NEGATIVE_INFINITY;
   let sweeper: NodeJS.Timeout | undefined;
@@ -270,6 +272,9 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
     instanceId,
     url: '',
     async start() {
+      // A second start would fail to listen and, on its way out, close the store the first one runs on.
+      if (startCalled) throw new ConflictError('start() was called already: an Offload starts once (createOffload another to start again)');
+      startCalled = true;
       await store.migrate();
       await store.declare(config.channels);
       if (config.targets.some((t) => t.asyncTimeoutMs !== undefined)) await completer.init();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConfigError } from '../../src/domain/errors.js';
+import { ConfigError, ConflictError } from '../../src/domain/errors.js';
 import { createOffload } from '../../src/offload.js';
 import { post, testReceiver } from '../support/offload.js';
 import { tempDir } from '../support/temp.js';
@@ -24,6 +24,23 @@ describe('createOffload(config)', () => {
     expect((await post(offload.url, '/v1/queues/emails/messages', { id: 'welcome-1', data: { to: 'ada@example.com' } })).status).toBe(202);
     await receiver.waitFor((r) => r.acceptedIds().includes('welcome-1'));
     expect(receiver.records()[0]!.path).toBe('/emails');
+  });
+
+  it('refuses a second start() with a ConflictError and keeps the running instance working', async () => {
+    const receiver = await testReceiver();
+    const dir = tempDir();
+    onTestFinished(() => dir.cleanup());
+    const offload = await createOffload({
+      server: { port: 0 },
+      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+      endpoints: { app: { url: receiver.url } },
+      queues: { emails: { endpoint: 'app', path: '/emails' } },
+    }, { logger: silent });
+    await offload.start();
+    onTestFinished(() => offload.stop());
+    await expect(offload.start()).rejects.toBeInstanceOf(ConflictError);
+    expect((await post(offload.url, '/v1/queues/emails/messages', { id: 'after-second-start', data: {} })).status).toBe(202);
+    await receiver.waitFor((r) => r.acceptedIds().includes('after-second-start'));
   });
 
   it('refuses a wrong configuration object with a ConfigError naming the field, before opening anything', async () => {
