@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, rawJson } from './index.js';
+import { createClient, OffloadApiError, rawJson } from './index.js';
 
 /** A client whose fetch records each request body and answers `answer`. */
 function recording(answer: string, status = 202) {
@@ -34,5 +34,11 @@ describe('client', () => {
   it('an answer that is not JSON says the server may not be Offload', async () => {
     const { client } = recording('<html>hello</html>', 200);
     await expect(client.channels()).rejects.toThrow(/the answer is not JSON \(is http:\/\/offload\.test an Offload server\?\)/);
+  });
+
+  it('an empty success answer is an OffloadApiError too, not a TypeError in the caller', async () => {
+    const { client } = recording('', 200);
+    await expect(client.redrive('q')).rejects.toBeInstanceOf(OffloadApiError);
+    await expect(client.channels()).rejects.toThrow(/the answer is empty, not JSON \(is http:\/\/offload\.test an Offload server\?\)/);
   });
 });

@@ -243,6 +243,8 @@ export function createClient(options: ClientOptions): OffloadClient {
       const retryAfterMs = res.status === 429 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
       throw new OffloadApiError(res.status, problem, `${method} ${path}: ${res.status} ${problem?.detail ?? text}`, retryAfterMs);
     }
+    // Every Offload answer has a JSON body; an empty one would surface as a TypeError in the caller.
+    if (parsed === undefined) throw new OffloadApiError(res.status, undefined, `${method} ${path}: ${res.status}, and the answer is empty, not JSON (is ${base} an Offload server?)`);
     return parsed as T;
   }
 
