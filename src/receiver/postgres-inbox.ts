@@ -14,7 +14,7 @@ export interface PgPoolLike<C extends PgClientLike> {
 export interface PostgresInboxOptions extends InboxOptions {
   /** Table name, optionally schema-qualified (`app.offload_inbox`); lane positions go in `<table>_lanes`. Default `offload_inbox`. */
   table?: string;
-  /** Create the table if it does not exist, on first use. Default true. */
+  /** Create the table (and `<table>_lanes`, which `inOrder` needs) if it does not exist, on first use. Default true. */
   createTable?: boolean;
 }
 

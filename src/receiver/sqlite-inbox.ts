@@ -19,7 +19,8 @@ const turns = new WeakMap<object, Promise<unknown>>();
  * which also takes SQLite's write lock, so another process on the same file waits for the
  * commit and then sees the id. Within the process, handlers on one database run one at a time:
  * a connection has one transaction, and anything written on it while a handler runs joins that
- * transaction, so do the receiver's other writes on their own connection.
+ * transaction. A write on another connection of this process waits (synchronously, blocking the
+ * process) for the write lock the handler holds, and fails with SQLITE_BUSY after its timeout.
  */
 export function sqliteInbox<D extends SqliteDatabaseLike>(db: D, options: SqliteInboxOptions = {}): Inbox<D> {
   const tableName = options.table ?? 'offload_inbox';
