@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredMessage } from '../domain/message.js';
-import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
+import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch, renderCloudEventBatchWithin } from './cloud-event.js';
 
 const createdAt = Date.parse('2024-03-01T12:34:56.789Z');
 
@@ -93,6 +93,17 @@ describe('renderCloudEvent', () => {
 });
 
 describe('renderCloudEventBatch', () => {
+  it('within a byte limit: the events from the head that fit, always the first, as a valid array', () => {
+    const items = ['a', 'b', 'c'].map((id) => ({ message: message({ id }), attempt: 1 }));
+    const one = Buffer.byteLength(renderCloudEvent(items[0]!.message, 1));
+    expect(renderCloudEventBatchWithin(items, Number.POSITIVE_INFINITY)).toEqual({ body: renderCloudEventBatch(items), count: 3 });
+    const two = renderCloudEventBatchWithin(items, 2 + one * 2 + 1);
+    expect(two.count).toBe(2);
+    expect((JSON.parse(two.body) as Array<{ id: string }>).map((e) => e.id)).toEqual(['a', 'b']);
+    expect(Buffer.byteLength(two.body)).toBeLessThanOrEqual(2 + one * 2 + 1);
+    expect(renderCloudEventBatchWithin(items, 1).count).toBe(1);
+  });
+
   it('renders a JSON array of events in the given order, each with its own attempt', () => {
     const items = [
       { message: message({ id: 'e-3', sequence: 3, data: '{"n":3}' }), attempt: 2 },

@@ -24,7 +24,27 @@ export function renderCloudEvent(message: StoredMessage, attempt: number, lane?:
   return `${out},"data":${message.data}}`;
 }
 
+type BatchItem = { message: StoredMessage; attempt: number; lanePosition?: LanePosition };
+
 /** A batch is a JSON array of structured events, in order. */
-export function renderCloudEventBatch(items: ReadonlyArray<{ message: StoredMessage; attempt: number; lanePosition?: LanePosition }>): string {
-  return `[${items.map((i) => renderCloudEvent(i.message, i.attempt, i.lanePosition)).join(',')}]`;
+export function renderCloudEventBatch(items: ReadonlyArray<BatchItem>): string {
+  return renderCloudEventBatchWithin(items, Number.POSITIVE_INFINITY).body;
+}
+
+/**
+ * A batch of the events from the head that fit in `maxBytes` of UTF-8 (the first always goes),
+ * and how many that is: a backlog of large events must not make a body the endpoint refuses for
+ * its size on every try.
+ */
+export function renderCloudEventBatchWithin(items: ReadonlyArray<BatchItem>, maxBytes: number): { body: string; count: number } {
+  const parts: string[] = [];
+  let bytes = 2;
+  for (const item of items) {
+    const part = renderCloudEvent(item.message, item.attempt, item.lanePosition);
+    const size = Buffer.byteLength(part) + (parts.length > 0 ? 1 : 0);
+    if (parts.length > 0 && bytes + size > maxBytes) break;
+    parts.push(part);
+    bytes += size;
+  }
+  return { body: `[${parts.join(',')}]`, count: parts.length };
 }

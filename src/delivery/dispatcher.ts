@@ -6,10 +6,10 @@ import { systemClock, type Clock, type Random } from '../domain/clock.js';
 import { decide, type Decision } from '../domain/decide.js';
 import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domain/headers.js';
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
-import { partialAck, type PartialAck } from '../domain/partial-ack.js';
+import { partialAck, unsentRest, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
 import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, Settlement, SettleResult, Store } from '../storage/port.js';
-import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatch } from './cloud-event.js';
+import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatchWithin } from './cloud-event.js';
 import { CallAbort } from './call-signal.js';
 import type { HttpSend } from './http-client.js';
 import { signatureHeaders } from './signing.js';
@@ -125,6 +125,11 @@ interface Running {
 const leaseMargin = (lockDurationMs: number) => Math.min(1_000, Math.floor(lockDurationMs / 10));
 /** Attempts to save an answer while the store is failing, each after this long, while the lease still holds. */
 const SETTLE_RETRY_MS = [50, 100, 200, 400, 800, 1_600];
+/**
+ * Most bytes of one batched call: half of `offload/receiver`'s default maxBodyBytes. A backlog of
+ * large events goes in several calls instead of one body an endpoint refuses (413) on every try.
+ */
+export const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const clock = options.clock ?? systemClock;
@@ -162,7 +167,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let answer: AttemptResult | null = null;
     try {
       const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
-      let result = 'refused' in call ? call.refused : await options.send({ ...call, timeoutMs: target.timeoutMs, signal: entry.abort });
+      const sent = 'refused' in call ? claim.deliveries.length : call.count;
+      let result = 'refused' in call ? call.refused : await options.send({ url: call.url, body: call.body, headers: call.headers, timeoutMs: target.timeoutMs, signal: entry.abort });
       entry.ended = true;
       answer = result;
       if (entry.abort.aborted && stopping) {
@@ -191,7 +197,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         return false;
       }
       const attempt = attemptRecord(head.attempt, startedAt, durationMs, result);
-      const partial = claim.lane === null ? undefined : partialAck(result, outcome, claim.deliveries.map((d) => d.message.id));
+      const sentIds = claim.deliveries.slice(0, sent).map((d) => d.message.id);
+      const partial = claim.lane === null ? undefined : (partialAck(result, outcome, sentIds) ?? unsentRest(outcome, sent, claim.deliveries.length));
       if (partial !== undefined) {
         const type = await settlePartly(target, claim, partial, attempt);
         span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
@@ -406,11 +413,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number, traceparent: string | undefined): { url: string; body: string; headers: Record<string, string> } {
+  function buildCall(target: Target, deliveries: ClaimedDelivery[], now: number, traceparent: string | undefined): { url: string; body: string; headers: Record<string, string>; count: number } {
     const head = deliveries[0]!;
-    const batched = profileOf(target).batchSize > 1;
-    const body = batched ? renderCloudEventBatch(deliveries) : renderCloudEvent(head.message, head.attempt, head.lanePosition);
-    const id = batched ? `${head.message.id}..${deliveries[deliveries.length - 1]!.message.id}` : head.message.id;
+    const profile = profileOf(target);
+    const batched = profile.batchSize > 1;
+    // A deferred (202) call is completed for every delivery it holds, so its batch is never cut.
+    const limit = profile.asyncTimeoutMs === null ? MAX_BATCH_BODY_BYTES : Number.POSITIVE_INFINITY;
+    const { body, count } = batched ? renderCloudEventBatchWithin(deliveries, limit) : { body: renderCloudEvent(head.message, head.attempt, head.lanePosition), count: 1 };
+    const id = batched ? `${head.message.id}..${deliveries[count - 1]!.message.id}` : head.message.id;
     // The endpoint's configured headers (its credentials) always win over a message's own.
     const headers = deliveryHeaders(target.headers, head.message.metadata.headers, {
       'content-type': batched ? CLOUDEVENT_BATCH_CONTENT_TYPE : CLOUDEVENT_CONTENT_TYPE,
@@ -421,7 +431,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       ...completionHeader(target, head),
     });
     if (target.secrets.length > 0) Object.assign(headers, signatureHeaders(target.secrets, id, body, now));
-    return { url: target.url, body, headers };
+    return { url: target.url, body, headers, count };
   }
 
   function completionHeader(target: Target, head: ClaimedDelivery): Record<string, string> {

@@ -23,6 +23,15 @@ export function partialAck(result: AttemptResult, outcome: Classification, ids: 
 }
 
 /**
+ * A batch whose call held only its first `sent` events (the rest did not fit one body): after a
+ * success the events not sent go back untried, no attempt counted; a failure settles the whole
+ * batch by its outcome, as it would a batch sent whole.
+ */
+export function unsentRest(outcome: Classification, sent: number, claimed: number): PartialAck | undefined {
+  return sent < claimed && outcome.kind === 'delivered' ? { applied: sent, rest: 'release' } : undefined;
+}
+
+/**
  * The split of a batch whose events up to `through` were applied, the rest settled by `outcome`
  * (released untried after a success). Undefined when it splits nothing: `through` is not in the
  * batch, or is its last event (the outcome then applies to the whole batch).
