@@ -5,6 +5,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../../test/support/postgres.js';
 import { testDir } from '../../test/support/temp.js';
 import type { Inbox } from './inbox.js';
+import { RetryAfter } from './outcomes.js';
 import { postgresInbox } from './postgres-inbox.js';
 import { sqliteInbox } from './sqlite-inbox.js';
 
@@ -171,6 +172,33 @@ for (const [name, make, skip] of [
   });
 }
 
+describe.skipIf(!pgUp)('PostgreSQL inbox: a handler that hangs', () => {
+  it('repeats of its message wait at most lockWait, then are told to retry later, so they cannot use up the pool', async () => {
+    const schema = testSchema();
+    const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 3 });
+    const gate = deferred();
+    onTestFinished(async () => {
+      gate.resolve();
+      await pool.end();
+      await dropSchema(schema);
+    });
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    const inbox = postgresInbox(pool, { table: `${schema}.inbox`, lockWait: 0.2 });
+    const started = deferred();
+    const stuck = inbox.run('stuck', async () => {
+      started.resolve();
+      await gate.promise;
+    });
+    await started.promise;
+    for (let i = 0; i < 4; i++) await expect(inbox.run('stuck', async () => 'ran')).rejects.toBeInstanceOf(RetryAfter);
+    expect(await inbox.run('other', async () => 'ran')).toEqual({ duplicate: false, value: 'ran' });
+    // The handler's own statements are not held to lockWait.
+    expect(await inbox.run('slow-lock', async (tx) => (await tx.query("SELECT current_setting('lock_timeout') AS t")).rows)).toEqual({ duplicate: false, value: [{ t: '0' }] });
+    gate.resolve();
+    expect(await stuck).toEqual({ duplicate: false, value: undefined });
+  });
+});
+
 describe('inbox configuration', () => {
   it('refuses table names that are not plain identifiers', () => {
     const pool = { connect: () => Promise.reject(new Error('unused')) };
@@ -180,5 +208,6 @@ describe('inbox configuration', () => {
     expect(() => postgresInbox(pool, { retention: Number.NaN })).toThrow(/positive/);
     // NaN would purge on every event.
     expect(() => postgresInbox(pool, { purgeInterval: Number.NaN })).toThrow(/purgeInterval must be a number of seconds/);
+    expect(() => postgresInbox(pool, { lockWait: 0 })).toThrow(/lockWait must be a number of seconds above 0/);
   });
 });

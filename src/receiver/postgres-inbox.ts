@@ -1,4 +1,5 @@
 import { createPurgeSchedule, type Inbox, type InboxOptions } from './inbox.js';
+import { retryAfter } from './outcomes.js';
 
 /** The parts of a `pg` client the inbox uses; a `pg.PoolClient` fits. */
 export interface PgClientLike {
@@ -16,6 +17,13 @@ export interface PostgresInboxOptions extends InboxOptions {
   table?: string;
   /** Create the table (and `<table>_lanes`, which `inOrder` needs) if it does not exist, on first use. Default true. */
   createTable?: boolean;
+  /**
+   * How long a duplicate waits, in seconds, for an earlier delivery of its id that is still
+   * running; then it is answered 503 + Retry-After (retry later). Bounded so that repeats of a
+   * message whose handler hangs cannot each hold a pool client until the pool is used up.
+   * Default 30 (Offload's default call timeout: a longer wait outlasts the call it answers).
+   */
+  lockWait?: number;
 }
 
 /**
@@ -45,6 +53,8 @@ export function postgresInbox<C extends PgClientLike>(pool: PgPoolLike<C>, optio
   const purgeOlderThan = (cutoff: number) =>
     withClient(pool, async (client) => (await client.query(`DELETE FROM ${table} WHERE received_at < $1`, [cutoff])).rowCount ?? 0);
   const schedule = createPurgeSchedule(options, purgeOlderThan);
+  const lockWaitMs = Math.round((options.lockWait ?? 30) * 1000);
+  if (!(lockWaitMs >= 1) || !Number.isSafeInteger(lockWaitMs)) throw new RangeError('inbox lockWait must be a number of seconds above 0');
 
   return {
     async run(key, work) {
@@ -55,7 +65,14 @@ export function postgresInbox<C extends PgClientLike>(pool: PgPoolLike<C>, optio
       try {
         await client.query('BEGIN');
         try {
-          const inserted = await client.query(`INSERT INTO ${table} (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [key, schedule.now()]);
+          // Only the wait behind an earlier delivery of the id is bounded; the handler's own statements get the usual timeout back.
+          await client.query(`SET LOCAL lock_timeout = ${lockWaitMs}`);
+          const inserted = await client
+            .query(`INSERT INTO ${table} (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [key, schedule.now()])
+            .catch((error: unknown) => {
+              throw isCode(error, '55P03') ? retryAfter(1, 'an earlier delivery of this message is still being handled') : error;
+            });
+          await client.query('SET LOCAL lock_timeout TO DEFAULT');
           if (inserted.rowCount === 0) {
             await client.query('ROLLBACK');
             return { duplicate: true };
