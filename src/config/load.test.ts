@@ -35,6 +35,10 @@ describe('buildConfig', () => {
     expect(at({ delivery: { maxPayload: '0KiB' } })).toEqual([expect.stringMatching(/^delivery\.maxPayload: '0KiB' is not a size Offload can use/)]);
     expect(at({ endpoints, queues: { 'bad name/x': { endpoint: 'sink' } } })).toEqual([expect.stringMatching(/^queues\.bad name\/x: names are 1-100 letters, digits/)]);
     expect(at({ endpoints: { sink: { url: 'localhost:9000' } } })).toEqual(['endpoints.sink.url: an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks']);
+    // Credentials in the URL would never be sent; the error says so without repeating them.
+    const withCredentials = at({ endpoints: { sink: { url: 'https://svc:hunter2@api.example.com/hooks' } } });
+    expect(withCredentials).toEqual([expect.stringMatching(/^endpoints\.sink\.url: an endpoint URL cannot carry credentials .* as a header/)]);
+    expect(withCredentials.join()).not.toContain('hunter2');
     expect(build({ endpoints, queues: { f: { endpoint: 'sink', lockDuration: '100ms', timeout: '10ms' } }, delivery: { pollInterval: '10ms' } }).targets).toHaveLength(1);
     // A timer cannot wait past 2^31-1 ms (about 24.8 days): it would fire at once.
     expect(at({ endpoints: { sink: { url: 'http://127.0.0.1:9', timeout: '25d' } } })).toEqual(['endpoints.sink.timeout: at most 24d: a timer cannot wait longer']);

@@ -70,7 +70,11 @@ const secretRef = z.union([z.object({ env: z.string().min(1) }).strict(), z.stri
 
 const endpoint = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks' }),
+    url: z
+      .url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks' })
+      // Deliveries never send a URL's user:password@ (fetch drops it); saying so beats a silent 401.
+      .refine((url) => { const { username, password } = new URL(url); return username === '' && password === ''; },
+        'an endpoint URL cannot carry credentials (user:password@): they are never sent; give them as a header instead, e.g. headers: { authorization: { env: API_AUTHORIZATION } }'),
     timeout: timerDuration(10, 'each attempt gets this long').optional(),
     secret: secretRef.optional(),
     /** Several secrets during rotation: every one signs, receivers accept any. */
