@@ -169,8 +169,9 @@ export function storableProblem(kind: 'queue' | 'fifo' | 'topic' | 'subscription
 const LONE_SURROGATE = /\p{Surrogate}/u;
 export function outboxProblem(m: NewMessage): { field: string; message: string } | undefined {
   for (const field of ['id', 'type', 'key'] as const) {
-    const value = m[field];
-    if (typeof value === 'string' && !isValidIdentifier(value)) return { field, message: `${field}: ${IDENTIFIER_RULE}` };
+    const value: unknown = m[field];
+    if (field === 'key' && value === null) continue;
+    if (typeof value !== 'string' || !isValidIdentifier(value)) return { field, message: `${field}: ${IDENTIFIER_RULE}` };
   }
   if (typeof m.data === 'string') {
     if (LONE_SURROGATE.test(m.data)) return { field: 'data', message: 'data holds a lone surrogate (not valid Unicode): it would be stored as U+FFFD' };

@@ -20,9 +20,11 @@ export function assertProducible(channel: ChannelRowBase, messages: readonly New
 
 /** assertProducible, and what the HTTP API also refuses and only the outbox could hand a store (outboxProblem). */
 export function assertOutboxProducible(channel: ChannelRowBase, messages: readonly NewMessage[]): void {
-  assertProducible(channel, messages);
+  if (channel.kind === 'subscription') throw new NotFoundError(`'${channel.name}' is a subscription; publish to its topic`);
+  // The outbox's own rule first: its names are the API's (1-200 characters), narrower than a store's.
   for (const m of messages) {
     const problem = outboxProblem(m);
     if (problem) throw new ValidationError(`message '${String(m.id).slice(0, 200)}' on '${channel.name}': ${problem.message}`, [{ path: problem.field, message: problem.message }]);
   }
+  assertProducible(channel, messages);
 }

@@ -246,6 +246,9 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       ] as const) {
         await expect(harness.sendWithin(store, 'q', [message], 'commit'), field).rejects.toMatchObject({ code: 'invalid_request', details: { errors: [{ path: field }] } });
       }
+      // A missing type is told by the outbox's own rule (the API's 1-200 characters), not a store's wider one.
+      const untyped = { ...msg('untyped'), type: undefined as unknown as string };
+      await expect(harness.sendWithin(store, 'q', [untyped], 'commit')).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('type: use 1-200 printable ASCII characters') });
       expect(await statsOf('q')).toMatchObject({ depth: 0 });
       const optional = msg('opt', { metadata: { tenantId: undefined, headers: { 'x-team': 'billing', 'x-gone': undefined as unknown as string } } });
       expect(await harness.sendWithin(store, 'q', [optional], 'commit')).toEqual([{ id: 'opt', status: 'queued', duplicate: false }]);
