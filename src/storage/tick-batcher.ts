@@ -12,14 +12,28 @@ interface Pending<I, O> {
   reject: (error: unknown) => void;
 }
 
-export function createTickBatcher<I, O>(flush: (items: I[]) => O[] | Promise<O[]>, maxItems = 5_000): TickBatcher<I, O> {
+export interface TickBatcherOptions {
+  /** A batch this large runs at once instead of waiting for the end of the turn. Default 5,000. */
+  maxItems?: number;
+  /**
+   * One batch at a time: calls made while a batch runs wait for it and go together in the next.
+   * A batch that waits for a lock (an application's open transaction) then holds one connection,
+   * not one per turn of the event loop for as long as the lock is held. Default false.
+   */
+  serial?: boolean;
+}
+
+export function createTickBatcher<I, O>(flush: (items: I[]) => O[] | Promise<O[]>, options: TickBatcherOptions = {}): TickBatcher<I, O> {
+  const maxItems = options.maxItems ?? 5_000;
   let queue: Pending<I, O>[] = [];
   let count = 0;
   let scheduled = false;
+  let running = false;
 
   async function run(): Promise<void> {
     scheduled = false;
-    if (queue.length === 0) return;
+    if (queue.length === 0 || (options.serial && running)) return;
+    running = true;
     const batch = queue;
     queue = [];
     count = 0;
@@ -34,6 +48,10 @@ export function createTickBatcher<I, O>(flush: (items: I[]) => O[] | Promise<O[]
       }
     } catch (error) {
       for (const pending of batch) pending.reject(error);
+    } finally {
+      running = false;
+      // What came in meanwhile (serial) goes now, as one batch.
+      if (options.serial && queue.length > 0 && !scheduled) void run();
     }
   }
 

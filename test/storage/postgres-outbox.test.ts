@@ -157,6 +157,30 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('publishes to a topic held by the application, coming in tick after tick, wait on one connection: the rest of the store goes on', async () => {
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await publishEvent(client, 'e1', 'k1');
+      // More ticks of publishes to the held topic than the store has connections (4).
+      const publishes: Promise<unknown>[] = [];
+      for (let i = 2; i <= 9; i++) {
+        publishes.push(store.send('t', [msg(`e${i}`, 'k2')]));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      const sendAndClaim = async () => [await store.send('q', [msg('q1')]), ids(await claim('q'))];
+      expect(await Promise.race([sendAndClaim(), late])).toEqual([[{ id: 'q1', status: 'queued', duplicate: false }], ['q1']]);
+      await client.query('COMMIT');
+      const sequences = (await Promise.all(publishes)).map((r) => (r as { sequence: number }[])[0]!.sequence);
+      expect(sequences).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+
   it('renews leases while an application transaction holds a topic lane for longer than the lease', async () => {
     const lease = 30_000;
     await store.send('q', [msg('m1')]);

@@ -139,7 +139,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   // Group commit: the sends of one tick to one channel are one statement, committed durably
   // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its
   // own: a topic held by an application's open outbox transaction delays its own publishers,
-  // never the sends to other channels made in the same tick, nor fails them with its own error.
+  // never the sends to other channels, nor fails them with its own error. One batch per channel
+  // at a time: publishers to a held topic wait on one connection between them, not on one per
+  // tick, which would take the whole pool while the application's transaction stays open.
   const sendBatchers = new Map<number, TickBatcher<NewMessage, SendResult>>();
   const sendBatcherOf = (channel: ChannelRow): TickBatcher<NewMessage, SendResult> => {
     let batcher = sendBatchers.get(channel.id);
@@ -148,7 +150,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const results = await retrying(() => insertMessages(pool, sql, channel, messages, { now: clock.now(), prepared: true, wake, origin }));
         wakeLocally(channel, results);
         return results;
-      });
+      }, { serial: true });
       sendBatchers.set(channel.id, batcher);
     }
     return batcher;
