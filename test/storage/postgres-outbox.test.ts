@@ -181,6 +181,28 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('a sweep does not wait for a topic the application holds open: it sweeps the other channels and that topic at a later round', async () => {
+    await store.send('t', [msg('e0', 'k0')]);
+    await store.send('q', [msg('q0')]);
+    for (const target of ['t/a', 't/b', 'q']) await deliver(await claim(target));
+    clock.advance(1_000);
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await publishEvent(client, 'e1', 'k1');
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 8 s'), 8_000).unref());
+      expect(await Promise.race([store.sweep(clock.now()), late])).toBe(1);
+      expect(await store.getMessage('q0')).toEqual([]);
+      expect(await store.getMessage('e0')).toHaveLength(1);
+      await client.query('COMMIT');
+      expect(await store.sweep(clock.now())).toBe(1);
+      expect(await store.getMessage('e0')).toEqual([]);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+
   it('renews leases while an application transaction holds a topic lane for longer than the lease', async () => {
     const lease = 30_000;
     await store.send('q', [msg('m1')]);

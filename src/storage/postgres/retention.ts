@@ -8,6 +8,10 @@ import { execute, guard, run, transaction } from './connection.js';
 import { countInto, passesFilter, statementFactory } from './statements.js';
 
 const SWEEP_SLICE = 5_000;
+/** How long a sweep waits for a topic's row lock before leaving the topic to its next round. */
+const TOPIC_LOCK_WAIT_MS = 2_000;
+/** lock_not_available: lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Messages of topic $2 at or after the point $3 that pass subscription $1's current filter: what a seek replays. */
 const replayable = (s: string) => `SELECT m.pk FROM ${s}.messages m JOIN ${s}.channels c ON c.id = $1
@@ -126,12 +130,22 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     for (;;) {
       // A topic's messages are swept holding its row lock, as declare's backfill and seek read them,
       // so a message is never deleted while a subscription is being given a delivery for it.
-      const [swept] = await transaction(pool, 'relaxed', async (client) => {
-        if (isTopic) await run(client, sql.lockTopic, [channelId], true);
+      // Waiting for that lock is bounded: an application's outbox transaction left open on the
+      // topic would hold the sweep (and a connection with it) for as long as it stays open, and a
+      // sweep starts every minute. Such a topic is swept at a later round.
+      const swept = await transaction(pool, 'relaxed', async (client) => {
+        if (isTopic) {
+          await client.query(`SET LOCAL lock_timeout = ${TOPIC_LOCK_WAIT_MS}`);
+          await run(client, sql.lockTopic, [channelId], true);
+        }
         return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
+      }).catch((error: unknown) => {
+        if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) return null;
+        throw error;
       });
-      total += swept!.n;
-      if (swept!.n < SWEEP_SLICE) return total;
+      if (swept === null) return total;
+      total += swept[0]!.n;
+      if (swept[0]!.n < SWEEP_SLICE) return total;
     }
   }
 
