@@ -203,6 +203,25 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('a write probe does not wait for a topic the application holds open, when the topic is the first channel declared', async () => {
+    const own = testSchema();
+    const first = createPostgresStore({ url: TEST_PG_URL, schema: own, clock, poolSize: 2 });
+    const client = await app.connect();
+    try {
+      await first.declare([{ name: 'events', kind: 'topic' }, { name: 'events/a', kind: 'subscription', topic: 'events', ordering: 'topic' }]);
+      await client.query('BEGIN');
+      await first.sendWithin(client, 'events', [msg('e1')]);
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      expect(await Promise.race([first.probeWrite().then(() => 'written'), late])).toBe('written');
+      await client.query('COMMIT');
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      await first.close();
+      await dropSchema(own);
+    }
+  });
+
   it('renews leases while an application transaction holds a topic lane for longer than the lease', async () => {
     const lease = 30_000;
     await store.send('q', [msg('m1')]);

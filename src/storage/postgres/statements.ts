@@ -204,7 +204,10 @@ export function hotStatements(schema: string) {
       SELECT DISTINCT target_id, lane, 'active', $1::bigint FROM ${s}.deliveries WHERE target_id = $2 AND live
       ON CONFLICT DO NOTHING`),
     ping: st('ping', () => 'SELECT 1'),
-    probeWrite: st('probe_write', (s) => `UPDATE ${s}.channels SET paused = paused WHERE id = (SELECT MIN(id) FROM ${s}.channels)`),
+    // A row nobody holds: a topic's row is locked by every publisher until commit (an application's
+    // open outbox transaction for as long as it stays open), and a probe must not wait for that.
+    probeWrite: st('probe_write', (s) => `UPDATE ${s}.channels SET paused = paused
+      WHERE id = (SELECT id FROM ${s}.channels ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED)`),
   };
 }
 
