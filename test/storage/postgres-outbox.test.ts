@@ -25,6 +25,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       { name: 't', kind: 'topic' },
       { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
       { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+      { name: 'f', kind: 'fifo' },
     ]);
     app = new pg.Pool({ connectionString: TEST_PG_URL, max: 4 });
     await app.query(`CREATE TABLE "${schema}".orders (id TEXT PRIMARY KEY)`);
@@ -175,6 +176,36 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       await client.query('COMMIT');
       const sequences = (await Promise.all(publishes)).map((r) => (r as { sequence: number }[])[0]!.sequence);
       expect(sequences).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+
+  it('sends to a fifo key the application holds, coming in tick after tick, wait on one connection: other keys and channels go on', async () => {
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await store.sendWithin(client, 'f', [msg('k1-1', 'k1')]);
+      const held: Promise<unknown>[] = [];
+      for (let i = 2; i <= 9; i++) {
+        held.push(store.send('f', [msg(`k1-${i}`, 'k1')]));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await waitForLockWait({ queryContains: `"${schema}".enqueue_messages(` });
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      const others = async () => [await store.send('f', [msg('k2-1', 'k2')]), await store.send('q', [msg('q1')]), ids(await claim('f')), ids(await claim('q'))];
+      expect(await Promise.race([others(), late])).toEqual([
+        [{ id: 'k2-1', status: 'queued', duplicate: false }], [{ id: 'q1', status: 'queued', duplicate: false }], ['k2-1'], ['q1'],
+      ]);
+      await client.query('COMMIT');
+      expect((await Promise.all(held)).flat()).toHaveLength(8);
+      const order: string[] = [];
+      for (let claims = await claim('f'); claims.length > 0; claims = await claim('f')) {
+        order.push(...ids(claims));
+        await deliver(claims);
+      }
+      expect(order).toEqual(['k1-1', 'k1-2', 'k1-3', 'k1-4', 'k1-5', 'k1-6', 'k1-7', 'k1-8', 'k1-9']);
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();

@@ -139,9 +139,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   // Group commit: the sends of one tick to one channel are one statement, committed durably
   // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its
   // own: a topic held by an application's open outbox transaction delays its own publishers,
-  // never the sends to other channels, nor fails them with its own error. One batch per channel
-  // at a time: publishers to a held topic wait on one connection between them, not on one per
-  // tick, which would take the whole pool while the application's transaction stays open.
+  // never the sends to other channels, nor fails them with its own error. A send waits for a
+  // batch still running that may hold what it would wait for (its topic, its fifo key, its id):
+  // sends that meet a lock an application's open transaction holds wait on one connection between
+  // them, not on a new one every tick, which would take the whole pool while that stays open.
   const sendBatchers = new Map<number, TickBatcher<NewMessage, SendResult>>();
   const sendBatcherOf = (channel: ChannelRow): TickBatcher<NewMessage, SendResult> => {
     let batcher = sendBatchers.get(channel.id);
@@ -150,11 +151,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const results = await retrying(() => insertMessages(pool, sql, channel, messages, { now: clock.now(), prepared: true, wake, origin }));
         wakeLocally(channel, results);
         return results;
-      }, { serial: true });
+      }, { keysOf: lockedBy(channel) });
       sendBatchers.set(channel.id, batcher);
     }
     return batcher;
   };
+  /** What a send to this channel may wait for: the topic's row, the fifo key's lane, the id's slot in the unique index. */
+  const lockedBy = (channel: ChannelRow): ((m: NewMessage) => string) =>
+    channel.kind === 'topic' ? () => '' : channel.kind === 'fifo' ? (m) => m.key ?? '' : (m) => m.id;
   /*
    * Deliveries this instance leased from lanes: their settlements go straight to the locking
    * path, saving the lane-free call a round trip that would only report them laned. A hint:
