@@ -122,6 +122,19 @@ export function describeFilterConformance(adapter: string, harness: ConformanceH
       expect(await drain('ft/orders')).toEqual([['after-user', 1], ['unfiltered', 2]]);
     });
 
+    it('a restart declaring the same channels changes nothing: filters, sequences and waiting events stay', async () => {
+      await store.send('ft', [event('e1', 'OrderPlaced'), event('e2', 'UserCreated')]);
+      const before = await store.stats();
+      await store.declare([...FILTER_CHANNELS]);
+      await store.send('ft', [event('e3', 'OrderPlaced')]);
+      expect(await targetsOf('e3')).toContain('ft/orders');
+      const after = (await store.stats()).find((s) => s.name === 'ft/orders')!;
+      expect(after.filter).toEqual(before.find((s) => s.name === 'ft/orders')!.filter);
+      expect(after.depth).toBe(before.find((s) => s.name === 'ft/orders')!.depth + 1);
+      expect((await store.stats()).find((s) => s.name === 'ft')!.lastSequence).toBe(3);
+      expect(await drain('ft/orders')).toEqual([['e1', 1], ['e3', 2]]);
+    });
+
     it('backfills a new subscription from the beginning with the matching events only', async () => {
       await store.send('ft', [event('e1', 'OrderPlaced', 'eu-1'), event('e2', 'UserCreated', 'eu-2'), event('e3', 'OrderPaid', 'us-1')]);
       await store.declare([...FILTER_CHANNELS, { name: 'ft/late', kind: 'subscription', topic: 'ft', ordering: 'key', startFrom: 'beginning', filter: { types: ['Order*'], keys: ['eu-1', 'us-*'] } }]);

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFakeClock, type FakeClock } from '../../src/domain/clock.js';
 import type { NewMessage } from '../../src/domain/message.js';
-import type { Claim } from '../../src/storage/port.js';
+import type { ChannelDeclaration, Claim } from '../../src/storage/port.js';
 import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
 import { until } from '../support/until.js';
@@ -15,18 +15,20 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
   let store: PostgresStore;
   let app: pg.Pool;
 
+  const channels: ChannelDeclaration[] = [
+    { name: 'q', kind: 'queue' },
+    { name: 't', kind: 'topic' },
+    { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
+    { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
+    { name: 'f', kind: 'fifo' },
+  ];
+
   beforeEach(async () => {
     schema = testSchema();
     clock = createFakeClock();
     store = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 4 });
     await store.migrate();
-    await store.declare([
-      { name: 'q', kind: 'queue' },
-      { name: 't', kind: 'topic' },
-      { name: 't/a', kind: 'subscription', topic: 't', ordering: 'topic' },
-      { name: 't/b', kind: 'subscription', topic: 't', ordering: 'key' },
-      { name: 'f', kind: 'fifo' },
-    ]);
+    await store.declare(channels);
     app = new pg.Pool({ connectionString: TEST_PG_URL, max: 4 });
     await app.query(`CREATE TABLE "${schema}".orders (id TEXT PRIMARY KEY)`);
   });
@@ -209,6 +211,23 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
+    }
+  });
+
+  it('an instance starting while the application holds a topic open declares the same subscriptions without waiting for it', async () => {
+    const starting = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 2 });
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await publishEvent(client, 'e1', 'k1');
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      expect(await Promise.race([starting.declare(channels).then(() => 'declared'), late])).toBe('declared');
+      await client.query('COMMIT');
+      expect(ids(await starting.claim({ target: 't/a', limit: 10, owner: 'o', leaseMs: 30_000 }))).toEqual(['e1']);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      await starting.close();
     }
   });
 

@@ -363,18 +363,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 }
 
 /**
- * Topics and queues first, then subscriptions. The topics of declared subscriptions are locked
- * as a publisher locks them, so a backfill sees every committed message and a concurrent publish
- * fans out to the new subscription (lanes.ts), and a changed filter applies exactly to the
- * publishes that take the topic lock after this transaction.
+ * Topics and queues first, then subscriptions. The topics of subscriptions that are new or whose
+ * filter changed are locked as a publisher locks them, so a backfill sees every committed message
+ * and a concurrent publish fans out to the new subscription (lanes.ts), and a changed filter
+ * applies exactly to the publishes that take the topic lock after this transaction. Channels
+ * stored as declared are not written (not even by an insert that finds them): a publisher holds
+ * its topic's row until it commits, so an instance starting while an application's outbox
+ * transaction holds a topic open would wait for it.
  */
 async function declareChannels(client: pg.PoolClient, sql: HotStatements, declarations: readonly ChannelDeclaration[], now: number): Promise<void> {
   const ordering = (d: ChannelDeclaration) => (d.kind === 'queue' || d.kind === 'topic' ? 'none' : d.kind === 'fifo' ? 'key' : (d.ordering ?? 'topic'));
+  const filterText = (d: ChannelDeclaration): string | null => (d.filter ? JSON.stringify(d.filter) : null);
+  const stored = new Map((await run<{ name: string; filter: string | null }>(client, sql.declaredChannels, [declarations.map((d) => d.name)], true)).map((r) => [r.name, r.filter]));
   for (const d of declarations) {
-    if (d.kind !== 'subscription') await run(client, sql.insertChannel, [d.name, d.kind, null, ordering(d), now], true);
+    if (d.kind !== 'subscription' && !stored.has(d.name)) await run(client, sql.insertChannel, [d.name, d.kind, null, ordering(d), now], true);
     if (d.kind === 'queue') await run(client, sql.setTtl, [d.name, d.ttlMs ?? null], true);
   }
-  const subscriptions = declarations.filter((d) => d.kind === 'subscription');
+  const subscriptions = declarations.filter((d) => d.kind === 'subscription' && (!stored.has(d.name) || stored.get(d.name) !== filterText(d)));
   if (subscriptions.length === 0) return;
   const topics = new Map(
     (await run<{ id: number; name: string }>(client, sql.lockTopics, [[...new Set(subscriptions.map((d) => d.topic ?? ''))]], true)).map((t) => [t.name, t.id]),
@@ -386,7 +391,7 @@ async function declareChannels(client: pg.PoolClient, sql: HotStatements, declar
     // The filter is the declared one, also for an existing subscription: later publishes apply it.
     const id = created?.id ?? (await run<{ id: number }>(client, sql.subscriptionId, [d.name], true))[0]!.id;
     const filter = d.filter ?? null;
-    await run(client, sql.setFilter, [id, filter && JSON.stringify(filter), filter?.types.map(toLike) ?? null, filter?.keys?.map(toLike) ?? null], true);
+    await run(client, sql.setFilter, [id, filterText(d), filter?.types.map(toLike) ?? null, filter?.keys?.map(toLike) ?? null], true);
     if (created && d.startFrom === 'beginning') {
       await run(client, sql.backfill, [created.id, parent, now], true);
       await run(client, sql.backfillLanes, [now, created.id], true);

@@ -188,6 +188,8 @@ export function hotStatements(schema: string) {
     /** Declare: a subscription's filter ($2 as declared, JSON; $3 type and $4 key LIKE patterns), written only when it changed. */
     setFilter: st('set_filter', (s) => `UPDATE ${s}.channels SET filter = $2, filter_types = $3, filter_keys = $4
       WHERE id = $1 AND filter IS DISTINCT FROM $2`),
+    /** Declare: which of these channels ($1 names) exist, with a subscription's stored filter, read without a lock. */
+    declaredChannels: st('declared_channels', (s) => `SELECT name, filter FROM ${s}.channels WHERE name = ANY($1::text[])`),
     subscriptionId: st('subscription_id', (s) => `SELECT id FROM ${s}.channels WHERE name = $1 AND kind = 'subscription'`),
     /** Declare: the topics whose subscriptions are declared, locked like a publisher does, in id order. */
     lockTopics: st('lock_topics', (s) => `SELECT id, name FROM ${s}.channels WHERE kind = 'topic' AND name = ANY($1::text[])
