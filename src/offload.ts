@@ -303,9 +303,18 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
         }, Math.max(250, config.delivery.pollInterval));
         breakerSync.unref();
       }
+      // One sweep at a time: a large one (it goes in slices) may take longer than the interval.
+      let sweeping = false;
       sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
         const cutoffs = retentionCutoffs(config, clock.now());
-        store.sweep(cutoffs.olderThan, cutoffs.topics).catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'));
+        store
+          .sweep(cutoffs.olderThan, cutoffs.topics)
+          .catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'))
+          .finally(() => {
+            sweeping = false;
+          });
       }, 60_000);
       sweeper.unref();
       expirySweep.start();
