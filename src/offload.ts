@@ -63,7 +63,8 @@ export interface Offload {
 
 /** A configuration checked by `buildConfig` or `loadConfigFile` (its queues are a Map), not one as written. */
 function isBuilt(config: OffloadConfig | ConfigInput): config is OffloadConfig {
-  return (config as OffloadConfig).queues instanceof Map;
+  // Anything else (null from a JavaScript caller too) goes to the schema, which says what is wrong.
+  return typeof config === 'object' && config !== null && (config as OffloadConfig).queues instanceof Map;
 }
 
 /**

@@ -54,4 +54,8 @@ describe('createOffload(config)', () => {
     await expect(attempt).rejects.toBeInstanceOf(ConfigError);
     await expect(attempt).rejects.toThrow(/queues\.emails\.endpoint/);
   });
+
+  it.each([null, undefined, 42])('refuses %s as a configuration with a ConfigError, as any wrong one', async (input) => {
+    await expect(createOffload(input as never, { logger: silent })).rejects.toMatchObject({ code: 'invalid_config', message: expect.stringContaining('expected object') });
+  });
 });
