@@ -26,6 +26,19 @@ describe('tick batcher', () => {
     expect(await Promise.all([first, second])).toEqual([[1, 2], [3]]);
   });
 
+  it('answers each call once its own items are answered, when the batch answers some later than the rest', async () => {
+    const late = deferred();
+    const batcher = createTickBatcher<number, number>(async (items) => items.map((n) => (n === 3 ? late.promise.then(() => n) : n)));
+    const answered: string[] = [];
+    const first = batcher.push([1, 2]).then((r) => answered.push(`first ${r.join()}`));
+    const second = batcher.push([3]).then((r) => answered.push(`second ${r.join()}`));
+    await first;
+    expect(answered).toEqual(['first 1,2']);
+    late.resolve();
+    await second;
+    expect(answered).toEqual(['first 1,2', 'second 3']);
+  });
+
   it('keys: calls made while a batch with their key runs wait for it and go together in the next', async () => {
     const started: number[][] = [];
     let release = deferred();

@@ -1,6 +1,8 @@
 /**
  * Collects the calls made during one turn of the event loop and runs them as one batch: many
  * concurrent sends share one durable commit (group commit), many settlements one transaction.
+ * A batch's flush may answer some items later than the rest (a promise in place of a result):
+ * each call then resolves once its own items have, not when the last of the batch has.
  */
 export interface TickBatcher<I, O> {
   push(items: readonly I[]): Promise<O[]>;
@@ -26,7 +28,7 @@ export interface TickBatcherOptions<I> {
   keysOf?: (item: I) => string;
 }
 
-export function createTickBatcher<I, O>(flush: (items: I[]) => O[] | Promise<O[]>, options: TickBatcherOptions<I> = {}): TickBatcher<I, O> {
+export function createTickBatcher<I, O>(flush: (items: I[]) => Array<O | Promise<O>> | Promise<Array<O | Promise<O>>>, options: TickBatcherOptions<I> = {}): TickBatcher<I, O> {
   const maxItems = options.maxItems ?? 5_000;
   const keysOf = options.keysOf;
   let queue: Pending<I, O>[] = [];
@@ -71,7 +73,7 @@ export function createTickBatcher<I, O>(flush: (items: I[]) => O[] | Promise<O[]
       const results = await flush(all);
       let offset = 0;
       for (const pending of batch) {
-        pending.resolve(results.slice(offset, offset + pending.items.length));
+        Promise.all(results.slice(offset, offset + pending.items.length)).then(pending.resolve, pending.reject);
         offset += pending.items.length;
       }
     } catch (error) {

@@ -25,7 +25,9 @@ describe('the retention sweeper', () => {
     const offload = await createOffload({ server: { port: 0 }, storage: { sqlite: { path } }, endpoints: { app: { url: 'http://127.0.0.1:9' } }, queues: { q: { endpoint: 'app' } } }, { logger: pino({ level: 'silent' }), store });
     await offload.start();
     onTestFinished(() => offload.stop());
-    onTestFinished(() => vi.useRealTimers());
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(sweeps).toBe(1);
     await vi.advanceTimersByTimeAsync(120_000);

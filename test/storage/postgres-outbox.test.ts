@@ -214,6 +214,36 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     }
   });
 
+  it('retries settled in one batch with one of a fifo key the application holds: the other keys\' settle, the held one waits for the commit', async () => {
+    await store.send('f', [msg('k1-a', 'k1'), msg('k2-a', 'k2')]);
+    const inFlight = await claim('f');
+    expect(ids(inFlight)).toEqual(['k1-a', 'k2-a']);
+    const retry = (id: string) => {
+      const d = inFlight.flatMap((c) => c.deliveries).find((x) => x.message.id === id)!;
+      return store.settle([{
+        deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'retry', availableAt: clock.now() + 60_000, reason: 'HTTP 503' },
+        attempt: { attempt: d.attempt, startedAt: clock.now(), durationMs: 1, statusCode: 503, error: null, response: null },
+      }]);
+    };
+    const client = await app.connect();
+    try {
+      await client.query('BEGIN');
+      await store.sendWithin(client, 'f', [msg('k1-b', 'k1')]);
+      // Answered in the same turn of the event loop: one batch.
+      const held = retry('k1-a');
+      const other = retry('k2-a');
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
+      expect(await Promise.race([other, late])).toEqual(['ok']);
+      expect(await Promise.race([held.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 100))])).toBe('waiting');
+      await client.query('COMMIT');
+      expect(await held).toEqual(['ok']);
+      expect((await store.getMessage('k1-a'))[0]!.deliveries[0]).toMatchObject({ status: 'retrying', attempts: 1 });
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+
   it('an instance starting while the application holds a topic open declares the same subscriptions without waiting for it', async () => {
     const starting = createPostgresStore({ url: TEST_PG_URL, schema, clock, poolSize: 2 });
     const client = await app.connect();

@@ -31,10 +31,20 @@ export function holdsLanes(settlements: readonly Settlement[]): boolean {
  * $15 ready_at, $16 reason. Returns a row per delivery settled (one missing was fenced): whether
  * it has a lane, and that lane's state before it.
  */
-export function settleHoldingStatement(schema: string): Statement {
-  return statementFactory(schema)('settle_holding', (s) => `SELECT * FROM ${s}.settle_holding($1::bigint[], $2::int[], $3::text[], $4::bigint[],
+export function settleHoldingStatement(schema: string): HoldingStatements {
+  const call = (fn: string) => statementFactory(schema)(fn, (s) => `SELECT * FROM ${s}.${fn}($1::bigint[], $2::int[], $3::text[], $4::bigint[],
     $5::text[], $6::text[], $7::int[], $8::bigint[], $9::int[], $10::int[], $11::text[], $12::text[], $13::bigint, $14::text[], $15::bigint[], $16::text[])`);
+  return { one: call('settle_holding'), batch: call('settle_holding_or_give_up') };
 }
+
+/** settle_holding, and for a batch of several the same call that gives up on a held lane after a second (migration 28). */
+export interface HoldingStatements {
+  one: Statement;
+  batch: Statement;
+}
+
+/** PostgreSQL's lock_not_available: a lock timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** The lane a keeping outcome leaves, as planLanes writes it. */
 function laneWrite(s: Settlement): { state: string; readyAt: number | null; reason: string | null } {
@@ -45,8 +55,28 @@ function laneWrite(s: Settlement): { state: string; readyAt: number | null; reas
   throw new Error(`a '${d.kind}' outcome moves its lane on`);
 }
 
-/** Settlements for which holdsLanes holds, in one round trip. Retried whole on a deadlock. */
-export async function settleHolding(db: pg.Pool, statement: Statement, settlements: readonly Settlement[], now: number): Promise<SettleResult[]> {
+/**
+ * Settlements for which holdsLanes holds, in one round trip. Retried whole on a deadlock. A batch
+ * that meets a lane another transaction holds (an application's open outbox transaction) gives up
+ * after a second and settles its deliveries one by one, so only the held lane's own settlement
+ * waits for that transaction, not the other keys and targets that happened to share its batch.
+ */
+export async function settleHolding(db: pg.Pool, statements: HoldingStatements, settlements: readonly Settlement[], now: number): Promise<Array<SettleResult | Promise<SettleResult>>> {
+  if (settlements.length === 1) return settleHoldingWith(db, statements.one, settlements, now);
+  try {
+    return await settleHoldingWith(db, statements.batch, settlements, now);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+    // Each on its own, answered as it settles: the caller's other settlements need not wait for the held lane's.
+    return settlements.map((s) => {
+      const one = settleHoldingWith(db, statements.one, [s], now).then((results) => results[0]!);
+      one.catch(() => undefined);
+      return one;
+    });
+  }
+}
+
+async function settleHoldingWith(db: pg.Pool, statement: Statement, settlements: readonly Settlement[], now: number): Promise<SettleResult[]> {
   const lanes = settlements.map(laneWrite);
   const rows = await retrying(() => run<{ id: number; laned: boolean; before: string | null }>(db, statement, [
     ...settleParameters(settlements, now), lanes.map((l) => l.state), lanes.map((l) => l.readyAt), lanes.map((l) => l.reason),

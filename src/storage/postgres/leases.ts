@@ -151,7 +151,7 @@ export async function settleFast(
   sql: HotStatements,
   batch: OutcomeBatch,
   free: (unknown: readonly Settlement[]) => Promise<FreeOutcome[]> = async (unknown) => (await freeStep(db, sql, unknown, batch.now)).outcomes,
-): Promise<SettleResult[]> {
+): Promise<Array<SettleResult | Promise<SettleResult>>> {
   const { settlements, knownLaned, locking } = batch;
   const first = firstOccurrences(settlements);
   const byId = new Map<number, { settled: boolean; laned: boolean }>();
@@ -166,7 +166,7 @@ export async function settleFast(
     for (const row of rows) byId.set(row.id, row);
   }
   const laned = settlements.filter((s, i) => first[i] && byId.get(s.deliveryId)?.laned === true);
-  const lanedResults = new Map<number, SettleResult>();
+  const lanedResults = new Map<number, SettleResult | Promise<SettleResult>>();
   if (laned.length > 0) {
     const results = await locking(laned);
     laned.forEach((s, i) => lanedResults.set(s.deliveryId, results[i]!));
@@ -226,7 +226,8 @@ export interface OutcomeBatch {
   settlements: readonly Settlement[];
   knownLaned: readonly boolean[];
   now: number;
-  locking: (laned: readonly Settlement[]) => Promise<SettleResult[]>;
+  /** May answer some settlements later than the others (a promise in place of a result): see settleHolding. */
+  locking: (laned: readonly Settlement[]) => Promise<Array<SettleResult | Promise<SettleResult>>>;
 }
 
 /** What the lane-free settlement did with one delivery: settled it, or found it has a lane (and left it). */
@@ -253,7 +254,7 @@ export async function settleFreeAndClaim(
     claims = step.claims;
     return step.outcomes;
   });
-  return { results, claims };
+  return { results: await Promise.all(results), claims };
 }
 
 /**

@@ -13,6 +13,7 @@ import { LEASE_FUNCTIONS_MIGRATION } from './lease-functions.js';
 import { HOT_CLAIMS_MIGRATION } from './hot-claims.js';
 import { LEASE_AFTER_WAIT_MIGRATION } from './lease-after-wait.js';
 import { REPEATED_SETTLEMENTS_MIGRATION } from './repeated-settlements.js';
+import { HOLDING_TIMEOUT_MIGRATION } from './holding-timeout.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -378,6 +379,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 27,
     name: 'a settlement repeated for an attempt already settled records nothing',
     sql: REPEATED_SETTLEMENTS_MIGRATION,
+  },
+  {
+    version: 28,
+    name: 'a batch of retries, stalls and parks gives up on a lane another transaction holds, and is settled one by one',
+    sql: HOLDING_TIMEOUT_MIGRATION,
   },
 ];
 

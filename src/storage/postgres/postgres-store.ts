@@ -173,7 +173,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   /** A step that frees no slot (stopping, drained, held back) asks the store for nothing. */
   const claimUnlessNone = async (next: ClaimRequest): Promise<Claim[]> => (next.limit > 0 ? store.claim(next) : []);
   /** Outcomes of deliveries that have a lane, in as few round trips as they allow. */
-  const settleLaned = async (laned: readonly Settlement[], now: number): Promise<SettleResult[]> =>
+  const settleLaned = async (laned: readonly Settlement[], now: number): Promise<Array<SettleResult | Promise<SettleResult>>> =>
     movesLanesOn(laned)
       ? (await settleAndClaimLanes(pool, sql, laned, null, now)).results
       : holdsLanes(laned)
