@@ -8,36 +8,32 @@ import { tempDir } from '../support/temp.js';
 
 const silent = pino({ level: 'silent' });
 
+/** Offload from a configuration object written as in offload.yaml: one queue delivering to a test receiver. */
+async function startedWithEmails() {
+  const receiver = await testReceiver();
+  const dir = tempDir();
+  onTestFinished(() => dir.cleanup());
+  const offload = await createOffload({
+    server: { port: 0 },
+    storage: { sqlite: { path: join(dir.path, 'offload.db') } },
+    endpoints: { app: { url: receiver.url } },
+    queues: { emails: { endpoint: 'app', path: '/emails' } },
+  }, { logger: silent });
+  await offload.start();
+  onTestFinished(() => offload.stop());
+  return { receiver, offload };
+}
+
 describe('createOffload(config)', () => {
   it('takes a configuration as written in offload.yaml, as an object, and delivers with it', async () => {
-    const receiver = await testReceiver();
-    const dir = tempDir();
-    onTestFinished(() => dir.cleanup());
-    const offload = await createOffload({
-      server: { port: 0 },
-      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
-      endpoints: { app: { url: receiver.url } },
-      queues: { emails: { endpoint: 'app', path: '/emails' } },
-    }, { logger: silent });
-    await offload.start();
-    onTestFinished(() => offload.stop());
+    const { receiver, offload } = await startedWithEmails();
     expect((await post(offload.url, '/v1/queues/emails/messages', { id: 'welcome-1', data: { to: 'ada@example.com' } })).status).toBe(202);
     await receiver.waitFor((r) => r.acceptedIds().includes('welcome-1'));
     expect(receiver.records()[0]!.path).toBe('/emails');
   });
 
   it('refuses a second start() with a ConflictError and keeps the running instance working', async () => {
-    const receiver = await testReceiver();
-    const dir = tempDir();
-    onTestFinished(() => dir.cleanup());
-    const offload = await createOffload({
-      server: { port: 0 },
-      storage: { sqlite: { path: join(dir.path, 'offload.db') } },
-      endpoints: { app: { url: receiver.url } },
-      queues: { emails: { endpoint: 'app', path: '/emails' } },
-    }, { logger: silent });
-    await offload.start();
-    onTestFinished(() => offload.stop());
+    const { receiver, offload } = await startedWithEmails();
     await expect(offload.start()).rejects.toBeInstanceOf(ConflictError);
     expect((await post(offload.url, '/v1/queues/emails/messages', { id: 'after-second-start', data: {} })).status).toBe(202);
     await receiver.waitFor((r) => r.acceptedIds().includes('after-second-start'));
