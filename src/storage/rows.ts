@@ -58,6 +58,25 @@ export const PAGE_BYTES = 4 * 1024 * 1024;
  */
 export const ALL_CHUNK = 2_000;
 
+/**
+ * An operation on a whole list, chunk by chunk: `next(after)` gives the ids of the next chunk
+ * (ascending, above `after`, at most ALL_CHUNK, among the deliveries the list held when the
+ * operation began, so each is visited once), `apply` changes them in a transaction of its own
+ * and says how many it changed. The event loop gets a turn between chunks. Returns the total.
+ */
+export async function inChunks(next: (after: number) => number[] | Promise<number[]>, apply: (ids: number[]) => number | Promise<number>): Promise<number> {
+  let after = 0;
+  let total = 0;
+  for (;;) {
+    const ids = await next(after);
+    if (ids.length === 0) return total;
+    total += await apply(ids);
+    if (ids.length < ALL_CHUNK) return total;
+    after = ids[ids.length - 1]!;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Roughly what a listed delivery adds to an answer: its data, metadata and result, and its attempts' records. */
 export function deliveryBytes(d: { data: string; metadata: string; result: string | null; attempts: number }): number {
   return d.data.length + d.metadata.length + (d.result?.length ?? 0) + d.attempts * 512 + 256;

@@ -5,7 +5,7 @@ import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.js';
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
-import { ALL_CHUNK, deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { ALL_CHUNK, deliveryBytes, inChunks, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { Statement } from './statements.js';
@@ -44,23 +44,11 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     return { items: await views(pool, kept.rows), next: kept.next };
   }
 
-  /**
-   * Every delivery of a final list, in chunks of ALL_CHUNK, each its own transaction, as the
-   * SQLite store does: the list is the one at the start (deliveries up to the highest id then),
-   * each visited once, so one that fails again meanwhile is not taken a second time.
-   */
+  /** Every delivery of a final list, chunk by chunk (inChunks), each chunk its own transaction, as the SQLite store does. */
   async function eachChunk(target: ChannelRow, status: 'deadlettered' | 'skipped', apply: (deliveries: number[]) => Promise<number>): Promise<number> {
     const [last] = await run<{ id: string }>(pool, sql.lastDelivery, [], true);
     const upTo = Number(last!.id);
-    let after = 0;
-    let total = 0;
-    for (;;) {
-      const ids = (await run<{ id: string }>(pool, sql.finalChunk, [target.id, status, after, upTo, ALL_CHUNK], true)).map((r) => Number(r.id));
-      if (ids.length === 0) return total;
-      total += await apply(ids);
-      if (ids.length < ALL_CHUNK) return total;
-      after = ids[ids.length - 1]!;
-    }
+    return inChunks(async (after) => (await run<{ id: string }>(pool, sql.finalChunk, [target.id, status, after, upTo, ALL_CHUNK], true)).map((r) => Number(r.id)), apply);
   }
 
   async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {

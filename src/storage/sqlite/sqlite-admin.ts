@@ -7,7 +7,7 @@ import { MAX_DATE_MS } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
-import { ALL_CHUNK, deliveryBytes, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
+import { ALL_CHUNK, deliveryBytes, inChunks, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
 import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
@@ -167,24 +167,16 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
   }
 
   /**
-   * Every delivery of a final list, in chunks of ALL_CHUNK, each its own transaction with the
-   * event loop free between them (a list of a million dead letters was one transaction that held
-   * the process for seconds). The list is the one at the start: deliveries up to the highest id
-   * then, each visited once, so one that fails again meanwhile is not taken a second time.
+   * Every delivery of a final list, chunk by chunk (inChunks), each chunk its own transaction: a
+   * list of a million dead letters was one transaction that held the process for seconds.
    */
-  async function eachChunk(target: ChannelRow, status: 'deadlettered' | 'skipped', apply: (deliveries: number[]) => number): Promise<number> {
+  function eachChunk(target: ChannelRow, status: 'deadlettered' | 'skipped', apply: (deliveries: number[]) => number): Promise<number> {
     const upTo = (sql.lastDelivery.get() as { id: number | null }).id ?? 0;
     const chunkOf = status === 'deadlettered' ? sql.deadletteredChunk : sql.skippedChunk;
-    let after = 0;
-    let total = 0;
-    for (;;) {
-      const ids = (chunkOf.all(target.id, after, upTo, ALL_CHUNK) as Array<{ id: number }>).map((r) => r.id);
-      if (ids.length === 0) return total;
-      total += db.transaction(() => apply(ids)).immediate();
-      if (ids.length < ALL_CHUNK) return total;
-      after = ids[ids.length - 1]!;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    return inChunks(
+      (after) => (chunkOf.all(target.id, after, upTo, ALL_CHUNK) as Array<{ id: number }>).map((r) => r.id),
+      (ids) => db.transaction(() => apply(ids)).immediate(),
+    );
   }
 
   /** Final deliveries back to ready (inside the caller's transaction), their lanes woken; how many. */
