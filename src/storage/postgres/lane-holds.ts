@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Settlement, SettleResult } from '../port.js';
-import { retrying, run } from './connection.js';
+import { isLockTimeout, retrying, run } from './connection.js';
 import { settleParameters } from './leases.js';
 import { statementFactory, type Statement } from './statements.js';
 
@@ -43,9 +43,6 @@ export interface HoldingStatements {
   batch: Statement;
 }
 
-/** PostgreSQL's lock_not_available: a lock timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
-
 /** The lane a keeping outcome leaves, as planLanes writes it. */
 function laneWrite(s: Settlement): { state: string; readyAt: number | null; reason: string | null } {
   const d = s.decision;
@@ -66,7 +63,7 @@ export async function settleHolding(db: pg.Pool, statements: HoldingStatements, 
   try {
     return await settleHoldingWith(db, statements.batch, settlements, now);
   } catch (error) {
-    if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+    if (!isLockTimeout(error)) throw error;
     // Each on its own, answered as it settles: the caller's other settlements need not wait for the held lane's.
     return settlements.map((s) => {
       const one = settleHoldingWith(db, statements.one, [s], now).then((results) => results[0]!);

@@ -4,14 +4,12 @@ import { ConflictError, ValidationError } from '../../domain/errors.js';
 import { seekRefusal, type SeekPoint } from '../../domain/seek.js';
 import type { SeekResult, StoreRetention } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
-import { execute, guard, run, transaction } from './connection.js';
+import { execute, guard, isLockTimeout, run, transaction } from './connection.js';
 import { countInto, passesFilter, statementFactory } from './statements.js';
 
 const SWEEP_SLICE = 5_000;
 /** How long a sweep waits for a topic's row lock before leaving the topic to its next round. */
 const TOPIC_LOCK_WAIT_MS = 2_000;
-/** lock_not_available: lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Messages of topic $2 at or after the point $3 that pass subscription $1's current filter: what a seek replays. */
 const replayable = (s: string) => `SELECT m.pk FROM ${s}.messages m JOIN ${s}.channels c ON c.id = $1
@@ -140,7 +138,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
         }
         return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
       }).catch((error: unknown) => {
-        if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) return null;
+        if (isLockTimeout(error)) return null;
         throw error;
       });
       if (swept === null) return total;
