@@ -39,6 +39,9 @@ describe('buildConfig', () => {
     const withCredentials = at({ endpoints: { sink: { url: 'https://svc:hunter2@api.example.com/hooks' } } });
     expect(withCredentials).toEqual([expect.stringMatching(/^endpoints\.sink\.url: an endpoint URL cannot carry credentials .* as a header/)]);
     expect(withCredentials.join()).not.toContain('hunter2');
+    for (const url of ['not a url', 'http://', '', 'http://[::1']) {
+      expect(at({ endpoints: { sink: { url } } })).toEqual(['endpoints.sink.url: an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks']);
+    }
     expect(build({ endpoints, queues: { f: { endpoint: 'sink', lockDuration: '100ms', timeout: '10ms' } }, delivery: { pollInterval: '10ms' } }).targets).toHaveLength(1);
     // A timer cannot wait past 2^31-1 ms (about 24.8 days): it would fire at once.
     expect(at({ endpoints: { sink: { url: 'http://127.0.0.1:9', timeout: '25d' } } })).toEqual(['endpoints.sink.timeout: at most 24d: a timer cannot wait longer']);

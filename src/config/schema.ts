@@ -73,7 +73,8 @@ const endpoint = z
     url: z
       .url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. http://127.0.0.1:9000 or https://api.example.com/hooks' })
       // Deliveries never send a URL's user:password@ (fetch drops it); saying so beats a silent 401.
-      .refine((url) => { const { username, password } = new URL(url); return username === '' && password === ''; },
+      // (A URL that does not parse is the check above's to report.)
+      .refine((url) => { if (!URL.canParse(url)) return true; const { username, password } = new URL(url); return username === '' && password === ''; },
         'an endpoint URL cannot carry credentials (user:password@): they are never sent; give them as a header instead, e.g. headers: { authorization: { env: API_AUTHORIZATION } }'),
     timeout: timerDuration(10, 'each attempt gets this long').optional(),
     secret: secretRef.optional(),
