@@ -56,6 +56,11 @@ export function searchWindow(bounds: { min: number | null; max: number | null },
   return { fromPk, more: bounds.min !== null && bounds.min < fromPk };
 }
 
+/** A page's `next`: where its rows ended (a full page), else the window's edge when older messages are kept below it. */
+export function windowNext(within: string | null, window: { fromPk: number; more: boolean }): string | null {
+  return within ?? (window.more ? String(window.fromPk) : null);
+}
+
 /**
  * Resolves the filter against the channel it names (already looked up by the adapter) and the
  * page cursor: a subscription searches its topic's messages with statuses of that target only.

@@ -6,7 +6,7 @@ import { laneActionRefusal, parseLaneState } from '../../domain/delivery-state.j
 import type { AttemptRecord } from '../../domain/message.js';
 import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPageRequest, StoreAdmin, MessageSummary } from '../port.js';
 import { ALL_CHUNK, deliveryBytes, inChunks, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
-import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
+import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, windowNext, type MessageFilter } from '../message-search.js';
 import type { AdminStatements } from './admin-statements.js';
 import type { Statement } from './statements.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
@@ -69,7 +69,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     const limit = param(page.limit + 1);
     const rows = await run<MessageRow & { channel_name: string }>(pool, sql.search(where, limit), values);
     const { rows: shown, next: within } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
-    const next = within ?? (window.more ? String(window.fromPk) : null);
+    const next = windowNext(within, window);
     const deliveries = shown.length === 0 ? [] : await run<DeliveryRow>(pool, sql.byMessagePks, [shown.map((r) => r.pk)], true);
     const t = now();
     const items = shown.map((row) => ({

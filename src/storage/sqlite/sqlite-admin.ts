@@ -8,7 +8,7 @@ import type { DeliveryView, LaneView, LiveDelivery, Page, PageRequest, SearchPag
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { counterStatements, MESSAGE_COLUMNS, typed } from './statements.js';
 import { ALL_CHUNK, deliveryBytes, inChunks, lanesWithin, pageWithin, rowToAttempt, rowToDelivery, rowToLive, rowToTargetStats, type AttemptRow, type DeliveryRow, type LiveRow, rowToMessage, type MessageRow, type TargetStatsRow } from '../rows.js';
-import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, type MessageFilter } from '../message-search.js';
+import { resolveFilter, SEARCH_EXAMINES, searchConditions, searchWindow, windowNext, type MessageFilter } from '../message-search.js';
 
 type Admin = StoreAdmin;
 
@@ -139,7 +139,7 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     values.push(page.limit + 1);
     const rows = statement.all(values) as Array<MessageRow & { channel_id: number }>;
     const { rows: shown, next: within } = pageWithin(rows, page.limit, (r) => deliveryBytes({ ...r, result: null, attempts: 0 }), (r) => String(r.pk));
-    const next = within ?? (window.more ? String(window.fromPk) : null);
+    const next = windowNext(within, window);
     const deliveries = sql.byMessagePks.all(JSON.stringify(shown.map((r) => r.pk))) as DeliveryRow[];
     const t = now();
     const items = shown.map((row) => ({
