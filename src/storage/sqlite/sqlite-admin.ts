@@ -180,15 +180,14 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
   }
 
   /** Final deliveries back to ready (inside the caller's transaction), their lanes woken; how many. */
-  function reopened(row: ChannelRow, status: 'deadlettered' | 'skipped', lanes: Array<{ lane: string | null; message_pk: number; expires_at: number | null }>, t: number): number {
+  type Reopened = Array<{ lane: string | null; message_pk: number; expires_at: number | null }>;
+  function reopened(row: ChannelRow, status: 'deadlettered' | 'skipped', lanes: Reopened, t: number): number {
     for (const l of lanes) if (l.expires_at !== null) sql.renewMessageExpiry.run(l.expires_at, l.message_pk);
     const n = lanes.length;
     sql.count.run({ ...NO_CHANGE, depth: n, deadlettered: status === 'deadlettered' ? -n : 0, skipped: status === 'skipped' ? -n : 0, targetId: row.id });
     for (const lane of new Set(lanes.map((l) => l.lane))) if (lane !== null) sql.wakeLane.run(row.id, lane, t);
     return n;
   }
-
-  type Reopened = Array<{ lane: string | null; message_pk: number; expires_at: number | null }>;
 
   async function reopen(target: string, status: 'deadlettered' | 'skipped', ids?: readonly string[]): Promise<number> {
     const row = channels.require(target);
