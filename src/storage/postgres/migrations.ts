@@ -14,6 +14,7 @@ import { HOT_CLAIMS_MIGRATION } from './hot-claims.js';
 import { LEASE_AFTER_WAIT_MIGRATION } from './lease-after-wait.js';
 import { REPEATED_SETTLEMENTS_MIGRATION } from './repeated-settlements.js';
 import { HOLDING_TIMEOUT_MIGRATION } from './holding-timeout.js';
+import { LOCK_WAIT_INLINE_MIGRATION } from './lock-wait-inline.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -384,6 +385,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 28,
     name: 'a batch of retries, stalls and parks gives up on a lane another transaction holds, and is settled one by one',
     sql: HOLDING_TIMEOUT_MIGRATION,
+  },
+  {
+    version: 29,
+    name: 'the wait for a lane lock is read in one inlined expression',
+    sql: LOCK_WAIT_INLINE_MIGRATION,
   },
 ];
 
