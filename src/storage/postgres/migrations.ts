@@ -15,6 +15,7 @@ import { LEASE_AFTER_WAIT_MIGRATION } from './lease-after-wait.js';
 import { REPEATED_SETTLEMENTS_MIGRATION } from './repeated-settlements.js';
 import { HOLDING_TIMEOUT_MIGRATION } from './holding-timeout.js';
 import { LOCK_WAIT_INLINE_MIGRATION } from './lock-wait-inline.js';
+import { CONCURRENCY_SHARE_INLINE_MIGRATION } from './concurrency-share-inline.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -390,6 +391,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 29,
     name: 'the wait for a lane lock is read in one inlined expression',
     sql: LOCK_WAIT_INLINE_MIGRATION,
+  },
+  {
+    version: 30,
+    name: 'the share of an endpoint\'s concurrency is read in the statements that take and hold slots',
+    sql: CONCURRENCY_SHARE_INLINE_MIGRATION,
   },
 ];
 

@@ -1,0 +1,41 @@
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
+import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+
+const available = await postgresAvailable();
+
+/*
+ * A SQL-language function that the planner does not inline (a FROM clause in a scalar function,
+ * a SET clause, a record result) is parsed and planned again in every transaction that calls it
+ * from another function: lock_wait_ms() (migration 26) and concurrency_share (migration 14) each
+ * cost the statements calling them about as much as the rest of their work (migrations 29 and 30).
+ * The hot paths are PL/pgSQL, whose plans last the session. A new SQL-language function must be
+ * either inlined where it is called (checked with EXPLAIN, as lock_wait_ms is) or called only by
+ * the client as a statement of its own, and then belongs on this list with its reason.
+ */
+describe.skipIf(!available)('PostgreSQL: SQL-language functions of the schema', () => {
+  let schema = '';
+  let store: PostgresStore | undefined;
+  let client: pg.Client | undefined;
+  afterEach(async () => {
+    await client?.end().catch(() => undefined);
+    await store?.close();
+    await dropSchema(schema);
+  });
+
+  it('are only those inlined into their callers or called by the client itself', async () => {
+    schema = testSchema();
+    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 2 });
+    await store.migrate();
+    client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    const { rows } = await client.query<{ proname: string }>(
+      `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+       WHERE n.nspname = $1 AND l.lanname = 'sql' ORDER BY p.proname`, [schema]);
+    expect(rows.map((r) => r.proname)).toEqual([
+      'lock_wait_ms', // one expression, inlined (postgres-lease-after-wait.test.ts)
+      'settle_holding_or_give_up', // called by the client, with its lock_timeout
+    ]);
+  });
+});
