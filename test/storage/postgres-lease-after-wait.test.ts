@@ -80,22 +80,4 @@ describe.skipIf(!available)('PostgreSQL: a claim that waited for a lane leases f
     expect(Number(rows[0]!.ahead)).toBeGreaterThan(LEASE - 1_000);
     expect(Number(rows[0]!.ahead)).toBeLessThanOrEqual(LEASE + 300);
   }, 20_000);
-
-  // Called once in every step of an ordered target: as a function the planner cannot inline, its
-  // body was parsed and planned again in each transaction (migration 29).
-  it('reads the wait in an expression inlined into the calling plan, not a function call of its own', async () => {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 2 });
-    await store.migrate();
-    app = new pg.Client({ connectionString: TEST_PG_URL });
-    await app.connect();
-    const { rows } = await app.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, COSTS OFF) SELECT "${schema}".lock_wait_ms()`);
-    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(plan).toContain('statement_timestamp()');
-    expect(plan).not.toContain('lock_wait_ms');
-    const now = await app.query<{ w: string }>(`SELECT "${schema}".lock_wait_ms() AS w`);
-    expect(Number(now.rows[0]!.w)).toBe(0);
-    const waited = await app.query<{ w: string }>(`SELECT pg_sleep(0.3), "${schema}".lock_wait_ms() AS w`);
-    expect(Number(waited.rows[0]!.w)).toBeGreaterThanOrEqual(300);
-  });
 });

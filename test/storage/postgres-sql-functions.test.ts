@@ -12,7 +12,7 @@ const available = await postgresAvailable();
  * cost the statements calling them about as much as the rest of their work (migrations 29 and 30).
  * The hot paths are PL/pgSQL, whose plans last the session. A new SQL-language function must be
  * either inlined where it is called (checked with EXPLAIN, as lock_wait_ms is) or called only by
- * the client as a statement of its own, and then belongs on this list with its reason.
+ * the client as a statement of its own, and then belongs on the list below with its reason.
  */
 describe.skipIf(!available)('PostgreSQL: SQL-language functions of the schema', () => {
   let schema = '';
@@ -24,18 +24,37 @@ describe.skipIf(!available)('PostgreSQL: SQL-language functions of the schema', 
     await dropSchema(schema);
   });
 
-  it('are only those inlined into their callers or called by the client itself', async () => {
+  /** A migrated schema and a connection of the test's own to it. */
+  async function migrated(): Promise<pg.Client> {
     schema = testSchema();
     store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 2 });
     await store.migrate();
     client = new pg.Client({ connectionString: TEST_PG_URL });
     await client.connect();
-    const { rows } = await client.query<{ proname: string }>(
+    return client;
+  }
+
+  it('are only those inlined into their callers or called by the client itself', async () => {
+    const db = await migrated();
+    const { rows } = await db.query<{ proname: string }>(
       `SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
        WHERE n.nspname = $1 AND l.lanname = 'sql' ORDER BY p.proname`, [schema]);
     expect(rows.map((r) => r.proname)).toEqual([
-      'lock_wait_ms', // one expression, inlined (postgres-lease-after-wait.test.ts)
+      'lock_wait_ms', // one expression, inlined (below)
       'settle_holding_or_give_up', // called by the client, with its lock_timeout
     ]);
+  });
+
+  // Called once in every step of an ordered target (a lease counts from when the lane's lock was granted).
+  it('lock_wait_ms() is an expression inlined into the calling plan, and still reads a wait of 250 ms or more', async () => {
+    const db = await migrated();
+    const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (VERBOSE, COSTS OFF) SELECT "${schema}".lock_wait_ms()`);
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain('statement_timestamp()');
+    expect(plan).not.toContain('lock_wait_ms');
+    const now = await db.query<{ w: string }>(`SELECT "${schema}".lock_wait_ms() AS w`);
+    expect(Number(now.rows[0]!.w)).toBe(0);
+    const waited = await db.query<{ w: string }>(`SELECT pg_sleep(0.3), "${schema}".lock_wait_ms() AS w`);
+    expect(Number(waited.rows[0]!.w)).toBeGreaterThanOrEqual(300);
   });
 });
