@@ -8,8 +8,9 @@ const available = await postgresAvailable();
 /*
  * A SQL-language function that the planner does not inline (a FROM clause in a scalar function,
  * a SET clause, a record result) is parsed and planned again in every transaction that calls it
- * from another function: lock_wait_ms() (migration 26) and concurrency_share (migration 14) each
- * cost the statements calling them about as much as the rest of their work (migrations 29 and 30).
+ * from another function: lock_wait_ms() (migration 26) took a fifth of PostgreSQL's CPU in an
+ * unbatched subscription's step, and concurrency_share (migration 14) half of a take of endpoint
+ * slots, until migrations 29 and 30 wrote them so that they are planned with their callers.
  * The hot paths are PL/pgSQL, whose plans last the session. A new SQL-language function must be
  * either inlined where it is called (checked with EXPLAIN, as lock_wait_ms is) or called only by
  * the client as a statement of its own, and then belongs on the list below with its reason.
