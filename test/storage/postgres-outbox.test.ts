@@ -54,6 +54,19 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
   }
   const publishEvent = (client: pg.PoolClient, id: string, key: string) => store.sendWithin(client, 't', [msg(id, key)]);
 
+  /** What `work` answers, or a note that it is still waiting after `ms`, which then fails the comparison and says so. */
+  const within = <T>(work: Promise<T>, ms = 5_000): Promise<T | string> =>
+    Promise.race([work, new Promise<string>((resolve) => setTimeout(() => resolve(`still waiting after ${ms / 1000} s`), ms).unref())]);
+  /** Sends made 20 ms apart (each tick of the store's batcher its own batch), not awaited. */
+  async function tickAfterTick(count: number, send: (i: number) => Promise<unknown>): Promise<Promise<unknown>[]> {
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      sends.push(send(i));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return sends;
+  }
+
   it('publishes nothing when the application rolls back', async () => {
     const client = await app.connect();
     try {
@@ -148,8 +161,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       const publish = store.send('t', [msg('e2', 'k2')]);
       const send = store.send('q', [msg('q1')]);
       await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
-      expect(await Promise.race([send, late])).toEqual([{ id: 'q1', status: 'queued', duplicate: false }]);
+      expect(await within(send)).toEqual([{ id: 'q1', status: 'queued', duplicate: false }]);
       expect(ids(await claim('q'))).toEqual(['q1']);
       await client.query('COMMIT');
       expect((await publish)[0]!.sequence).toBe(2);
@@ -166,15 +178,10 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       await client.query('BEGIN');
       await publishEvent(client, 'e1', 'k1');
       // More ticks of publishes to the held topic than the store has connections (4).
-      const publishes: Promise<unknown>[] = [];
-      for (let i = 2; i <= 9; i++) {
-        publishes.push(store.send('t', [msg(`e${i}`, 'k2')]));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const publishes = await tickAfterTick(8, (i) => store.send('t', [msg(`e${i + 2}`, 'k2')]));
       await waitForLockWait({ queryContains: `"${schema}".publish_messages(` });
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
       const sendAndClaim = async () => [await store.send('q', [msg('q1')]), ids(await claim('q'))];
-      expect(await Promise.race([sendAndClaim(), late])).toEqual([[{ id: 'q1', status: 'queued', duplicate: false }], ['q1']]);
+      expect(await within(sendAndClaim())).toEqual([[{ id: 'q1', status: 'queued', duplicate: false }], ['q1']]);
       await client.query('COMMIT');
       const sequences = (await Promise.all(publishes)).map((r) => (r as { sequence: number }[])[0]!.sequence);
       expect(sequences).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
@@ -189,15 +196,10 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     try {
       await client.query('BEGIN');
       await store.sendWithin(client, 'f', [msg('k1-1', 'k1')]);
-      const held: Promise<unknown>[] = [];
-      for (let i = 2; i <= 9; i++) {
-        held.push(store.send('f', [msg(`k1-${i}`, 'k1')]));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const held = await tickAfterTick(8, (i) => store.send('f', [msg(`k1-${i + 2}`, 'k1')]));
       await waitForLockWait({ queryContains: `"${schema}".enqueue_messages(` });
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
       const others = async () => [await store.send('f', [msg('k2-1', 'k2')]), await store.send('q', [msg('q1')]), ids(await claim('f')), ids(await claim('q'))];
-      expect(await Promise.race([others(), late])).toEqual([
+      expect(await within(others())).toEqual([
         [{ id: 'k2-1', status: 'queued', duplicate: false }], [{ id: 'q1', status: 'queued', duplicate: false }], ['k2-1'], ['q1'],
       ]);
       await client.query('COMMIT');
@@ -232,8 +234,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       // Answered in the same turn of the event loop: one batch.
       const held = retry('k1-a');
       const other = retry('k2-a');
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
-      expect(await Promise.race([other, late])).toEqual(['ok']);
+      expect(await within(other)).toEqual(['ok']);
       expect(await Promise.race([held.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 100))])).toBe('waiting');
       await client.query('COMMIT');
       expect(await held).toEqual(['ok']);
@@ -250,8 +251,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     try {
       await client.query('BEGIN');
       await publishEvent(client, 'e1', 'k1');
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
-      expect(await Promise.race([starting.declare(channels).then(() => 'declared'), late])).toBe('declared');
+      expect(await within(starting.declare(channels).then(() => 'declared'))).toBe('declared');
       await client.query('COMMIT');
       expect(ids(await starting.claim({ target: 't/a', limit: 10, owner: 'o', leaseMs: 30_000 }))).toEqual(['e1']);
     } finally {
@@ -270,8 +270,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
     try {
       await client.query('BEGIN');
       await publishEvent(client, 'e1', 'k1');
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 8 s'), 8_000).unref());
-      expect(await Promise.race([store.sweep(clock.now()), late])).toBe(1);
+      expect(await within(store.sweep(clock.now()), 8_000)).toBe(1);
       expect(await store.getMessage('q0')).toEqual([]);
       expect(await store.getMessage('e0')).toHaveLength(1);
       await client.query('COMMIT');
@@ -291,8 +290,7 @@ describe.skipIf(!available)('PostgreSQL transactional outbox (sendWithin)', () =
       await first.declare([{ name: 'events', kind: 'topic' }, { name: 'events/a', kind: 'subscription', topic: 'events', ordering: 'topic' }]);
       await client.query('BEGIN');
       await first.sendWithin(client, 'events', [msg('e1')]);
-      const late = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000).unref());
-      expect(await Promise.race([first.probeWrite().then(() => 'written'), late])).toBe('written');
+      expect(await within(first.probeWrite().then(() => 'written'))).toBe('written');
       await client.query('COMMIT');
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
