@@ -219,6 +219,20 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(lane.nextWakeAt).toBe(await store.nextWakeAt('f'));
     });
 
+    it('looks ahead to the earliest due time, whatever the order of sending, priority and lanes, past expired messages', async () => {
+      // Sent later, due sooner; the queue's in three priorities, the fifo's in lanes whose heads come due before later messages.
+      const start = clock.now();
+      const at = (n: number) => start + 10_000 - n * 100;
+      await store.send('q', Array.from({ length: 30 }, (_, n) => ({ ...msg(`q${n}`), deliverAt: at(n), priority: n % 3 })));
+      await store.send('q', [{ ...msg('gone'), deliverAt: at(40), expiresAt: at(40) }]); // expired by the time it is due
+      await store.send('f', Array.from({ length: 30 }, (_, n) => ({ ...msg(`f${n}`, `k${n % 5}`), deliverAt: at(n) })));
+      clock.advance(at(40) - clock.now());
+      for (const [target, earliest] of [['q', at(29)], ['f', at(4)]] as const) {
+        expect(await store.nextWakeAt(target)).toBe(earliest);
+        expect(await store.claimOrLookAhead(request(target, { limit: 3 }))).toEqual({ claims: [], nextWakeAt: earliest });
+      }
+    });
+
     it('on a paused queue: settles, claims nothing', async () => {
       await store.send('q', [msg('q1'), msg('q2')]);
       const first = await store.claim(request('q'));

@@ -16,7 +16,8 @@ const available = await postgresAvailable();
  * queue of 2,000 keys and from a queue with a backlog of 4,000 whose tables were never analysed,
  * or analysed when they held 3 messages or none, with generic plans from the first call, and
  * counts the rows every scan of `lanes` and `deliveries` read (auto_explain with ANALYZE, nested
- * statements included). No plan may be compiled by JIT: that costs a few hundred milliseconds per
+ * statements included), and looks ahead over a backlog not yet due, which must read the earliest
+ * delivery, not aggregate all of them. No plan may be compiled by JIT: that costs a few hundred milliseconds per
  * call. Nor may a batch of settlements or claims be joined to its rows pair by pair (n × n). The fifo
  * case also takes single steps (one answer, one lane claimed), which take a path of their own, and
  * settles retries, alone and mixed with delivered answers, as a failing endpoint makes it do; and
@@ -181,5 +182,29 @@ describe.skipIf(!available).each([
     await renewsAndReleases(store, request);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
+  }, 120_000);
+
+  it.each([
+    // A fifo lane is due when its head is: the first message of each key.
+    { kind: 'queue' as const, keyOf: () => null, priorities: 3, earliestOf: BACKLOG - 1, scanned: ['deliveries'] },
+    { kind: 'fifo' as const, keyOf: (n: number) => `k${n % KEYS}`, priorities: 1, earliestOf: KEYS - 1, scanned: ['lanes'] },
+  ])(`$kind: the look-ahead over a backlog of ${BACKLOG} not yet due reads the earliest, not all of it`, async ({ kind, keyOf, priorities, earliestOf, scanned }) => {
+    // Later messages come due sooner (on the queue in three priorities): the earliest is neither first sent nor first in priority order.
+    const dueAt = (n: number) => createFakeClock().now() + 60_000 + (BACKLOG - n) * 10;
+    const message = (n: number): NewMessage => ({ ...msg(`m${n}`, keyOf(n)), deliverAt: dueAt(n), priority: n % priorities });
+    // Both connections plan the look-ahead while the channel holds nothing due, as at a deployment's first start.
+    const { store, plans, request } = await fresh({ name: 'c', kind }, message, 0);
+    const both = <T>(call: () => Promise<T>) => Promise.all([call(), call()]);
+    const before = await store.nextWakeAt('c');
+    expect(await both(() => store.claimOrLookAhead(request))).toEqual([{ claims: [], nextWakeAt: before }, { claims: [], nextWakeAt: before }]);
+    expect(await both(() => store.nextWakeAt('c'))).toEqual([before, before]);
+    for (let from = 0; from < BACKLOG; from += 500) await store.send('c', Array.from({ length: 500 }, (_, i) => message(from + i)));
+    const earliest = dueAt(earliestOf);
+    const from = plans.length;
+    for (let i = 0; i < 3; i++) {
+      expect(await both(() => store.claimOrLookAhead(request))).toEqual([{ claims: [], nextWakeAt: earliest }, { claims: [], nextWakeAt: earliest }]);
+      expect(await both(() => store.nextWakeAt('c'))).toEqual([earliest, earliest]);
+    }
+    for (const table of scanned) expect(wideScans(plans.slice(from), table, 10 * LIMIT)).toEqual([]);
   }, 120_000);
 });

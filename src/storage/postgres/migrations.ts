@@ -16,6 +16,7 @@ import { REPEATED_SETTLEMENTS_MIGRATION } from './repeated-settlements.js';
 import { HOLDING_TIMEOUT_MIGRATION } from './holding-timeout.js';
 import { LOCK_WAIT_INLINE_MIGRATION } from './lock-wait-inline.js';
 import { CONCURRENCY_SHARE_INLINE_MIGRATION } from './concurrency-share-inline.js';
+import { LOOK_AHEAD_IN_ORDER_MIGRATION } from './look-ahead-in-order.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -396,6 +397,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 30,
     name: 'the share of an endpoint\'s concurrency is read in the statements that take and hold slots',
     sql: CONCURRENCY_SHARE_INLINE_MIGRATION,
+  },
+  {
+    version: 31,
+    name: 'the look-ahead of an unordered claim reads the earliest due delivery in index order',
+    sql: LOOK_AHEAD_IN_ORDER_MIGRATION,
   },
 ];
 

@@ -330,9 +330,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       guard(async () => {
         await ensureReady();
         const target = await channels.require(targetName);
-        const [row] = target.ordering === 'none'
-          ? await run<{ at: number | null }>(pool, sql.nextReady, [target.id, clock.now()], true)
-          : await run<{ at: number | null }>(pool, sql.nextLane, [target.id], true);
+        const [row] = await run<{ at: number | null }>(pool, sql.nextWakeAt, [target.id, target.ordering !== 'none', clock.now()], true);
         return row?.at ?? null;
       }),
     ping: () =>

@@ -157,10 +157,8 @@ export function hotStatements(schema: string) {
      */
     release: st('release', (s) => `SELECT ${s}.release_leases($1::bigint[], $2::int[], $3::bigint)`),
 
-    /** Expired deliveries are not work: the expiry sweep takes them out. $2 now. */
-    nextReady: st('next_ready', (s) => `SELECT MIN(free_at) AS at FROM ${s}.deliveries
-      WHERE target_id = $1 AND free_at IS NOT NULL AND (expires_at IS NULL OR expires_at > $2)`),
-    nextLane: st('next_lane', (s) => `SELECT MIN(ready_at) AS at FROM ${s}.lanes WHERE target_id = $1 AND ready_at IS NOT NULL`),
+    /** The earliest time a live delivery ($2 false) or a ready lane ($2 true) of target $1 is due ($3 now): migration 31. */
+    nextWakeAt: st('next_wake_at', (s) => `SELECT ${s}.next_wake_at($1, $2, $3) AS at`),
 
     /** Declare: a plain queue's ttl, for messages stored from now on. */
     setTtl: st('set_ttl', (s) => `UPDATE ${s}.channels SET ttl_ms = $2 WHERE name = $1 AND kind = 'queue' AND ttl_ms IS DISTINCT FROM $2`),
