@@ -53,6 +53,18 @@ export function describePriorityConformance(adapter: string, harness: Conformanc
       expect(ids(await claim('q', 1))).toEqual(['later']);
     });
 
+    it('takes every due delivery across the priorities when a claim comes up short, past leases and messages scheduled later', async () => {
+      const later = clock.now() + 60_000;
+      await sendInTurn('q', [9, 2, 0, -3].map((priority) => msg(`later${priority}`, { priority, deliverAt: later })));
+      await sendInTurn('q', [msg('a', { priority: 2 }), msg('b'), msg('c', { priority: -3 }), msg('d', { priority: 9 })]);
+      expect(ids(await claim('q', 1))).toEqual(['d']);
+      expect(ids(await claim('q', 10))).toEqual(['a', 'b', 'c']);
+      expect(await claim('q', 10)).toEqual([]);
+      // The leases ran out before the later messages came due: each is taken over ahead of them, in its own priority.
+      clock.advance(60_000);
+      expect(ids(await claim('q', 10))).toEqual(['d', 'later9', 'a', 'later2', 'b', 'later0', 'c', 'later-3']);
+    });
+
     it('keeps the priority when a message is retried: a retried high priority message goes first when due', async () => {
       await sendInTurn('q', [msg('high', { priority: 4 }), msg('b1'), msg('b2')]);
       const first = await claim('q', 1);

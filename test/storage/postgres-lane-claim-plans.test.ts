@@ -27,6 +27,8 @@ const available = await postgresAvailable();
 const KEYS = 2_000;
 const BACKLOG = 4_000;
 const LIMIT = 10;
+/** Messages scheduled for later, behind the few due ones. */
+const LATER = 30_000;
 
 /** Scans of `table` (sequential, index, bitmap index) with their actual rows and loops. */
 const scansOf = (table: string) =>
@@ -38,6 +40,21 @@ function wideScans(plans: readonly string[], table: string, most: number): strin
   expect(scans.length).toBeGreaterThan(0);
   const compiled = plans.filter((plan) => /^JIT:/m.test(plan)).map((plan) => `JIT\n${plan.slice(0, 1500)}`);
   return [...scans.filter((s) => s.rows > most).map((s) => `${s.scan}: ${s.rows} rows\n${s.plan.slice(0, 1500)}`), ...compiled];
+}
+
+/**
+ * Scans of `table` in these plans that touched more than `most` pages per loop (index and table
+ * pages, from BUFFERS). A bound on a later column of an index, after one that is not bounded, is
+ * checked entry by entry: such a scan returns few rows and reads every page of the range.
+ */
+function pageHeavyScans(plans: readonly string[], table: string, most: number): string[] {
+  return plans.flatMap((plan) => [...plan.matchAll(scansOf(table))].flatMap((m) => {
+    const after = plan.slice(m.index! + m[0].length);
+    const own = after.slice(0, after.search(/->|$/));
+    const buffers = /Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?/.exec(own);
+    const pages = buffers ? Number(buffers[1] ?? 0) + Number(buffers[2] ?? 0) : 0;
+    return pages / Number(m[3]) > most ? [`${m[1]}: ${pages} pages in ${m[3]} loops\n${plan.slice(0, 1500)}`] : [];
+  }));
 }
 
 /**
@@ -89,7 +106,7 @@ function explainingPool(plans: string[]): pg.Pool {
     });
     void client.query(`SET plan_cache_mode = force_generic_plan; LOAD 'auto_explain';
       SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on;
-      SET auto_explain.log_timing = off; SET auto_explain.log_format = 'text'; SET client_min_messages = log`).catch(() => {});
+      SET auto_explain.log_buffers = on; SET auto_explain.log_timing = off; SET auto_explain.log_format = 'text'; SET client_min_messages = log`).catch(() => {});
   });
   return pool;
 }
@@ -182,6 +199,23 @@ describe.skipIf(!available).each([
     await renewsAndReleases(store, request);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
+  }, 120_000);
+
+  it(`queue: a claim that comes up short reads the due deliveries, not the ${LATER} scheduled for later`, async () => {
+    const tomorrow = createFakeClock().now() + 86_400_000;
+    const later = (n: number): NewMessage => ({ ...msg(`later${n}`, null), deliverAt: tomorrow + n });
+    const { store, clock, plans, request } = await fresh({ name: 'q', kind: 'queue' }, later, 0);
+    for (let from = 0; from < LATER; from += 1_000) await store.send('q', Array.from({ length: 1_000 }, (_, i) => later(from + i)));
+    const from = plans.length;
+    for (let round = 0; round < 3; round++) {
+      // Due now, in two priorities: each claim asks for more than there is.
+      await store.send('q', Array.from({ length: LIMIT }, (_, i) => ({ ...msg(`now${round}-${i}`, null), priority: i % 2 })));
+      const { claims, nextWakeAt } = await store.claimOrLookAhead({ ...request, limit: 2 * LIMIT });
+      expect(claims.map((c) => c.deliveries[0]!.message.priority)).toEqual([...Array(LIMIT / 2).fill(1), ...Array(LIMIT / 2).fill(0)]);
+      expect(nextWakeAt).toBe(clock.now() + 30_000); // the leases just taken
+      await store.settle(delivered(claims, clock.now()));
+    }
+    expect(pageHeavyScans(plans.slice(from), 'deliveries', 100)).toEqual([]);
   }, 120_000);
 
   it.each([

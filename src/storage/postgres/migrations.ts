@@ -17,6 +17,7 @@ import { HOLDING_TIMEOUT_MIGRATION } from './holding-timeout.js';
 import { LOCK_WAIT_INLINE_MIGRATION } from './lock-wait-inline.js';
 import { CONCURRENCY_SHARE_INLINE_MIGRATION } from './concurrency-share-inline.js';
 import { LOOK_AHEAD_IN_ORDER_MIGRATION } from './look-ahead-in-order.js';
+import { CLAIM_BY_PRIORITY_MIGRATION } from './claim-by-priority.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -402,6 +403,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 31,
     name: 'the look-ahead of an unordered claim reads the earliest due delivery in index order',
     sql: LOOK_AHEAD_IN_ORDER_MIGRATION,
+  },
+  {
+    version: 32,
+    name: 'an unordered claim reads one index range per priority present',
+    sql: CLAIM_BY_PRIORITY_MIGRATION,
   },
 ];
 
