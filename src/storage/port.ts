@@ -172,8 +172,8 @@ export interface Store {
 
   /**
    * Live deliveries (queued, scheduled, retrying, in flight, parked or stalled) of these
-   * targets, in the order of `targets`, then by lane and position (unordered targets: by
-   * delivery id), at most `limit`, without their payloads: what a drain looks at.
+   * targets, in the order of `targets`, then by lane and position (unordered targets: in
+   * the order they were stored), at most `limit`, without their payloads: what a drain looks at.
    */
   listLive(targets: readonly string[], limit: number): Promise<LiveDelivery[]>;
 

@@ -25,7 +25,7 @@ function deferralStatements(connection: Db) {
     laneInFlight: db.prepare<[number, string], InFlightRow>(
       `SELECT d.id, d.epoch, d.attempts, d.status, d.lane, d.target_id, c.name AS target, d.deferred_epoch, d.deferred_at, m.id AS message_id, d.expires_at
       FROM deliveries d JOIN messages m ON m.pk = d.message_pk JOIN channels c ON c.id = d.target_id
-      WHERE d.target_id = ? AND d.lane = ? AND d.status = 'delivering' ORDER BY d.position`),
+      WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL AND d.status = 'delivering' ORDER BY d.position`),
     getKey: db.prepare<[string], { value: string }>('SELECT value FROM store_keys WHERE name = ?'),
     putKey: db.prepare<[string, string]>('INSERT INTO store_keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
   };

@@ -69,7 +69,7 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
     /** In flight: fenced (the epoch moves on), ready again; the lane keeps `leased_until`, so it waits out the lease. */
     fence: q.prepare<{ sub: number; now: number }>(
       `UPDATE deliveries SET status = 'ready', available_at = @now, lease_owner = NULL, epoch = epoch + 1, updated_at = @now
-      WHERE target_id = @sub AND status = 'delivering'`),
+      WHERE target_id = @sub AND available_at IS NOT NULL AND status = 'delivering'`),
     skipBefore: q.prepare<{ sub: number; point: number; now: number }>(
       `UPDATE deliveries SET status = 'skipped', available_at = NULL, updated_at = @now
       WHERE target_id = @sub AND available_at IS NOT NULL AND position < @point`),

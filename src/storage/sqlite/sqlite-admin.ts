@@ -15,6 +15,9 @@ type Admin = StoreAdmin;
 
 const NO_CHANGE = { depth: 0, inFlight: 0, delivered: 0, deadlettered: 0, skipped: 0, sequence: 0 };
 
+/** deliveries_kept's condition, word for word (see deadletteredPage). */
+const KEPT = "status IN ('deadlettered', 'skipped')";
+
 const DELIVERY_SELECT = `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, d.lane, d.status, d.attempts,
   d.available_at, d.last_error, d.result, d.updated_at, m.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at,
   m.sequence, m.priority, m.expires_at, l.state AS lane_state,
@@ -53,24 +56,29 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     undelivered: db.prepare(`SELECT ${MESSAGE_COLUMNS}, mc.name AS channel_name FROM messages m JOIN channels mc ON mc.id = m.channel_id
       WHERE m.id = ? AND (? IS NULL OR m.channel_id = ?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_pk = m.pk)`),
     byDeliveryId: db.prepare(`${DELIVERY_SELECT} WHERE d.id = ?`),
-    // Literal statuses so the partial index deliveries_kept serves them.
-    deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.id > ? ORDER BY d.id LIMIT ?`),
-    skippedPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'skipped' AND d.id > ? ORDER BY d.id LIMIT ?`),
+    // SQLite takes a partial index only when the statement repeats its condition word for word:
+    // `status = 'skipped'` alone does not let it prove `status IN (...)`, and a page then read
+    // every delivery from the cursor on, of every target. KEPT repeats deliveries_kept's.
+    deadletteredPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'deadlettered' AND d.${KEPT} AND d.id > ? ORDER BY d.id LIMIT ?`),
+    skippedPage: db.prepare(`${DELIVERY_SELECT} WHERE d.target_id = ? AND d.status = 'skipped' AND d.${KEPT} AND d.id > ? ORDER BY d.id LIMIT ?`),
     byMessagePks: db.prepare(`${DELIVERY_SELECT} WHERE d.message_pk IN (SELECT value FROM json_each(?)) ORDER BY d.id`),
     attempts: db.prepare('SELECT attempt, started_at, duration_ms, status_code, error, response, fenced FROM attempts WHERE delivery_id = ? ORDER BY rowid'),
     // One row per target: counters kept by the transactions that change deliveries, the oldest
     // live message through deliveries_live (positions follow creation order), and the blocked
-    // lanes through lanes_blocked. Nothing here grows with the messages kept.
+    // lanes through lanes_blocked (whose condition each count repeats, so that SQLite takes it).
+    // Nothing here grows with the messages kept.
     stats: typed(db).prepare<[], TargetStatsRow>(`SELECT c.id, c.name, c.kind, c.paused, c.depth, c.in_flight,
         c.delivered_count AS delivered, c.deadlettered_count AS deadlettered, c.skipped_count AS skipped, c.delivered_sequence, c.last_sequence, c.swept_sequence, c.filter,
         (SELECT m.created_at FROM deliveries d JOIN messages m ON m.pk = d.message_pk
           WHERE d.target_id = c.id AND d.available_at IS NOT NULL ORDER BY d.position LIMIT 1) AS oldest,
-        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'parked') AS parked,
-        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state = 'stalled') AS stalled
+        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state <> 'active' AND l.state = 'parked') AS parked,
+        (SELECT COUNT(*) FROM lanes l WHERE l.target_id = c.id AND l.state <> 'active' AND l.state = 'stalled') AS stalled
       FROM channels c ORDER BY c.id`),
     count: counterStatements(db).count,
     setPaused: db.prepare('UPDATE channels SET paused = ? WHERE id = ?'),
-    blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
+    // Through lanes_blocked, sorted: in lane order through the primary key, SQLite read every lane of the target to find the few blocked.
+    blockedLanes: db.prepare(`SELECT lane, state, reason, since FROM lanes INDEXED BY lanes_blocked
+      WHERE target_id = ? AND state <> 'active' AND (? IS NULL OR lane > ?) ORDER BY lane LIMIT ?`),
     lane: db.prepare('SELECT lane, state, reason, since FROM lanes WHERE target_id = ? AND lane = ?'),
     lanePending: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL'),
     laneHead: db.prepare(`SELECT id, status, attempts FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL ORDER BY position LIMIT 1`),
@@ -88,14 +96,16 @@ export function createSqliteAdmin(db: Db, channels: ChannelCache, clock: Clock):
     purgeDeliveries: db.prepare(`SELECT id, message_pk FROM deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'deadlettered'`),
     lastDelivery: db.prepare('SELECT MAX(id) AS id FROM deliveries'),
     /** The next chunk of a final list (?1 target, after ?2, up to ?3, ?4 of them), through deliveries_kept. */
-    deadletteredChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered' AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
-    skippedChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'skipped' AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
+    deadletteredChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'deadlettered' AND ${KEPT} AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
+    skippedChunk: db.prepare(`SELECT id FROM deliveries WHERE target_id = ? AND status = 'skipped' AND ${KEPT} AND id > ? AND id <= ? ORDER BY id LIMIT ?`),
     renewMessageExpiry: db.prepare('UPDATE messages SET expires_at = ? WHERE pk = ?'),
     wakeLane: db.prepare(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?)
       ON CONFLICT (target_id, lane) DO UPDATE SET ready_at = MIN(COALESCE(ready_at, excluded.ready_at), excluded.ready_at) WHERE state = 'active'`),
     purgeIds: db.prepare(`SELECT id, message_pk FROM deliveries WHERE target_id = ? AND status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM messages WHERE id IN (SELECT value FROM json_each(?)))`),
-    liveUnordered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at IS NOT NULL ORDER BY d.id LIMIT ?`),
+    // In the order they were stored (position), through deliveries_live: in id order SQLite read the
+    // deliveries of every target, kept ones included, until it had found the limit.
+    liveUnordered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NULL AND d.available_at IS NOT NULL ORDER BY d.position, d.id LIMIT ?`),
     liveOrdered: db.prepare(`${LIVE_SELECT} WHERE d.target_id = ? AND d.lane IS NOT NULL AND d.available_at IS NOT NULL
       ORDER BY d.lane, d.position LIMIT ?`),
     hurryUnordered: db.prepare(`UPDATE deliveries SET available_at = ?, updated_at = ?
