@@ -21,7 +21,8 @@ const available = await postgresAvailable();
  * call. Nor may a batch of settlements or claims be joined to its rows pair by pair (n × n). The fifo
  * case also takes single steps (one answer, one lane claimed), which take a path of their own, and
  * settles retries, alone and mixed with delivered answers, as a failing endpoint makes it do; and
- * both cases renew leases and give them back, as running calls and a shutdown do.
+ * both cases renew leases and give them back, as running calls and a shutdown do, and list the first
+ * few live deliveries, as a drain does.
  */
 
 const KEYS = 2_000;
@@ -180,6 +181,8 @@ describe.skipIf(!available).each([
       await store.settle(delivered(step.claims, clock.now()));
     }
     await renewsAndReleases(store, request);
+    // What a drain looks at: the first few live deliveries, in lane order.
+    expect(await store.listLive([request.target], LIMIT)).toHaveLength(LIMIT);
     expect(wideScans(plans, 'lanes', 10 * LIMIT)).toEqual([]);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
@@ -197,6 +200,7 @@ describe.skipIf(!available).each([
       await store.settle(delivered([...step.claims, ...ahead.claims], clock.now()));
     }
     await renewsAndReleases(store, request);
+    expect(await store.listLive([request.target], LIMIT)).toHaveLength(LIMIT);
     expect(wideScans(plans, 'deliveries', 10 * LIMIT)).toEqual([]);
     expect(pairwiseJoins(plans, LIMIT)).toEqual([]);
   }, 120_000);

@@ -112,19 +112,8 @@ export function adminStatements(schema: string) {
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
       ${purgedMessages(s)}
       SELECT COUNT(*) AS n FROM d`),
-    /** Live deliveries of one target without payloads, with their lane's state, head flag and pause. $1 target, $2 limit. */
-    liveList: st('a_live_list', (s) => `SELECT d.id AS delivery_id, tc.name AS target_name, mc.name AS channel_name, m.id, m.key, m.type, d.lane,
-      d.status, d.attempts, d.available_at, d.last_error, l.state AS lane_state,
-      CASE WHEN d.status = 'delivering' AND d.deferred_epoch = d.epoch THEN d.deferred_until END AS deferred_until,
-      l.leased_until AS lane_leased_until,
-      d.epoch,
-      (d.lane IS NOT NULL AND d.position = (SELECT MIN(h.position) FROM ${s}.deliveries h
-        WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.live)) AS is_head,
-      (tc.paused OR COALESCE(tp.paused, false)) AS paused
-      FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
-      JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.channels tp ON tp.id = tc.topic_id
-      LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane
-      WHERE d.target_id = $1 AND d.live ORDER BY d.lane, d.position, d.id LIMIT $2`),
+    /** Live deliveries of target $1 without payloads, with their lane's state, head flag and pause: laned $2, at most $3 (migration 33). */
+    liveList: st('a_live_list', (s) => `SELECT * FROM ${s}.list_live($1, $2, $3)`),
     /** Unordered waiting retries of targets $1 become due at $2. */
     hurryUnordered: st('a_hurry_unordered', (s) => `UPDATE ${s}.deliveries SET available_at = $2, updated_at = $2
       WHERE target_id = ANY($1::bigint[]) AND free_at > $2 AND status = 'ready' AND attempts > 0`),

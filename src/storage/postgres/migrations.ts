@@ -18,6 +18,7 @@ import { LOCK_WAIT_INLINE_MIGRATION } from './lock-wait-inline.js';
 import { CONCURRENCY_SHARE_INLINE_MIGRATION } from './concurrency-share-inline.js';
 import { LOOK_AHEAD_IN_ORDER_MIGRATION } from './look-ahead-in-order.js';
 import { CLAIM_BY_PRIORITY_MIGRATION } from './claim-by-priority.js';
+import { LIST_LIVE_MIGRATION } from './list-live-function.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -408,6 +409,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 32,
     name: 'an unordered claim reads one index range per priority present',
     sql: CLAIM_BY_PRIORITY_MIGRATION,
+  },
+  {
+    version: 33,
+    name: 'the live deliveries a drain looks at are read in index order up to the limit',
+    sql: LIST_LIVE_MIGRATION,
   },
 ];
 

@@ -199,7 +199,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
         const live: LiveDelivery[] = [];
         for (const row of rows) {
           if (live.length >= limit) break;
-          for (const r of await run<LiveRow>(pool, sql.liveList, [row.id, limit - live.length], true)) live.push(rowToLive(r, t));
+          for (const r of await run<LiveRow>(pool, sql.liveList, [row.id, row.ordering !== 'none', limit - live.length], true)) live.push(rowToLive(r, t));
         }
         return live;
       }),
