@@ -1,6 +1,8 @@
 /**
  * What stats() (behind `/v1/channels` and `/metrics`) costs with many messages kept, on both
- * stores: half of them delivered and waiting for the retention sweep, half still queued. It
+ * stores: half of them delivered and waiting for the retention sweep, half still queued, and a
+ * fifo queue with a tenth as many keys as messages, one message each (stats() counts its parked
+ * and stalled lanes). It
  * times stats() alone, then a send issued while stats() runs (on SQLite both share one
  * connection and the event loop, so the send waits for whatever stats() does).
  *
@@ -24,10 +26,11 @@ const message = (id: string): NewMessage => ({ id, key: null, type: 'bench', dat
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
 async function fill(store: Store): Promise<void> {
-  await store.declare([{ name: 'kept', kind: 'queue' }, { name: 'other', kind: 'queue' }]);
+  await store.declare([{ name: 'kept', kind: 'queue' }, { name: 'other', kind: 'queue' }, { name: 'keys', kind: 'fifo' }]);
   const batch = 1_000;
   for (let sent = 0; sent < MESSAGES; sent += batch) {
     await store.send('kept', Array.from({ length: batch }, (_, i) => message(`m${sent + i}`)));
+    if (sent % (10 * batch) === 0) await store.send('keys', Array.from({ length: batch }, (_, i) => ({ ...message(`k${sent + i}`), key: `key-${sent + i}` })));
     // Deliver the first half: kept until the sweep, like messages within their retention.
     if (sent < MESSAGES / 2) {
       const claims = await store.claim({ target: 'kept', limit: batch, owner: 'bench', leaseMs: 60_000 });
@@ -42,7 +45,7 @@ async function fill(store: Store): Promise<void> {
 async function measure(name: string, store: Store): Promise<void> {
   const started = performance.now();
   await fill(store);
-  console.log(`${name}: ${MESSAGES} messages kept (${MESSAGES / 2} delivered, ${MESSAGES / 2} queued) in ${Math.round(ms(started) / 1000)} s`);
+  console.log(`${name}: ${MESSAGES} messages kept (${MESSAGES / 2} delivered, ${MESSAGES / 2} queued), ${MESSAGES / 10} fifo keys, in ${Math.round(ms(started) / 1000)} s`);
   const alone: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
