@@ -212,7 +212,7 @@ async function freeStep(
 /**
  * An unordered claim: settle_free_and_claim with no outcomes, in one round trip that commits
  * without waiting for the WAL flush (a claim lost at a crash only means the lease is taken
- * again). With `lookAhead`, a claim that comes up short is followed by the look-ahead (nextReady).
+ * again). With `lookAhead`, a claim that comes up short is followed by the look-ahead (what nextWakeAt would answer).
  */
 export async function claimUnordered(
   db: pg.Pool, sql: HotStatements, target: ChannelRow, request: ClaimRequest, now: number, lookAhead = false,
