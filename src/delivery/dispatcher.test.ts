@@ -453,6 +453,30 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'f', depth: 0, inFlight: 0 }));
   });
 
+  it('a paused target with work due looks again at the poll interval, not in a loop', async () => {
+    let claims = 0;
+    const real = store;
+    store = Object.assign(Object.create(null) as Store, real, {
+      claimOrLookAhead: (...args: Parameters<Store['claimOrLookAhead']>) => {
+        if (++claims > 1_000) throw new Error('claiming in a loop');
+        return real.claimOrLookAhead(...args);
+      },
+    });
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    await store.send('f', [newMessage({ id: 'f1', key: 'k', type: 'x', data: {} })]);
+    await store.setPaused('q', true);
+    await store.setPaused('f', true);
+    start([queue, { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block' }]);
+    await scheduler.advance(10_000);
+    expect(claims).toBeLessThanOrEqual(2 * 12);
+    expect(endpoint.calls).toHaveLength(0);
+    await store.setPaused('q', false);
+    await store.setPaused('f', false);
+    dispatcher!.wake(['q', 'f']);
+    await scheduler.settle();
+    expect(endpoint.ids().sort()).toEqual(['f1', 'm1']);
+  });
+
   it('holds a target back while its breaker is open, without using attempts, and looks again when it reopens', async () => {
     let open = true;
     const reopensAt = clock.now() + 15_000;

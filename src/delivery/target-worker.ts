@@ -255,7 +255,10 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     }
     try {
       const next = lookedAhead ? lookedAhead.at : await store.nextWakeAt(target.name);
-      schedule(next ?? clock.now() + pollIntervalMs);
+      // Due already, yet nothing could be claimed (the target or its topic is paused, or another
+      // instance took it meanwhile): looked at again at the poll interval, not at once in a loop.
+      const stuck = next !== null && claims.length === 0 && next <= clock.now();
+      schedule(next === null || stuck ? clock.now() + pollIntervalMs : next);
     } catch (error) {
       onError(error, `looking ahead on ${target.name}`);
       schedule(clock.now() + pollIntervalMs);
