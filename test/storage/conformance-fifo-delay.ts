@@ -66,5 +66,23 @@ export function describeFifoDelayConformance(adapter: string, open: (clock: Fake
       }
       expect(await claim()).toEqual([]);
     });
+
+    it('a claim of several from a key takes a delayed message behind a due head; given back untried, it keeps its deliverAt', async () => {
+      const at = clock.now() + 5_000;
+      await store.send('f', [msg('k1', 'k'), msg('k2', 'k', at)]);
+      const taken = await store.claim({ target: 'f', limit: 10, owner: 'o1', leaseMs: 30_000, batchSize: 5 });
+      expect(taken.flatMap((c) => c.deliveries.map((d) => d.message.id))).toEqual(['k1', 'k2']);
+      const [k1, k2] = taken[0]!.deliveries;
+      await settle([{ ...taken[0]!, deliveries: [k1!] }]);
+      await store.release([{ deliveryId: k2!.deliveryId, epoch: k2!.epoch }]);
+      expect(await status('k2')).toBe('scheduled');
+      expect(await claim()).toEqual([]);
+      expect(await store.nextWakeAt('f')).toBe(at);
+      clock.advance(4_999);
+      expect(await claim()).toEqual([]);
+      clock.advance(1);
+      const due = await claim();
+      expect(due.flatMap((c) => c.deliveries.map((d) => [d.message.id, d.attempt]))).toEqual([['k2', 1]]);
+    });
   });
 }

@@ -19,6 +19,7 @@ import { CONCURRENCY_SHARE_INLINE_MIGRATION } from './concurrency-share-inline.j
 import { LOOK_AHEAD_IN_ORDER_MIGRATION } from './look-ahead-in-order.js';
 import { CLAIM_BY_PRIORITY_MIGRATION } from './claim-by-priority.js';
 import { LIST_LIVE_MIGRATION } from './list-live-function.js';
+import { RELEASE_KEEPS_DUE_TIME_MIGRATION } from './release-keeps-due-time.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 
 /**
@@ -414,6 +415,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 33,
     name: 'the live deliveries a drain looks at are read in index order up to the limit',
     sql: LIST_LIVE_MIGRATION,
+  },
+  {
+    version: 34,
+    name: 'a lease given back untried keeps its message\'s due time',
+    sql: RELEASE_KEEPS_DUE_TIME_MIGRATION,
   },
 ];
 

@@ -102,7 +102,7 @@ export function renew(sql: Statements, leases: readonly LeaseRef[], leaseMs: num
 export function release(sql: Statements, leases: readonly LeaseRef[], now: number): void {
   const tally = createTally(sql);
   for (const l of leases) {
-    const row = sql.release.get(now, now, l.deliveryId, l.epoch);
+    const row = sql.release.get(now, now, now, l.deliveryId, l.epoch);
     if (!row) continue;
     tally.add(row.target_id, { inFlight: -1 });
     if (row.lane !== null) sql.unleaseLane.run(now, row.target_id, row.lane);

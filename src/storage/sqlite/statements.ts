@@ -124,8 +124,10 @@ export function prepareStatements(connection: Db) {
     deleteLane: db.prepare<[number, string]>('DELETE FROM lanes WHERE target_id = ? AND lane = ?'),
     renew: db.prepare<[number, number, number, number], DeliveryLane>(
       `UPDATE deliveries SET available_at = ?, updated_at = ? WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
-    release: db.prepare<[number, number, number, number], DeliveryLane>(
-      `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, available_at = ?, lease_owner = NULL, updated_at = ?
+    /** Untried: available now, or at its message's deliverAt when that is later (a lane's claim takes messages behind a due head). */
+    release: db.prepare<[number, number, number, number, number], DeliveryLane>(
+      `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, lease_owner = NULL, updated_at = ?,
+        available_at = MAX(?, COALESCE((SELECT m.deliver_at FROM messages m WHERE m.pk = deliveries.message_pk), ?))
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
     /**
      * One outcome, fenced by epoch: status, availableAt, reason, delivered (1: keep result), result,
