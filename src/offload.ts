@@ -248,6 +248,7 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       config,
       store,
       wake: (targets) => dispatcher.wake(targets),
+      hold: (targets) => dispatcher.hold(targets),
       events,
       ready: () => started && clock.now() - lastStoreError > 5_000,
       writes: () => ({ failing: tracked.health.failing(), reason: tracked.health.reason() }),

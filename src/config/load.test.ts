@@ -177,6 +177,28 @@ describe('buildConfig', () => {
     expect(config.channels.map((c) => c.name)).toEqual(['domain_events', 'domain_events/read-models', 'domain_events/billing']);
   });
 
+  it('claims 10 of an ordered lane ahead by default, one call each; not with batches or asyncTimeout, and never on a plain queue', () => {
+    const config = build({
+      endpoints,
+      queues: { f: { kind: 'fifo', endpoint: 'sink' }, g: { kind: 'fifo', endpoint: 'sink', prefetch: 1 }, h: { kind: 'fifo', endpoint: 'sink', asyncTimeout: '1m' } },
+      topics: { t: { subscriptions: { one: { endpoint: 'sink' }, keyed: { endpoint: 'sink', ordering: 'key', prefetch: 50 }, batched: { endpoint: 'sink', batchSize: 20 } } } },
+    });
+    expect(config.targets.map((t) => [t.name, 'prefetch' in t ? t.prefetch : undefined])).toEqual([
+      ['f', 10], ['g', 1], ['h', 1], ['t/one', 10], ['t/keyed', 50], ['t/batched', 1],
+    ]);
+    expect(errorsOf({ endpoints, queues: { q: { endpoint: 'sink', prefetch: 5 } } })).toEqual([
+      { path: 'queues.q.prefetch', message: expect.stringMatching(/^prefetch applies to fifo queues and subscriptions/) },
+    ]);
+    expect(errorsOf({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', batchSize: 10, prefetch: 5 } } } } })).toEqual([
+      { path: 'topics.t.subscriptions.s.prefetch', message: expect.stringMatching(/^prefetch is for unbatched subscriptions/) },
+    ]);
+    expect(errorsOf({ endpoints, queues: { f: { kind: 'fifo', endpoint: 'sink', asyncTimeout: '1m', prefetch: 5 } } })).toEqual([
+      { path: 'queues.f.prefetch', message: expect.stringMatching(/^prefetch does not apply with asyncTimeout/) },
+    ]);
+    expect(errorsOf({ endpoints, queues: { f: { kind: 'fifo', endpoint: 'sink', prefetch: 101 } } }).map((e) => e.path)).toEqual(['queues.f.prefetch']);
+    expect(errorsOf({ endpoints, queues: { f: { kind: 'fifo', endpoint: 'sink', prefetch: 0 } } }).map((e) => e.path)).toEqual(['queues.f.prefetch']);
+  });
+
   it('declares a subscription with its filter', () => {
     const config = build({ endpoints, topics: { t: { subscriptions: { s: { endpoint: 'sink', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } } } } } });
     expect(config.channels.find((c) => c.name === 't/s')).toMatchObject({ kind: 'subscription', filter: { types: ['OrderPlaced', 'Order*'], keys: ['eu-*'] } });

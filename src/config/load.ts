@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type SubscriptionTarget, type Target } from '../domain/channel.js';
+import { DEFAULT_PREFETCH, PRESETS, subscriptionTargetName, type DeliveryPolicy, type SubscriptionTarget, type Target } from '../domain/channel.js';
 import { profileOf } from '../domain/profile.js';
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
@@ -24,6 +24,7 @@ export interface NotificationRoutes {
 
 /** Notification queues are internal: their names start with `_`, which channel names cannot. */
 export const NOTIFICATION_QUEUE_PREFIX = '_notify.';
+const PREFETCH_ASYNC = 'prefetch does not apply with asyncTimeout: a deferred (202) answer holds its lane until completed, so events claimed ahead would only wait behind it';
 
 /** The validated, frozen configuration every part of Offload reads. */
 export interface OffloadConfig {
@@ -216,11 +217,13 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     const kind = q.kind ?? (seed.kind as 'queue' | 'fifo' | undefined) ?? 'queue';
     if (q.preset === 'domain-events') errors.push({ path: `${where}.preset`, message: "the 'domain-events' preset is for topic subscriptions, not queues" });
     if (kind === 'queue' && q.onExhausted) errors.push({ path: `${where}.onExhausted`, message: 'onExhausted applies to fifo queues only (kind: fifo); plain queues dead-letter' });
+    if (kind === 'queue' && q.prefetch !== undefined) errors.push({ path: `${where}.prefetch`, message: 'prefetch applies to fifo queues and subscriptions; a plain queue already claims up to its concurrency at once' });
+    if (q.prefetch !== undefined && q.prefetch > 1 && q.asyncTimeout !== undefined) errors.push({ path: `${where}.prefetch`, message: PREFETCH_ASYNC });
     if (kind === 'fifo' && q.ttl !== undefined) errors.push({ path: `${where}.ttl`, message: 'ttl is for plain queues: a fifo queue delivers each key in order, and an expired message would drop out of it' });
     const policy = policyFor(where, q, { ...seed, maxAttempts: q.maxAttempts ?? seed.maxAttempts });
     if (!policy) continue;
     const target: Target = kind === 'fifo'
-      ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block' }
+      ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block', prefetch: q.prefetch ?? (q.asyncTimeout === undefined ? DEFAULT_PREFETCH : 1) }
       : { ...policy, kind: 'queue', name, ordering: 'none', ...(q.ttl !== undefined ? { ttlMs: q.ttl } : {}) };
     targets.push(target);
     channels.push(declarationOf(target));
@@ -242,6 +245,8 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
       const ordering = s.ordering ?? seed.ordering;
       const batchSize = s.batchSize ?? seed.batchSize;
       if (ordering === 'key' && batchSize > 1) errors.push({ path: `${where}.batchSize`, message: 'batches are for ordering: topic; with ordering: key each key gets one event at a time' });
+      if (s.prefetch !== undefined && s.prefetch > 1 && batchSize > 1) errors.push({ path: `${where}.prefetch`, message: 'prefetch is for unbatched subscriptions (batchSize 1): a batch already takes several events for one call' });
+      if (s.prefetch !== undefined && s.prefetch > 1 && s.asyncTimeout !== undefined) errors.push({ path: `${where}.prefetch`, message: PREFETCH_ASYNC });
       const name = subscriptionTargetName(topicName, subName);
       const target: SubscriptionTarget = {
         ...policy,
@@ -252,6 +257,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
         ordering,
         batchSize,
         maxBatchWaitMs: s.maxBatchWait ?? seed.maxBatchWaitMs,
+        prefetch: s.prefetch ?? (batchSize === 1 && s.asyncTimeout === undefined ? DEFAULT_PREFETCH : 1),
         stallAfterAttempts: s.stallAfterAttempts ?? seed.stallAfterAttempts,
         startFrom: s.startFrom ?? 'latest',
         filter: s.filter ? { types: s.filter.types, ...(s.filter.keys ? { keys: s.filter.keys } : {}) } : null,

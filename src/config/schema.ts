@@ -166,6 +166,7 @@ const queue = z
     ttl: duration.refine((ms) => ms > 0, 'ttl must be longer than 0').optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     onExhausted: z.enum(['block', 'deadletter']).optional(),
+    prefetch: z.number().int().min(1).max(100).optional(),
   })
   .strict();
 
@@ -188,6 +189,7 @@ const subscription = z
     ordering: z.enum(['topic', 'key']).optional(),
     batchSize: z.number().int().min(1).max(1000).optional(),
     maxBatchWait: timerDuration(0, 'how long a short batch waits to fill').optional(),
+    prefetch: z.number().int().min(1).max(100).optional(),
     stallAfterAttempts: z.number().int().min(1).max(1000).optional(),
     startFrom: z.enum(['latest', 'beginning']).optional(),
     filter: filter.optional(),

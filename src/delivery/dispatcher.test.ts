@@ -17,7 +17,7 @@ const policy: DeliveryPolicy = {
 const queue: QueueTarget = { ...policy, kind: 'queue', name: 'q', ordering: 'none' };
 const subscription: SubscriptionTarget = {
   ...policy, kind: 'subscription', name: 't/s', topic: 't', subscription: 's', ordering: 'topic', concurrency: 1,
-  batchSize: 1, maxBatchWaitMs: 0, stallAfterAttempts: 5, startFrom: 'latest',
+  batchSize: 1, maxBatchWaitMs: 0, prefetch: 1, stallAfterAttempts: 5, startFrom: 'latest',
 };
 
 /** An endpoint the test answers by hand: each call waits until the test resolves it. */
@@ -422,7 +422,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
         return settleAndClaim(...args);
       },
     });
-    const fifo = (concurrency: number): FifoTarget => ({ ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency });
+    const fifo = (concurrency: number): FifoTarget => ({ ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency, prefetch: 1 });
     await store.send('f', [['a1', 'a'], ['b1', 'b'], ['a2', 'a']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
     start([fifo(1)]);
     await scheduler.settle();
@@ -451,6 +451,176 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(settleAndClaims).toBe(5);
     expect(events.map((e) => e.type)).toEqual(Array.from({ length: 7 }, () => 'delivered'));
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'f', depth: 0, inFlight: 0 }));
+  });
+
+  describe('messages claimed ahead (prefetch), sent one call at a time', () => {
+    const counting = () => {
+      const counts = { claims: 0, settles: 0, settleAndClaims: 0, releases: 0 };
+      const real = store;
+      store = Object.assign(Object.create(null) as Store, real, {
+        claimOrLookAhead: (...args: Parameters<Store['claimOrLookAhead']>) => (counts.claims++, real.claimOrLookAhead(...args)),
+        settle: (...args: Parameters<Store['settle']>) => (counts.settles++, real.settle(...args)),
+        settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => (counts.settleAndClaims++, real.settleAndClaim(...args)),
+        release: (...args: Parameters<Store['release']>) => (counts.releases++, real.release(...args)),
+      });
+      return counts;
+    };
+    const ahead = (prefetch: number): SubscriptionTarget => ({ ...subscription, prefetch });
+    const publish = (ids: string[]) => store.send('t', ids.map((id) => newMessage({ id, type: 'x', data: {} })));
+    const ok = { kind: 'response', statusCode: 204 } as const;
+
+    it('one claim takes the window; each call starts when the one before is answered, whose answer is saved behind it', async () => {
+      const counts = counting();
+      await publish(['e1', 'e2', 'e3', 'e4', 'e5']);
+      start([ahead(3)]);
+      await scheduler.settle();
+      expect(counts.claims).toBe(1);
+      for (let i = 0; i < 5; i++) {
+        expect(endpoint.ids()).toEqual(['e1', 'e2', 'e3', 'e4', 'e5'].slice(0, i + 1)); // one call at a time, in order
+        endpoint.calls[i]!.answer(ok);
+        await scheduler.settle();
+        expect((await statusOf(`e${i + 1}`)).status).toBe('delivered'); // saved, not held to the end of the window
+      }
+      // e1 and e2 saved behind the next calls, e3 settled with the claim of e4 and e5, e4 saved behind
+      // e5, e5 settled with a claim that found nothing; then one claim finds the subscription empty.
+      expect(counts).toEqual({ claims: 2, settles: 3, settleAndClaims: 2, releases: 0 });
+      expect(events.map((e) => [e.type, e.ids])).toEqual(['e1', 'e2', 'e3', 'e4', 'e5'].map((id) => ['delivered', [id]]));
+      const [e4] = await store.getMessage('e4');
+      expect(e4!.deliveries[0]!.attempts).toBe(1);
+      expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 't/s', depth: 0, inFlight: 0 }));
+    });
+
+    it('a failure sends nothing more of the window: the rest goes back untried and the lane waits at the failed event', async () => {
+      const counts = counting();
+      await publish(['e1', 'e2', 'e3', 'e4']);
+      start([ahead(4)]);
+      await scheduler.settle();
+      endpoint.calls[0]!.answer(ok);
+      await scheduler.settle();
+      endpoint.calls[1]!.answer({ kind: 'response', statusCode: 500, body: 'down' });
+      await scheduler.settle();
+      expect(endpoint.ids()).toEqual(['e1', 'e2']);
+      expect(counts.releases).toBe(1);
+      expect((await statusOf('e2')).status).toBe('retrying');
+      for (const id of ['e3', 'e4']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
+      expect(events.map((e) => [e.type, e.ids])).toEqual([['delivered', ['e1']], ['retrying', ['e2']]]);
+      // Nothing overtakes e2 while it waits for its retry.
+      await scheduler.advance(500);
+      expect(endpoint.ids()).toEqual(['e1', 'e2']);
+      await scheduler.advance(10_000);
+      expect(endpoint.ids()).toEqual(['e1', 'e2', 'e2']);
+      const retried = endpoint.calls[2]!.call;
+      expect(JSON.parse(retried.body)).toMatchObject({ id: 'e2', deliveryattempt: 2 });
+      endpoint.calls[2]!.answer(ok);
+      await scheduler.settle();
+      expect(JSON.parse(endpoint.calls[3]!.call.body)).toMatchObject({ id: 'e3', deliveryattempt: 1 }); // its attempt was not counted
+      endpoint.calls[3]!.answer(ok);
+      await scheduler.settle();
+      endpoint.calls[4]!.answer(ok);
+      await scheduler.settle();
+      expect(endpoint.ids()).toEqual(['e1', 'e2', 'e2', 'e3', 'e4']);
+    });
+
+    it('a permanent failure stalls the subscription at that event; nothing after it is sent', async () => {
+      await publish(['e1', 'e2', 'e3']);
+      start([ahead(3)]);
+      await scheduler.settle();
+      endpoint.calls[0]!.answer({ kind: 'response', statusCode: 400, body: 'bad' });
+      await scheduler.settle();
+      expect(events).toEqual([expect.objectContaining({ type: 'stalled', ids: ['e1'], newlyBlocked: true })]);
+      for (const id of ['e2', 'e3']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
+      // A stalled lane keeps retrying its head; nothing behind it is sent.
+      for (let i = 1; i < 4; i++) {
+        await scheduler.advance(10_000);
+        expect(endpoint.ids()).toEqual(Array.from({ length: i + 1 }, () => 'e1'));
+        endpoint.calls[i]!.answer({ kind: 'response', statusCode: 400, body: 'bad' });
+        await scheduler.settle();
+      }
+    });
+
+    it('a pause on this instance sends nothing after the call under way; resuming goes on from the next event', async () => {
+      await publish(['e1', 'e2', 'e3']);
+      start([ahead(3)]);
+      await scheduler.settle();
+      await store.setPaused('t/s', true);
+      dispatcher!.hold(['t/s']);
+      endpoint.calls[0]!.answer(ok);
+      await scheduler.settle();
+      await scheduler.advance(5_000);
+      expect(endpoint.ids()).toEqual(['e1']);
+      expect((await statusOf('e1')).status).toBe('delivered');
+      for (const id of ['e2', 'e3']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
+      await store.setPaused('t/s', false);
+      dispatcher!.wake(['t/s']);
+      await scheduler.settle();
+      expect(endpoint.ids()).toEqual(['e1', 'e2']);
+    });
+
+    it('on stop, what was not sent goes back without an attempt counted', async () => {
+      await publish(['e1', 'e2', 'e3']);
+      start([ahead(3)]);
+      await scheduler.settle();
+      const stopped = dispatcher!.stop(60_000);
+      endpoint.calls[0]!.answer(ok);
+      await scheduler.settle();
+      await stopped;
+      dispatcher = undefined;
+      expect(endpoint.ids()).toEqual(['e1']);
+      expect((await statusOf('e1')).status).toBe('delivered');
+      for (const id of ['e2', 'e3']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
+    });
+
+    it('a renewal that finds an answer already saved does not cut the next call off', async () => {
+      let hold: (() => void) | undefined;
+      let held = false;
+      const real = store;
+      store = Object.assign(Object.create(null) as Store, real, {
+        // The first settlement commits, its answer comes late: a renewal in between finds e1 settled.
+        settle: async (...args: Parameters<Store['settle']>) => {
+          const results = await real.settle(...args);
+          if (!held) {
+            held = true;
+            await new Promise<void>((resolve) => (hold = resolve));
+          }
+          return results;
+        },
+      });
+      await publish(['e1', 'e2', 'e3']);
+      start([ahead(3)]);
+      await scheduler.settle();
+      endpoint.calls[0]!.answer(ok);
+      await scheduler.settle();
+      expect(endpoint.ids()).toEqual(['e1', 'e2']);
+      await scheduler.advance(LOCK / 3 + 1); // a renewal of e1, e2 and e3 while e1's answer is being saved
+      hold!();
+      await scheduler.settle();
+      endpoint.calls[1]!.answer(ok);
+      await scheduler.settle();
+      expect(endpoint.ids()).toEqual(['e1', 'e2', 'e3']);
+      endpoint.calls[2]!.answer(ok);
+      await scheduler.settle();
+      expect(events.map((e) => [e.type, e.ids])).toEqual(['e1', 'e2', 'e3'].map((id) => ['delivered', [id]]));
+    });
+
+    it('a fifo key is sent in order, one call at a time, keys side by side; a message not due yet ends the window', async () => {
+      const fifo: FifoTarget = { ...policy, kind: 'fifo', name: 'f', ordering: 'key', onExhausted: 'block', concurrency: 4, prefetch: 5 };
+      await store.send('f', [['a1', 'a'], ['b1', 'b'], ['a2', 'a'], ['b2', 'b']].map(([id, key]) => newMessage({ id: id!, key: key!, type: 'x', data: {} })));
+      await store.send('f', [newMessage({ id: 'a3', key: 'a', type: 'x', data: {}, deliverAt: clock.now() + 60_000 })]);
+      start([fifo]);
+      await scheduler.settle();
+      expect(endpoint.ids().sort()).toEqual(['a1', 'b1']);
+      for (const call of [...endpoint.calls]) call.answer(ok);
+      await scheduler.settle();
+      expect(endpoint.ids().slice(2).sort()).toEqual(['a2', 'b2']);
+      for (const call of endpoint.calls.slice(2)) call.answer(ok);
+      await scheduler.settle();
+      expect(endpoint.ids()).toHaveLength(4); // a3 is not due
+      await scheduler.advance(60_000);
+      expect(endpoint.ids()[4]).toBe('a3');
+      endpoint.calls[4]!.answer(ok);
+      await scheduler.settle();
+      expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'f', depth: 0, inFlight: 0 }));
+    });
   });
 
   it('a paused target with work due looks again at the poll interval, not in a loop', async () => {

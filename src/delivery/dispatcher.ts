@@ -99,6 +99,8 @@ export interface Dispatcher {
   start(): void;
   /** Something may be claimable now on these targets (all when omitted). */
   wake(targets?: readonly string[]): void;
+  /** These targets were paused: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
+  hold(targets: readonly string[]): void;
   /** Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the rest. */
   stop(deadlineMs?: number): Promise<void>;
   inFlight(): number;
@@ -119,7 +121,13 @@ interface Running {
   ended?: boolean;
   /** Ends the wait before a settlement's next try (stop() past its deadline). */
   stopWaiting?: () => void;
+  /** Deliveries claimed ahead whose answers are being saved: a renewal that finds them settled lost nothing. */
+  saving?: Set<number>;
+  /** Its target was paused here: no further call of the messages claimed ahead. */
+  held?: boolean;
 }
+
+const leaseOf = (d: ClaimedDelivery): LeaseRef => ({ deliveryId: d.deliveryId, epoch: d.epoch });
 
 /** How long before its lease ends a call nobody could renew is cut off: a tenth of the lease, at most 1 s. */
 const leaseMargin = (lockDurationMs: number) => Math.min(1_000, Math.floor(lockDurationMs / 10));
@@ -155,6 +163,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
   async function deliver(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
+    if (claim.deliveries.length > 1 && profileOf(target).batchSize === 1) return deliverInTurn(target, claim, continuation, requestedAt);
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     // The store leased from when the claim was asked for, or later: the earliest its lease can end.
     const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: requestedAt + target.lockDurationMs };
@@ -224,6 +233,124 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return false;
     } finally {
       options.limiter?.finished(target, { startedAt, result: answer });
+      forget(entry);
+      if (running.size === 0) for (const resolve of idleWaiters) resolve();
+    }
+  }
+
+  /**
+   * A lane's deliveries claimed ahead (the profile's `prefetch`), sent one call each in lane order:
+   * the next call starts as soon as the one before it is answered 2xx, while that answer is saved
+   * behind it, in order. The first answer that is not a success stops the window: what was not
+   * sent goes back untried (released before the failure is settled, so the lane then waits or
+   * blocks at the failed event), as it does when stopping, when the lease is lost, when the
+   * breaker opens, or at an event that is not due yet. The last event of the window hands its
+   * slot over like a single call.
+   */
+  async function deliverInTurn(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
+    const deliveries = claim.deliveries;
+    const entry: Running = { claim, abort: new CallAbort(), leases: deliveries.map(leaseOf), lockDurationMs: target.lockDurationMs, leaseEnds: requestedAt + target.lockDurationMs, saving: new Set() };
+    running.add(entry);
+    /** A save failed or was fenced: nothing more is sent under this claim. */
+    let halted = false;
+    const firstStartedAt = clock.now();
+    let answer: AttemptResult | null = null;
+    /**
+     * Answers waiting to be saved, and the save under way: the answers that come while one save
+     * runs are saved together by the next, in lane order.
+     */
+    let unsaved: Array<{ settlement: Settlement; one: Claim; span: AttemptSpan | undefined }> = [];
+    let saving: Promise<void> | null = null;
+    const saveBehind = async (): Promise<void> => {
+      while (unsaved.length > 0) {
+        const batch = unsaved;
+        unsaved = [];
+        if (halted) {
+          for (const b of batch) b.span?.end({ outcome: 'fenced', statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
+          continue;
+        }
+        try {
+          const results = await settleWhileLeased(entry, target, batch.map((b) => b.settlement), (s) => options.store.settle(s));
+          const done = new Set(batch.map((b) => b.settlement.deliveryId));
+          entry.leases = entry.leases.filter((l) => !done.has(l.deliveryId));
+          batch.forEach((b, k) => {
+            const type = report(target, b.one, b.settlement.decision, [results[k]!], b.settlement.attempt);
+            b.span?.end({ outcome: type, statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
+            if (type === 'fenced') halted = true;
+          });
+          if (halted) entry.abort.abort();
+        } catch (error) {
+          halted = true;
+          for (const b of batch) b.span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
+          onError(error, `delivering from ${target.name}`);
+        }
+      }
+    };
+    const saved = async (): Promise<void> => {
+      while (saving) await saving;
+    };
+    const giveBack = async (rest: readonly ClaimedDelivery[]) => {
+      await options.store.release(rest.map(leaseOf));
+      const given = new Set(rest.map((d) => d.deliveryId));
+      entry.leases = entry.leases.filter((l) => !given.has(l.deliveryId));
+    };
+    try {
+      for (let i = 0; i < deliveries.length; i++) {
+        const d = deliveries[i]!;
+        const last = i === deliveries.length - 1;
+        if (i > 0 && (halted || stopping || entry.held || entry.abort.aborted || (options.gate?.permits(target) ?? 1) <= 0 || (d.message.deliverAt ?? 0) > clock.now())) {
+          await saved();
+          if (!halted) await giveBack(deliveries.slice(i));
+          return false;
+        }
+        const one: Claim = { ...claim, deliveries: [d] };
+        const span = options.tracer?.startAttempt({ target: target.name, url: target.url, attempt: d.attempt, messageIds: [d.message.id], traceparent: d.message.metadata.traceparent });
+        const startedAt = clock.now();
+        const call = requestFor(target, [d], startedAt, span?.traceparent);
+        entry.ended = false;
+        let result = 'refused' in call ? call.refused : await options.send({ url: call.url, body: call.body, headers: call.headers, timeoutMs: target.timeoutMs, signal: entry.abort });
+        entry.ended = true;
+        answer = result;
+        if (entry.abort.aborted && stopping) {
+          span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
+          await saved();
+          return false; // released by stop()
+        }
+        if (entry.abort.aborted && result.kind !== 'response') {
+          result = { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' };
+        }
+        const durationMs = Math.max(0, clock.now() - startedAt);
+        const outcome = classify(result, clock.now());
+        options.gate?.record(target, endpointVerdict(result));
+        const attempt = attemptRecord(d.attempt, startedAt, durationMs, result);
+        const decision = decide(target, d.attempt, outcome, clock.now(), random, d.message.expiresAt);
+        const settlement: Settlement = { deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt, result: decision.kind === 'delivered' ? attempt.response : null };
+        if (decision.kind === 'delivered' && !last) {
+          entry.saving!.add(d.deliveryId);
+          unsaved.push({ settlement, one, span });
+          saving ??= saveBehind().finally(() => {
+            saving = null;
+          });
+          continue;
+        }
+        await saved();
+        if (halted) {
+          span?.end({ outcome: 'fenced', statusCode: attempt.statusCode, error: attempt.error });
+          return false;
+        }
+        if (!last) await giveBack(deliveries.slice(i + 1));
+        const goOn = last && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
+        const results = await settleWhileLeased(entry, target, [settlement], goOn ? continuation.handOver : (s) => options.store.settle(s));
+        const type = report(target, one, decision, results, attempt);
+        span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
+        return decision.kind === 'delivered' || decision.kind === 'deadletter';
+      }
+      return false;
+    } catch (error) {
+      onError(error, `delivering from ${target.name}`);
+      return false;
+    } finally {
+      options.limiter?.finished(target, { startedAt: firstStartedAt, result: answer });
       forget(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
     }
@@ -324,7 +451,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       try {
         const lost = new Set(await options.store.renew(group.entries.flatMap((e) => e.leases), leaseMs));
         for (const entry of group.entries) {
-          if (entry.leases.some((l) => lost.has(l.deliveryId))) entry.abort.abort();
+          if (entry.leases.some((l) => lost.has(l.deliveryId) && !entry.saving?.has(l.deliveryId))) entry.abort.abort();
           else entry.leaseEnds = Math.max(entry.leaseEnds, started + leaseMs);
         }
       } catch (error) {
@@ -374,6 +501,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (stopping) return;
       if (!targets) for (const worker of workers.values()) worker.pump();
       else for (const name of targets) workers.get(name)?.pump();
+    },
+    hold(targets) {
+      const held = new Set(targets);
+      for (const entry of running) if (held.has(entry.claim.target)) entry.held = true;
     },
     async stop(deadlineMs = 30_000) {
       stopping = true;

@@ -47,7 +47,9 @@ export interface TargetWorker {
 
 export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWorker {
   const { store, clock, scheduler, owner, random, pollIntervalMs, onError } = ctx;
-  const { inFlight: limit, batchSize, maxBatchWaitMs, handOver, asyncTimeoutMs, ordering } = profileOf(target);
+  const { inFlight: limit, batchSize: callBatch, maxBatchWaitMs, prefetch, handOver, asyncTimeoutMs, ordering } = profileOf(target);
+  // A claim takes a batch for one call, or a lane's messages ahead, sent one call each (not where endpoint limits count every claim).
+  const batchSize = callBatch > 1 || ctx.limiter?.governs(target) ? callBatch : prefetch;
   const unordered = ordering === 'none';
   let inFlight = 0;
   // Deferrals whose deadline passed are looked for at most once per poll interval.

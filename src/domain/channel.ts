@@ -57,6 +57,8 @@ export interface FifoTarget extends DeliveryPolicy {
   ordering: 'key';
   /** What happens when attempts run out or a permanent failure comes back. Default `block`. */
   onExhausted: OnExhausted;
+  /** A key's messages one claim takes ahead, sent one call at a time in order. Default 10 (1 with asyncTimeout). */
+  prefetch?: number;
 }
 
 export interface SubscriptionTarget extends DeliveryPolicy {
@@ -71,6 +73,11 @@ export interface SubscriptionTarget extends DeliveryPolicy {
   batchSize: number;
   /** How long a partial batch may wait to fill. Default 0 (send what is there). */
   maxBatchWaitMs: number;
+  /**
+   * Unbatched: a lane's events one claim takes ahead, sent one call at a time in order. Default 10
+   * (1 with batches or asyncTimeout, which it does not apply to).
+   */
+  prefetch?: number;
   /** Failed attempts after which the lane is reported stalled. Default 10. */
   stallAfterAttempts: number;
   /** Where a new subscription starts: only new events, or every retained event. Default `latest`. */
@@ -80,6 +87,12 @@ export interface SubscriptionTarget extends DeliveryPolicy {
 }
 
 export type Target = QueueTarget | FifoTarget | SubscriptionTarget;
+
+/**
+ * Messages of one ordered lane a claim takes ahead by default, sent one call at a time: the next
+ * call starts when the one before is answered, without a store round trip in between.
+ */
+export const DEFAULT_PREFETCH = 10;
 
 export function subscriptionTargetName(topic: string, subscription: string): string {
   return `${topic}/${subscription}`;

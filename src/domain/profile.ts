@@ -1,4 +1,4 @@
-import type { Ordering, Target } from './channel.js';
+import { DEFAULT_PREFETCH, type Ordering, type Target } from './channel.js';
 
 /**
  * The workload rules of one target, answered in one place: how many claims may be in flight,
@@ -29,6 +29,11 @@ export interface TargetProfile {
   batchSize: number;
   /** How long a short batch may wait to fill. */
   maxBatchWaitMs: number;
+  /**
+   * Ordered targets that send one message per call: how many of a lane's ready messages one claim
+   * takes, sent one call at a time in lane order (1: a claim per message).
+   */
+  prefetch: number;
   /** The whole target is one lane. */
   singleLane: boolean;
   /**
@@ -69,6 +74,7 @@ export function profileOf(target: Target): TargetProfile {
         inFlight: target.concurrency,
         batchSize: 1,
         maxBatchWaitMs: 0,
+        prefetch: 1,
         singleLane: false,
         handOver: target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.maxAttempts,
@@ -82,6 +88,7 @@ export function profileOf(target: Target): TargetProfile {
         inFlight: target.concurrency,
         batchSize: 1,
         maxBatchWaitMs: 0,
+        prefetch: target.asyncTimeoutMs === undefined ? (target.prefetch ?? DEFAULT_PREFETCH) : 1,
         singleLane: false,
         handOver: target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.maxAttempts,
@@ -96,6 +103,7 @@ export function profileOf(target: Target): TargetProfile {
         inFlight: single ? 1 : target.concurrency,
         batchSize: single ? target.batchSize : 1,
         maxBatchWaitMs: single ? target.maxBatchWaitMs : 0,
+        prefetch: (single && target.batchSize > 1) || target.asyncTimeoutMs !== undefined ? 1 : (target.prefetch ?? DEFAULT_PREFETCH),
         singleLane: single,
         handOver: single || target.concurrency === 1 ? 'step' : 'batch',
         attemptsBeforeExhausted: target.stallAfterAttempts,

@@ -14,6 +14,8 @@ export interface ServerContext {
   store: Store;
   /** Tells the dispatcher that new work may be claimable on these targets. */
   wake(targets: readonly string[]): void;
+  /** Paused on this instance: calls of messages claimed ahead on these targets stop after the one under way. */
+  hold?(targets: readonly string[]): void;
   events: EventHub;
   /** Store reachable and dispatcher running. */
   ready(): boolean;

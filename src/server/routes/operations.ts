@@ -174,7 +174,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
       app.post<{ Params: { name: string } }>(`/v1/${kind}/:name/${action}`, async (request) => {
         const name = channel(kind, request.params.name);
         await ctx.store.setPaused(name, action === 'pause');
-        if (action === 'resume') ctx.wake(kind === 'queues' ? [name] : ctx.config.topics.get(name) ?? []);
+        const targets = kind === 'queues' ? [name] : ctx.config.topics.get(name) ?? [];
+        if (action === 'resume') ctx.wake(targets);
+        else ctx.hold?.(targets);
         return { name, paused: action === 'pause' };
       });
     }
@@ -182,6 +184,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
       const name = subscription(request.params.topic, request.params.sub);
       await ctx.store.setPaused(name, action === 'pause');
       if (action === 'resume') ctx.wake([name]);
+      else ctx.hold?.([name]);
       return { name, paused: action === 'pause' };
     });
   }
