@@ -129,6 +129,19 @@ interface Running {
 
 const leaseOf = (d: ClaimedDelivery): LeaseRef => ({ deliveryId: d.deliveryId, epoch: d.epoch });
 
+/** One call of a window of messages claimed ahead, answered: its settlement, waiting to be saved. */
+interface Answered {
+  settlement: Settlement;
+  one: Claim;
+  span: AttemptSpan | undefined;
+}
+
+/**
+ * How long an answer of a window of messages claimed ahead waits to be saved with those after
+ * it: the store takes one step per window, or per this long with a slow endpoint.
+ */
+const SAVE_WITHIN_MS = 20;
+
 /** How long before its lease ends a call nobody could renew is cut off: a tenth of the lease, at most 1 s. */
 const leaseMargin = (lockDurationMs: number) => Math.min(1_000, Math.floor(lockDurationMs / 10));
 /** Attempts to save an answer while the store is failing, each after this long, while the lease still holds. */
@@ -240,12 +253,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   /**
    * A lane's deliveries claimed ahead (the profile's `prefetch`), sent one call each in lane order:
-   * the next call starts as soon as the one before it is answered 2xx, while that answer is saved
-   * behind it, in order. The first answer that is not a success stops the window: what was not
-   * sent goes back untried (released before the failure is settled, so the lane then waits or
-   * blocks at the failed event), as it does when stopping, when the lease is lost, when the
-   * breaker opens, or at an event that is not due yet. The last event of the window hands its
-   * slot over like a single call.
+   * the next call starts as soon as the one before it is answered 2xx. Answers are saved in lane
+   * order, together: with the last of the window (in the step that claims the next), or once the
+   * oldest has waited SAVE_WITHIN_MS. The first answer that is not a success ends the window:
+   * what was not sent goes back untried (released before the failure is settled, so the lane then
+   * waits or blocks at the failed event), as it does when stopping, when paused here, when the
+   * lease is lost, when the breaker opens, or at an event that is not due yet.
    */
   async function deliverInTurn(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
     const deliveries = claim.deliveries;
@@ -255,13 +268,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let halted = false;
     const firstStartedAt = clock.now();
     let answer: AttemptResult | null = null;
-    /**
-     * Answers waiting to be saved, and the save under way: the answers that come while one save
-     * runs are saved together by the next, in lane order.
-     */
-    let unsaved: Array<{ settlement: Settlement; one: Claim; span: AttemptSpan | undefined }> = [];
+    /** Answers not saved yet, in lane order; the save under way; the timer that starts the next. */
+    let unsaved: Answered[] = [];
     let saving: Promise<void> | null = null;
-    const saveBehind = async (): Promise<void> => {
+    let cancelTimer: (() => void) | undefined;
+
+    const saveAll = async (): Promise<void> => {
       while (unsaved.length > 0) {
         const batch = unsaved;
         unsaved = [];
@@ -271,14 +283,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         try {
           const results = await settleWhileLeased(entry, target, batch.map((b) => b.settlement), (s) => options.store.settle(s));
-          const done = new Set(batch.map((b) => b.settlement.deliveryId));
-          entry.leases = entry.leases.filter((l) => !done.has(l.deliveryId));
-          batch.forEach((b, k) => {
-            const type = report(target, b.one, b.settlement.decision, [results[k]!], b.settlement.attempt);
-            b.span?.end({ outcome: type, statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
-            if (type === 'fenced') halted = true;
-          });
-          if (halted) entry.abort.abort();
+          forgetLeases(batch.map((b) => b.settlement.deliveryId));
+          if (reportAll(target, batch, results)) {
+            halted = true;
+            entry.abort.abort();
+          }
         } catch (error) {
           halted = true;
           for (const b of batch) b.span?.end({ outcome: 'error', statusCode: null, error: error instanceof Error ? error.message : String(error) });
@@ -286,20 +295,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
       }
     };
-    const saved = async (): Promise<void> => {
+    /** Starts saving what is unsaved (unless a save is under way, which takes it too); resolves when nothing is left. */
+    const flush = async (): Promise<void> => {
+      cancelTimer?.();
+      cancelTimer = undefined;
+      if (unsaved.length > 0) saving ??= saveAll().finally(() => (saving = null));
       while (saving) await saving;
+    };
+    const forgetLeases = (ids: readonly number[]) => {
+      const gone = new Set(ids);
+      entry.leases = entry.leases.filter((l) => !gone.has(l.deliveryId));
     };
     const giveBack = async (rest: readonly ClaimedDelivery[]) => {
       await options.store.release(rest.map(leaseOf));
-      const given = new Set(rest.map((d) => d.deliveryId));
-      entry.leases = entry.leases.filter((l) => !given.has(l.deliveryId));
+      forgetLeases(rest.map((d) => d.deliveryId));
     };
     try {
       for (let i = 0; i < deliveries.length; i++) {
         const d = deliveries[i]!;
         const last = i === deliveries.length - 1;
         if (i > 0 && (halted || stopping || entry.held || entry.abort.aborted || (options.gate?.permits(target) ?? 1) <= 0 || (d.message.deliverAt ?? 0) > clock.now())) {
-          await saved();
+          await flush();
           if (!halted) await giveBack(deliveries.slice(i));
           return false;
         }
@@ -313,8 +329,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         answer = result;
         if (entry.abort.aborted && stopping) {
           span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
-          await saved();
-          return false; // released by stop()
+          await flush();
+          return false; // the rest is released by stop()
         }
         if (entry.abort.aborted && result.kind !== 'response') {
           result = { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' };
@@ -324,25 +340,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         options.gate?.record(target, endpointVerdict(result));
         const attempt = attemptRecord(d.attempt, startedAt, durationMs, result);
         const decision = decide(target, d.attempt, outcome, clock.now(), random, d.message.expiresAt);
-        const settlement: Settlement = { deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt, result: decision.kind === 'delivered' ? attempt.response : null };
+        const answered: Answered = { settlement: { deliveryId: d.deliveryId, epoch: d.epoch, decision, attempt, result: decision.kind === 'delivered' ? attempt.response : null }, one, span };
         if (decision.kind === 'delivered' && !last) {
           entry.saving!.add(d.deliveryId);
-          unsaved.push({ settlement, one, span });
-          saving ??= saveBehind().finally(() => {
-            saving = null;
-          });
+          unsaved.push(answered);
+          if (!saving && !cancelTimer) cancelTimer = scheduler.timeout(() => void flush(), SAVE_WITHIN_MS);
           continue;
         }
-        await saved();
+        let batch: Answered[];
+        if (decision.kind === 'delivered') {
+          // The last of the window: saved with every answer still unsaved, in the step that claims the next.
+          cancelTimer?.();
+          cancelTimer = undefined;
+          while (saving) await saving;
+          batch = [...unsaved, answered];
+          unsaved = [];
+        } else {
+          // A failure: what was delivered before it is saved first, and what was not sent goes back.
+          await flush();
+          if (!halted && !last) await giveBack(deliveries.slice(i + 1));
+          batch = [answered];
+        }
         if (halted) {
-          span?.end({ outcome: 'fenced', statusCode: attempt.statusCode, error: attempt.error });
+          for (const b of batch) b.span?.end({ outcome: 'fenced', statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
           return false;
         }
-        if (!last) await giveBack(deliveries.slice(i + 1));
         const goOn = last && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
-        const results = await settleWhileLeased(entry, target, [settlement], goOn ? continuation.handOver : (s) => options.store.settle(s));
-        const type = report(target, one, decision, results, attempt);
-        span?.end({ outcome: type, statusCode: attempt.statusCode, error: attempt.error });
+        const settlements = batch.map((b) => b.settlement);
+        const results = await settleWhileLeased(entry, target, settlements, goOn ? continuation.handOver : (s) => options.store.settle(s));
+        reportAll(target, batch, results);
         return decision.kind === 'delivered' || decision.kind === 'deadletter';
       }
       return false;
@@ -350,10 +376,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       onError(error, `delivering from ${target.name}`);
       return false;
     } finally {
+      cancelTimer?.();
       options.limiter?.finished(target, { startedAt: firstStartedAt, result: answer });
       forget(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
     }
+  }
+
+  /** Reports each saved answer of a window and ends its span; true when one was fenced. */
+  function reportAll(target: Target, batch: readonly Answered[], results: readonly SettleResult[]): boolean {
+    let fenced = false;
+    batch.forEach((b, k) => {
+      const type = report(target, b.one, b.settlement.decision, [results[k]!], b.settlement.attempt);
+      b.span?.end({ outcome: type, statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
+      if (type === 'fenced') fenced = true;
+    });
+    return fenced;
   }
 
   function forget(entry: Running): void {
