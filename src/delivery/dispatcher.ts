@@ -99,7 +99,7 @@ export interface Dispatcher {
   start(): void;
   /** Something may be claimable now on these targets (all when omitted). */
   wake(targets?: readonly string[]): void;
-  /** These targets were paused: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
+  /** These targets were paused or sought: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
   hold(targets: readonly string[]): void;
   /** Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the rest. */
   stop(deadlineMs?: number): Promise<void>;
@@ -123,7 +123,7 @@ interface Running {
   stopWaiting?: () => void;
   /** Deliveries claimed ahead whose answers are being saved: a renewal that finds them settled lost nothing. */
   saving?: Set<number>;
-  /** Its target was paused here: no further call of the messages claimed ahead. */
+  /** Its target was paused or sought here: no further call of the messages claimed ahead. */
   held?: boolean;
 }
 

@@ -52,6 +52,26 @@ describe.each(stores)('messages claimed ahead, on %s', (_name, storage, availabl
     expect(receiver.overlaps()).toEqual([]);
   });
 
+  it.runIf(available)('a seek through the API sends nothing more of the window from before it: the next call is the seek point', { timeout: 60_000 }, async () => {
+    // Each call outlasts the seek's answer; the lane is claimed again once the fenced window's lease runs out.
+    const receiver = await testReceiver({ latencyMs: 300, exclusive: 'target' });
+    const offload = await startOffload({
+      storage: storage(),
+      endpoints: { sink: { url: receiver.url } },
+      topics: { events: { subscriptions: { s: { endpoint: 'sink', path: '/s', lockDuration: '3s' } } } },
+    });
+    const messages = Array.from({ length: 12 }, (_, i) => ({ id: `e${i + 1}`, type: 'x', data: { i } }));
+    expect((await post(offload.url, '/v1/topics/events/messages/batch', { messages })).status).toBe(202);
+    // Sought while e3 is in flight, once e2's answer is saved.
+    await receiver.waitFor((r) => r.records().length >= 3, { timeoutMs: 10_000 });
+    await until('e2 saved', async () => (await get(offload.url, '/v1/messages/e2')).body.deliveries[0].status === 'delivered');
+    expect((await post(offload.url, '/v1/topics/events/subscriptions/s/seek', { sequence: 1 })).status).toBe(200);
+    const soughtAt = receiver.now();
+    await receiver.waitFor((r) => r.records().some((q) => q.startedAt > soughtAt), { timeoutMs: 10_000 });
+    const after = receiver.records().filter((q) => q.startedAt > soughtAt);
+    expect(after[0]!.events.map((e) => e.id)).toEqual(['e1']);
+  });
+
   it.runIf(available)('a fifo key whose call fails mid-window: nothing after it is sent until it succeeds; the rest keep their attempt count', { timeout: 60_000 }, async () => {
     let failures = 2;
     const receiver = await testReceiver({
