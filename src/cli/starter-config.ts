@@ -41,6 +41,7 @@ queues:
     endpoint: api
     path: /provisionings/deliver
     onExhausted: block
+    # prefetch: 10     # a key's messages one claim takes ahead, still sent one call at a time
 
 topics:
   # 3. Domain events: every subscription receives every event in publish order and never
