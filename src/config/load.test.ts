@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FifoTarget, QueueTarget, SubscriptionTarget, Target } from '../domain/channel.js';
 import { ConfigError } from '../domain/errors.js';
+import { profileOf } from '../domain/profile.js';
 import { buildConfig, retentionCutoffs } from './load.js';
 
 const endpoints = { sink: { url: 'http://127.0.0.1:9000/' } };
@@ -183,7 +184,8 @@ describe('buildConfig', () => {
       queues: { f: { kind: 'fifo', endpoint: 'sink' }, g: { kind: 'fifo', endpoint: 'sink', prefetch: 1 }, h: { kind: 'fifo', endpoint: 'sink', asyncTimeout: '1m' } },
       topics: { t: { subscriptions: { one: { endpoint: 'sink' }, keyed: { endpoint: 'sink', ordering: 'key', prefetch: 50 }, batched: { endpoint: 'sink', batchSize: 20 } } } },
     });
-    expect(config.targets.map((t) => [t.name, 'prefetch' in t ? t.prefetch : undefined])).toEqual([
+    // The profile applies the default where the configuration sets none.
+    expect(config.targets.map((t) => [t.name, profileOf(t).prefetch])).toEqual([
       ['f', 10], ['g', 1], ['h', 1], ['t/one', 10], ['t/keyed', 50], ['t/batched', 1],
     ]);
     expect(errorsOf({ endpoints, queues: { q: { endpoint: 'sink', prefetch: 5 } } })).toEqual([

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { DEFAULT_PREFETCH, PRESETS, subscriptionTargetName, type DeliveryPolicy, type SubscriptionTarget, type Target } from '../domain/channel.js';
+import { PRESETS, subscriptionTargetName, type DeliveryPolicy, type SubscriptionTarget, type Target } from '../domain/channel.js';
 import { profileOf } from '../domain/profile.js';
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_BREAKER_POLICY, type BreakerPolicy } from '../domain/breaker.js';
@@ -223,7 +223,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
     const policy = policyFor(where, q, { ...seed, maxAttempts: q.maxAttempts ?? seed.maxAttempts });
     if (!policy) continue;
     const target: Target = kind === 'fifo'
-      ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block', prefetch: q.prefetch ?? (q.asyncTimeout === undefined ? DEFAULT_PREFETCH : 1) }
+      ? { ...policy, kind: 'fifo', name, ordering: 'key', onExhausted: q.onExhausted ?? 'block', ...(q.prefetch !== undefined ? { prefetch: q.prefetch } : {}) }
       : { ...policy, kind: 'queue', name, ordering: 'none', ...(q.ttl !== undefined ? { ttlMs: q.ttl } : {}) };
     targets.push(target);
     channels.push(declarationOf(target));
@@ -257,7 +257,7 @@ export function buildConfig(raw: unknown, options: { source?: string; env?: Node
         ordering,
         batchSize,
         maxBatchWaitMs: s.maxBatchWait ?? seed.maxBatchWaitMs,
-        prefetch: s.prefetch ?? (batchSize === 1 && s.asyncTimeout === undefined ? DEFAULT_PREFETCH : 1),
+        ...(s.prefetch !== undefined ? { prefetch: s.prefetch } : {}),
         stallAfterAttempts: s.stallAfterAttempts ?? seed.stallAfterAttempts,
         startFrom: s.startFrom ?? 'latest',
         filter: s.filter ? { types: s.filter.types, ...(s.filter.keys ? { keys: s.filter.keys } : {}) } : null,

@@ -176,7 +176,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   /** Makes the call and settles it; resolves true when the answer was settled as delivered or dead-lettered (it made nothing new due). */
   async function deliver(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
-    if (claim.deliveries.length > 1 && profileOf(target).batchSize === 1) return deliverInTurn(target, claim, continuation, requestedAt);
+    const profile = profileOf(target);
+    if (claim.deliveries.length > 1 && profile.batchSize === 1) return deliverInTurn(target, claim, continuation, requestedAt);
     const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
     // The store leased from when the claim was asked for, or later: the earliest its lease can end.
     const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: requestedAt + target.lockDurationMs };
@@ -204,7 +205,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
       options.gate?.record(target, endpointVerdict(result));
-      const asyncTimeoutMs = profileOf(target).asyncTimeoutMs;
+      const asyncTimeoutMs = profile.asyncTimeoutMs;
       if (asyncTimeoutMs !== null && result.kind === 'response' && result.statusCode === 202 && !entry.abort.aborted) {
         // Deferred: the lease (and lane) is held to the deadline plus one lease, so that an
         // instance that finds the deadline passed takes it over before any claim could.
