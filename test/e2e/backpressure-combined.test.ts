@@ -41,10 +41,16 @@ describe('backpressure (maxDepth) together with the other features', () => {
       queues: { reports: { endpoint: 'sink', path: '/reports', maxDepth: 1 } },
       schedules: { every: { cron: '* * * * * *', queue: 'reports', message: { type: 'ReportDue' } } },
     });
+    const depth = async () => (await get(offload.url, '/v1/channels')).body.items.find((c: { name: string }) => c.name === 'reports').depth;
+    // No tick lands between the queue's pause and the manual send: the schedule waits, and a tick
+    // sent before it paused is delivered first.
+    expect((await post(offload.url, '/v1/schedules/every/pause', undefined)).status).toBe(200);
+    await expect.poll(depth, { timeout: 5_000 }).toBe(0);
     await post(offload.url, '/v1/queues/reports/pause', undefined);
     expect((await post(offload.url, '/v1/queues/reports/messages', { id: 'manual', data: {} })).status).toBe(202);
     await expect.poll(async () => (await post(offload.url, '/v1/queues/reports/messages', { id: 'refused', data: {} })).status).toBe(429);
-    await expect.poll(async () => (await get(offload.url, '/v1/channels')).body.items.find((c: { name: string }) => c.name === 'reports').depth, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    expect((await post(offload.url, '/v1/schedules/every/resume', undefined)).status).toBe(200);
+    await expect.poll(depth, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
     const page = (await get(offload.url, '/v1/messages?channel=reports')).body.items as Array<{ id: string }>;
     expect(page.some((m) => m.id.startsWith('schedule:every:'))).toBe(true);
   });
