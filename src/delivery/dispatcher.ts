@@ -178,7 +178,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function deliver(target: Target, claim: Claim, continuation: Continuation, requestedAt: number): Promise<boolean> {
     const profile = profileOf(target);
     if (claim.deliveries.length > 1 && profile.batchSize === 1) return deliverInTurn(target, claim, continuation, requestedAt);
-    const leases = claim.deliveries.map((d) => ({ deliveryId: d.deliveryId, epoch: d.epoch }));
+    const leases = claim.deliveries.map(leaseOf);
     // The store leased from when the claim was asked for, or later: the earliest its lease can end.
     const entry: Running = { claim, abort: new CallAbort(), leases, lockDurationMs: target.lockDurationMs, leaseEnds: requestedAt + target.lockDurationMs };
     running.add(entry);
@@ -189,18 +189,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const startedAt = clock.now();
     let answer: AttemptResult | null = null;
     try {
-      const call = requestFor(target, claim.deliveries, startedAt, span?.traceparent);
-      const sent = 'refused' in call ? claim.deliveries.length : call.count;
-      let result = 'refused' in call ? call.refused : await options.send({ url: call.url, body: call.body, headers: call.headers, timeoutMs: target.timeoutMs, signal: entry.abort });
-      entry.ended = true;
-      answer = result;
-      if (entry.abort.aborted && stopping) {
+      const { sent, answered, result } = await callFor(target, claim.deliveries, entry, startedAt, span);
+      answer = answered;
+      if (!result) {
         span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
         return false; // released by stop()
-      }
-      // A call ended by Offload (its lease was lost) says nothing about the endpoint.
-      if (entry.abort.aborted && result.kind !== 'response') {
-        result = { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' };
       }
       const durationMs = Math.max(0, clock.now() - startedAt);
       const outcome = classify(result, clock.now());
@@ -279,7 +272,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const batch = unsaved;
         unsaved = [];
         if (halted) {
-          for (const b of batch) b.span?.end({ outcome: 'fenced', statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
+          endFenced(batch);
           continue;
         }
         try {
@@ -323,18 +316,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const one: Claim = { ...claim, deliveries: [d] };
         const span = options.tracer?.startAttempt({ target: target.name, url: target.url, attempt: d.attempt, messageIds: [d.message.id], traceparent: d.message.metadata.traceparent });
         const startedAt = clock.now();
-        const call = requestFor(target, [d], startedAt, span?.traceparent);
-        entry.ended = false;
-        let result = 'refused' in call ? call.refused : await options.send({ url: call.url, body: call.body, headers: call.headers, timeoutMs: target.timeoutMs, signal: entry.abort });
-        entry.ended = true;
-        answer = result;
-        if (entry.abort.aborted && stopping) {
+        const { answered: raw, result } = await callFor(target, [d], entry, startedAt, span);
+        answer = raw;
+        if (!result) {
           span?.end({ outcome: 'released', statusCode: null, error: 'shutting down' });
           await flush();
           return false; // the rest is released by stop()
-        }
-        if (entry.abort.aborted && result.kind !== 'response') {
-          result = { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' };
         }
         const durationMs = Math.max(0, clock.now() - startedAt);
         const outcome = classify(result, clock.now());
@@ -363,7 +350,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           batch = [answered];
         }
         if (halted) {
-          for (const b of batch) b.span?.end({ outcome: 'fenced', statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
+          endFenced(batch);
           return false;
         }
         const goOn = last && decision.kind === 'delivered' && !stopping && (options.gate?.permits(target) ?? 1) > 0 && !options.limiter?.governs(target);
@@ -382,6 +369,29 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       forget(entry);
       if (running.size === 0) for (const resolve of idleWaiters) resolve();
     }
+  }
+
+  /**
+   * Makes the call for these deliveries under the entry's lease. `answered` is what came back;
+   * `result` is what it says of the endpoint, or null when stop() cut the call off (it is released).
+   */
+  async function callFor(target: Target, deliveries: ClaimedDelivery[], entry: Running, startedAt: number, span: AttemptSpan | undefined): Promise<{ sent: number; answered: AttemptResult; result: AttemptResult | null }> {
+    const call = requestFor(target, deliveries, startedAt, span?.traceparent);
+    const sent = 'refused' in call ? deliveries.length : call.count;
+    entry.ended = false;
+    const answered = 'refused' in call ? call.refused : await options.send({ url: call.url, body: call.body, headers: call.headers, timeoutMs: target.timeoutMs, signal: entry.abort });
+    entry.ended = true;
+    if (entry.abort.aborted && stopping) return { sent, answered, result: null };
+    // A call ended by Offload (its lease was lost) says nothing about the endpoint.
+    if (entry.abort.aborted && answered.kind !== 'response') {
+      return { sent, answered, result: { kind: 'aborted', error: entry.leaseRanOut ? 'cut off: the lease was about to run out and could not be renewed' : 'the lease was lost' } };
+    }
+    return { sent, answered, result: answered };
+  }
+
+  /** Ends the spans of answers a fenced or failed save of their window left unsaved. */
+  function endFenced(batch: readonly Answered[]): void {
+    for (const b of batch) b.span?.end({ outcome: 'fenced', statusCode: b.settlement.attempt.statusCode, error: b.settlement.attempt.error });
   }
 
   /** Reports each saved answer of a window and ends its span; true when one was fenced. */
