@@ -229,6 +229,38 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await statusOf('m1')).toMatchObject({ status: 'delivering', attempts: 2 });
   });
 
+  it('a renewal while an earlier attempt of the same message is still being saved leaves the new attempt alone', async () => {
+    let hold: (() => void) | undefined;
+    let held = false;
+    const real = store;
+    store = Object.assign(Object.create(null) as Store, real, {
+      // The failed first attempt's settlement commits, its answer comes back late.
+      settle: async (...args: Parameters<Store['settle']>) => {
+        const results = await real.settle(...args);
+        if (!held) {
+          held = true;
+          await new Promise<void>((resolve) => (hold = resolve));
+        }
+        return results;
+      },
+    });
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    start([queue]);
+    await scheduler.settle();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 500 });
+    await scheduler.settle();
+    await scheduler.advance(policy.minBackoffMs * 2); // due again, claimed again here, under a new epoch
+    expect(endpoint.calls).toHaveLength(2);
+    await scheduler.advance(LOCK / 3 + 1); // one renewal holds the old epoch (still being saved) and the new one
+    expect(endpoint.calls[1]!.call.signal!.aborted).toBe(false);
+    hold!();
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(events.map((e) => e.type)).toEqual(['retrying', 'delivered']);
+    expect(endpoint.calls).toHaveLength(2);
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
   it('cuts a call off just before its lease ends when no renewal gets through (store unreachable), so a takeover never overlaps it', async () => {
     const errors: string[] = [];
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);

@@ -498,10 +498,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (const [leaseMs, group] of byLease) {
       const started = clock.now();
       try {
-        const lost = new Set(await options.store.renew(group.entries.flatMap((e) => e.leases), leaseMs));
+        // A delivery claimed again here (a retry, a lease given back) while its earlier attempt is
+        // still being saved has two entries: only its newest epoch is renewed, and a lost id
+        // speaks of that epoch alone, never of the attempt under way on the older one.
+        const newest = new Map<number, number>();
+        for (const entry of group.entries) for (const l of entry.leases) newest.set(l.deliveryId, Math.max(l.epoch, newest.get(l.deliveryId) ?? l.epoch));
+        const lost = new Set(await options.store.renew([...newest].map(([deliveryId, epoch]) => ({ deliveryId, epoch })), leaseMs));
         for (const entry of group.entries) {
-          if (entry.leases.some((l) => lost.has(l.deliveryId) && !entry.saving?.has(l.deliveryId))) entry.abort.abort();
-          else entry.leaseEnds = Math.max(entry.leaseEnds, started + leaseMs);
+          const current = entry.leases.filter((l) => newest.get(l.deliveryId) === l.epoch);
+          if (current.some((l) => lost.has(l.deliveryId) && !entry.saving?.has(l.deliveryId))) entry.abort.abort();
+          else if (current.length === entry.leases.length) entry.leaseEnds = Math.max(entry.leaseEnds, started + leaseMs);
         }
       } catch (error) {
         onError(error, 'renewing leases');
