@@ -531,12 +531,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (const entry of running) {
       const margin = leaseMargin(entry.lockDurationMs);
       if (entry.watching || entry.ended || entry.abort.aborted || entry.leaseEnds - now > tickMs + margin) continue;
-      entry.watching = scheduler.timeout(() => {
-        entry.watching = undefined;
+      const cutOff = () => {
         if (!running.has(entry) || entry.ended || entry.abort.aborted || clock.now() < entry.leaseEnds - margin) return;
         entry.leaseRanOut = true;
         entry.abort.abort();
         onError(new Error(`cut off a call to ${entry.claim.target}: its lease was about to run out and could not be renewed`), 'renewing leases');
+      };
+      entry.watching = scheduler.timeout(() => {
+        entry.watching = undefined;
+        // Timers run before input is read: after a stall (a busy process, a slow machine) the
+        // answer may be waiting unread. It is read first; only a call still under way is cut off.
+        scheduler.immediate(cutOff);
       }, Math.max(0, entry.leaseEnds - margin - now));
     }
   }
