@@ -7,11 +7,11 @@ import { createSqliteStore } from '../storage/sqlite/sqlite-store.js';
 import { createDispatcher, type DeliveryEvent, type Dispatcher } from './dispatcher.js';
 import { createHttpClient } from './http-client.js';
 
-/** An endpoint in a thread of its own, so that it answers while this thread is stalled: 2xx after 750 ms. */
+/** An endpoint in a thread of its own, so that it answers while this thread is stalled: 2xx after 1,450 ms. */
 const ENDPOINT = `
 const { createServer } = require('node:http');
 const { parentPort } = require('node:worker_threads');
-const server = createServer((req, res) => { req.resume(); setTimeout(() => res.end('ok'), 750); });
+const server = createServer((req, res) => { req.resume(); setTimeout(() => res.end('ok'), 1450); });
 server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
 parentPort.on('message', () => server.close(() => process.exit(0)));
 `;
@@ -39,10 +39,10 @@ describe('dispatcher after a stall (real clock, real endpoint in another thread)
     const port = await new Promise<number>((resolve) => worker!.once('message', resolve));
     const real = createSqliteStore({ path: ':memory:' });
     await real.declare([{ name: 'q', kind: 'queue' }]);
-    // Renewals do not get through: the call is cut off 100 ms before its 1 s lease ends.
+    // Renewals do not get through: the call is cut off 200 ms before its 2 s lease ends.
     store = Object.assign(Object.create(null) as Store, real, { renew: () => Promise.reject(new Error('store unreachable')) });
     const target: QueueTarget = {
-      kind: 'queue', name: 'q', ordering: 'none', url: `http://127.0.0.1:${port}/hook`, endpoint: 'sink', timeoutMs: 10_000, lockDurationMs: 1_000,
+      kind: 'queue', name: 'q', ordering: 'none', url: `http://127.0.0.1:${port}/hook`, endpoint: 'sink', timeoutMs: 10_000, lockDurationMs: 2_000,
       concurrency: 1, maxAttempts: 3, minBackoffMs: 60_000, maxBackoffMs: 60_000, secrets: [], headers: {},
     };
     const client = createHttpClient();
@@ -52,10 +52,10 @@ describe('dispatcher after a stall (real clock, real endpoint in another thread)
     dispatcher = createDispatcher({
       store, targets: [target], owner: 'me',
       send: (call) => {
-        // The cut-off is armed for 900 ms by the renewal tick at 666 ms. This thread stands still
-        // from 700 ms to 1,700 ms (outside the timers phase, so the cut-off is due when it wakes);
-        // the endpoint answers 750 ms into the call.
-        setTimeout(() => setImmediate(() => stall(1_000)), 700);
+        // The cut-off is armed for 1,800 ms by the renewal tick at 1,333 ms. This thread stands
+        // still from 1,400 ms to 2,400 ms (outside the timers phase, so the cut-off is due when it
+        // wakes); the endpoint answers 1,450 ms into the call.
+        setTimeout(() => setImmediate(() => stall(1_000)), 1_400);
         return client.send(call);
       },
       onEvent: (e) => {
