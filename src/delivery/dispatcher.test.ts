@@ -70,6 +70,23 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     return dispatcher;
   };
   const statusOf = async (id: string) => (await store.getMessage(id))[0]!.deliveries[0]!;
+  /** The store's first settlement commits, but its answer reaches the dispatcher only at `release()`. */
+  const holdFirstSettlement = () => {
+    let release: (() => void) | undefined;
+    let held = false;
+    const real = store;
+    store = Object.assign(Object.create(null) as Store, real, {
+      settle: async (...args: Parameters<Store['settle']>) => {
+        const results = await real.settle(...args);
+        if (!held) {
+          held = true;
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        return results;
+      },
+    });
+    return { release: () => release!() };
+  };
 
   it('claims, calls and settles a message, and is idle afterwards', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
@@ -230,20 +247,8 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
   });
 
   it('a renewal while an earlier attempt of the same message is still being saved leaves the new attempt alone', async () => {
-    let hold: (() => void) | undefined;
-    let held = false;
-    const real = store;
-    store = Object.assign(Object.create(null) as Store, real, {
-      // The failed first attempt's settlement commits, its answer comes back late.
-      settle: async (...args: Parameters<Store['settle']>) => {
-        const results = await real.settle(...args);
-        if (!held) {
-          held = true;
-          await new Promise<void>((resolve) => (hold = resolve));
-        }
-        return results;
-      },
-    });
+    // The failed first attempt's settlement commits, its answer comes back late.
+    const hold = holdFirstSettlement();
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
     start([queue]);
     await scheduler.settle();
@@ -253,7 +258,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(endpoint.calls).toHaveLength(2);
     await scheduler.advance(LOCK / 3 + 1); // one renewal holds the old epoch (still being saved) and the new one
     expect(endpoint.calls[1]!.call.signal!.aborted).toBe(false);
-    hold!();
+    hold.release();
     endpoint.calls[1]!.answer({ kind: 'response', statusCode: 200 });
     await scheduler.settle();
     expect(events.map((e) => e.type)).toEqual(['retrying', 'delivered']);
@@ -617,20 +622,8 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     });
 
     it('a renewal that finds an answer already saved does not cut the next call off', async () => {
-      let hold: (() => void) | undefined;
-      let held = false;
-      const real = store;
-      store = Object.assign(Object.create(null) as Store, real, {
-        // The first settlement commits, its answer comes late: a renewal in between finds e1 settled.
-        settle: async (...args: Parameters<Store['settle']>) => {
-          const results = await real.settle(...args);
-          if (!held) {
-            held = true;
-            await new Promise<void>((resolve) => (hold = resolve));
-          }
-          return results;
-        },
-      });
+      // The first settlement commits, its answer comes late: a renewal in between finds e1 settled.
+      const hold = holdFirstSettlement();
       await publish(['e1', 'e2', 'e3']);
       start([ahead(3)]);
       await scheduler.settle();
@@ -638,7 +631,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
       await scheduler.settle();
       expect(endpoint.ids()).toEqual(['e1', 'e2']);
       await scheduler.advance(LOCK / 3 + 1); // a renewal of e1, e2 and e3 while e1's answer is being saved
-      hold!();
+      hold.release();
       await scheduler.settle();
       endpoint.calls[1]!.answer(ok);
       await scheduler.settle();
