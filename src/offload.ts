@@ -248,7 +248,6 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       config,
       store,
       wake: (targets) => dispatcher.wake(targets),
-      hold: (targets) => dispatcher.hold(targets),
       events,
       ready: () => started && clock.now() - lastStoreError > 5_000,
       writes: () => ({ failing: tracked.health.failing(), reason: tracked.health.reason() }),
@@ -297,8 +296,14 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       }
       dispatcher.start();
       scheduleRunner.start();
-      // Other instances (and outbox writes) announce new work through the store.
-      unsubscribeWake = store.onWake((targets) => dispatcher.wake(targets));
+      // Other instances (and outbox writes) announce new work through the store, and pauses
+      // and seeks (this instance's too), which end what was claimed ahead.
+      const unsubscribeWork = store.onWake((targets) => dispatcher.wake(targets));
+      const unsubscribeHold = store.onHold((targets) => dispatcher.hold(targets));
+      unsubscribeWake = () => {
+        unsubscribeWork();
+        unsubscribeHold();
+      };
       if ('sync' in gate) {
         breakerSync = setInterval(() => {
           (gate as BreakerGate).sync().catch((error: unknown) => logThrottle.warn(errorKey('breaker sync', error), { err: error }, 'reading shared circuit breaker states failed; will retry'));

@@ -14,8 +14,6 @@ export interface ServerContext {
   store: Store;
   /** Tells the dispatcher that new work may be claimable on these targets. */
   wake(targets: readonly string[]): void;
-  /** Paused or sought on this instance: calls of messages claimed ahead on these targets stop after the one under way. */
-  hold?(targets: readonly string[]): void;
   events: EventHub;
   /** Store reachable and dispatcher running. */
   ready(): boolean;

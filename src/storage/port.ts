@@ -263,6 +263,15 @@ export interface Store {
    */
   onWake(listener: (targets: string[]) => void): () => void;
 
+  /**
+   * Calls `listener` with the targets a pause (of a queue, a topic, a subscription) or a seek
+   * just stopped or moved: through this store at once, and where the adapter can hear them,
+   * through other instances on the same database. A dispatcher then sends nothing more of what
+   * it claimed ahead for them. Best effort: a window it misses ends by itself. Returns the
+   * unsubscribe.
+   */
+  onHold(listener: (targets: string[]) => void): () => void;
+
   /** Cheap round trip used by readiness checks; rejects when the store cannot be used. */
   ping(): Promise<void>;
 

@@ -94,3 +94,28 @@ describe.each(stores)('messages claimed ahead, on %s', (_name, storage, availabl
     expect(attempts).toEqual([1, 1, 3, 1, 1, 1, 1, 1]);
   });
 });
+
+describe.runIf(pgAvailable)('messages claimed ahead, on PostgreSQL with two instances', () => {
+  it('a pause through the other instance sends nothing after the call under way', { timeout: 60_000 }, async () => {
+    const schema = testSchema();
+    schemas.push(schema);
+    const receiver = await testReceiver({ latencyMs: 100, exclusive: 'target' });
+    const config: ConfigInput = {
+      storage: { postgres: { url: TEST_PG_URL, schema } },
+      endpoints: { sink: { url: receiver.url } },
+      topics: { events: { subscriptions: { s: { endpoint: 'sink', path: '/s' } } } },
+    };
+    const delivering = await startOffload(config);
+    const messages = Array.from({ length: 12 }, (_, i) => ({ id: `e${i + 1}`, type: 'x', data: { i } }));
+    expect((await post(delivering.url, '/v1/topics/events/messages/batch', { messages })).status).toBe(202);
+    await receiver.waitFor((r) => r.records().length >= 2, { timeoutMs: 10_000 });
+    // Started once the first holds the subscription's lane and its window: it cannot claim.
+    const other = await startOffload(config);
+    expect((await post(other.url, '/v1/topics/events/subscriptions/s/pause', undefined)).status).toBe(200);
+    const atPause = receiver.records().length;
+    await until('the window given back', async () => (await get(other.url, '/v1/channels')).body.items.some((c: { name: string; inFlight: number }) => c.name === 'events/s' && c.inFlight === 0));
+    expect(receiver.records().length).toBeLessThanOrEqual(atPause + 1);
+    const [queued] = (await get(other.url, `/v1/messages/e12`)).body.deliveries;
+    expect(queued).toMatchObject({ status: 'queued', attempts: 0 });
+  });
+});

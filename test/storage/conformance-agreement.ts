@@ -270,6 +270,26 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       }
     });
 
+    it('tells hold listeners the targets a pause stopped or a seek moved, by the time it is answered; a resume tells them nothing', async () => {
+      const held: string[][] = [];
+      const stop = store.onHold((targets) => held.push([...targets].sort()));
+      try {
+        await store.setPaused('q', true);
+        await store.setPaused('t', true);
+        await store.setPaused('t/a', true);
+        expect(held).toEqual([['q'], ['t/a', 't/b'], ['t/a']]);
+        await store.setPaused('q', false);
+        await store.setPaused('t', false);
+        await store.setPaused('t/a', false);
+        expect(held).toHaveLength(3);
+        await store.send('t', [msg('e1')]);
+        await store.seek('t/b', { sequence: 1 });
+        expect(held).toEqual([['q'], ['t/a', 't/b'], ['t/a'], ['t/b']]);
+      } finally {
+        stop();
+      }
+    });
+
     it('finds a message by id on one channel or on all', async () => {
       await store.send('q', [msg('m1')]);
       await store.send('f', [msg('m1', { key: 'k' })]);

@@ -141,6 +141,28 @@ describe.skipIf(!available)('PostgreSQL with several instances', () => {
     });
     expect(woken[0]).toEqual(['t/a']);
   });
+
+  it('tells every instance listening for holds when any instance pauses or seeks; a hold is no wake-up', async () => {
+    const { stores } = await cluster(2);
+    const held: string[][] = [];
+    const woken: string[][] = [];
+    const stops = [stores[1]!.onHold((targets) => held.push(targets)), stores[1]!.onWake((targets) => woken.push(targets))];
+    cleanups.push(async () => stops.forEach((stop) => stop()));
+    // The listening connection is up once a pause through the other instance reaches it.
+    await until('the other instance hearing a pause', async () => {
+      await stores[0]!.setPaused('t', true);
+      return held.length > 0;
+    });
+    expect(held[0]).toEqual(['t/a']);
+    expect(woken).toEqual([]);
+    held.length = 0;
+    await stores[0]!.setPaused('t', false);
+    await stores[0]!.send('t', [msg('e1')]);
+    await until('the send heard', async () => woken.length > 0);
+    await stores[0]!.seek('t/a', { sequence: 1 });
+    await until('the seek heard', async () => held.length > 0);
+    expect(held).toEqual([['t/a']]);
+  });
 });
 
 describe.skipIf(!available)('PostgreSQL outages', () => {

@@ -176,7 +176,6 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
         await ctx.store.setPaused(name, action === 'pause');
         const targets = kind === 'queues' ? [name] : ctx.config.topics.get(name) ?? [];
         if (action === 'resume') ctx.wake(targets);
-        else ctx.hold?.(targets);
         return { name, paused: action === 'pause' };
       });
     }
@@ -184,7 +183,6 @@ export function operationRoutes(app: FastifyInstance, ctx: ServerContext): void 
       const name = subscription(request.params.topic, request.params.sub);
       await ctx.store.setPaused(name, action === 'pause');
       if (action === 'resume') ctx.wake([name]);
-      else ctx.hold?.([name]);
       return { name, paused: action === 'pause' };
     });
   }

@@ -35,8 +35,6 @@ export function seekRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!ctx.config.topics.get(topic)?.includes(name)) throw new NotFoundError(`subscription '${sub}' of topic '${topic}' is not configured`);
     const point = parseSeekPoint(request.body);
     const result = await ctx.store.seek(name, point);
-    // Messages this instance claimed ahead from before the seek are not sent any more.
-    ctx.hold?.([name]);
     ctx.wake([name]);
     ctx.events.publish({ type: 'seek', at: ctx.now(), target: name, ...result });
     return { subscription: name, ...result };

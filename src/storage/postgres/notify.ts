@@ -17,8 +17,14 @@ export interface WakeListenerOptions {
   maxBackoffMs?: number;
 }
 
+/** A wake-up (new work) or a hold (paused or sought: what was claimed ahead is not sent). */
+export type NoticeKind = 'wake' | 'hold';
+
+/** The payload of a hold: `!hold ` (no channel name starts with `!`) before the names and the origin's mark. */
+export const HOLD_PREFIX = '!hold ';
+
 export interface WakeListener {
-  subscribe(handler: WakeHandler): () => void;
+  subscribe(handler: WakeHandler, kind?: NoticeKind): () => void;
   close(): Promise<void>;
 }
 
@@ -29,7 +35,7 @@ export interface WakeListener {
  * poll as well in any case.
  */
 export function createWakeListener(options: WakeListenerOptions): WakeListener {
-  const handlers = new Set<WakeHandler>();
+  const handlers = { wake: new Set<WakeHandler>(), hold: new Set<WakeHandler>() };
   const minBackoff = options.minBackoffMs ?? 250;
   const maxBackoff = options.maxBackoffMs ?? 10_000;
   let client: pg.Client | null = null;
@@ -39,8 +45,10 @@ export function createWakeListener(options: WakeListenerOptions): WakeListener {
   let running = false;
 
   function deliver(payload: string): void {
+    const kind: NoticeKind = payload.startsWith(HOLD_PREFIX) ? 'hold' : 'wake';
+    if (handlers[kind].size === 0) return;
     // A failing handler must not stop the others or the connection (wakeAll).
-    options.targetsOf(payload).then((targets) => wakeAll(handlers, targets), () => {});
+    options.targetsOf(kind === 'hold' ? payload.slice(HOLD_PREFIX.length) : payload).then((targets) => wakeAll(handlers[kind], targets), () => {});
   }
 
   function scheduleReconnect(): void {
@@ -76,6 +84,7 @@ export function createWakeListener(options: WakeListenerOptions): WakeListener {
       await next.query(`LISTEN ${quoteIdent(options.channel)}`);
       if (client !== next) return;
       failures = 0;
+      // Wake-ups only: a hold missed meanwhile ends no window, which ends by itself.
       if (connectedBefore) deliver('*');
       connectedBefore = true;
     } catch {
@@ -98,19 +107,20 @@ export function createWakeListener(options: WakeListenerOptions): WakeListener {
   }
 
   return {
-    subscribe(handler) {
-      handlers.add(handler);
+    subscribe(handler, kind = 'wake') {
+      handlers[kind].add(handler);
       if (!running) {
         running = true;
         void connect();
       }
       return () => {
-        handlers.delete(handler);
-        if (handlers.size === 0) void stop();
+        handlers[kind].delete(handler);
+        if (handlers.wake.size === 0 && handlers.hold.size === 0) void stop();
       };
     },
     async close() {
-      handlers.clear();
+      handlers.wake.clear();
+      handlers.hold.clear();
       await stop();
     },
   };

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import type { SeekPoint } from '../../domain/seek.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
 import type { ChannelDeclaration, Claim, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertOutboxProducible, assertProducible } from '../producible.js';
@@ -15,7 +16,7 @@ import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases,
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
-import { createWakeListener, type WakeHandler } from './notify.js';
+import { createWakeListener, HOLD_PREFIX, type WakeHandler } from './notify.js';
 import { wakeAll } from '../wake.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
@@ -136,6 +137,19 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   });
 
   const wake = notify ? notifyChannel : null;
+
+  /*
+   * A pause or a seek that committed: this store's hold listeners hear it at once, the other
+   * instances' through a NOTIFY marked with this store's origin (skipped by its own LISTEN).
+   * Best effort, as wake-ups are: a window that misses it ends by itself.
+   */
+  const localHold = new Set<WakeHandler>();
+  const notifyStatement = { name: 'hold_notify', text: 'SELECT pg_notify($1, $2)' };
+  async function holdEverywhere(name: string): Promise<void> {
+    const row = await channels.require(name);
+    wakeAll(localHold, targetsOfChannels([row]));
+    if (wake !== null) await run(pool, notifyStatement, [wake, `${HOLD_PREFIX}${row.name} ${origin}`], true).catch(() => {});
+  }
   // Group commit: the sends of one tick to one channel are one statement, committed durably
   // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its
   // own: a topic held by an application's open outbox transaction delays its own publishers,
@@ -210,7 +224,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listDeadLetters: ensured(admin.listDeadLetters),
     redrive: ensured(admin.redrive),
     purgeDeadLetters: ensured(admin.purgeDeadLetters),
-    setPaused: ensured(admin.setPaused),
+    setPaused: ensured(async (channel: string, paused: boolean) => {
+      await admin.setPaused(channel, paused);
+      if (paused) await holdEverywhere(channel);
+    }),
     listBlockedLanes: ensured(admin.listBlockedLanes),
     getLane: ensured(admin.getLane),
     retryLane: ensured(admin.retryLane),
@@ -218,7 +235,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     listSkipped: ensured(admin.listSkipped),
     redeliverSkipped: ensured(admin.redeliverSkipped),
     sweep: ensured(retention.sweep),
-    seek: ensured(retention.seek),
+    seek: ensured(async (target: string, point: SeekPoint) => {
+      const result = await retention.seek(target, point);
+      await holdEverywhere(target);
+      return result;
+    }),
     expire: (limit) =>
       guard(async () => {
         await ensureReady();
@@ -341,6 +362,14 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       guard(async () => {
         await execute(pool, sql.probeWrite, [], true);
       }),
+    onHold: (handler) => {
+      localHold.add(handler);
+      const unlisten = notify ? listener.subscribe(handler, 'hold') : () => {};
+      return () => {
+        localHold.delete(handler);
+        unlisten();
+      };
+    },
     onWake: (handler) => {
       localWake.add(handler);
       const unlisten = notify ? listener.subscribe(handler) : () => {};

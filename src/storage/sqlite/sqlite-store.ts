@@ -8,7 +8,7 @@ import type { NewMessage } from '../../domain/message.js';
 import type { Claim, ClaimRequest, SendResult, Store } from '../port.js';
 import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
-import { createChannelCache } from './channel-cache.js';
+import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createSqliteDeferrals } from './deferrals.js';
 import { release, renew } from './claims.js';
 import { migrate } from './migrations.js';
@@ -70,9 +70,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   };
 
   const wakeListeners = new Set<WakeListener>();
-  const targetsOf = (items: readonly SendItem[]): string[] => {
+  /** Pauses and seeks, heard at once: one process owns the file. */
+  const holdListeners = new Set<WakeListener>();
+  /** The targets of these channels: a queue or subscription itself, a topic's subscriptions. */
+  const targetsOf = (list: Iterable<ChannelRow>): string[] => {
     const names = new Set<string>();
-    for (const { channel } of items) {
+    for (const channel of list) {
       if (channel.kind !== 'topic') names.add(channel.name);
       else for (const sub of channels.all()) if (sub.topicId === channel.id) names.add(sub.name);
     }
@@ -81,7 +84,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
     const results = db.transaction(() => insertMessages(sql, items, clock.now())).immediate();
-    if (wakeListeners.size > 0) wakeAll(wakeListeners, targetsOf(items.filter((_, i) => !results[i]!.duplicate)));
+    if (wakeListeners.size > 0) wakeAll(wakeListeners, targetsOf(items.filter((_, i) => !results[i]!.duplicate).map((item) => item.channel)));
     await walSync?.sync();
     return results;
   });
@@ -104,11 +107,22 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return (target.ordering === 'none' ? sql.nextReady.get({ targetId: target.id, now: clock.now() }) : sql.nextLane.get(target.id))?.at ?? null;
   }
 
+  const admin = createSqliteAdmin(db, channels, clock);
+  const retention = createSqliteRetention(db, channels, clock);
   return withStoreErrors<SqliteStore>({
     clock,
-    ...createSqliteAdmin(db, channels, clock),
+    ...admin,
     ...createSqliteExpiry(db, channels, clock),
-    ...createSqliteRetention(db, channels, clock),
+    ...retention,
+    async setPaused(channel, paused) {
+      await admin.setPaused(channel, paused);
+      if (paused) wakeAll(holdListeners, targetsOf([channels.require(channel)]));
+    },
+    async seek(target, point) {
+      const result = await retention.seek(target, point);
+      wakeAll(holdListeners, [target]);
+      return result;
+    },
     ...createRateLimits(db, clock),
     ...createConcurrencySlots(db, clock),
     ...createSqliteSchedules(db),
@@ -128,6 +142,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     onWake(listener) {
       wakeListeners.add(listener);
       return () => wakeListeners.delete(listener);
+    },
+    onHold(listener) {
+      holdListeners.add(listener);
+      return () => holdListeners.delete(listener);
     },
     sendWithin(connection, channelName, messages) {
       const channel = producible(channelName, messages, true);
