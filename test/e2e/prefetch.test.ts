@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { checkHistory } from '../../src/testing/index.js';
+import { checkHistory, type FaultReceiver } from '../../src/testing/index.js';
 import { get, post, startOffload, testReceiver } from '../support/offload.js';
 import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
 import { until } from '../support/until.js';
@@ -20,6 +20,20 @@ const stores: Array<[string, () => ConfigInput['storage'] | undefined, boolean]>
   }, pgAvailable],
 ];
 
+/**
+ * Pauses subscription events/s of 12 events through `url` while a window is under way: at most
+ * the call under way is sent after it, and what was claimed ahead goes back untried.
+ */
+async function pauseEndsTheWindow(url: string, receiver: FaultReceiver): Promise<void> {
+  expect((await post(url, '/v1/topics/events/subscriptions/s/pause', undefined)).status).toBe(200);
+  const atPause = receiver.records().length;
+  // Whatever was claimed ahead goes back: nothing of the subscription is in flight any more.
+  await until('the window given back', async () => (await get(url, '/v1/channels')).body.items.some((c: { name: string; inFlight: number }) => c.name === 'events/s' && c.inFlight === 0));
+  expect(receiver.records().length).toBeLessThanOrEqual(atPause + 1);
+  const [queued] = (await get(url, '/v1/messages/e12')).body.deliveries;
+  expect(queued).toMatchObject({ status: 'queued', attempts: 0 });
+}
+
 /** Messages claimed ahead (the default prefetch of 10) through the API, on both stores. */
 describe.each(stores)('messages claimed ahead, on %s', (_name, storage, available) => {
   it.runIf(available)('a pause through the API sends nothing after the call under way; a resume goes on in order from the next event', { timeout: 60_000 }, async () => {
@@ -33,13 +47,7 @@ describe.each(stores)('messages claimed ahead, on %s', (_name, storage, availabl
     const published = await post(offload.url, '/v1/topics/events/messages/batch', { messages });
     expect(published.status).toBe(202);
     await receiver.waitFor((r) => r.records().length >= 2, { timeoutMs: 10_000 });
-    expect((await post(offload.url, '/v1/topics/events/subscriptions/s/pause', undefined)).status).toBe(200);
-    const atPause = receiver.records().length;
-    // Whatever was claimed ahead goes back: nothing of the subscription is in flight any more.
-    await until('the window given back', async () => (await get(offload.url, '/v1/channels')).body.items.some((c: { name: string; inFlight: number }) => c.name === 'events/s' && c.inFlight === 0));
-    expect(receiver.records().length).toBeLessThanOrEqual(atPause + 1);
-    const [queued] = (await get(offload.url, `/v1/messages/e12`)).body.deliveries;
-    expect(queued).toMatchObject({ status: 'queued', attempts: 0 });
+    await pauseEndsTheWindow(offload.url, receiver);
 
     expect((await post(offload.url, '/v1/topics/events/subscriptions/s/resume', undefined)).status).toBe(200);
     await receiver.waitFor((r) => r.acceptCounts('/s').size === 12, { timeoutMs: 20_000 });
@@ -111,11 +119,6 @@ describe.runIf(pgAvailable)('messages claimed ahead, on PostgreSQL with two inst
     await receiver.waitFor((r) => r.records().length >= 2, { timeoutMs: 10_000 });
     // Started once the first holds the subscription's lane and its window: it cannot claim.
     const other = await startOffload(config);
-    expect((await post(other.url, '/v1/topics/events/subscriptions/s/pause', undefined)).status).toBe(200);
-    const atPause = receiver.records().length;
-    await until('the window given back', async () => (await get(other.url, '/v1/channels')).body.items.some((c: { name: string; inFlight: number }) => c.name === 'events/s' && c.inFlight === 0));
-    expect(receiver.records().length).toBeLessThanOrEqual(atPause + 1);
-    const [queued] = (await get(other.url, `/v1/messages/e12`)).body.deliveries;
-    expect(queued).toMatchObject({ status: 'queued', attempts: 0 });
+    await pauseEndsTheWindow(other.url, receiver);
   });
 });
