@@ -148,20 +148,18 @@ describe.skipIf(!available)('PostgreSQL with several instances', () => {
     const woken: string[][] = [];
     const stops = [stores[1]!.onHold((targets) => held.push(targets)), stores[1]!.onWake((targets) => woken.push(targets))];
     cleanups.push(async () => stops.forEach((stop) => stop()));
-    // The listening connection is up once a pause through the other instance reaches it.
+    // The listening connection is up once a pause through the other instance reaches it (the
+    // pauses sent before are lost or come later: all of them hold the queue only).
     await until('the other instance hearing a pause', async () => {
-      await stores[0]!.setPaused('t', true);
+      await stores[0]!.setPaused('q', true);
       return held.length > 0;
     });
-    expect(held[0]).toEqual(['t/a']);
-    expect(woken).toEqual([]);
-    held.length = 0;
-    await stores[0]!.setPaused('t', false);
     await stores[0]!.send('t', [msg('e1')]);
-    await until('the send heard', async () => woken.length > 0);
     await stores[0]!.seek('t/a', { sequence: 1 });
-    await until('the seek heard', async () => held.length > 0);
-    expect(held).toEqual([['t/a']]);
+    await until('the seek heard', async () => held.some((targets) => targets.includes('t/a')));
+    expect(new Set(held.map((targets) => targets.join()))).toEqual(new Set(['q', 't/a']));
+    // Nothing was sent to the queue: a hold taken for a wake-up would have woken it.
+    expect(woken.flat()).not.toContain('q');
   });
 });
 
