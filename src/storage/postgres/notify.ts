@@ -29,10 +29,10 @@ export interface WakeListener {
 }
 
 /**
- * One dedicated connection that LISTENs for wake-ups, opened while anyone subscribes. When the
- * connection fails it reconnects with exponential backoff and jitter; notifications sent while it
- * was away are lost, so after reconnecting it wakes every target once (`*`), and dispatchers
- * poll as well in any case.
+ * One dedicated connection that LISTENs for wake-ups and holds, opened while anyone subscribes.
+ * When the connection fails it reconnects with exponential backoff and jitter; notifications
+ * sent while it was away are lost, so after reconnecting it wakes every target once (`*`), and
+ * dispatchers poll as well in any case.
  */
 export function createWakeListener(options: WakeListenerOptions): WakeListener {
   const handlers = { wake: new Set<WakeHandler>(), hold: new Set<WakeHandler>() };
@@ -84,7 +84,7 @@ export function createWakeListener(options: WakeListenerOptions): WakeListener {
       await next.query(`LISTEN ${quoteIdent(options.channel)}`);
       if (client !== next) return;
       failures = 0;
-      // Wake-ups only: a hold missed meanwhile ends no window, which ends by itself.
+      // Wake-ups only: a window whose hold was missed meanwhile ends by itself.
       if (connectedBefore) deliver('*');
       connectedBefore = true;
     } catch {
