@@ -22,7 +22,7 @@ import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
 import { createPostgresRetention } from './retention.js';
-import { hotStatements, toLike, type HotStatements } from './statements.js';
+import { hotStatements, NOTIFY, toLike, type HotStatements } from './statements.js';
 import { insertMessages } from './writes.js';
 
 export interface PostgresStoreOptions {
@@ -144,11 +144,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * Best effort, as wake-ups are: a window that misses it ends by itself.
    */
   const localHold = new Set<WakeHandler>();
-  const notifyStatement = { name: 'hold_notify', text: 'SELECT pg_notify($1, $2)' };
   async function holdEverywhere(name: string): Promise<void> {
     const row = await channels.require(name);
     wakeAll(localHold, targetsOfChannels([row]));
-    if (wake !== null) await run(pool, notifyStatement, [wake, `${HOLD_PREFIX}${row.name} ${origin}`], true).catch(() => {});
+    if (wake !== null) await run(pool, NOTIFY, [wake, `${HOLD_PREFIX}${row.name} ${origin}`], true).catch(() => {});
   }
   // Group commit: the sends of one tick to one channel are one statement, committed durably
   // (PostgreSQL shares the WAL flush of commits that come together). Each channel commits on its

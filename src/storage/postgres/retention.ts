@@ -5,7 +5,7 @@ import { seekRefusal, type SeekPoint } from '../../domain/seek.js';
 import type { SeekResult, StoreRetention } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, isLockTimeout, run, transaction } from './connection.js';
-import { countInto, passesFilter, statementFactory } from './statements.js';
+import { countInto, NOTIFY, passesFilter, statementFactory } from './statements.js';
 
 const SWEEP_SLICE = 5_000;
 /** How long a sweep waits for a topic's row lock before leaving the topic to its next round. */
@@ -118,8 +118,6 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     activateLanes: st('r_activate_lanes', (s) => `UPDATE ${s}.lanes SET state = 'active', reason = NULL, since = NULL, ready_at = $2, filling = false
       WHERE target_id = $1`),
     count: st('r_count', (s) => countInto(s, `SELECT $1::bigint, $2::bigint, $3::bigint, 0::bigint, 0::bigint, $4::bigint, 0::bigint`)),
-    /** Wakes every instance's dispatcher for the subscription when the seek commits. */
-    notify: st('r_notify', () => 'SELECT pg_notify($1, $2)'),
     rewindSequence: st('r_rewind_sequence', (s) => `UPDATE ${s}.target_counts SET delivered_sequence = LEAST(delivered_sequence, $2) WHERE target_id = $1`),
   };
 
@@ -175,7 +173,8 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     await execute(client, sql.dropLanes, [sub.id, now], true);
     await execute(client, sql.count, [sub.id, replayed - skipped, -fenced, skipped - restored], true);
     await execute(client, sql.rewindSequence, [sub.id, resolved - 1], true);
-    if (wake !== null) await run(client, sql.notify, [wake, sub.name], true);
+    // Wakes every instance's dispatcher for the subscription when the seek commits.
+    if (wake !== null) await run(client, NOTIFY, [wake, sub.name], true);
     return { sequence: resolved, replayed, skipped, fenced };
   }
 

@@ -7,6 +7,9 @@ export interface Statement {
   text: string;
 }
 
+/** NOTIFY channel $1 with payload $2 (a wake-up or a hold), delivered when its transaction commits. */
+export const NOTIFY: Statement = { name: 'offload_notify', text: 'SELECT pg_notify($1, $2)' };
+
 /** Columns rowToMessage reads, from `messages m`. */
 export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at';
 
