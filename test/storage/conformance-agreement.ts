@@ -19,6 +19,8 @@ export interface ConformanceHarness {
   sendWithin(store: Store, channel: string, messages: NewMessage[], end: 'commit' | 'rollback'): Promise<SendResult[]>;
   /** Runs one SQL statement on the store's database, as an operator's client would. */
   execute(store: Store, sql: string): Promise<void>;
+  /** Runs one query on the store's database that selects one number as `n`, and returns it. */
+  count(store: Store, sql: string): Promise<number>;
   /**
    * A store on a database created by the previous schema version's migrations and holding
    * what that version wrote: queue `q` with `m1` delivered (one attempt, HTTP 200), `m2` waiting
@@ -59,6 +61,28 @@ export function describeAgreementConformance(adapter: string, harness: Conforman
       expect(await statsOf('q')).toMatchObject({ depth: 0, inFlight: 0, delivered: 2 });
       expect(await statsOf('t/a')).toMatchObject({ depth: 0, delivered: 2, lastSequence: 2 });
       expect(await statsOf('t')).toMatchObject({ lastSequence: 2 });
+    });
+
+    it('deletes the attempts of the deliveries a purge or a sweep deletes, and only those', async () => {
+      const attempts = () => harness.count(store, 'SELECT COUNT(*) AS n FROM attempts');
+      await store.send('q', [msg('d1'), msg('x1'), msg('x2'), msg('w1')]);
+      const [d1, x1, x2, w1] = await claim('q');
+      await settle([d1!]);
+      await settle([x1!, x2!], { kind: 'deadletter', reason: 'HTTP 400' });
+      await settle([w1!], { kind: 'retry', availableAt: clock.now() + 60_000, reason: 'HTTP 503' });
+      await store.send('t', [msg('e1')]);
+      for (const target of ['t/a', 't/b']) await settle(await claim(target));
+      expect(await attempts()).toBe(6);
+      expect(await store.purgeDeadLetters('q', ['x1'])).toBe(1);
+      expect(await attempts()).toBe(5);
+      expect(await store.purgeDeadLetters('q')).toBe(1);
+      expect(await attempts()).toBe(4);
+      clock.advance(1_000);
+      expect(await store.sweep(clock.now())).toBe(2);
+      expect(await attempts()).toBe(1);
+      const [kept] = await store.getMessage('w1');
+      expect(kept!.deliveries[0]!.history).toMatchObject([{ attempt: 1, statusCode: 200 }]);
+      expect(await harness.count(store, 'SELECT COUNT(*) AS n FROM attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)')).toBe(0);
     });
 
     it('counts depth, in flight, dead letters and skips through every transition', async () => {

@@ -57,6 +57,11 @@ if (await postgresAvailable()) {
         await client.query(`SET search_path TO "${stores.get(store)!.schema}"`);
         await client.query(sql);
       }),
+    count: (store, sql) =>
+      withClient(async (client) => {
+        await client.query(`SET search_path TO "${stores.get(store)!.schema}"`);
+        return Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+      }),
     openPrevious: async (clock) => {
       const schema = testSchema();
       const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });

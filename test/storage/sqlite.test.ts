@@ -48,6 +48,7 @@ describeStoreConformance('sqlite', async (clock) => openAt(join(dir.path, `store
       }
     }),
   execute: async (store, sql) => withConnection(store, (db) => void db.exec(sql)),
+  count: async (store, sql) => withConnection(store, (db) => (db.prepare(sql).get() as { n: number }).n),
   openPrevious: async (clock) => {
     const path = join(dir.path, `previous-${n++}.db`);
     const db = new Database(path);
