@@ -21,6 +21,7 @@ import { CLAIM_BY_PRIORITY_MIGRATION } from './claim-by-priority.js';
 import { LIST_LIVE_MIGRATION } from './list-live-function.js';
 import { RELEASE_KEEPS_DUE_TIME_MIGRATION } from './release-keeps-due-time.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
+import { ATTEMPTS_UNCHECKED_MIGRATION } from './attempts-unchecked.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -420,6 +421,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 34,
     name: 'a lease given back untried keeps its message\'s due time',
     sql: RELEASE_KEEPS_DUE_TIME_MIGRATION,
+  },
+  {
+    version: 35,
+    name: 'an attempt is recorded without a foreign-key trigger; the deletes of deliveries delete their attempts',
+    sql: ATTEMPTS_UNCHECKED_MIGRATION,
   },
 ];
 
