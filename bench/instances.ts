@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { stringify } from 'yaml';
 import { createFreshDatabase, dropDatabase } from './lib/postgres-admin.js';
 
@@ -107,13 +108,36 @@ interface DrainResult {
   /** CPU µs per delivered message of each instance, in start order. */
   perInstanceUs: number[];
   postgresUs: number;
+  /** Transactions committed in the database per delivered message, all instances together. */
+  transactions: number;
+}
+
+/**
+ * Transactions committed in the database so far. A server process adds its counts there when
+ * it exits at the latest: with `settled`, read once every other connection to the database has
+ * ended (after the instances were stopped).
+ */
+async function commitsIn(url: string, settled = false): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const others = "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    await waitFor(async () => !settled || Number((await client.query<{ n: string }>(others)).rows[0]!.n) === 0, 10_000);
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Kills an instance; with --profile, stops it (SIGTERM, SIGKILL after 10 s) so that it writes its profile. */
 function stop(child: ChildProcess): Promise<void> {
-  if (PROFILE_ARGS.length === 0 || child.exitCode !== null) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  if (PROFILE_ARGS.length === 0) {
     child.kill('SIGKILL');
-    return Promise.resolve();
+    return exited;
   }
   return new Promise((done) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -130,9 +154,9 @@ async function post(url: string, body: unknown): Promise<void> {
   if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -146,6 +170,7 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
   const queue = kind === 'fifo' ? { preset: 'aggregate-fifo', endpoint: 'r', path, concurrency: 64 } : { preset: 'ancillary', endpoint: 'r', path, concurrency: 64 };
   writeFileSync(configPath, stringify({ storage: { postgres: { url, schema: 'offload', poolSize: 10 } }, endpoints: { r: { url: receiver.url, breaker: false } }, queues: { work: queue } }));
   const procs = [await spawnInstance(configPath)];
+  let commitsBefore = 0;
   try {
     await post(`${procs[0]!.url}/v1/queues/work/pause`, undefined);
     const pad = 'x'.repeat(220);
@@ -154,6 +179,9 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
       await post(`${procs[0]!.url}/v1/queues/work/messages/batch`, { messages });
     }
     for (let i = 1; i < instances; i++) procs.push(await spawnInstance(configPath));
+    // What the instances committed before (the sends) may not be counted yet: a few dozen
+    // transactions against the drain's thousands.
+    commitsBefore = await commitsIn(url);
     const cpuBefore = procs.map((p) => cpuOf(p.child.pid!));
     const postgresBefore = postgresCpu();
     const started = performance.now();
@@ -161,11 +189,14 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
     await waitFor(() => (receiver.seen.get(path)?.size ?? 0) >= TOTAL, 300_000);
     const rate = TOTAL / ((performance.now() - started) / 1000);
     const perMessage = (seconds: number) => (seconds * 1e6) / TOTAL;
-    return {
+    const result = {
       rate,
       perInstanceUs: procs.map((p, i) => perMessage(cpuOf(p.child.pid!) - cpuBefore[i]!)),
       postgresUs: perMessage(postgresCpu() - postgresBefore),
     };
+    // A backend's counts reach pg_stat_database when it exits at the latest.
+    await Promise.all(procs.map((p) => stop(p.child)));
+    return { ...result, transactions: ((await commitsIn(url, true)) - commitsBefore) / TOTAL };
   } finally {
     await Promise.all(procs.map((p) => stop(p.child)));
     await dropDatabase(ADMIN_URL, database);
@@ -175,14 +206,14 @@ async function drain(instances: number, kind: 'queue' | 'fifo', receiver: Awaite
 const dir = mkdtempSync(join(tmpdir(), 'offload-instances-'));
 const receiver = await startReceiver();
 try {
-  console.log('| workload | instances | msg/s | Offload CPU µs per message, all instances (each) | PostgreSQL CPU µs per message |');
-  console.log('|---|---|---|---|---|');
+  console.log('| workload | instances | msg/s | Offload CPU µs per message, all instances (each) | PostgreSQL CPU µs per message | transactions per message |');
+  console.log('|---|---|---|---|---|---|');
   for (const kind of WORKLOADS) {
     for (const n of COUNTS) {
       const r = await drain(n, kind, receiver, dir);
       const total = r.perInstanceUs.reduce((a, b) => a + b, 0);
       const each = n > 1 ? ` (${r.perInstanceUs.map((us) => us.toFixed(0)).join(' + ')})` : '';
-      console.log(`| ${kind} drain, ${TOTAL.toLocaleString('en-US')} messages | ${n} | ${Math.round(r.rate).toLocaleString('en-US')} | ${total.toFixed(0)}${each} | ${r.postgresUs.toFixed(0)} |`);
+      console.log(`| ${kind} drain, ${TOTAL.toLocaleString('en-US')} messages | ${n} | ${Math.round(r.rate).toLocaleString('en-US')} | ${total.toFixed(0)}${each} | ${r.postgresUs.toFixed(0)} | ${r.transactions.toFixed(3)} |`);
     }
   }
 } finally {
