@@ -1,6 +1,6 @@
 import { MAX_DATE_MS } from '../../domain/message.js';
 import { quoteIdent } from './connection.js';
-import { countInto, dropAttemptsStatement, MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
+import { countInto, MESSAGE_COLUMNS, statementFactory, type Statement } from './statements.js';
 
 /** Statements of inspection and operator actions: not on the delivery hot path. */
 export function adminStatements(schema: string) {
@@ -12,8 +12,7 @@ export function adminStatements(schema: string) {
     FROM ${s}.deliveries d JOIN ${s}.messages m ON m.pk = d.message_pk JOIN ${s}.channels tc ON tc.id = d.target_id
     JOIN ${s}.channels mc ON mc.id = m.channel_id LEFT JOIN ${s}.lanes l ON l.target_id = d.target_id AND l.lane = d.lane`;
   // A purged delivery's message goes with it when none of its deliveries is left (the statement's
-  // snapshot still shows the rows `d` deletes, so those are set aside by id); its attempts go in
-  // the next statement (dropAttempts), by the ids returned.
+  // snapshot still shows the rows `d` deletes, so those are set aside by id).
   const purgedMessages = (s: string) => `gone AS (DELETE FROM ${s}.messages m WHERE m.pk = ANY (ARRAY(SELECT message_pk FROM d))
         AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries o WHERE o.message_pk = m.pk AND o.id <> ALL (ARRAY(SELECT id FROM d))))`;
   const byIds = (s: string) => `message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($4::text[]))`;
@@ -103,17 +102,16 @@ export function adminStatements(schema: string) {
     /** The next chunk of a final list: $1 target, $2 status, after $3, up to $4, $5 of them. */
     finalChunk: st('a_final_chunk', (s) => `SELECT id FROM ${s}.deliveries WHERE target_id = $1 AND final_status = $2 AND id > $3 AND id <= $4 ORDER BY id LIMIT $5`),
 
-    dropAttempts: dropAttemptsStatement(schema),
     purgeDeliveries: st('a_purge_deliveries', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered'
       AND id = ANY($2::bigint[]) RETURNING id, target_id, message_pk),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
       ${purgedMessages(s)}
-      SELECT (SELECT COUNT(*) FROM d) AS n, ARRAY(SELECT id FROM d) AS deliveries`),
+      SELECT COUNT(*) AS n FROM d`),
     purgeIds: st('a_purge_ids', (s) => `WITH d AS (DELETE FROM ${s}.deliveries WHERE target_id = $1 AND final_status = 'deadlettered'
       AND message_pk IN (SELECT pk FROM ${s}.messages WHERE id = ANY($2::text[])) RETURNING id, target_id, message_pk),
       cnt AS (${countInto(s, `SELECT target_id, 0, 0, 0, -1, 0, 0::bigint FROM d`)}),
       ${purgedMessages(s)}
-      SELECT (SELECT COUNT(*) FROM d) AS n, ARRAY(SELECT id FROM d) AS deliveries`),
+      SELECT COUNT(*) AS n FROM d`),
     /** Live deliveries of target $1 without payloads, with their lane's state, head flag and pause: laned $2, at most $3 (migration 33). */
     liveList: st('a_live_list', (s) => `SELECT * FROM ${s}.list_live($1, $2, $3)`),
     /** Unordered waiting retries of targets $1 become due at $2. */

@@ -424,7 +424,7 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
   },
   {
     version: 35,
-    name: 'an attempt is recorded without a foreign-key trigger; the deletes of deliveries delete their attempts',
+    name: 'an attempt is recorded without a foreign-key trigger; a statement deleting deliveries deletes their attempts',
     sql: ATTEMPTS_UNCHECKED_MIGRATION,
   },
 ];

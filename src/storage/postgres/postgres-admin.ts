@@ -118,12 +118,7 @@ export function createPostgresAdmin(pool: pg.Pool, sql: AdminStatements, channel
     purgeDeadLetters: (target, ids) =>
       guard(async () => {
         const row = await channels.require(target);
-        const purge = (statement: Statement, selection: readonly string[] | number[]) =>
-          transaction(pool, 'durable', async (client) => {
-            const [purged] = await run<{ n: number; deliveries: string[] }>(client, statement, [row.id, selection], true);
-            if (purged!.deliveries.length > 0) await execute(client, sql.dropAttempts, [purged!.deliveries], true);
-            return purged!.n;
-          });
+        const purge = async (statement: Statement, selection: readonly string[] | number[]) => (await run<{ n: number }>(pool, statement, [row.id, selection], true))[0]!.n;
         return ids ? purge(sql.purgeIds, ids) : eachChunk(row, 'deadlettered', (deliveries) => purge(sql.purgeDeliveries, deliveries));
       }),
     setPaused: (channel, paused) =>

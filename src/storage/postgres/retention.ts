@@ -5,7 +5,7 @@ import { seekRefusal, type SeekPoint } from '../../domain/seek.js';
 import type { SeekResult, StoreRetention } from '../port.js';
 import type { ChannelCache, ChannelRow } from './channel-cache.js';
 import { execute, guard, isLockTimeout, run, transaction } from './connection.js';
-import { countInto, dropAttemptsStatement, NOTIFY, passesFilter, statementFactory } from './statements.js';
+import { countInto, NOTIFY, passesFilter, statementFactory } from './statements.js';
 
 const SWEEP_SLICE = 5_000;
 /** How long a sweep waits for a topic's row lock before leaving the topic to its next round. */
@@ -31,7 +31,6 @@ const replayable = (s: string) => `SELECT m.pk FROM ${s}.messages m JOIN ${s}.ch
  */
 export function createPostgresRetention(pool: pg.Pool, schema: string, channels: ChannelCache, clock: Clock, wake: string | null): StoreRetention {
   const st = statementFactory(schema);
-  const dropAttempts = dropAttemptsStatement(schema);
   const sql = {
     foldCounts: st('r_fold_counts', (s) => `WITH moved AS (
         DELETE FROM ${s}.target_counts c USING (
@@ -49,8 +48,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     lockTopic: st('r_lock_topic', (s) => `SELECT last_sequence, swept_sequence, swept_created_at FROM ${s}.channels WHERE id = $1 FOR NO KEY UPDATE`),
     /**
      * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
-     * their deliveries, $2 at a time; a topic remembers the newest it lost. Returns how many
-     * messages went and their deliveries' ids, whose attempts the next statement deletes.
+     * their deliveries (and their attempts, by the trigger of migration 35), $2 at a time; a topic remembers the newest it lost.
      * Both deletes find their rows by key (= ANY of the victims' keys): a join with the victims
      * could be planned (generically) as a hash of the whole table.
      */
@@ -59,7 +57,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
           AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.message_pk = m.pk AND d.status <> 'delivered')
         LIMIT $2 FOR UPDATE OF m SKIP LOCKED
       ), gone AS (
-        DELETE FROM ${s}.deliveries WHERE message_pk = ANY (ARRAY(SELECT pk FROM victims)) RETURNING id
+        DELETE FROM ${s}.deliveries WHERE message_pk = ANY (ARRAY(SELECT pk FROM victims))
       ), swept AS (
         DELETE FROM ${s}.messages WHERE pk = ANY (ARRAY(SELECT pk FROM victims)) RETURNING pk
       ), marked AS (
@@ -67,7 +65,7 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
         FROM (SELECT MAX(sequence) AS sequence, MAX(created_at) AS created_at FROM victims WHERE sequence IS NOT NULL) v
         WHERE c.id = $3 AND v.sequence IS NOT NULL
       )
-      SELECT (SELECT COUNT(*) FROM swept) AS n, ARRAY(SELECT id FROM gone) AS deliveries`),
+      SELECT COUNT(*) AS n FROM swept`),
     firstAt: st('r_first_at', (s) => `SELECT MIN(sequence) AS sequence FROM ${s}.messages WHERE channel_id = $1 AND created_at >= $2 AND sequence IS NOT NULL`),
     lockLanes: st('r_lock_lanes', (s) => `SELECT lane FROM ${s}.lanes WHERE target_id = $1 ORDER BY lane FOR UPDATE`),
     /** Before fencing: a lane in flight holds its lease until the one its call held ends (an asynchronously acknowledged call: its deadline). */
@@ -136,16 +134,14 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
           await client.query(`SET LOCAL lock_timeout = ${TOPIC_LOCK_WAIT_MS}`);
           await run(client, sql.lockTopic, [channelId], true);
         }
-        const [slice] = await run<{ n: number; deliveries: string[] }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
-        if (slice!.deliveries.length > 0) await execute(client, dropAttempts, [slice!.deliveries], true);
-        return slice!.n;
+        return run<{ n: number }>(client, sql.sweep, [olderThan, SWEEP_SLICE, channelId], true);
       }).catch((error: unknown) => {
         if (isLockTimeout(error)) return null;
         throw error;
       });
       if (swept === null) return total;
-      total += swept;
-      if (swept < SWEEP_SLICE) return total;
+      total += swept[0]!.n;
+      if (swept[0]!.n < SWEEP_SLICE) return total;
     }
   }
 

@@ -22,15 +22,6 @@ export function statementFactory(schema: string): (key: string, text: (s: string
 }
 
 /**
- * Deletes the attempts of deleted deliveries ($1): run after the statement deleting them, in its
- * transaction, so its snapshot holds the attempt of any settlement that locked one of them first
- * (migration 35: attempts have no foreign key, nor its cascade).
- */
-export function dropAttemptsStatement(schema: string): Statement {
-  return statementFactory(schema)('drop_attempts', (s) => `DELETE FROM ${s}.attempts WHERE delivery_id = ANY($1::bigint[])`);
-}
-
-/**
  * A CTE body adding changes to the per-target counters. `source` yields one row per changed
  * delivery: (target_id, depth, in_flight, delivered, deadlettered, skipped, delivered_sequence).
  * Each connection adds to its own row per target (slot = its backend pid), so concurrent
