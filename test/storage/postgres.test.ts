@@ -36,6 +36,13 @@ async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T
   }
 }
 
+/** An operator's client on the store's schema. */
+const inSchemaOf = <T>(store: Store, work: (client: pg.Client) => Promise<T>): Promise<T> =>
+  withClient(async (client) => {
+    await client.query(`SET search_path TO "${stores.get(store)!.schema}"`);
+    return work(client);
+  });
+
 if (await postgresAvailable()) {
   describeStoreConformance('postgres', async (clock) => openOwned(testSchema(), clock), {
     open: async (clock) => openOwned(testSchema(), clock),
@@ -52,16 +59,8 @@ if (await postgresAvailable()) {
           throw error;
         }
       }),
-    execute: (store, sql) =>
-      withClient(async (client) => {
-        await client.query(`SET search_path TO "${stores.get(store)!.schema}"`);
-        await client.query(sql);
-      }),
-    count: (store, sql) =>
-      withClient(async (client) => {
-        await client.query(`SET search_path TO "${stores.get(store)!.schema}"`);
-        return Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
-      }),
+    execute: (store, sql) => inSchemaOf(store, async (client) => void (await client.query(sql))),
+    count: (store, sql) => inSchemaOf(store, async (client) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n)),
     openPrevious: async (clock) => {
       const schema = testSchema();
       const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });

@@ -48,7 +48,8 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     lockTopic: st('r_lock_topic', (s) => `SELECT last_sequence, swept_sequence, swept_created_at FROM ${s}.channels WHERE id = $1 FOR NO KEY UPDATE`),
     /**
      * Messages of one channel ($3) created before $1 whose every delivery was delivered, with
-     * their deliveries (and their attempts, by the trigger of migration 35), $2 at a time; a topic remembers the newest it lost.
+     * their deliveries (and their attempts, by the trigger of migration 35), $2 at a time; a
+     * topic remembers the newest it lost.
      * Both deletes find their rows by key (= ANY of the victims' keys): a join with the victims
      * could be planned (generically) as a hash of the whole table.
      */
