@@ -16,7 +16,7 @@ import { claimOrdered, claimUnordered, movesLanesOn, releaseLeases, renewLeases,
 import { migrate } from './migrations.js';
 import { createRateLimits } from './rate-limits.js';
 import { createConcurrencySlots } from './concurrency-slots.js';
-import { createWakeListener, HOLD_PREFIX, type WakeHandler } from './notify.js';
+import { createWakeListener, HOLD_PREFIX, type NoticeKind, type WakeHandler } from './notify.js';
 import { wakeAll } from '../wake.js';
 import { createPostgresAdmin } from './postgres-admin.js';
 import { createPostgresDeferrals } from './deferrals.js';
@@ -144,6 +144,15 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
    * Best effort, as wake-ups are: a window that misses it ends by itself.
    */
   const localHold = new Set<WakeHandler>();
+  /** A wake-up or hold listener: this store's own at once, other instances' through LISTEN. Returns the unsubscribe. */
+  function hear(handler: WakeHandler, local: Set<WakeHandler>, kind: NoticeKind): () => void {
+    local.add(handler);
+    const unlisten = notify ? listener.subscribe(handler, kind) : () => {};
+    return () => {
+      local.delete(handler);
+      unlisten();
+    };
+  }
   async function holdEverywhere(name: string): Promise<void> {
     const row = await channels.require(name);
     wakeAll(localHold, targetsOfChannels([row]));
@@ -361,22 +370,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       guard(async () => {
         await execute(pool, sql.probeWrite, [], true);
       }),
-    onHold: (handler) => {
-      localHold.add(handler);
-      const unlisten = notify ? listener.subscribe(handler, 'hold') : () => {};
-      return () => {
-        localHold.delete(handler);
-        unlisten();
-      };
-    },
-    onWake: (handler) => {
-      localWake.add(handler);
-      const unlisten = notify ? listener.subscribe(handler) : () => {};
-      return () => {
-        localWake.delete(handler);
-        unlisten();
-      };
-    },
+    onHold: (handler) => hear(handler, localHold, 'hold'),
+    onWake: (handler) => hear(handler, localWake, 'wake'),
     close: async () => {
       if (closed) return;
       closed = true;
