@@ -428,6 +428,37 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(events.map((e) => e.type)).toEqual(['delivered']);
   });
 
+  it('on stop, waits for a claim under way and gives back what it took untried, so the store can close after it', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
+    // The store's first claim commits, but its answer reaches the dispatcher only at `release()`.
+    let release: (() => void) | undefined;
+    const real = store;
+    store = Object.assign(Object.create(null) as Store, real, {
+      claimOrLookAhead: async (...args: Parameters<Store['claimOrLookAhead']>) => {
+        const found = await real.claimOrLookAhead(...args);
+        await new Promise<void>((resolve) => (release = resolve));
+        return found;
+      },
+    });
+    const d = start([queue]);
+    await scheduler.settle();
+    expect(release).toBeDefined();
+    expect((await store.getMessage('m1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivering' });
+    let stopped = false;
+    const stopping = d.stop(5_000).then(() => (stopped = true));
+    await scheduler.settle();
+    expect(stopped).toBe(false);
+    release!();
+    await stopping;
+    dispatcher = undefined;
+    expect(endpoint.calls).toHaveLength(0);
+    for (const id of ['m1', 'm2']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
+    // Given back, not left to its lease: another instance takes both at once.
+    const taken = await real.claim({ target: 'q', limit: 10, owner: 'other', leaseMs: LOCK });
+    expect(taken.flatMap((c) => c.deliveries.map((x) => x.message.id)).sort()).toEqual(['m1', 'm2']);
+    expect(events).toEqual([]);
+  });
+
   it('goes straight on to the next event of a single-lane subscription in one store step', async () => {
     let settleAndClaims = 0;
     const settleAndClaim = store.settleAndClaim.bind(store);

@@ -101,7 +101,11 @@ export interface Dispatcher {
   wake(targets?: readonly string[]): void;
   /** These targets were paused or sought: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
   hold(targets: readonly string[]): void;
-  /** Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the rest. */
+  /**
+   * Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the
+   * rest; resolves once no store call of the dispatcher is under way (a claim under way at the
+   * stop has its deliveries given back untried), so the store may close.
+   */
   stop(deadlineMs?: number): Promise<void>;
   inFlight(): number;
 }
@@ -568,7 +572,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     async stop(deadlineMs = 30_000) {
       stopping = true;
-      for (const worker of workers.values()) worker.stop();
+      // Claims and look-ahead under way end before the store may close; a claim's deliveries go back untried.
+      const quiet = Promise.all([...workers.values()].map((worker) => worker.stop()));
       if (running.size > 0) {
         await new Promise<void>((resolve) => {
           const cancel = scheduler.timeout(resolve, deadlineMs);
@@ -589,6 +594,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       } catch (error) {
         onError(error, 'releasing leases');
       }
+      await quiet;
     },
     inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight(), 0),
   };

@@ -41,7 +41,11 @@ export interface WorkerContext {
 export interface TargetWorker {
   /** Something may be claimable now. */
   pump(): void;
-  stop(): void;
+  /**
+   * Claims no more; resolves once the store calls under way have ended (a claim, a look-ahead,
+   * leases given back): what a claim under way takes then goes back untried.
+   */
+  stop(): Promise<void>;
   inFlight(): number;
 }
 
@@ -67,6 +71,15 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   let drained = false;
   /** Wake-ups so far: a claim that came up short marks the target drained only if none came meanwhile. */
   let wakes = 0;
+  /** This worker's own store calls under way (claims, look-aheads, leases given back): stop() waits for them. */
+  const underWay = new Set<Promise<void>>();
+
+  function track(work: Promise<void>): Promise<void> {
+    underWay.add(work);
+    const done = () => void underWay.delete(work);
+    work.then(done, done);
+    return work;
+  }
 
   /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
   function request(): void {
@@ -74,7 +87,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     pending = true;
     scheduler.immediate(() => {
       pending = false;
-      void pump();
+      void track(pump());
     });
   }
 
@@ -139,7 +152,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   function claimedInStep(slots: number, claimed: number, wakesBefore: number): void {
     if (!(unordered && slots > 0 && claimed < slots && wakes === wakesBefore)) return;
     drained = true;
-    void lookAheadWhenIdle();
+    void track(lookAheadWhenIdle());
   }
 
   /** One claim in flight: settle and take the next at once (none while drained). */
@@ -183,7 +196,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
       for (const b of batch) b.reject(error);
       return;
     }
-    await carryOn(claims, requestedAt).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
+    await track(carryOn(claims, requestedAt).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`)));
   }
 
   const continuation: Continuation = { handOver: handOver === 'step' ? stepOver : batchOver };
@@ -240,10 +253,15 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     } finally {
       claiming = false;
     }
+    if (ctx.stopping()) {
+      // Stopped while claiming: what the claim took goes back untried.
+      if (ctx.limiter && granted > 0) ctx.limiter.giveBack(target, granted);
+      if (claims.length > 0) await carryOn(claims, requestedAt).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`));
+      return;
+    }
     if (ctx.limiter && claims.length < granted) ctx.limiter.giveBack(target, granted - claims.length);
     ctx.gate?.started(target, claims.length);
     for (const claim of claims) start(claim, requestedAt);
-    if (ctx.stopping()) return;
     if (limited && claims.length === granted) {
       // Held back by the endpoint's limits: ask again when a permit is due, or when woken
       // (including by a wake-up that came while this claim was under way).
@@ -269,9 +287,10 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
 
   return {
     pump: wakeUp,
-    stop: () => {
+    stop: async () => {
       cancelTimer?.();
       timerAt = null;
+      while (underWay.size > 0) await Promise.all(underWay);
     },
     inFlight: () => inFlight,
   };
