@@ -8,11 +8,12 @@
  * depends far less on other load on the machine than wall time, so before/after pairs stay
  * comparable on a shared machine.
  *
- *   node --import tsx bench/delivery-cpu.ts [--scenarios drain,fifo,fanout] [--messages 10000] [--runs 3] [--delay-ms 0] [--postgres <url>]
+ *   node --import tsx bench/delivery-cpu.ts [--scenarios drain,fifo,fanout,fanout-batched] [--messages 10000] [--runs 3] [--delay-ms 0] [--postgres <url>]
  *
  * drain: a queue at concurrency 32; fifo: a fifo queue at concurrency 64 over 500 keys;
  * fanout: a topic with 3 ordered subscriptions (ordering topic, unbatched), a tenth of the
- * messages published. `--delay-ms` makes the receiver answer after that many milliseconds.
+ * messages published; fanout-batched: the same with batches of 100 and every message published.
+ * `--delay-ms` makes the receiver answer after that many milliseconds.
  * `--profile <dir>` writes a CPU profile of each run's delivery phase only (open it in Chrome
  * DevTools, or `node --import tsx bench/lib/profile-summary.ts <file>`).
  *
@@ -26,7 +27,7 @@
  * receiver's arrival).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ import { Pool } from 'undici';
 import { buildConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { createOffload } from '../src/offload.js';
+import { postgresCpu } from './lib/process-cpu.js';
 import { median, summarizeLatencies } from './lib/stats.js';
 
 const { values } = parseArgs({
@@ -63,11 +65,13 @@ const last = new Map(); const counts = new Map(); let violations = 0; let latenc
 const server = createServer((req, res) => {
   let body = ''; req.setEncoding('utf8'); req.on('data', (c) => (body += c));
   req.on('end', () => {
-    const e = JSON.parse(body);
-    if (e.data.sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - e.data.sentAt);
-    const lane = req.url + (e.subject ?? '');
-    if (e.data.seq !== undefined) { if (e.data.seq !== (last.get(lane) ?? 0) + 1) violations++; last.set(lane, e.data.seq); }
-    const done = () => { counts.set(req.url, (counts.get(req.url) ?? 0) + 1); res.end('ok'); };
+    const parsed = JSON.parse(body); const events = Array.isArray(parsed) ? parsed : [parsed];
+    for (const e of events) {
+      if (e.data.sentAt !== undefined) latencies.push(performance.timeOrigin + performance.now() - e.data.sentAt);
+      const lane = req.url + (e.subject ?? '');
+      if (e.data.seq !== undefined) { if (e.data.seq !== (last.get(lane) ?? 0) + 1) violations++; last.set(lane, e.data.seq); }
+    }
+    const done = () => { counts.set(req.url, (counts.get(req.url) ?? 0) + events.length); res.end('ok'); };
     if (delay > 0) setTimeout(done, delay); else done();
   });
 });
@@ -141,24 +145,16 @@ function scenario(name: string): Scenario {
       message: (i) => ({ id: `m${i}`, data: { seq: i + 1, pad } }),
     };
   }
-  throw new Error(`unknown scenario '${name}' (drain, fifo, fanout)`);
-}
-
-/** CPU seconds (user + system) of every PostgreSQL server process on this machine: the backends, the WAL writer, the rest. */
-function postgresCpu(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!stat.includes('(postgres)')) continue;
-    const fields = stat.split(') ')[1]!.split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+  if (name === 'fanout-batched') {
+    const paths = ['/b0', '/b1', '/b2'];
+    const subscriptions = Object.fromEntries(paths.map((path, i) => [`b${i}`, { preset: 'domain-events' as const, endpoint: 'r', path, ordering: 'topic' as const, batchSize: 100 }]));
+    return {
+      messages: MESSAGES, base: '/v1/topics/t', paths,
+      channel: () => ({ topics: { t: { subscriptions } } }),
+      message: (i) => ({ id: `m${i}`, data: { seq: i + 1, pad } }),
+    };
   }
-  return ticks / 100;
+  throw new Error(`unknown scenario '${name}' (drain, fifo, fanout, fanout-batched)`);
 }
 
 async function commits(): Promise<number> {
@@ -201,7 +197,7 @@ interface RunResult {
 
 async function run(name: string, dir: string, receiver: Receiver, index: number): Promise<RunResult> {
   const s = scenario(name);
-  const schema = `cpu_${name}_${index < 0 ? 'w' : index}_${process.pid}`;
+  const schema = `cpu_${name.replaceAll("-", "_")}_${index < 0 ? 'w' : index}_${process.pid}`;
   const config = buildConfig({
     server: { port: 0 },
     storage: values.postgres ? { postgres: { url: values.postgres, schema, poolSize: 10 } } : { sqlite: { path: join(dir, `${name}-${index}.db`) } },

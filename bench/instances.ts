@@ -12,7 +12,7 @@
  * stopped with SIGTERM so that they write it), to read with `bench/lib/profile-summary.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { createFreshDatabase, dropDatabase } from './lib/postgres-admin.js';
+import { cpuOf, postgresCpu } from './lib/process-cpu.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_URL = process.env.OFFLOAD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -78,29 +79,6 @@ function spawnInstance(configPath: string): Promise<{ url: string; child: ChildP
       }
     });
   });
-}
-
-/** CPU seconds (user + system) of one process, from /proc (Linux). */
-function cpuOf(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds of every PostgreSQL server process on this machine (the database must run here). */
-function postgresCpu(): number {
-  let seconds = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/stat`, 'utf8').includes('(postgres)')) seconds += cpuOf(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return seconds;
 }
 
 interface DrainResult {

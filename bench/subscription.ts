@@ -16,6 +16,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { buildConfig } from '../src/config/load.js';
 import { createOffload } from '../src/offload.js';
+import { postgresCpu } from './lib/process-cpu.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' }, postgres: { type: 'string' } } });
 const EVENTS = Number(values.events);
@@ -76,8 +77,17 @@ async function startReceiver(dir: string): Promise<{ child: ChildProcess; port: 
   return { child, port, state };
 }
 
-/** Delivers `events` published events to `subscriptions` subscriptions; returns seconds and CPU µs per event. */
-async function run(events: number, subscriptions: number, batchSize: number, dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>): Promise<{ events: number; seconds: number; cpuPerEvent: number }> {
+interface Run {
+  events: number;
+  seconds: number;
+  /** µs of Offload's CPU per published event */
+  cpuPerEvent: number;
+  /** µs of PostgreSQL's CPU (every server process on this machine) per published event; 0 on SQLite */
+  postgresPerEvent: number;
+}
+
+/** Delivers `events` published events to `subscriptions` subscriptions. */
+async function run(events: number, subscriptions: number, batchSize: number, dir: string, receiver: Awaited<ReturnType<typeof startReceiver>>): Promise<Run> {
   const tag = `s${subscriptions}b${batchSize}`;
   const subs = Object.fromEntries(Array.from({ length: subscriptions }, (_, i) => [`sub${i}`, { endpoint: 'r', path: `/${tag}/${i}`, ordering: 'topic' as const, batchSize }]));
   const config = buildConfig({ server: { port: 0 }, storage: storage(dir, tag), endpoints: { r: { url: `http://127.0.0.1:${receiver.port}`, breaker: false } }, topics: { events: { subscriptions: subs } } });
@@ -89,13 +99,15 @@ async function run(events: number, subscriptions: number, batchSize: number, dir
   for (let i = 0; i < events; i += 1000) await post('/v1/topics/events/messages/batch', { messages: Array.from({ length: Math.min(1000, events - i) }, (_, j) => ({ id: `e${i + j}`, data: { n: i + j, pad } })) });
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const postgresBefore = POSTGRES ? postgresCpu() : 0;
   await post('/v1/topics/events/resume');
   const paths = Object.values(subs).map((s) => s.path);
   while (!paths.every((p) => (receiver.state.counts[p] ?? 0) >= events)) await new Promise((r) => setTimeout(r, 10));
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const postgresUsed = POSTGRES ? postgresCpu() - postgresBefore : 0;
   await offload.stop();
-  return { events, seconds, cpuPerEvent: (used.user + used.system) / events };
+  return { events, seconds, cpuPerEvent: (used.user + used.system) / events, postgresPerEvent: (postgresUsed * 1e6) / events };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'offload-subscription-'));
@@ -106,11 +118,12 @@ try {
   const unbatched = await run(Math.ceil(EVENTS / 10), 1, 1, dir, receiver);
   const fanout = await run(EVENTS, 3, 100, dir, receiver);
   const rate = (r: { events: number; seconds: number }, n = 1) => Math.round((r.events * n) / r.seconds).toLocaleString('en-US');
-  console.log(`| case | events/s | CPU per published event |`);
-  console.log(`|---|---|---|`);
-  console.log(`| 1 subscription, ordering topic, batches of 100 | ${rate(batched)} | ${batched.cpuPerEvent.toFixed(1)} µs |`);
-  console.log(`| 1 subscription, ordering topic, unbatched | ${rate(unbatched)} | ${unbatched.cpuPerEvent.toFixed(1)} µs |`);
-  console.log(`| 3 subscriptions, batches of 100 (deliveries/s) | ${rate(fanout, 3)} | ${fanout.cpuPerEvent.toFixed(1)} µs (${(fanout.cpuPerEvent / batched.cpuPerEvent).toFixed(2)}× one subscription) |`);
+  const postgres = (r: Run) => (POSTGRES ? ` | ${r.postgresPerEvent.toFixed(1)} µs` : '');
+  console.log(`| case | events/s | Offload's CPU per published event${POSTGRES ? " | PostgreSQL's CPU per published event" : ''} |`);
+  console.log(`|---|---|---${POSTGRES ? '|---' : ''}|`);
+  console.log(`| 1 subscription, ordering topic, batches of 100 | ${rate(batched)} | ${batched.cpuPerEvent.toFixed(1)} µs${postgres(batched)} |`);
+  console.log(`| 1 subscription, ordering topic, unbatched | ${rate(unbatched)} | ${unbatched.cpuPerEvent.toFixed(1)} µs${postgres(unbatched)} |`);
+  console.log(`| 3 subscriptions, batches of 100 (deliveries/s) | ${rate(fanout, 3)} | ${fanout.cpuPerEvent.toFixed(1)} µs (${(fanout.cpuPerEvent / batched.cpuPerEvent).toFixed(2)}× one subscription)${postgres(fanout)} |`);
   if (receiver.state.violations > 0) throw new Error(`${receiver.state.violations} events out of order`);
   console.log('order checked: every subscription received every sequence in order');
 } finally {
