@@ -462,6 +462,33 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(events).toEqual([]);
   });
 
+  it('on stop, waits for a lease renewal under way before it resolves', async () => {
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
+    let release: (() => void) | undefined;
+    const real = store;
+    store = Object.assign(Object.create(null) as Store, real, {
+      renew: async (...args: Parameters<Store['renew']>) => {
+        const lost = await real.renew(...args);
+        await new Promise<void>((resolve) => (release = resolve));
+        return lost;
+      },
+    });
+    const d = start([queue]);
+    await scheduler.settle();
+    expect(endpoint.calls).toHaveLength(1);
+    await scheduler.advance(LOCK / 3);
+    expect(release).toBeDefined();
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    let stopped = false;
+    const stopping = d.stop(5_000).then(() => (stopped = true));
+    await scheduler.settle();
+    expect(stopped).toBe(false);
+    release!();
+    await stopping;
+    dispatcher = undefined;
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+
   it('goes straight on to the next event of a single-lane subscription in one store step', async () => {
     let settleAndClaims = 0;
     const settleAndClaim = store.settleAndClaim.bind(store);

@@ -103,8 +103,9 @@ export interface Dispatcher {
   hold(targets: readonly string[]): void;
   /**
    * Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the
-   * rest; resolves once no store call of the dispatcher is under way (a claim under way at the
-   * stop has its deliveries given back untried), so the store may close.
+   * rest; resolves once no store call of the dispatcher is under way (claims, look-aheads,
+   * renewals; a claim under way at the stop has its deliveries given back untried), so the
+   * store may close.
    */
   stop(deadlineMs?: number): Promise<void>;
   inFlight(): number;
@@ -589,6 +590,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         entry.stopWaiting?.();
       }
       stopRenewing?.();
+      await Promise.all(renewals);
       try {
         await options.store.release(leftover.flatMap((e) => e.leases));
       } catch (error) {
