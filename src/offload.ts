@@ -100,6 +100,14 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
   let lastStoreError = Number.NEGATIVE_INFINITY;
   let sweeper: NodeJS.Timeout | undefined;
   let breakerSync: NodeJS.Timeout | undefined;
+  /** Periodic store work under way (a sweep, a read of shared breaker states): stop() waits for it before the store closes. */
+  const periodic = new Set<Promise<void>>();
+  /** Ends a sweep under way at its next slice when stopping. */
+  const sweepStop = new AbortController();
+  const underWay = (work: Promise<void>) => {
+    periodic.add(work);
+    void work.finally(() => periodic.delete(work));
+  };
   let unsubscribeWake: (() => void) | undefined;
 
   const gate =
@@ -306,7 +314,7 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       };
       if ('sync' in gate) {
         breakerSync = setInterval(() => {
-          (gate as BreakerGate).sync().catch((error: unknown) => logThrottle.warn(errorKey('breaker sync', error), { err: error }, 'reading shared circuit breaker states failed; will retry'));
+          underWay((gate as BreakerGate).sync().catch((error: unknown) => logThrottle.warn(errorKey('breaker sync', error), { err: error }, 'reading shared circuit breaker states failed; will retry')));
         }, Math.max(250, config.delivery.pollInterval));
         breakerSync.unref();
       }
@@ -316,12 +324,12 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
         if (sweeping) return;
         sweeping = true;
         const cutoffs = retentionCutoffs(config, clock.now());
-        store
-          .sweep(cutoffs.olderThan, cutoffs.topics)
-          .catch((error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'))
+        underWay(store
+          .sweep(cutoffs.olderThan, cutoffs.topics, sweepStop.signal)
+          .then(() => undefined, (error: unknown) => logThrottle.warn(errorKey('sweep', error), { err: error }, 'sweeping old messages failed; will retry'))
           .finally(() => {
             sweeping = false;
-          });
+          }));
       }, 60_000);
       sweeper.unref();
       expirySweep.start();
@@ -332,8 +340,10 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       started = false;
       drainer?.close();
       if (sweeper) clearInterval(sweeper);
+      sweepStop.abort();
       await expirySweep.stop();
       if (breakerSync) clearInterval(breakerSync);
+      await Promise.all(periodic);
       await rateFeed.stop();
       await scheduleRunner.stop();
       unsubscribeWake?.();

@@ -181,9 +181,11 @@ export interface Store {
    * Deletes messages created before `olderThan` whose every delivery was delivered, with their
    * deliveries and attempts. A topic named in `topics` keeps its messages until its own cutoff
    * instead (its `retention`). A topic remembers the newest sequence and publish time it lost, so
-   * a seek older than what it keeps is refused.
+   * a seek older than what it keeps is refused. It goes in slices, each committed on its own: an
+   * aborted `signal` ends it before the next slice (a shutdown does not wait for a long sweep),
+   * and it resolves with what it deleted until then.
    */
-  sweep(olderThan: number, topics?: Readonly<Record<string, number>>): Promise<number>;
+  sweep(olderThan: number, topics?: Readonly<Record<string, number>>, signal?: AbortSignal): Promise<number>;
 
   /**
    * Moves a subscription to `point` (a sequence, or the first event published at or after a

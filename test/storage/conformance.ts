@@ -428,6 +428,18 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
       expect(await store.getMessage('m2')).toHaveLength(1);
     });
 
+    it('an aborted sweep deletes nothing more; the next sweep does the work', async () => {
+      await store.send('q', [msg('m1'), msg('m2')]);
+      await settle(await claim('q', 2));
+      clock.advance(1_000);
+      const stopping = new AbortController();
+      stopping.abort();
+      expect(await store.sweep(clock.now(), {}, stopping.signal)).toBe(0);
+      expect(await store.getMessage('m1')).toHaveLength(1);
+      expect(await store.sweep(clock.now())).toBe(2);
+      expect(await store.getMessage('m1')).toEqual([]);
+    });
+
     it('sweeps past more kept dead letters than one slice looks at, and keeps them', async () => {
       const kept = 5_003;
       for (let i = 0; i < kept; i += 1000) {

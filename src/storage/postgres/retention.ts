@@ -122,9 +122,10 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
     rewindSequence: st('r_rewind_sequence', (s) => `UPDATE ${s}.target_counts SET delivered_sequence = LEAST(delivered_sequence, $2) WHERE target_id = $1`),
   };
 
-  async function sweepChannel(channelId: number, olderThan: number, isTopic: boolean): Promise<number> {
+  async function sweepChannel(channelId: number, olderThan: number, isTopic: boolean, signal: AbortSignal | undefined): Promise<number> {
     let total = 0;
     for (;;) {
+      if (signal?.aborted) return total;
       // A topic's messages are swept holding its row lock, as declare's backfill and seek read them,
       // so a message is never deleted while a subscription is being given a delivery for it.
       // Waiting for that lock is bounded: an application's outbox transaction left open on the
@@ -180,15 +181,16 @@ export function createPostgresRetention(pool: pg.Pool, schema: string, channels:
   }
 
   return {
-    sweep: (olderThan, topics = {}) =>
+    sweep: (olderThan, topics = {}, signal) =>
       guard(async () => {
+        if (signal?.aborted) return 0;
         await channels.reload();
         await run(pool, sql.foldCounts, [], true);
         let total = 0;
         for (const c of channels.all()) {
           if (c.kind === 'subscription') continue;
           const cutoff = c.kind === 'topic' ? (topics[c.name] ?? olderThan) : olderThan;
-          total += await sweepChannel(c.id, cutoff, c.kind === 'topic');
+          total += await sweepChannel(c.id, cutoff, c.kind === 'topic', signal);
         }
         return total;
       }),

@@ -163,7 +163,7 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
   }
 
   return {
-    async sweep(olderThan, topics = {}) {
+    async sweep(olderThan, topics = {}, signal) {
       const own = new Map<number, number>();
       for (const [name, cutoff] of Object.entries(topics)) {
         const topic = channels.all().find((c) => c.name === name && c.kind === 'topic');
@@ -175,6 +175,7 @@ export function createSqliteRetention(db: Db, channels: ChannelCache, clock: Clo
         let total = 0;
         let after = Number.MIN_SAFE_INTEGER;
         for (;;) {
+          if (signal?.aborted) return total;
           // Without an end, the slice runs to the cutoff (times are whole milliseconds).
           const end = sql.sliceEnd.get({ cutoff, after })?.created_at;
           const span = { after, end: end ?? cutoff - 1 };
