@@ -71,23 +71,28 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     return dispatcher;
   };
   const statusOf = async (id: string) => (await store.getMessage(id))[0]!.deliveries[0]!;
-  /** The store's first settlement commits, but its answer reaches the dispatcher only at `release()`. */
-  const holdFirstSettlement = () => {
+  /**
+   * The store's first call of `method` does its work (a settlement commits, a claim takes its
+   * leases), but its answer reaches the dispatcher only at `release()`.
+   */
+  const holdFirstCall = <K extends 'settle' | 'claimOrLookAhead' | 'renew'>(method: K) => {
     let release: (() => void) | undefined;
     let held = false;
     const real = store;
+    const call = real[method].bind(real) as (...args: unknown[]) => Promise<unknown>;
     store = Object.assign(Object.create(null) as Store, real, {
-      settle: async (...args: Parameters<Store['settle']>) => {
-        const results = await real.settle(...args);
+      [method]: async (...args: unknown[]) => {
+        const answer = await call(...args);
         if (!held) {
           held = true;
           await new Promise<void>((resolve) => (release = resolve));
         }
-        return results;
+        return answer;
       },
     });
-    return { release: () => release!() };
+    return { real, held: () => held, release: () => release!() };
   };
+  const holdFirstSettlement = () => holdFirstCall('settle');
 
   it('claims, calls and settles a message, and is idle afterwards', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
@@ -433,57 +438,40 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
 
   it('on stop, waits for a claim under way and gives back what it took untried, so the store can close after it', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
-    // The store's first claim commits, but its answer reaches the dispatcher only at `release()`.
-    let release: (() => void) | undefined;
-    const real = store;
-    store = Object.assign(Object.create(null) as Store, real, {
-      claimOrLookAhead: async (...args: Parameters<Store['claimOrLookAhead']>) => {
-        const found = await real.claimOrLookAhead(...args);
-        await new Promise<void>((resolve) => (release = resolve));
-        return found;
-      },
-    });
+    const hold = holdFirstCall('claimOrLookAhead');
     const d = start([queue]);
     await scheduler.settle();
-    expect(release).toBeDefined();
+    expect(hold.held()).toBe(true);
     expect((await store.getMessage('m1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivering' });
     let stopped = false;
     const stopping = d.stop(5_000).then(() => (stopped = true));
     await scheduler.settle();
     expect(stopped).toBe(false);
-    release!();
+    hold.release();
     await stopping;
     dispatcher = undefined;
     expect(endpoint.calls).toHaveLength(0);
     for (const id of ['m1', 'm2']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
     // Given back, not left to its lease: another instance takes both at once.
-    const taken = await real.claim({ target: 'q', limit: 10, owner: 'other', leaseMs: LOCK });
+    const taken = await hold.real.claim({ target: 'q', limit: 10, owner: 'other', leaseMs: LOCK });
     expect(taken.flatMap((c) => c.deliveries.map((x) => x.message.id)).sort()).toEqual(['m1', 'm2']);
     expect(events).toEqual([]);
   });
 
   it('on stop, waits for a lease renewal under way before it resolves', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
-    let release: (() => void) | undefined;
-    const real = store;
-    store = Object.assign(Object.create(null) as Store, real, {
-      renew: async (...args: Parameters<Store['renew']>) => {
-        const lost = await real.renew(...args);
-        await new Promise<void>((resolve) => (release = resolve));
-        return lost;
-      },
-    });
+    const hold = holdFirstCall('renew');
     const d = start([queue]);
     await scheduler.settle();
     expect(endpoint.calls).toHaveLength(1);
     await scheduler.advance(LOCK / 3);
-    expect(release).toBeDefined();
+    expect(hold.held()).toBe(true);
     endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
     let stopped = false;
     const stopping = d.stop(5_000).then(() => (stopped = true));
     await scheduler.settle();
     expect(stopped).toBe(false);
-    release!();
+    hold.release();
     await stopping;
     dispatcher = undefined;
     expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
