@@ -93,6 +93,16 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     return { real, held: () => held, release: () => release!() };
   };
   const holdFirstSettlement = () => holdFirstCall('settle');
+  /** stop() does not resolve while the held call is under way, and does once it is answered. */
+  const stopWaitsFor = async (d: Dispatcher, hold: ReturnType<typeof holdFirstCall>) => {
+    let stopped = false;
+    const stopping = d.stop(5_000).then(() => (stopped = true));
+    await scheduler.settle();
+    expect(stopped).toBe(false);
+    hold.release();
+    await stopping;
+    dispatcher = undefined;
+  };
 
   it('claims, calls and settles a message, and is idle afterwards', async () => {
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} })]);
@@ -443,13 +453,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     await scheduler.settle();
     expect(hold.held()).toBe(true);
     expect((await store.getMessage('m1'))[0]!.deliveries[0]).toMatchObject({ status: 'delivering' });
-    let stopped = false;
-    const stopping = d.stop(5_000).then(() => (stopped = true));
-    await scheduler.settle();
-    expect(stopped).toBe(false);
-    hold.release();
-    await stopping;
-    dispatcher = undefined;
+    await stopWaitsFor(d, hold);
     expect(endpoint.calls).toHaveLength(0);
     for (const id of ['m1', 'm2']) expect(await statusOf(id)).toMatchObject({ status: 'queued', attempts: 0 });
     // Given back, not left to its lease: another instance takes both at once.
@@ -467,13 +471,7 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     await scheduler.advance(LOCK / 3);
     expect(hold.held()).toBe(true);
     endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
-    let stopped = false;
-    const stopping = d.stop(5_000).then(() => (stopped = true));
-    await scheduler.settle();
-    expect(stopped).toBe(false);
-    hold.release();
-    await stopping;
-    dispatcher = undefined;
+    await stopWaitsFor(d, hold);
     expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
