@@ -150,7 +150,12 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
         return found;
       },
       nextWakeAt: (...args: Parameters<Store['nextWakeAt']>) => (asked.push('next'), nextWakeAt(...args)),
-      settleAndClaim: (...args: Parameters<Store['settleAndClaim']>) => (asked.push(`settle, claim ${args[1].limit}`), settleAndClaim(...args)),
+      settleAndClaim: async (...args: Parameters<Store['settleAndClaim']>) => {
+        asked.push(`settle, claim ${args[1].limit}`);
+        const step = await settleAndClaim(...args);
+        if (step.nextWakeAt !== undefined) asked.push('next in the step');
+        return step;
+      },
     });
     await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {} })]);
     const d = start([queue]);
@@ -182,6 +187,8 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(endpoint.ids()).toEqual(['m1', 'm2', 'm3', 'm2', 'm4', 'm5', 'm6']);
     for (const call of endpoint.calls.slice(3)) call.answer({ kind: 'response', statusCode: 200 });
     await scheduler.settle();
+    // Their step came up short: it looked ahead itself, with no store call of its own after it.
+    expect(asked.slice(11)).toEqual(['settle, claim 4', 'next in the step']);
     expect(events.filter((e) => e.type === 'retrying')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'delivered')).toHaveLength(6);
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'q', depth: 0, inFlight: 0 }));

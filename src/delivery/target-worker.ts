@@ -113,12 +113,17 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   async function lookAheadWhenIdle(): Promise<void> {
     if (ctx.stopping()) return;
     try {
-      const at = (await store.nextWakeAt(target.name)) ?? clock.now() + pollIntervalMs;
-      if (drained && (timerAt === null || at < timerAt)) schedule(at);
+      wakeWhenIdle(await store.nextWakeAt(target.name));
     } catch (error) {
       onError(error, `looking ahead on ${target.name}`);
       if (timerAt === null) schedule(clock.now() + pollIntervalMs);
     }
+  }
+
+  /** The look-ahead's answer for a drained target: a timer for then (at the poll interval when nothing is due). */
+  function wakeWhenIdle(next: number | null): void {
+    const at = next ?? clock.now() + pollIntervalMs;
+    if (drained && (timerAt === null || at < timerAt)) schedule(at);
   }
 
   /** Something may be claimable now. */
@@ -137,6 +142,8 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   }
 
   const next = (slots: number): ClaimRequest => ({ target: target.name, limit: slots, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
+  /** A settling step's claim: an unordered target's also looks ahead when it comes up short (claimedInStep). */
+  const nextInStep = (slots: number): ClaimRequest => (unordered ? { ...next(slots), lookAhead: true } : next(slots));
 
   /** Claims taken in a settling step: started, or given back when stopping. */
   async function carryOn(claims: Claim[], requestedAt: number): Promise<void> {
@@ -148,11 +155,15 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     for (const claim of claims) start(claim, requestedAt);
   }
 
-  /** A claim of a step that came up short leaves an unordered target drained, unless woken meanwhile. */
-  function claimedInStep(slots: number, claimed: number, wakesBefore: number): void {
-    if (!(unordered && slots > 0 && claimed < slots && wakes === wakesBefore)) return;
+  /**
+   * A claim of a step that came up short leaves an unordered target drained, unless woken
+   * meanwhile; the step's own look-ahead then sets the timer (one more store call where it has none).
+   */
+  function claimedInStep(slots: number, step: { claims: Claim[]; nextWakeAt?: number | null }, wakesBefore: number): void {
+    if (!(unordered && slots > 0 && step.claims.length < slots && wakes === wakesBefore)) return;
     drained = true;
-    void track(lookAheadWhenIdle());
+    if (step.nextWakeAt !== undefined) wakeWhenIdle(step.nextWakeAt);
+    else void track(lookAheadWhenIdle());
   }
 
   /** One claim in flight: settle and take the next at once (none while drained). */
@@ -160,10 +171,10 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     const slots = unordered && drained ? 0 : 1;
     const wakesBefore = wakes;
     const requestedAt = clock.now();
-    const { results, claims } = await store.settleAndClaim(settlements, next(slots));
-    claimedInStep(slots, claims.length, wakesBefore);
-    await carryOn(claims, requestedAt);
-    return results;
+    const step = await store.settleAndClaim(settlements, nextInStep(slots));
+    claimedInStep(slots, step, wakesBefore);
+    await carryOn(step.claims, requestedAt);
+    return step.results;
   }
 
   /** Several in flight: the answers of one turn of the event loop share one step, which claims the slots they free. */
@@ -184,8 +195,8 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
       const slots = ctx.stopping() || (unordered && drained) ? 0 : Math.max(0, Math.min(batch.length, ctx.gate?.permits(target) ?? batch.length));
       const wakesBefore = wakes;
       requestedAt = clock.now();
-      const step = await store.settleAndClaim(batch.flatMap((b) => b.settlements), next(slots));
-      claimedInStep(slots, step.claims.length, wakesBefore);
+      const step = await store.settleAndClaim(batch.flatMap((b) => b.settlements), nextInStep(slots));
+      claimedInStep(slots, step, wakesBefore);
       let k = 0;
       for (const b of batch) {
         b.resolve(step.results.slice(k, k + b.settlements.length));

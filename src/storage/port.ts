@@ -80,7 +80,7 @@ export interface Store {
    * subscription with one lane (ordering `topic`) moves from one event to the next without a
    * round of the event loop and a transaction in between.
    */
-  settleAndClaim(settlements: readonly Settlement[], next: ClaimRequest): Promise<{ results: SettleResult[]; claims: Claim[] }>;
+  settleAndClaim(settlements: readonly Settlement[], next: ClaimRequest): Promise<SettleAndClaim>;
 
   /** Gives leased deliveries back untried (graceful shutdown): available now, attempt not counted. */
   release(leases: readonly LeaseRef[]): Promise<void>;
@@ -345,6 +345,11 @@ export interface ClaimRequest {
    * head is this old (it waits for the batch to fill). Default 0.
    */
   maxBatchWaitMs?: number;
+  /**
+   * settleAndClaim: when its claim comes up short, it also answers the target's nextWakeAt, in
+   * the same step (on PostgreSQL the same round trip for unordered targets). Default false.
+   */
+  lookAhead?: boolean;
 }
 
 export interface ClaimedDelivery {
@@ -452,6 +457,17 @@ export interface LaneView {
   pending: number;
   since: number | null;
   head: DeliveryView | null;
+}
+
+/** What settleAndClaim did. */
+export interface SettleAndClaim {
+  results: SettleResult[];
+  claims: Claim[];
+  /**
+   * Set only when the request asked for `lookAhead` and its claim came up short (fewer than a
+   * `limit` above 0): the target's nextWakeAt after the claim, as claimOrLookAhead answers it.
+   */
+  nextWakeAt?: number | null;
 }
 
 /** What claimOrLookAhead found. */

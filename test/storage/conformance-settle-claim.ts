@@ -219,6 +219,33 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(lane.nextWakeAt).toBe(await store.nextWakeAt('f'));
     });
 
+    it('a step asked to look ahead answers nextWakeAt when its claim came up short, as claimOrLookAhead does', async () => {
+      await store.send('q', [msg('q1'), msg('q2'), msg('q3'), { ...msg('q4'), deliverAt: clock.now() + 5_000 }]);
+      const first = await store.claim(request('q', { limit: 2 }));
+      // Not asked: no look-ahead, though the claim came up short.
+      const plain = await store.settleAndClaim(settlements(first.slice(0, 1)), request('q', { limit: 5 }));
+      expect(ids(plain.claims)).toEqual(['q3']);
+      expect(plain).not.toHaveProperty('nextWakeAt');
+      // Asked, and the claim filled its limit: none either.
+      await store.send('q', [msg('q5')]);
+      const full = await store.settleAndClaim(settlements(first.slice(1)), request('q', { limit: 1, lookAhead: true }));
+      expect(ids(full.claims)).toEqual(['q5']);
+      expect(full).not.toHaveProperty('nextWakeAt');
+      // Asked, and short: q4 is due before any lease runs out.
+      const short = await store.settleAndClaim(settlements([...plain.claims, ...full.claims]), request('q', { limit: 5, lookAhead: true }));
+      expect(short).toEqual({ results: ['ok', 'ok'], claims: [], nextWakeAt: clock.now() + 5_000 });
+      expect(short.nextWakeAt).toBe(await store.nextWakeAt('q'));
+      // A step that claims nothing at all (limit 0) looks at nothing.
+      clock.advance(5_000);
+      const last = await store.claim(request('q'));
+      expect(await store.settleAndClaim(settlements(last), request('q', { limit: 0, lookAhead: true }))).toEqual({ results: ['ok'], claims: [] });
+      // Ordered targets answer alike: the fifo key after a1 is not due yet.
+      await store.send('f', [msg('a1', 'a'), { ...msg('a2', 'a'), deliverAt: clock.now() + 2_000 }]);
+      const lane = await store.claim(request('f'));
+      const next = await store.settleAndClaim(settlements(lane), request('f', { limit: 2, lookAhead: true }));
+      expect(next).toEqual({ results: ['ok'], claims: [], nextWakeAt: clock.now() + 2_000 });
+    });
+
     it('looks ahead to the earliest due time, whatever the order of sending, priority and lanes, past expired messages', async () => {
       // Sent later, due sooner; the queue's in three priorities, the fifo's in lanes whose heads come due before later messages.
       const start = clock.now();

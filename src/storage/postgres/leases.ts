@@ -239,22 +239,23 @@ interface FreeOutcome {
 
 /**
  * An unordered target's outcomes and the claim of `next` in one round trip (settle_free_and_claim),
- * the rest as settleFast does. `claims` is null when no lane-free outcome was left to settle, so
- * the function did not run: the caller claims on its own.
+ * the rest as settleFast does; with `lookAhead` in the request, the look-ahead after a claim that
+ * came up short as well. `claims` is null when no lane-free outcome was left to settle, so the
+ * function did not run: the caller claims on its own.
  */
 export async function settleFreeAndClaim(
   db: pg.Pool,
   sql: HotStatements,
   batch: OutcomeBatch,
   next: { target: ChannelRow; request: ClaimRequest },
-): Promise<{ results: SettleResult[]; claims: Claim[] | null }> {
-  let claims: Claim[] | null = null;
+): Promise<{ results: SettleResult[]; claims: Claim[] | null; nextWakeAt?: number | null }> {
+  let step: Awaited<ReturnType<typeof freeStep>> | null = null;
   const results = await settleFast(db, sql, batch, async (unknown) => {
-    const step = await freeStep(db, sql, unknown, batch.now, { ...next, lookAhead: false });
-    claims = step.claims;
+    step = await freeStep(db, sql, unknown, batch.now, { ...next, lookAhead: next.request.lookAhead === true });
     return step.outcomes;
   });
-  return { results: await Promise.all(results), claims };
+  const done = step as Awaited<ReturnType<typeof freeStep>> | null;
+  return { results: await Promise.all(results), claims: done?.claims ?? null, ...(done?.nextWakeAt !== undefined ? { nextWakeAt: done.nextWakeAt } : {}) };
 }
 
 /**

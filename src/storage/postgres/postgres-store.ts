@@ -5,7 +5,7 @@ import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { SeekPoint } from '../../domain/seek.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
-import type { ChannelDeclaration, Claim, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import type { ChannelDeclaration, Claim, ClaimOrLookAhead, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher, type TickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
@@ -192,8 +192,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     if (lanedLeases.size > 100_000) lanedLeases.clear();
     for (const claim of claims) for (const d of claim.deliveries) lanedLeases.add(d.deliveryId);
   };
-  /** A step that frees no slot (stopping, drained, held back) asks the store for nothing. */
-  const claimUnlessNone = async (next: ClaimRequest): Promise<Claim[]> => (next.limit > 0 ? store.claim(next) : []);
+  /** A step's claim on its own: none when it frees no slot (stopping, drained, held back), with the look-ahead when asked. */
+  const claimUnlessNone = async (next: ClaimRequest): Promise<ClaimOrLookAhead> =>
+    next.limit <= 0 ? { claims: [] } : next.lookAhead ? store.claimOrLookAhead(next) : { claims: await store.claim(next) };
   /** Outcomes of deliveries that have a lane, in as few round trips as they allow. */
   const settleLaned = async (laned: readonly Settlement[], now: number): Promise<Array<SettleResult | Promise<SettleResult>>> =>
     movesLanesOn(laned)
@@ -338,16 +339,18 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         const known = settlements.map((s) => lanedLeases.delete(s.deliveryId));
         const batch = { settlements, knownLaned: known, now, locking: (laned: readonly Settlement[]) => settleLaned(laned, now) };
         const step = await guard(() => settleFreeAndClaim(pool, sql, batch, { target, request: next }));
-        return { results: step.results, claims: step.claims ?? (await claimUnlessNone(next)) };
+        if (step.claims === null) return { results: step.results, ...(await claimUnlessNone(next)) };
+        return { results: step.results, claims: step.claims, ...(step.nextWakeAt !== undefined ? { nextWakeAt: step.nextWakeAt } : {}) };
       }
       if (target.ordering === 'none' || settlements.length === 0 || !movesLanesOn(settlements)) {
         const results = await store.settle(settlements);
-        return { results, claims: await claimUnlessNone(next) };
+        return { results, ...(await claimUnlessNone(next)) };
       }
       for (const s of settlements) lanedLeases.delete(s.deliveryId);
       const step = await guard(() => settleAndClaimLanes(pool, sql, settlements, { target, request: next }, clock.now()));
       rememberLaned(step.claims);
-      return step;
+      // Lanes have no look-ahead of their own in the step: asked for, it is one more round trip.
+      return next.lookAhead && step.claims.length < next.limit ? { ...step, nextWakeAt: await store.nextWakeAt(next.target) } : step;
     },
     release: async (leases) => {
       if (leases.length === 0) return;

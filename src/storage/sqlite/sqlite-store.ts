@@ -165,7 +165,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       // lone answer (a subscription's one call in flight) waits for the turn, so the steps of
       // subscriptions answered together share a commit.
       const op = { settlements, claim: { target, request: next } };
-      return settlements.length > 1 ? writes.pushOrRun(op) : writes.push(op);
+      const step = await (settlements.length > 1 ? writes.pushOrRun(op) : writes.push(op));
+      return next.lookAhead && step.claims.length < next.limit ? { ...step, nextWakeAt: nextWakeAt(next.target) } : step;
     },
     async release(leases) {
       if (leases.length > 0) db.transaction(() => release(sql, leases, clock.now())).immediate();
