@@ -145,6 +145,8 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
     },
   });
   const onEvent = (event: DeliveryEvent) => {
+    // A lane that just stalled or parked shows so at once: the alert may reach someone who then asks.
+    if (event.newlyBlocked) statsCache.invalidate();
     metrics.record(event);
     rateFeed.onEvent(event);
     notifier.notify(event);
