@@ -194,6 +194,44 @@ describe('dispatcher (fake clock, fake scheduler, SQLite in memory)', () => {
     expect(await store.stats()).toContainEqual(expect.objectContaining({ name: 'q', depth: 0, inFlight: 0 }));
   });
 
+  it('a send to an idle queue claims in its own transaction: the call starts with no claim of the dispatcher, and the timer follows its look-ahead', async () => {
+    const claims: string[] = [];
+    const claimOrLookAhead = store.claimOrLookAhead.bind(store);
+    store = Object.assign(Object.create(null) as Store, store, {
+      claimOrLookAhead: (...args: Parameters<Store['claimOrLookAhead']>) => (claims.push(args[0].target), claimOrLookAhead(...args)),
+    });
+    const d = start([queue]);
+    store.handOffSends(d.handOff);
+    store.onWake((targets) => d.wake(targets));
+    await scheduler.settle();
+    expect(claims).toEqual(['q']); // the first claim found the queue empty: drained
+    await store.send('q', [newMessage({ id: 'm1', type: 'x', data: {} }), newMessage({ id: 'm2', type: 'x', data: {}, deliverAt: clock.now() + 5_000 })]);
+    await scheduler.settle();
+    expect(endpoint.ids()).toEqual(['m1']);
+    expect(claims).toEqual(['q']);
+    endpoint.calls[0]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(await statusOf('m1')).toMatchObject({ status: 'delivered', attempts: 1 });
+    // m2's due time came back with the send's claim: the timer brings it.
+    await scheduler.advance(5_000);
+    expect(endpoint.ids()).toEqual(['m1', 'm2']);
+    // Sends that fill every slot leave the queue undrained: answers then claim what is left.
+    endpoint.calls[1]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    await store.send('q', ['m3', 'm4', 'm5', 'm6', 'm7'].map((id) => newMessage({ id, type: 'x', data: {} })));
+    await scheduler.settle();
+    expect(endpoint.ids().slice(2)).toEqual(['m3', 'm4', 'm5', 'm6']);
+    endpoint.calls[2]!.answer({ kind: 'response', statusCode: 200 });
+    await scheduler.settle();
+    expect(endpoint.ids().slice(6)).toEqual(['m7']);
+    // Stopping: a queue offers nothing.
+    const stopped = d.stop(0);
+    await scheduler.advance(0);
+    await stopped;
+    dispatcher = undefined;
+    expect(d.handOff.offer('q')).toBeNull();
+  });
+
   it('retries a message when it falls due after every slot was busy and the last step found nothing due (no send wakes it)', async () => {
     await store.send('q', [newMessage({ id: 'a', type: 'x', data: {} }), newMessage({ id: 'b', type: 'x', data: {} })]);
     start([{ ...queue, concurrency: 1 }]);

@@ -8,7 +8,7 @@ import { deliveryHeaders, headerNameProblem, headerValueProblem } from '../domai
 import type { AttemptRecord, StoredMessage } from '../domain/message.js';
 import { partialAck, unsentRest, type PartialAck } from '../domain/partial-ack.js';
 import { classify, endpointVerdict, type AttemptResult, type EndpointVerdict } from '../domain/outcome.js';
-import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, Settlement, SettleResult, Store } from '../storage/port.js';
+import type { Claim, ClaimedDelivery, LanePosition, LeaseRef, SendHandOff, Settlement, SettleResult, Store } from '../storage/port.js';
 import { CLOUDEVENT_BATCH_CONTENT_TYPE, CLOUDEVENT_CONTENT_TYPE, renderCloudEvent, renderCloudEventBatchWithin } from './cloud-event.js';
 import { CallAbort } from './call-signal.js';
 import type { HttpSend } from './http-client.js';
@@ -101,6 +101,8 @@ export interface Dispatcher {
   wake(targets?: readonly string[]): void;
   /** These targets were paused or sought: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
   hold(targets: readonly string[]): void;
+  /** What this dispatcher offers sends to its idle queues (register it with Store.handOffSends). */
+  readonly handOff: SendHandOff;
   /**
    * Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the
    * rest; resolves once no store call of the dispatcher is under way (claims, look-aheads,
@@ -598,6 +600,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       await quiet;
     },
+    handOff: { offer: (target) => (stopping ? null : (workers.get(target)?.offer() ?? null)) },
     inFlight: () => [...workers.values()].reduce((n, w) => n + w.inFlight(), 0),
   };
 

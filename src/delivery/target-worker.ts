@@ -2,7 +2,7 @@ import type { Target } from '../domain/channel.js';
 import type { Clock, Random } from '../domain/clock.js';
 import { profileOf } from '../domain/profile.js';
 import type { Scheduler } from '../domain/scheduler.js';
-import type { Claim, ClaimRequest, Settlement, SettleResult, Store } from '../storage/port.js';
+import type { Claim, ClaimRequest, SendLease, Settlement, SettleResult, Store } from '../storage/port.js';
 import { expireDeferred } from './completion.js';
 import type { DeliveryEvent, DeliveryGate, DeliveryLimiter } from './dispatcher.js';
 
@@ -41,6 +41,8 @@ export interface WorkerContext {
 export interface TargetWorker {
   /** Something may be claimable now. */
   pump(): void;
+  /** A send to this target is about to be stored: how many of its due deliveries to claim for this instance in the send's transaction (Store.handOffSends). */
+  offer(): SendLease | null;
   /**
    * Claims no more; resolves once the store calls under way have ended (a claim, a look-ahead,
    * leases given back): what a claim under way takes then goes back untried.
@@ -71,7 +73,11 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   let drained = false;
   /** Wake-ups so far: a claim that came up short marks the target drained only if none came meanwhile. */
   let wakes = 0;
-  /** This worker's own store calls under way (claims, look-aheads, leases given back): stop() waits for them. */
+  /** Slots promised to sends under way (offer), until their transaction answers. */
+  let offered = 0;
+  /** Slots the claim under way of pump() may fill. */
+  let claimingSlots = 0;
+  /** This worker's own store calls under way (claims, look-aheads, leases given back, offers): stop() waits for them. */
   const underWay = new Set<Promise<void>>();
 
   function track(work: Promise<void>): Promise<void> {
@@ -231,7 +237,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
       if (ctx.stopping()) return;
     }
     const permitted = ctx.gate ? ctx.gate.permits(target) : Number.POSITIVE_INFINITY;
-    const free = Math.min(limit - inFlight, permitted);
+    const free = Math.min(limit - inFlight - offered, permitted);
     if (permitted <= 0) {
       schedule(ctx.gate?.reopensAt(target) ?? clock.now() + pollIntervalMs);
       return;
@@ -253,6 +259,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
         limited = granted < free;
       }
       if (granted > 0) {
+        claimingSlots = granted;
         requestedAt = clock.now();
         const found = await store.claimOrLookAhead({ target: target.name, limit: granted, owner, leaseMs: target.lockDurationMs, batchSize, maxBatchWaitMs });
         claims = found.claims;
@@ -263,6 +270,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
       onError(error, `claiming from ${target.name}`);
     } finally {
       claiming = false;
+      claimingSlots = 0;
     }
     if (ctx.stopping()) {
       // Stopped while claiming: what the claim took goes back untried.
@@ -296,8 +304,44 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     }
   }
 
+  /**
+   * A queue offers its free slots (none that a claim under way may fill) to a send under way:
+   * the send's transaction claims what is due for this instance, as a claim would, which saves
+   * the claim its wake-up would make after it. What was claimed starts (or goes back, when
+   * stopping); a claim that filled the offer leaves the queue undrained, one that came up short
+   * drains it (unless woken meanwhile) and sets the timer from its look-ahead.
+   */
+  function offer(): SendLease | null {
+    if (!unordered || ctx.stopping() || ctx.limiter?.governs(target)) return null;
+    const slots = Math.min(limit - inFlight - offered - claimingSlots, ctx.gate ? ctx.gate.permits(target) : Number.POSITIVE_INFINITY);
+    if (slots <= 0) return null;
+    offered += slots;
+    const requestedAt = clock.now();
+    const wakesBefore = wakes;
+    let answer: (() => void) | undefined;
+    void track(new Promise<void>((resolve) => (answer = resolve)));
+    return {
+      owner,
+      leaseMs: target.lockDurationMs,
+      limit: slots,
+      taken: (claims, nextWakeAt) => {
+        if (!answer) return; // answered already
+        offered -= slots;
+        if (claims.length >= slots) drained = false;
+        else if (nextWakeAt !== undefined && wakes === wakesBefore) {
+          drained = true;
+          wakeWhenIdle(nextWakeAt);
+        }
+        void track(carryOn(claims, requestedAt).catch((error: unknown) => onError(error, `releasing leases of ${target.name}`)));
+        answer();
+        answer = undefined;
+      },
+    };
+  }
+
   return {
     pump: wakeUp,
+    offer,
     stop: async () => {
       cancelTimer?.();
       timerAt = null;

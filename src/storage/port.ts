@@ -64,6 +64,17 @@ export interface Store {
    */
   claimOrLookAhead(request: ClaimRequest): Promise<ClaimOrLookAhead>;
 
+  /**
+   * Lets sends to a queue claim for this instance in their own transaction (a hand-off): as a
+   * send to a queue is stored, `handOff.offer(queue)` may answer how many of the queue's due
+   * deliveries this instance starts at once; the send's transaction then claims them as
+   * claimOrLookAhead would (due order, priority, pause, expiry) and, once the send is durable,
+   * gives them to the offer's `taken`, which every offer gets exactly once ([] when the send
+   * failed). A target whose send claimed is not woken for it: the claim and its look-ahead
+   * answered what a wake-up would ask. One hand-off per store; returns its removal.
+   */
+  handOffSends(handOff: SendHandOff): () => void;
+
   /** Extends the leases still held (matching epoch). Returns the delivery ids whose lease was lost. */
   renew(leases: readonly LeaseRef[], leaseMs: number): Promise<number[]>;
 
@@ -457,6 +468,24 @@ export interface LaneView {
   pending: number;
   since: number | null;
   head: DeliveryView | null;
+}
+
+/** A dispatcher's standing offer to start what sends store at once (Store.handOffSends). */
+export interface SendHandOff {
+  /** How many due deliveries of queue `target` to claim for this instance in the send's transaction, or null for none. */
+  offer(target: string): SendLease | null;
+}
+
+export interface SendLease {
+  owner: string;
+  leaseMs: number;
+  /** At most this many (above 0). */
+  limit: number;
+  /**
+   * Once the send's transaction committed: what it claimed (as claim answers it), and when that
+   * came up short the target's nextWakeAt after it; or [] without a look-ahead when it failed.
+   */
+  taken(claims: Claim[], nextWakeAt?: number | null): void;
 }
 
 /** What settleAndClaim did. */

@@ -246,6 +246,51 @@ export function describeSettleAndClaimConformance(adapter: string, open: (clock:
       expect(next).toEqual({ results: ['ok'], claims: [], nextWakeAt: clock.now() + 2_000 });
     });
 
+    it('a send to a queue claims what its hand-off offers in its own transaction, and wakes nobody for it', async () => {
+      const statusOf = async (id: string) => (await store.getMessage(id))[0]!.deliveries[0]!.status;
+      const taken: Array<{ target: string; ids: string[]; nextWakeAt?: number | null }> = [];
+      let slots = 2;
+      const offers: string[] = [];
+      store.handOffSends({
+        offer: (target) => {
+          offers.push(target);
+          if (slots <= 0) return null;
+          return { owner: 'o1', leaseMs: LEASE, limit: slots, taken: (claims, nextWakeAt) => void taken.push({ target, ids: ids(claims), ...(nextWakeAt !== undefined ? { nextWakeAt } : {}) }) };
+        },
+      });
+      const woken: string[] = [];
+      store.onWake((targets) => woken.push(...targets));
+      // Highest priority first, as a claim takes them; what is not due yet stays, and is looked ahead to.
+      await store.send('q', [msg('q1'), { ...msg('q2'), priority: 5 }, msg('q3'), { ...msg('q4'), deliverAt: clock.now() + 5_000 }]);
+      expect(taken).toEqual([{ target: 'q', ids: ['q2', 'q1'] }]);
+      expect(woken).toEqual([]);
+      const [q2] = await store.getMessage('q2');
+      expect(q2!.deliveries[0]).toMatchObject({ status: 'delivering', attempts: 1 });
+      expect((await store.stats()).find((t) => t.name === 'q')).toMatchObject({ depth: 4, inFlight: 2 });
+      // What the send claimed is leased like any claim: settled by its epoch, fenced by a later one.
+      const claimed = await store.claim(request('q', { limit: 10 }));
+      expect(ids(claimed)).toEqual(['q3']);
+      await store.settle(settlements(claimed));
+      slots = 3;
+      await store.send('q', [msg('q5')]);
+      expect(taken[1]).toEqual({ target: 'q', ids: ['q5'], nextWakeAt: clock.now() + 5_000 });
+      // Paused: the send stores, claims nothing, and still looks ahead.
+      await store.setPaused('q', true);
+      await store.send('q', [msg('q6')]);
+      expect(taken[2]!.ids).toEqual([]);
+      expect(await statusOf('q6')).toBe('queued');
+      await store.setPaused('q', false);
+      // A fifo queue and a topic are never offered; a queue the hand-off declines is woken as before.
+      await store.send('f', [msg('a1', 'a')]);
+      await store.send('t', [msg('e1')]);
+      slots = 0;
+      await store.send('q', [msg('q7')]);
+      expect(offers).toEqual(['q', 'q', 'q', 'q']);
+      expect(woken).toEqual(expect.arrayContaining(['f', 't/a', 'q']));
+      expect(taken).toHaveLength(3);
+      expect(await statusOf('q7')).toBe('queued');
+    });
+
     it('looks ahead to the earliest due time, whatever the order of sending, priority and lanes, past expired messages', async () => {
       // Sent later, due sooner; the queue's in three priorities, the fifo's in lanes whose heads come due before later messages.
       const start = clock.now();

@@ -13,10 +13,10 @@ import type { HotStatements } from './statements.js';
 
 type Db = pg.PoolClient;
 
-type FreeRow = MessageRow & { delivery_id: number; epoch: number; attempts: number };
+export type FreeRow = MessageRow & { delivery_id: number; epoch: number; attempts: number };
 
 /** Rows of an unordered claim (settle_free_and_claim), one claim each. */
-function unorderedClaims(target: ChannelRow, rows: readonly FreeRow[]): Claim[] {
+export function unorderedClaims(target: ChannelRow, rows: readonly FreeRow[]): Claim[] {
   return rows.map((row) => ({
     target: target.name,
     lane: null,

@@ -22,6 +22,7 @@ import { LIST_LIVE_MIGRATION } from './list-live-function.js';
 import { RELEASE_KEEPS_DUE_TIME_MIGRATION } from './release-keeps-due-time.js';
 import { PUBLISH_FUNCTION_MIGRATION } from './publish-function.js';
 import { ATTEMPTS_UNCHECKED_MIGRATION } from './attempts-unchecked.js';
+import { SEND_HAND_OFF_MIGRATION } from './send-hand-off.js';
 
 /**
  * Numbered migrations of the PostgreSQL schema. Each runs unqualified with `search_path` set to
@@ -426,6 +427,11 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
     version: 35,
     name: 'an attempt is recorded without a foreign-key trigger; a statement deleting deliveries deletes their attempts',
     sql: ATTEMPTS_UNCHECKED_MIGRATION,
+  },
+  {
+    version: 36,
+    name: 'a send claims for its own idle dispatcher in its own transaction, and commits durably',
+    sql: SEND_HAND_OFF_MIGRATION,
   },
 ];
 

@@ -5,7 +5,7 @@ import { createDatabaseClock } from './database-clock.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { SeekPoint } from '../../domain/seek.js';
 import { EXPIRED_REASON, type NewMessage } from '../../domain/message.js';
-import type { ChannelDeclaration, Claim, ClaimOrLookAhead, ClaimRequest, SendResult, Settlement, SettleResult, Store } from '../port.js';
+import type { ChannelDeclaration, Claim, ClaimOrLookAhead, ClaimRequest, SendHandOff, SendResult, Settlement, SettleResult, Store } from '../port.js';
 import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher, type TickBatcher } from '../tick-batcher.js';
 import { adminStatements } from './admin-statements.js';
@@ -23,7 +23,7 @@ import { createPostgresDeferrals } from './deferrals.js';
 import { createPostgresSchedules } from './postgres-schedules.js';
 import { createPostgresRetention } from './retention.js';
 import { hotStatements, NOTIFY, toLike, type HotStatements } from './statements.js';
-import { insertMessages } from './writes.js';
+import { insertMessages, type WriteOptions } from './writes.js';
 
 export interface PostgresStoreOptions {
   /** Connection string (`postgres://user:pass@host:5432/db`). Either this or `pool`. */
@@ -166,13 +166,28 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   // sends that meet a lock an application's open transaction holds wait on one connection between
   // them, not on a new one every tick, which would take the whole pool while that stays open.
   const sendBatchers = new Map<number, TickBatcher<NewMessage, SendResult>>();
+  let handOff: SendHandOff | null = null;
   const sendBatcherOf = (channel: ChannelRow): TickBatcher<NewMessage, SendResult> => {
     let batcher = sendBatchers.get(channel.id);
     if (!batcher) {
       batcher = createTickBatcher<NewMessage, SendResult>(async (messages) => {
-        const results = await retrying(() => insertMessages(pool, sql, channel, messages, { now: clock.now(), prepared: true, wake, origin }));
-        wakeLocally(channel, results);
-        return results;
+        // A queue's send may claim for this instance's idle dispatcher (handOffSends): then the
+        // claim and its look-ahead are the wake-up.
+        const lease = channel.kind === 'queue' ? handOff?.offer(channel.name) ?? null : null;
+        const claim: WriteOptions['claim'] = lease ? { limit: lease.limit, owner: lease.owner, leaseUntil: 0 } : undefined;
+        try {
+          const results = await retrying(() => {
+            const now = clock.now();
+            if (claim) claim.leaseUntil = now + lease!.leaseMs;
+            return insertMessages(pool, sql, channel, messages, { now, prepared: true, wake, origin, claim });
+          });
+          if (!claim?.claimed) wakeLocally(channel, results);
+          return results;
+        } finally {
+          const claimed = claim?.claimed;
+          if (claimed) lease!.taken(claimed.claims, claimed.nextWakeAt);
+          else lease?.taken([]);
+        }
       }, { keysOf: lockedBy(channel) });
       sendBatchers.set(channel.id, batcher);
     }
@@ -375,6 +390,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       }),
     onHold: (handler) => hear(handler, localHold, 'hold'),
     onWake: (handler) => hear(handler, localWake, 'wake'),
+    handOffSends: (offer) => {
+      handOff = offer;
+      return () => {
+        if (handOff === offer) handOff = null;
+      };
+    },
     close: async () => {
       if (closed) return;
       closed = true;

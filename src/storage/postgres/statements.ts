@@ -71,6 +71,9 @@ export function hotStatements(schema: string) {
      */
     insertQueued: st('ins_queued', (s) => `SELECT * FROM ${s}.enqueue_messages($1::bigint, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
       $7::bigint[], $8::bigint, $9::boolean, $10::text, $11::text, $12::smallint[], $13::bigint[])`),
+    /** insertQueued, then a claim from the queue for this instance in the same transaction (migration 36). */
+    insertQueuedAndClaim: st('ins_queued_claim', (s) => `SELECT * FROM ${s}.enqueue_and_claim($1::bigint, $2::text[], $3::text[], $4::text[], $5::text[],
+      $6::text[], $7::bigint[], $8::bigint, $9::boolean, $10::text, $11::text, $12::smallint[], $13::bigint[], $14::integer, $15::text, $16::bigint)`),
 
     /**
      * Topic messages, numbered under the topic's row lock and fanned out to its subscriptions, in

@@ -1,8 +1,9 @@
 import type { NewMessage } from '../../domain/message.js';
-import type { SendResult } from '../port.js';
+import type { Claim, SendResult } from '../port.js';
 import { duplicateResult, type DuplicateRow } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { run, type Queryable } from './connection.js';
+import { unorderedClaims, type FreeRow } from './leases.js';
 import type { HotStatements } from './statements.js';
 
 export interface WriteOptions {
@@ -17,6 +18,8 @@ export interface WriteOptions {
    * application commits, and the notification is the only wake-up).
    */
   origin: string | null;
+  /** A queue's send only: claim up to `limit` in the same transaction, for `owner` until `leaseUntil` (migration 36). */
+  claim?: { limit: number; owner: string; leaseUntil: number; claimed?: { claims: Claim[]; nextWakeAt?: number | null } };
 }
 
 /** The NOTIFY payload of a write to `channel`: its name, then the origin's mark if any. */
@@ -65,8 +68,20 @@ async function enqueue(db: Queryable, sql: HotStatements, channel: ChannelRow, m
     ...columns(channel, messages, o.now), channel.kind === 'fifo', o.wake, payload(channel, o),
     messages.map((m) => m.priority ?? 0), messages.map((m) => m.expiresAt ?? null),
   ];
-  const rows = await run<{ id: string; available_at: number }>(db, sql.insertQueued, values, o.prepared);
-  return new Map<string, SendResult>(rows.map((r) => [r.id, { id: r.id, status: r.available_at > o.now ? 'scheduled' : 'queued', duplicate: false }]));
+  const sent = (id: string, availableAt: number): [string, SendResult] => [id, { id, status: availableAt > o.now ? 'scheduled' : 'queued', duplicate: false }];
+  if (!o.claim) {
+    const rows = await run<{ id: string; available_at: number }>(db, sql.insertQueued, values, o.prepared);
+    return new Map<string, SendResult>(rows.map((r) => sent(r.id, r.available_at)));
+  }
+  type Row = FreeRow & { sent_id: string | null; sent_available_at: number | null; looked_ahead: boolean | null; next_at: number | null };
+  const rows = await run<Row>(db, sql.insertQueuedAndClaim, [...values, o.claim.limit, o.claim.owner, o.claim.leaseUntil], o.prepared);
+  const ahead = rows.find((r) => r.looked_ahead === true);
+  // Kept across tries: a try that committed claimed for this instance, whatever failed after it.
+  o.claim.claimed = {
+    claims: [...(o.claim.claimed?.claims ?? []), ...unorderedClaims(channel, rows.filter((r) => r.delivery_id !== null))],
+    ...(ahead ? { nextWakeAt: ahead.next_at === null ? null : Number(ahead.next_at) } : {}),
+  };
+  return new Map<string, SendResult>(rows.filter((r) => r.sent_id !== null).map((r) => sent(r.sent_id!, Number(r.sent_available_at))));
 }
 
 /** One call of publish_messages: sequences reserved under the topic's row lock, duplicates skipped without leaving holes. */

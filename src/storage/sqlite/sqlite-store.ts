@@ -5,12 +5,13 @@ import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { StoreUnavailableError } from '../../domain/errors.js';
 import type { NewMessage } from '../../domain/message.js';
-import type { Claim, ClaimRequest, SendResult, Store } from '../port.js';
+import type { Claim, ClaimRequest, SendHandOff, SendLease, SendResult, Store } from '../port.js';
 import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createSqliteDeferrals } from './deferrals.js';
-import { release, renew } from './claims.js';
+import { claim as claimFrom, release, renew } from './claims.js';
+import { createTally } from './counters.js';
 import { migrate } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
 import { createSqliteExpiry } from './expiry.js';
@@ -82,11 +83,40 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return [...names];
   };
 
+  let handOff: SendHandOff | null = null;
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
-    const results = db.transaction(() => insertMessages(sql, items, clock.now())).immediate();
-    if (wakeListeners.size > 0) wakeAll(wakeListeners, targetsOf(items.filter((_, i) => !results[i]!.duplicate).map((item) => item.channel)));
-    await walSync?.sync();
-    return results;
+    // A queue's send may claim for this instance's idle dispatcher (handOffSends): then the claim
+    // and its look-ahead are the wake-up.
+    const offers = new Map<ChannelRow, SendLease>();
+    for (const { channel } of items) {
+      const lease = channel.kind === 'queue' && !offers.has(channel) ? handOff?.offer(channel.name) : null;
+      if (lease) offers.set(channel, lease);
+    }
+    const taken = new Map<SendLease, { claims: Claim[]; nextWakeAt?: number | null }>();
+    try {
+      const results = db.transaction(() => {
+        const now = clock.now();
+        const stored = insertMessages(sql, items, now);
+        const tally = createTally(sql);
+        for (const [channel, lease] of offers) {
+          const claims = claimFrom(sql, channel, { target: channel.name, limit: lease.limit, owner: lease.owner, leaseMs: lease.leaseMs }, now, tally);
+          taken.set(lease, claims.length < lease.limit ? { claims, nextWakeAt: nextWakeAt(channel.name) } : { claims });
+        }
+        tally.flush();
+        return stored;
+      }).immediate();
+      const woken = items.filter((item, i) => !results[i]!.duplicate && !offers.has(item.channel)).map((item) => item.channel);
+      if (wakeListeners.size > 0) wakeAll(wakeListeners, targetsOf(woken));
+      await walSync?.sync();
+      return results;
+    } finally {
+      // Durable first (walSync), then started; a failed send gives back its offers with nothing.
+      for (const lease of offers.values()) {
+        const got = taken.get(lease);
+        if (got) lease.taken(got.claims, got.nextWakeAt);
+        else lease.taken([]);
+      }
+    }
   });
 
   // Settlements and claims of one turn of the event loop share a transaction (write-batch.ts).
@@ -142,6 +172,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     onWake(listener) {
       wakeListeners.add(listener);
       return () => wakeListeners.delete(listener);
+    },
+    handOffSends(offer) {
+      handOff = offer;
+      return () => {
+        if (handOff === offer) handOff = null;
+      };
     },
     onHold(listener) {
       holdListeners.add(listener);
