@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Settlement } from '../../src/storage/port.js';
-import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema, waitForLockWait } from '../support/postgres.js';
+import type { PostgresStore } from '../../src/storage/postgres/index.js';
+import { postgresAvailable, useStoreWithClient, waitForLockWait } from '../support/postgres.js';
 
 const available = await postgresAvailable();
 
@@ -14,14 +14,10 @@ const available = await postgresAvailable();
  * does at that point, held open until the store's statement waits for it.
  */
 describe.skipIf(!available)('PostgreSQL: attempts and the deletes of their deliveries (migration 35)', () => {
+  const open = useStoreWithClient();
   let schema = '';
   let store: PostgresStore | undefined;
   let app: pg.Client | undefined;
-  afterEach(async () => {
-    await app?.end().catch(() => undefined);
-    await store?.close();
-    await dropSchema(schema);
-  });
 
   const msg = (id: string) => ({ id, key: null, type: 't', data: '{}', metadata: {}, deliverAt: null });
   const settlement = (deliveryId: number, epoch: number, decision: Settlement['decision']): Settlement => ({
@@ -30,17 +26,11 @@ describe.skipIf(!available)('PostgreSQL: attempts and the deletes of their deliv
 
   /** A store with `m1` settled as `decision` (one attempt recorded); returns m1's delivery id and epoch. */
   async function settledOne(decision: Settlement['decision']): Promise<{ id: number; epoch: number }> {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 4 });
-    await store.migrate();
-    await store.declare([{ name: 'q', kind: 'queue' }]);
+    ({ store, app, schema } = await open([{ name: 'q', kind: 'queue' }]));
     await store.send('q', [msg('m1')]);
     const [claim] = await store.claim({ target: 'q', limit: 1, owner: 'one', leaseMs: 60_000 });
     const { deliveryId, epoch } = claim!.deliveries[0]!;
     expect(await store.settle([settlement(deliveryId, epoch, decision)])).toEqual(['ok']);
-    app = new pg.Client({ connectionString: TEST_PG_URL });
-    await app.connect();
-    await app.query(`SET search_path TO "${schema}"`);
     return { id: deliveryId, epoch };
   }
 

@@ -1,8 +1,6 @@
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Claim, Settlement } from '../../src/storage/port.js';
-import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+import { postgresAvailable, useStoreWithClient } from '../support/postgres.js';
 
 const available = await postgresAvailable();
 
@@ -15,14 +13,7 @@ const available = await postgresAvailable();
  */
 describe.skipIf(!available)('PostgreSQL: a claim that waited for a lane leases from when it got it (migration 26)', () => {
   const LEASE = 1_500;
-  let schema = '';
-  let store: PostgresStore | undefined;
-  let app: pg.Client | undefined;
-  afterEach(async () => {
-    await app?.end().catch(() => undefined);
-    await store?.close();
-    await dropSchema(schema);
-  });
+  const open = useStoreWithClient();
 
   const delivered = (claims: Claim[]): Settlement[] => claims.flatMap((c) => c.deliveries.map((d) => ({
     deliveryId: d.deliveryId, epoch: d.epoch, decision: { kind: 'delivered' as const },
@@ -30,18 +21,13 @@ describe.skipIf(!available)('PostgreSQL: a claim that waited for a lane leases f
   })));
 
   it.each([1, 2])('settling %i deliveries of a key whose lane an open transaction holds longer than the lease', async (settling) => {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 4 });
-    await store.migrate();
-    await store.declare([{ name: 'f', kind: 'fifo' }]);
+    const { store, app, schema } = await open([{ name: 'f', kind: 'fifo' }]);
     const msg = (id: string) => ({ id, key: 'A', type: 't', data: '{}', metadata: {}, deliverAt: null });
     await store.send('f', ['a0', 'a1', 'a2', 'a3'].map(msg));
     const first = await store.claim({ target: 'f', limit: 1, owner: 'one', leaseMs: 60_000, batchSize: settling });
     expect(first[0]!.deliveries).toHaveLength(settling);
 
     // The application's transaction takes the lane's lock (as its outbox write to key A does) and stays open.
-    app = new pg.Client({ connectionString: TEST_PG_URL });
-    await app.connect();
     await app.query('BEGIN');
     await app.query(`SELECT 1 FROM "${schema}".lanes WHERE lane = 'A' FOR UPDATE`);
     const step = store.settleAndClaim(delivered(first), { target: 'f', limit: 1, owner: 'one', leaseMs: LEASE });
@@ -55,16 +41,11 @@ describe.skipIf(!available)('PostgreSQL: a claim that waited for a lane leases f
   }, 20_000);
 
   it('adds the wait once when the settlement was fenced (another key is claimed for a lease from the lock, not later)', async () => {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 4 });
-    await store.migrate();
-    await store.declare([{ name: 'f', kind: 'fifo' }]);
+    const { store, app, schema } = await open([{ name: 'f', kind: 'fifo' }]);
     const msg = (id: string, key: string) => ({ id, key, type: 't', data: '{}', metadata: {}, deliverAt: null });
     await store.send('f', [msg('a0', 'A'), msg('a1', 'A')]);
     const first = await store.claim({ target: 'f', limit: 1, owner: 'one', leaseMs: 60_000 });
     await store.send('f', [msg('b0', 'B')]);
-    app = new pg.Client({ connectionString: TEST_PG_URL });
-    await app.connect();
     await app.query('BEGIN');
     await app.query(`SELECT 1 FROM "${schema}".lanes WHERE lane = 'A' FOR UPDATE`);
     // A stale epoch: the settlement is fenced, and the function hands over to settle_and_claim_many.

@@ -1,7 +1,5 @@
-import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { postgresAvailable, useStoreWithClient } from '../support/postgres.js';
 
 const available = await postgresAvailable();
 
@@ -11,25 +9,12 @@ const available = await postgresAvailable();
  * durable: enqueue_and_claim sets it back before its transaction commits.
  */
 describe.skipIf(!available)('PostgreSQL: a send that claims commits durably (migration 36)', () => {
-  let schema = '';
-  let store: PostgresStore | undefined;
-  let app: pg.Client | undefined;
-  afterEach(async () => {
-    await app?.end().catch(() => undefined);
-    await store?.close();
-    await dropSchema(schema);
-  });
+  const open = useStoreWithClient();
 
   it('leaves synchronous_commit as the session had it, and claims in the same transaction', async () => {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 2 });
-    await store.migrate();
-    await store.declare([{ name: 'q', kind: 'queue' }]);
-    app = new pg.Client({ connectionString: TEST_PG_URL });
-    await app.connect();
-    await app.query(`SET search_path TO "${schema}"`);
+    const { store, app } = await open([{ name: 'q', kind: 'queue' }], { poolSize: 2 });
     const { rows: [queue] } = await app.query<{ id: string }>(`SELECT id FROM channels WHERE name = 'q'`);
-    const send = (id: string) => app!.query(`SELECT * FROM enqueue_and_claim($1, ARRAY[$2::text], ARRAY[NULL], ARRAY['t'], ARRAY['{}'], ARRAY['{}'], ARRAY[NULL]::BIGINT[],
+    const send = (id: string) => app.query(`SELECT * FROM enqueue_and_claim($1, ARRAY[$2::text], ARRAY[NULL], ARRAY['t'], ARRAY['{}'], ARRAY['{}'], ARRAY[NULL]::BIGINT[],
       $3::bigint, false, NULL, 'q', ARRAY[0]::SMALLINT[], ARRAY[NULL]::BIGINT[], 5, 'me', $4::bigint)`, [queue!.id, id, Date.now(), Date.now() + 60_000]);
     for (const setting of ['on', 'remote_write']) {
       await app.query('BEGIN');

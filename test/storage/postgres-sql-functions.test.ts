@@ -1,7 +1,6 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
-import { dropSchema, postgresAvailable, TEST_PG_URL, testSchema } from '../support/postgres.js';
+import { describe, expect, it } from 'vitest';
+import { postgresAvailable, useStoreWithClient } from '../support/postgres.js';
 
 const available = await postgresAvailable();
 
@@ -16,23 +15,14 @@ const available = await postgresAvailable();
  * the client as a statement of its own, and then belongs on the list below with its reason.
  */
 describe.skipIf(!available)('PostgreSQL: SQL-language functions of the schema', () => {
+  const open = useStoreWithClient();
   let schema = '';
-  let store: PostgresStore | undefined;
-  let client: pg.Client | undefined;
-  afterEach(async () => {
-    await client?.end().catch(() => undefined);
-    await store?.close();
-    await dropSchema(schema);
-  });
 
   /** A migrated schema and a connection of the test's own to it. */
   async function migrated(): Promise<pg.Client> {
-    schema = testSchema();
-    store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: 2 });
-    await store.migrate();
-    client = new pg.Client({ connectionString: TEST_PG_URL });
-    await client.connect();
-    return client;
+    const opened = await open([], { poolSize: 2 });
+    schema = opened.schema;
+    return opened.app;
   }
 
   it('are only those inlined into their callers or called by the client itself', async () => {

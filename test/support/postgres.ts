@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterEach } from 'vitest';
+import type { ChannelDeclaration } from '../../src/storage/port.js';
+import { createPostgresStore, type PostgresStore } from '../../src/storage/postgres/index.js';
 import { migrate } from '../../src/storage/postgres/migrations.js';
 
 /** The PostgreSQL server integration tests run against. Override with OFFLOAD_TEST_PG_URL. */
@@ -72,4 +75,39 @@ export async function migrateSchemaTo(schema: string, upTo?: number): Promise<vo
   } finally {
     await pool.end();
   }
+}
+
+/** A store on a schema of its own, and a connection of the test's own on that schema (as an application's). */
+export interface StoreWithClient {
+  store: PostgresStore;
+  app: pg.Client;
+  schema: string;
+}
+
+/**
+ * Registers, in the calling describe block, the teardown of what the returned function opens:
+ * a store on a fresh, migrated schema with `declarations` declared (no NOTIFY), and a client
+ * whose search_path is that schema. After each test both are closed and the schema dropped.
+ */
+export function useStoreWithClient(): (declarations: readonly ChannelDeclaration[], options?: { poolSize?: number }) => Promise<StoreWithClient> {
+  let opened: StoreWithClient | undefined;
+  afterEach(async () => {
+    if (!opened) return;
+    const { store, app, schema } = opened;
+    opened = undefined;
+    await app.end().catch(() => undefined);
+    await store.close();
+    await dropSchema(schema);
+  });
+  return async (declarations, options = {}) => {
+    const schema = testSchema();
+    const store = createPostgresStore({ url: TEST_PG_URL, schema, notify: false, poolSize: options.poolSize ?? 4 });
+    const app = new pg.Client({ connectionString: TEST_PG_URL });
+    opened = { store, app, schema };
+    await store.migrate();
+    await store.declare(declarations);
+    await app.connect();
+    await app.query(`SET search_path TO "${schema}"`);
+    return opened;
+  };
 }
