@@ -345,7 +345,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     stop: async () => {
       cancelTimer?.();
       timerAt = null;
-      while (underWay.size > 0) await Promise.all(underWay);
+      while (underWay.size > 0) await Promise.allSettled(underWay);
     },
     inFlight: () => inFlight,
   };
