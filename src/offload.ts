@@ -310,7 +310,7 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       // and seeks (this instance's too), which end what was claimed ahead.
       const unsubscribeWork = store.onWake((targets) => dispatcher.wake(targets));
       const unsubscribeHold = store.onHold((targets) => dispatcher.hold(targets));
-      // A send to an idle queue claims for this instance in its own transaction (no wake-up, no claim after it).
+      // A send to a queue claims this instance's free slots in its own transaction (no wake-up, no claim after it).
       const unsubscribeHandOff = store.handOffSends(dispatcher.handOff);
       unsubscribeWake = () => {
         unsubscribeWork();

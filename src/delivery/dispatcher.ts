@@ -101,7 +101,7 @@ export interface Dispatcher {
   wake(targets?: readonly string[]): void;
   /** These targets were paused or sought: messages claimed ahead (prefetch) are not sent after the call under way, and go back. */
   hold(targets: readonly string[]): void;
-  /** What this dispatcher offers sends to its idle queues (register it with Store.handOffSends). */
+  /** What this dispatcher offers sends to its queues: their free slots (register it with Store.handOffSends). */
   readonly handOff: SendHandOff;
   /**
    * Stops claiming, lets in-flight calls finish until the deadline, then aborts and releases the

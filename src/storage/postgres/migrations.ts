@@ -430,7 +430,7 @@ ALTER FUNCTION publish_messages(BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], 
   },
   {
     version: 36,
-    name: 'a send claims for its own idle dispatcher in its own transaction, and commits durably',
+    name: 'a send to a queue claims its instance\'s free slots in its own transaction, and commits durably',
     sql: SEND_HAND_OFF_MIGRATION,
   },
 ];

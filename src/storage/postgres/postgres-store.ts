@@ -171,8 +171,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     let batcher = sendBatchers.get(channel.id);
     if (!batcher) {
       batcher = createTickBatcher<NewMessage, SendResult>(async (messages) => {
-        // A queue's send may claim for this instance's idle dispatcher (handOffSends): then the
-        // claim and its look-ahead are the wake-up.
+        // A queue's send may claim what this instance's dispatcher has free slots for
+        // (handOffSends): then the claim and its look-ahead are the wake-up.
         const lease = channel.kind === 'queue' ? handOff?.offer(channel.name) ?? null : null;
         const claim: WriteOptions['claim'] = lease ? { limit: lease.limit, owner: lease.owner, leaseUntil: 0 } : undefined;
         try {

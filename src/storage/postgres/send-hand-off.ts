@@ -1,8 +1,7 @@
 /*
  * Migration 36: a send that claims for its own instance (Store.handOffSends). An instance whose
- * dispatcher sits idle on a queue with free slots would claim a message the moment its send
- * commits, one more round trip per message at a trickle; here the send's own transaction claims
- * it, as that claim would (settle_free_and_claim with no outcomes: due order, priority, pause,
+ * dispatcher has free slots on a queue would claim a message the moment its send commits, one
+ * more round trip per message at a trickle; here the send's own transaction claims it, as that claim would (settle_free_and_claim with no outcomes: due order, priority, pause,
  * expiry, SKIP LOCKED), with its look-ahead when the claim comes up short. The claim turns
  * synchronous_commit off for its transaction; the send is acknowledged only once durable, so it
  * is set back before the commit. Text here is frozen with the migration; a later change is a new one.

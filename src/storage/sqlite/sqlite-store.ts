@@ -85,8 +85,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   let handOff: SendHandOff | null = null;
   const sendBatcher = createTickBatcher<SendItem, SendResult>(async (items) => {
-    // A queue's send may claim for this instance's idle dispatcher (handOffSends): then the claim
-    // and its look-ahead are the wake-up.
+    // A queue's send may claim what this instance's dispatcher has free slots for (handOffSends):
+    // then the claim and its look-ahead are the wake-up.
     const offers = new Map<ChannelRow, SendLease>();
     for (const { channel } of items) {
       const lease = channel.kind === 'queue' && !offers.has(channel) ? handOff?.offer(channel.name) : null;
