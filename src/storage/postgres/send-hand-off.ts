@@ -1,10 +1,11 @@
 /*
  * Migration 36: a send that claims for its own instance (Store.handOffSends). An instance whose
  * dispatcher has free slots on a queue would claim a message the moment its send commits, one
- * more round trip per message at a trickle; here the send's own transaction claims it, as that claim would (settle_free_and_claim with no outcomes: due order, priority, pause,
- * expiry, SKIP LOCKED), with its look-ahead when the claim comes up short. The claim turns
- * synchronous_commit off for its transaction; the send is acknowledged only once durable, so it
- * is set back before the commit. Text here is frozen with the migration; a later change is a new one.
+ * more round trip per message at a trickle; here the send's own transaction claims it, as that
+ * claim would (settle_free_and_claim with no outcomes: due order, priority, pause, expiry, SKIP
+ * LOCKED), with its look-ahead when the claim comes up short. The claim turns synchronous_commit
+ * off for its transaction; the send is acknowledged only once durable, so it is set back before
+ * the commit. Text here is frozen with the migration; a later change is a new one.
  */
 export const SEND_HAND_OFF_MIGRATION = `
 -- The rows of enqueue_messages (id, available_at, woke; the rest null), then those of a claim
