@@ -31,6 +31,7 @@ import { createScheduleRunner } from './delivery/schedule-runner.js';
 import { createExpirySweep } from './delivery/expiry-sweep.js';
 import { EXPIRED_REASON } from './domain/message.js';
 import { systemScheduler, type Scheduler } from './domain/scheduler.js';
+import { createUnderWay } from './domain/under-way.js';
 
 export interface OffloadOptions {
   logger?: Logger;
@@ -101,13 +102,10 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
   let sweeper: NodeJS.Timeout | undefined;
   let breakerSync: NodeJS.Timeout | undefined;
   /** Periodic store work under way (a sweep, a read of shared breaker states): stop() waits for it before the store closes. */
-  const periodic = new Set<Promise<void>>();
+  const periodic = createUnderWay();
   /** Ends a sweep under way at its next slice when stopping. */
   const sweepStop = new AbortController();
-  const underWay = (work: Promise<void>) => {
-    periodic.add(work);
-    void work.finally(() => periodic.delete(work));
-  };
+  const underWay = (work: Promise<void>) => void periodic.track(work);
   let unsubscribeWake: (() => void) | undefined;
 
   const gate =
@@ -348,7 +346,7 @@ export async function createOffload(input: OffloadConfig | ConfigInput, options:
       sweepStop.abort();
       await expirySweep.stop();
       if (breakerSync) clearInterval(breakerSync);
-      await Promise.all(periodic);
+      await periodic.settled();
       await rateFeed.stop();
       await scheduleRunner.stop();
       unsubscribeWake?.();

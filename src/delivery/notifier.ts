@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { OffloadConfig } from '../config/load.js';
 import type { Clock } from '../domain/clock.js';
+import { createUnderWay } from '../domain/under-way.js';
 import type { Store } from '../storage/port.js';
 import type { DeliveryEvent } from './dispatcher.js';
 
@@ -23,7 +24,7 @@ export interface Notifier {
 }
 
 export function createNotifier(config: OffloadConfig, store: Store, wake: (targets: string[]) => void, clock: Clock, logger: Logger): Notifier {
-  const storing = new Set<Promise<void>>();
+  const storing = createUnderWay();
   const notify = (event: DeliveryEvent): void => {
     const routes = config.notifications.get(event.target);
     if (!routes) return;
@@ -42,13 +43,10 @@ export function createNotifier(config: OffloadConfig, store: Store, wake: (targe
       () => wake([queue]),
       (error: unknown) => logger.warn({ err: error, queue, type }, 'could not store a notification'),
     );
-    storing.add(stored);
-    void stored.finally(() => storing.delete(stored));
+    void storing.track(stored);
   };
   return {
     notify,
-    async settled() {
-      while (storing.size > 0) await Promise.all(storing);
-    },
+    settled: () => storing.settled(),
   };
 }

@@ -1,6 +1,7 @@
 import type { Target } from '../domain/channel.js';
 import type { Clock, Random } from '../domain/clock.js';
 import { profileOf } from '../domain/profile.js';
+import { createUnderWay } from '../domain/under-way.js';
 import type { Scheduler } from '../domain/scheduler.js';
 import type { Claim, ClaimRequest, SendLease, Settlement, SettleResult, Store } from '../storage/port.js';
 import { expireDeferred } from './completion.js';
@@ -78,14 +79,8 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
   /** Slots the claim under way of pump() may fill. */
   let claimingSlots = 0;
   /** This worker's own store calls under way (claims, look-aheads, leases given back, offers): stop() waits for them. */
-  const underWay = new Set<Promise<void>>();
-
-  function track(work: Promise<void>): Promise<void> {
-    underWay.add(work);
-    const done = () => void underWay.delete(work);
-    work.then(done, done);
-    return work;
-  }
+  const underWay = createUnderWay();
+  const track = (work: Promise<void>) => underWay.track(work);
 
   /** Many wake-ups in one turn of the event loop (a settled batch, a burst of sends) make one claim. */
   function request(): void {
@@ -345,7 +340,7 @@ export function createTargetWorker(target: Target, ctx: WorkerContext): TargetWo
     stop: async () => {
       cancelTimer?.();
       timerAt = null;
-      while (underWay.size > 0) await Promise.allSettled(underWay);
+      await underWay.settled();
     },
     inFlight: () => inFlight,
   };
