@@ -249,13 +249,13 @@ export async function settleFreeAndClaim(
   batch: OutcomeBatch,
   next: { target: ChannelRow; request: ClaimRequest },
 ): Promise<{ results: SettleResult[]; claims: Claim[] | null; nextWakeAt?: number | null }> {
-  let step: Awaited<ReturnType<typeof freeStep>> | null = null;
+  const ran: { step?: Awaited<ReturnType<typeof freeStep>> } = {};
   const results = await settleFast(db, sql, batch, async (unknown) => {
-    step = await freeStep(db, sql, unknown, batch.now, { ...next, lookAhead: next.request.lookAhead === true });
-    return step.outcomes;
+    ran.step = await freeStep(db, sql, unknown, batch.now, { ...next, lookAhead: next.request.lookAhead === true });
+    return ran.step.outcomes;
   });
-  const done = step as Awaited<ReturnType<typeof freeStep>> | null;
-  return { results: await Promise.all(results), claims: done?.claims ?? null, ...(done?.nextWakeAt !== undefined ? { nextWakeAt: done.nextWakeAt } : {}) };
+  const { step } = ran;
+  return { results: await Promise.all(results), claims: step?.claims ?? null, ...(step?.nextWakeAt !== undefined ? { nextWakeAt: step.nextWakeAt } : {}) };
 }
 
 /**
