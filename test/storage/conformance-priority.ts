@@ -65,6 +65,26 @@ export function describePriorityConformance(adapter: string, harness: Conformanc
       expect(ids(await claim('q', 10))).toEqual(['d', 'later9', 'a', 'later2', 'b', 'later0', 'c', 'later-3']);
     });
 
+    it('wakes a queue at its earliest due delivery whatever its priority, a lease at its end, and not for an expired message', async () => {
+      const start = clock.now();
+      expect(await store.nextWakeAt('q')).toBeNull();
+      await store.send('q', [msg('high-late', { priority: 9, deliverAt: start + 30_000 }), msg('low-soon', { priority: -3, deliverAt: start + 10_000 })]);
+      expect(await store.nextWakeAt('q')).toBe(start + 10_000);
+      await store.send('q', [msg('gone', { priority: 0, deliverAt: start + 1_000, expiresAt: start + 2_000 })]);
+      clock.advance(5_000);
+      // `gone` expired while not yet claimed: the next wake is still low-soon's.
+      expect(await store.nextWakeAt('q')).toBe(start + 10_000);
+      await store.send('q', [msg('now', { priority: 4 })]);
+      expect(await store.nextWakeAt('q')).toBe(clock.now());
+      expect(ids(await claim('q', 1))).toEqual(['now']);
+      const nowLeaseEnds = clock.now() + LEASE;
+      expect(await store.nextWakeAt('q')).toBe(start + 10_000);
+      clock.advance(25_000);
+      expect(ids(await claim('q', 10))).toEqual(['high-late', 'low-soon']);
+      // All three in flight: the queue is due again when the first lease runs out.
+      expect(await store.nextWakeAt('q')).toBe(nowLeaseEnds);
+    });
+
     it('keeps the priority when a message is retried: a retried high priority message goes first when due', async () => {
       await sendInTurn('q', [msg('high', { priority: 4 }), msg('b1'), msg('b2')]);
       const first = await claim('q', 1);

@@ -45,6 +45,23 @@ function readyByPriority(sql: Statements, targetId: number, now: number, limit: 
   return due;
 }
 
+/**
+ * When the first live delivery of a plain queue is (or was) due, or null when it has none: the
+ * earliest of each priority's first, each one seek of deliveries_by_priority, which is the only
+ * index a plain claim reads (an index of due times alone would be rewritten by every claim and
+ * settlement for this one question).
+ */
+export function nextDueAt(sql: Statements, targetId: number, now: number): number | null {
+  let first: number | null = null;
+  let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
+  while (priority !== undefined) {
+    const at = sql.firstDueAtPriority.get({ targetId, priority, now })?.at;
+    if (at !== undefined && (first === null || at < first)) first = at;
+    priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
+  }
+  return first;
+}
+
 function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number, tally: Tally): Claim[] {
   const batchSize = Math.max(1, request.batchSize ?? 1);
   const leaseUntil = now + request.leaseMs;

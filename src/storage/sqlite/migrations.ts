@@ -277,6 +277,16 @@ CREATE TABLE store_keys (
     name: 'endpoint concurrency slots',
     sql: CONCURRENCY_SLOTS_MIGRATION,
   },
+  {
+    version: 17,
+    name: 'plain deliveries in one index',
+    sql: `
+-- A plain queue's claims, and the time its next delivery is due, read deliveries_by_priority
+-- alone. deliveries_ready (due times without priorities) was left to that one question, and its
+-- entry was still rewritten by every claim and removed by every settlement.
+DROP INDEX deliveries_ready;
+`,
+  },
 ];
 
 /** The schema version this build writes: the last migration's number. */

@@ -10,7 +10,7 @@ import { assertOutboxProducible, assertProducible } from '../producible.js';
 import { createTickBatcher } from '../tick-batcher.js';
 import { createChannelCache, type ChannelRow } from './channel-cache.js';
 import { createSqliteDeferrals } from './deferrals.js';
-import { claim as claimFrom, release, renew } from './claims.js';
+import { claim as claimFrom, nextDueAt, release, renew } from './claims.js';
 import { createTally } from './counters.js';
 import { migrate } from './migrations.js';
 import { createSqliteAdmin } from './sqlite-admin.js';
@@ -134,7 +134,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
   function nextWakeAt(targetName: string): number | null {
     const target = channels.require(targetName);
-    return (target.ordering === 'none' ? sql.nextReady.get({ targetId: target.id, now: clock.now() }) : sql.nextLane.get(target.id))?.at ?? null;
+    return target.ordering === 'none' ? nextDueAt(sql, target.id, clock.now()) : (sql.nextLane.get(target.id)?.at ?? null);
   }
 
   const admin = createSqliteAdmin(db, channels, clock);

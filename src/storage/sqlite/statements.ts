@@ -160,10 +160,14 @@ export function prepareStatements(connection: Db) {
     setLane: db.prepare<{ state: string; readyAt: number | null; reason: string | null; now: number; targetId: number; lane: string }>(
       `UPDATE lanes SET state = @state, ready_at = @readyAt, leased_until = NULL, reason = @reason,
         since = CASE WHEN @state = 'active' THEN NULL ELSE COALESCE(since, @now) END WHERE target_id = @targetId AND lane = @lane`),
-    /** Expired deliveries are not work: the expiry sweep takes them out. */
-    /** The first in due order, not MIN(): with the expiry condition SQLite computed MIN over every live delivery. */
-    nextReady: db.prepare<{ targetId: number; now: number }, { at: number | null }>(`SELECT available_at AS at FROM deliveries
-      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND (expires_at IS NULL OR expires_at > @now)
+    /**
+     * When the first delivery of one priority of a plain queue is due (expired ones are not work:
+     * the expiry sweep takes them out). The first in due order, not MIN(): with the expiry
+     * condition SQLite computed MIN over every live delivery.
+     */
+    firstDueAtPriority: db.prepare<{ targetId: number; priority: number; now: number }, { at: number }>(`SELECT available_at AS at
+      FROM deliveries INDEXED BY deliveries_by_priority
+      WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority = @priority AND (expires_at IS NULL OR expires_at > @now)
       ORDER BY available_at LIMIT 1`),
     nextLane: db.prepare<[number], { at: number | null }>('SELECT MIN(ready_at) AS at FROM lanes WHERE target_id = ? AND ready_at IS NOT NULL'),
     ...counterStatements(connection),
