@@ -175,3 +175,35 @@ describe('sqlite page size', () => {
     expect(pageSize(older)).toBe(4096);
   });
 });
+
+describe('sqlite delivery status invariant', () => {
+  const send = (store: Store, id: string) => store.send('q', [{ id, key: null, type: 't', data: '{}', metadata: {}, deliverAt: null }]);
+
+  it('refuses a delivery row whose available_at does not match its status, on insert and on update, after an upgrade too', async () => {
+    // A database left at the version before the invariant was rewritten, with a live delivery in it.
+    const path = join(dir.path, `invariant-${n++}.db`);
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, 16);
+    old.close();
+    const store = createSqliteStore({ path });
+    await store.declare([{ name: 'q', kind: 'queue' }]);
+    await send(store, 'm1');
+    const db = new Database(path);
+    try {
+      const violates = (sql: string) => expect(() => db.exec(sql)).toThrow(/CHECK constraint failed: deliveries status and available_at/);
+      violates(`UPDATE deliveries SET available_at = NULL`);
+      violates(`UPDATE deliveries SET status = 'delivered'`);
+      violates(`UPDATE deliveries SET status = 'lost'`);
+      violates(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, available_at, updated_at) SELECT message_pk, target_id, NULL, 2, 'skipped', 5, 0 FROM deliveries`);
+      violates(`INSERT INTO deliveries (message_pk, target_id, lane, position, status, available_at, updated_at) SELECT message_pk, target_id, NULL, 2, 'delivering', NULL, 0 FROM deliveries`);
+      db.exec(`UPDATE deliveries SET status = 'skipped', available_at = NULL`);
+      db.exec(`UPDATE deliveries SET status = 'ready', available_at = 0`);
+    } finally {
+      db.close();
+    }
+    // The row is as the last allowed update left it: ready, and claimed.
+    expect((await store.claim({ target: 'q', limit: 1, owner: 'o', leaseMs: 1_000 }))[0]?.deliveries[0]?.message.id).toBe('m1');
+    await store.close();
+  });
+});

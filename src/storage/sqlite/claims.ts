@@ -1,9 +1,9 @@
 import { MAX_PRIORITY } from '../../domain/message.js';
 import type { Claim, ClaimRequest, LeaseRef } from '../port.js';
-import { lanePositions, rowToMessage, type MessageRow } from '../rows.js';
+import { lanePositions, rowToMessage } from '../rows.js';
 import type { ChannelRow } from './channel-cache.js';
 import { createTally, type Tally } from './counters.js';
-import type { LaneHeadRow, Statements } from './statements.js';
+import type { DueRow, Statements } from './statements.js';
 
 /*
  * Claims, renewals and releases. Each runs inside a transaction the caller opened; SQLite has
@@ -20,15 +20,16 @@ export function claim(sql: Statements, target: ChannelRow, request: ClaimRequest
 function claimUnordered(sql: Statements, target: ChannelRow, request: ClaimRequest, now: number, tally: Tally): Claim[] {
   const due = readyByPriority(sql, target.id, now, request.limit);
   if (due.length === 0) return [];
-  const leased = new Map(sql.leaseMany.all(request.owner, now + request.leaseMs, now, JSON.stringify(due.map((d) => d.delivery_id))).map((l) => [l.id, l]));
+  const leaseUntil = now + request.leaseMs;
   tally.add(target.id, { inFlight: due.filter((d) => d.status === 'ready').length });
-  return due.map((d) => {
-    const l = leased.get(d.delivery_id)!;
-    return { target: target.name, lane: null, deliveries: [{ deliveryId: l.id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(d, target) }] };
-  });
+  return due.map((d) => ({ target: target.name, lane: null, deliveries: [{ ...lease(sql, d, request.owner, leaseUntil, now), message: rowToMessage(d, target) }] }));
 }
 
-type DueRow = MessageRow & { delivery_id: number; status: string };
+/** Leases one delivery a claim read: its new epoch and attempt number follow from the row read (one writer). */
+function lease(sql: Statements, row: DueRow, owner: string, leaseUntil: number, now: number): { deliveryId: number; epoch: number; attempt: number } {
+  sql.lease.run(owner, leaseUntil, now, row.delivery_id);
+  return { deliveryId: row.delivery_id, epoch: row.epoch + 1, attempt: row.attempts + 1 };
+}
 
 /**
  * Due deliveries with their messages, highest priority first: one index range per priority
@@ -88,21 +89,11 @@ function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest
     sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
     started += rows.filter((r) => r.status === 'ready').length;
     const positions = lanePositions(lane, sql.laneCursor.get(target.id, lane), rows.map((r) => r.id));
-    const deliveries = lease(sql, rows, request.owner, leaseUntil, now, target).map((d, i) => ({ ...d, lanePosition: positions[i]! }));
+    const deliveries = rows.map((row, i) => ({ ...lease(sql, row, request.owner, leaseUntil, now), message: rowToMessage(row, target), lanePosition: positions[i]! }));
     claims.push({ target: target.name, lane, deliveries });
   }
   if (started > 0) tally.add(target.id, { inFlight: started });
   return claims;
-}
-
-/** Leases the rows of one lane claim in one statement, keeping their order. */
-function lease(sql: Statements, rows: LaneHeadRow[], owner: string, leaseUntil: number, now: number, target: ChannelRow): Claim['deliveries'] {
-  const only = rows.length === 1 ? sql.leaseOne.get(owner, leaseUntil, now, rows[0]!.delivery_id) : undefined;
-  const leased = new Map(only ? [[only.id, only]] : sql.leaseMany.all(owner, leaseUntil, now, JSON.stringify(rows.map((r) => r.delivery_id))).map((l) => [l.id, l]));
-  return rows.map((row) => {
-    const l = leased.get(row.delivery_id)!;
-    return { deliveryId: row.delivery_id, epoch: l.epoch, attempt: l.attempts, message: rowToMessage(row, target) };
-  });
 }
 
 export function renew(sql: Statements, leases: readonly LeaseRef[], leaseMs: number, now: number): number[] {

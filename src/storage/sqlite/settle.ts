@@ -18,7 +18,8 @@ export function settleAll(sql: Statements, settlements: readonly Settlement[], n
   const states = new Map<string, string>();
   const rows = batch.map((s): SettledRow | undefined => {
     const change = deliveryChange(s, now);
-    const row = sql.settle.get(change.status, change.availableAt, change.reason, change.status === 'delivered' ? 1 : 0, s.result ?? null, now, s.deliveryId, s.epoch);
+    const row = sql.settling.get(s.deliveryId, s.epoch);
+    if (row) sql.settle.run(change.status, change.availableAt, change.reason, change.status === 'delivered' ? 1 : 0, s.result ?? null, now, s.deliveryId);
     const a = s.attempt;
     const startedAt = Math.round(a.startedAt);
     const durationMs = Math.round(a.durationMs);

@@ -6,7 +6,10 @@ import type { DuplicateRow, MessageRow } from '../rows.js';
 export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at';
 
 /** A head of a lane as a claim reads it: the message with its delivery. */
-export type LaneHeadRow = MessageRow & { delivery_id: number; status: string; available_at: number; attempts: number };
+export type LaneHeadRow = DueRow & { available_at: number };
+
+/** A delivery a claim reads with its message: what leasing it changes (status, epoch, attempts). */
+export type DueRow = MessageRow & { delivery_id: number; status: string; epoch: number; attempts: number };
 
 /** Parameters of the fan-out of one published message (`lane`: its key, or '' for none; `key` as sent). */
 export interface FanOut {
@@ -56,18 +59,23 @@ export function prepareStatements(connection: Db) {
   return {
     nextSequence: db.prepare<[number], { last_sequence: number }>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
     undoSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
-    /** A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it has its own expiry; never past the latest time a Date holds. */
+    /**
+     * A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it
+     * has its own expiry; never past the latest time a Date holds. No change: a duplicate. The new
+     * row's pk is the run's lastInsertRowid (nothing RETURNED: SQLite builds a temporary table for that).
+     */
     insertMessage: db.prepare<{
       channelId: number; id: string; key: string | null; type: string; data: string; metadata: string; now: number; deliverAt: number | null; sequence: number | null;
       priority: number; expiresAt: number | null; availableAt: number;
-    }, { pk: number; expires_at: number | null }>(
+    }>(
       `INSERT INTO messages (channel_id, id, key, type, data, metadata, created_at, deliver_at, sequence, priority, expires_at)
       VALUES (@channelId, @id, @key, @type, @data, @metadata, @now, @deliverAt, @sequence, @priority,
         COALESCE(@expiresAt, (SELECT MIN(@availableAt + ttl_ms, ${MAX_DATE_MS}) FROM channels WHERE id = @channelId AND kind = 'queue')))
-      ON CONFLICT (id, channel_id) DO NOTHING RETURNING pk, expires_at`),
-    insertDelivery: db.prepare<[number, number, string | null, number, number, number, number, number | null]>(
+      ON CONFLICT (id, channel_id) DO NOTHING`),
+    /** A plain or fifo queue's delivery of the message just stored (pk twice: its message and its position), with the message's expiry. */
+    insertDelivery: db.prepare<[number, number, string | null, number, number, number, number, number]>(
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at, priority, expires_at)
-      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, 'ready', 0, ?, ?, ?, (SELECT expires_at FROM messages WHERE pk = ?))`),
     insertLane: db.prepare<[number, string, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
     /**
      * A published message's deliveries, one per subscription of the topic whose filter it passes
@@ -86,16 +94,20 @@ export function prepareStatements(connection: Db) {
         WHERE h.target_id = d.target_id AND h.lane = d.lane AND h.available_at IS NOT NULL)) AS is_head
       FROM messages m LEFT JOIN deliveries d ON d.message_pk = m.pk LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
       WHERE m.channel_id = ? AND m.id = ? ORDER BY d.id`),
-    /** Paused, read at each claim: another process on the same file may have paused the target or its topic. */
-    paused: db.prepare<[number, number | null], { paused: number }>('SELECT MAX(paused) AS paused FROM channels WHERE id IN (?, ?)'),
+    /**
+     * Paused, read at each claim: another process on the same file may have paused the target or
+     * its topic (none for a queue). Two lookups, not `id IN (?, ?)`, for which SQLite builds a temporary table.
+     */
+    paused: db.prepare<[number, number | null], { paused: number }>(
+      'SELECT MAX((SELECT paused FROM channels WHERE id = ?), COALESCE((SELECT paused FROM channels WHERE id = ?), 0)) AS paused'),
     /**
      * Plain queues, one priority at a time (claims.ts walks them from the highest): oldest due first
      * (ties by id), expired leases included; never a delivery whose expiresAt has passed (the
      * expiry sweep dead-letters it). Each is a range of deliveries_by_priority, so a backlog that is
      * not due yet is never scanned.
      */
-    readyAtPriority: db.prepare<{ targetId: number; priority: number; now: number; limit: number }, MessageRow & { delivery_id: number; status: string }>(
-      `SELECT d.id AS delivery_id, d.status, ${MESSAGE_COLUMNS} FROM deliveries d INDEXED BY deliveries_by_priority JOIN messages m ON m.pk = d.message_pk
+    readyAtPriority: db.prepare<{ targetId: number; priority: number; now: number; limit: number }, DueRow>(
+      `SELECT d.id AS delivery_id, d.status, d.epoch, d.attempts, ${MESSAGE_COLUMNS} FROM deliveries d INDEXED BY deliveries_by_priority JOIN messages m ON m.pk = d.message_pk
       WHERE d.target_id = @targetId AND d.lane IS NULL AND d.available_at IS NOT NULL AND d.priority = @priority AND d.available_at <= @now
         AND (d.expires_at IS NULL OR d.expires_at > @now)
       ORDER BY d.available_at, d.id LIMIT +@limit`),
@@ -103,19 +115,19 @@ export function prepareStatements(connection: Db) {
     priorityBelow: db.prepare<{ targetId: number; below: number }, { priority: number }>(
       `SELECT priority FROM deliveries INDEXED BY deliveries_by_priority
       WHERE target_id = @targetId AND lane IS NULL AND available_at IS NOT NULL AND priority < @below ORDER BY priority DESC LIMIT 1`),
-    /** Leases the deliveries of a JSON array of ids. */
-    leaseMany: db.prepare<[string, number, number, string], { id: number; message_pk: number; epoch: number; attempts: number }>(
+    /**
+     * Leases one delivery the claim just read (owner, lease end, now, id). It reads epoch and
+     * attempts with the row, so nothing is returned: SQLite builds a temporary table for every
+     * statement with RETURNING, which cost more than the update.
+     */
+    lease: db.prepare<[string, number, number, number]>(
       `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
-      available_at = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING id, message_pk, epoch, attempts`),
-    /** leaseMany for one id: a lane's claim is mostly one row, and the JSON list costs more than the update. */
-    leaseOne: db.prepare<[string, number, number, number], { id: number; message_pk: number; epoch: number; attempts: number }>(
-      `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
-      available_at = ?, updated_at = ? WHERE id = ? RETURNING id, message_pk, epoch, attempts`),
+      available_at = ?, updated_at = ? WHERE id = ?`),
     readyLanes: db.prepare<[number, number, number, number], { lane: string }>(
       `SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
       ORDER BY ready_at LIMIT +?`),
     laneHead: db.prepare<[number, string, number], LaneHeadRow>(
-      `SELECT d.id AS delivery_id, d.status, d.available_at, d.attempts, ${MESSAGE_COLUMNS} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
+      `SELECT d.id AS delivery_id, d.status, d.available_at, d.epoch, d.attempts, ${MESSAGE_COLUMNS} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
       WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT +?`),
     setLaneReady: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ? WHERE target_id = ? AND lane = ?'),
     waitForFill: db.prepare<[number, number, string]>('UPDATE lanes SET ready_at = ?, filling = 1 WHERE target_id = ? AND lane = ?'),
@@ -129,16 +141,17 @@ export function prepareStatements(connection: Db) {
       `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, lease_owner = NULL, updated_at = ?,
         available_at = MAX(?, COALESCE((SELECT m.deliver_at FROM messages m WHERE m.pk = deliveries.message_pk), ?))
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
+    /** The delivery a settlement names, as long as that attempt holds it (id, epoch): null when fenced. */
+    settling: db.prepare<[number, number], DeliveryLane & { id: number; position: number; message_pk: number }>(
+      `SELECT id, target_id, lane, position, message_pk FROM deliveries WHERE id = ? AND epoch = ? AND status = 'delivering'`),
     /**
-     * One outcome, fenced by epoch: status, availableAt, reason, delivered (1: keep result), result,
-     * now, id, epoch. Positional, as this runs for every delivery and binding names costs more.
+     * One outcome of a delivery settling just found: status, availableAt, reason, delivered (1:
+     * keep result), result, now, id. Positional, as this runs for every delivery and binding names
+     * costs more; read apart from the update because an update with RETURNING builds a temporary table.
      */
-    settle: db.prepare<
-      [string, number | null, string | null, number, string | null, number, number, number],
-      DeliveryLane & { id: number; position: number; message_pk: number }
-    >(`UPDATE deliveries SET status = ?, available_at = ?, lease_owner = NULL, last_error = ?,
-        result = CASE WHEN ? THEN ? ELSE result END, updated_at = ?
-      WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING id, target_id, lane, position, message_pk`),
+    settle: db.prepare<[string, number | null, string | null, number, string | null, number, number]>(
+      `UPDATE deliveries SET status = ?, available_at = ?, lease_owner = NULL, last_error = ?,
+        result = CASE WHEN ? THEN ? ELSE result END, updated_at = ? WHERE id = ?`),
     /** An attempt's record (delivery id, attempt, startedAt, durationMs, statusCode, error, response) of a delivery just settled. */
     insertAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null]>(
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`),
@@ -178,7 +191,7 @@ export type Statements = ReturnType<typeof prepareStatements>;
 
 /** A prepared statement taking parameters `P` (positional, or one object of named ones) and reading rows `R`. */
 export interface Prepared<P extends unknown[], R> {
-  run(...params: P): { changes: number };
+  run(...params: P): { changes: number; lastInsertRowid: number | bigint };
   get(...params: P): R | undefined;
   all(...params: P): R[];
 }

@@ -24,23 +24,24 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
   const results = items.map(({ channel, message }): SendResult => {
     const sequence = channel.kind === 'topic' ? st.nextSequence.get(channel.id)!.last_sequence : null;
     const availableAt = Math.max(now, message.deliverAt ?? now);
-    const inserted = st.insertMessage.get({
+    const inserted = st.insertMessage.run({
       channelId: channel.id, id: message.id, key: message.key, type: message.type, data: message.data, metadata: JSON.stringify(message.metadata),
       now, deliverAt: message.deliverAt, sequence, priority: message.priority ?? 0, expiresAt: message.expiresAt ?? null, availableAt,
     });
-    if (!inserted) {
+    if (inserted.changes === 0) {
       if (sequence !== null) st.undoSequence.run(channel.id);
       return duplicateResult(message.id, st.duplicateStatus.all(channel.id, message.id), now);
     }
+    const pk = Number(inserted.lastInsertRowid);
     if (sequence !== null) {
-      const fan = { pk: inserted.pk, lane: message.key ?? '', sequence, availableAt, now, topic: channel.id, type: message.type, key: message.key };
+      const fan = { pk, lane: message.key ?? '', sequence, availableAt, now, topic: channel.id, type: message.type, key: message.key };
       const targets = st.fanOut.all(fan);
       for (const { target_id } of targets) tally.add(target_id, { depth: 1 });
       if (targets.length > 0) st.fanOutLanes.run(fan);
       return { id: message.id, status: 'queued', duplicate: false, sequence };
     }
     const lane = laneFor(channel.ordering, message.key);
-    st.insertDelivery.run(inserted.pk, channel.id, lane, inserted.pk, availableAt, now, message.priority ?? 0, inserted.expires_at);
+    st.insertDelivery.run(pk, channel.id, lane, pk, availableAt, now, message.priority ?? 0, pk);
     if (lane !== null) st.insertLane.run(channel.id, lane, availableAt);
     tally.add(channel.id, { depth: 1 });
     return { id: message.id, status: availableAt > now ? 'scheduled' : 'queued', duplicate: false };
