@@ -207,3 +207,31 @@ describe('sqlite delivery status invariant', () => {
     await store.close();
   });
 });
+
+describe('sqlite lane states', () => {
+  it('keeps the lanes of a database upgraded past the copy of their table, and refuses a state it does not know', async () => {
+    const path = join(dir.path, `lanes-${n++}.db`);
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    migrate(old, 18);
+    old.close();
+    const before = createSqliteStore({ path });
+    await before.declare([{ name: 'f', kind: 'fifo' }]);
+    await before.send('f', ['a', 'b'].flatMap((key) => [1, 2].map((i) => ({ id: `${key}${i}`, key, type: 't', data: '{}', metadata: {}, deliverAt: null }))));
+    const [first] = await before.claim({ target: 'f', limit: 1, owner: 'o', leaseMs: 60_000 });
+    await before.close();
+
+    const after = createSqliteStore({ path });
+    // Lane a is still in flight after the upgrade: only lane b can be claimed, then nothing.
+    const claims = await after.claim({ target: 'f', limit: 10, owner: 'o', leaseMs: 60_000 });
+    expect(claims.map((c) => c.lane)).toEqual([first!.lane === 'a' ? 'b' : 'a']);
+    await after.close();
+    const db = new Database(path);
+    try {
+      expect(() => db.exec(`UPDATE lanes SET state = 'lost'`)).toThrow(/CHECK constraint failed/);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM lanes').get()).toEqual({ n: 2 });
+    } finally {
+      db.close();
+    }
+  });
+});

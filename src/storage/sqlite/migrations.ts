@@ -317,6 +317,33 @@ WHEN ${STATUS_VIOLATION}
 BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: deliveries status and available_at'); END;
 `,
   },
+  {
+    version: 19,
+    name: 'lane states without a list',
+    sql: `
+-- The same lanes, and the same states allowed, checked without IN: a list after IN in a CHECK is
+-- a temporary table SQLite builds on every statement that writes a lane's state (every send to
+-- a fifo queue, and every settlement of an ordered delivery). A CHECK cannot be changed in
+-- place, so the table is copied (nothing refers to it).
+CREATE TABLE lanes_copy (
+  target_id INTEGER NOT NULL REFERENCES channels(id),
+  lane TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state = 'active' OR state = 'parked' OR state = 'stalled'),
+  ready_at INTEGER,
+  leased_until INTEGER,
+  filling INTEGER NOT NULL DEFAULT 0,
+  reason TEXT,
+  since INTEGER,
+  PRIMARY KEY (target_id, lane)
+) WITHOUT ROWID;
+INSERT INTO lanes_copy (target_id, lane, state, ready_at, leased_until, filling, reason, since)
+  SELECT target_id, lane, state, ready_at, leased_until, filling, reason, since FROM lanes;
+DROP TABLE lanes;
+ALTER TABLE lanes_copy RENAME TO lanes;
+CREATE INDEX lanes_ready ON lanes (target_id, ready_at) WHERE ready_at IS NOT NULL;
+CREATE INDEX lanes_blocked ON lanes (target_id, state) WHERE state <> 'active';
+`,
+  },
 ];
 
 /** The schema version this build writes: the last migration's number. */
