@@ -39,7 +39,7 @@ function readyByPriority(sql: Statements, targetId: number, now: number, limit: 
   const due: DueRow[] = [];
   let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
   while (priority !== undefined) {
-    due.push(...sql.readyAtPriority.all({ targetId, priority, now, limit: limit - due.length }));
+    due.push(...sql.readyAtPriority.all(targetId, priority, now, now, limit - due.length));
     if (due.length >= limit) break;
     priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
   }
