@@ -176,19 +176,24 @@ describe('sqlite page size', () => {
   });
 });
 
-describe('sqlite delivery status invariant', () => {
-  const send = (store: Store, id: string) => store.send('q', [{ id, key: null, type: 't', data: '{}', metadata: {}, deliverAt: null }]);
+/** A database migrated up to `version` only, with `rows` written by hand in that version's schema. */
+function databaseAt(version: number, rows: string): string {
+  const path = join(dir.path, `v${version}-${n++}.db`);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  migrate(db, version);
+  db.exec(rows);
+  db.close();
+  return path;
+}
 
-  it('refuses a delivery row whose available_at does not match its status, on insert and on update, after an upgrade too', async () => {
-    // A database left at the version before the invariant was rewritten, with a live delivery in it.
-    const path = join(dir.path, `invariant-${n++}.db`);
-    const old = new Database(path);
-    old.pragma('journal_mode = WAL');
-    migrate(old, 16);
-    old.close();
+describe('sqlite delivery status invariant', () => {
+  it('refuses a delivery row whose available_at does not match its status, on insert and on update, after an upgrade', async () => {
+    // Left at the version before the invariant was rewritten, with a ready delivery in it.
+    const path = databaseAt(16, `INSERT INTO channels (id, name, kind, created_at) VALUES (1, 'q', 'queue', 0);
+      INSERT INTO messages (pk, channel_id, id, type, data, metadata, created_at) VALUES (1, 1, 'm1', 't', '{}', '{}', 0);
+      INSERT INTO deliveries (message_pk, target_id, position, status, available_at, updated_at) VALUES (1, 1, 1, 'ready', 0, 0);`);
     const store = createSqliteStore({ path });
-    await store.declare([{ name: 'q', kind: 'queue' }]);
-    await send(store, 'm1');
     const db = new Database(path);
     try {
       const violates = (sql: string) => expect(() => db.exec(sql)).toThrow(/CHECK constraint failed: deliveries status and available_at/);
@@ -210,26 +215,22 @@ describe('sqlite delivery status invariant', () => {
 
 describe('sqlite lane states', () => {
   it('keeps the lanes of a database upgraded past the copy of their table, and refuses a state it does not know', async () => {
-    const path = join(dir.path, `lanes-${n++}.db`);
-    const old = new Database(path);
-    old.pragma('journal_mode = WAL');
-    migrate(old, 18);
-    old.close();
-    const before = createSqliteStore({ path });
-    await before.declare([{ name: 'f', kind: 'fifo' }]);
-    await before.send('f', ['a', 'b'].flatMap((key) => [1, 2].map((i) => ({ id: `${key}${i}`, key, type: 't', data: '{}', metadata: {}, deliverAt: null }))));
-    const [first] = await before.claim({ target: 'f', limit: 1, owner: 'o', leaseMs: 60_000 });
-    await before.close();
-
-    const after = createSqliteStore({ path });
-    // Lane a is still in flight after the upgrade: only lane b can be claimed, then nothing.
-    const claims = await after.claim({ target: 'f', limit: 10, owner: 'o', leaseMs: 60_000 });
-    expect(claims.map((c) => c.lane)).toEqual([first!.lane === 'a' ? 'b' : 'a']);
-    await after.close();
+    // Left at the version before the copy: lane a in flight for an hour, lane b due.
+    const until = Date.now() + 3_600_000;
+    const path = databaseAt(18, `INSERT INTO channels (id, name, kind, ordering, created_at) VALUES (1, 'f', 'fifo', 'key', 0);
+      INSERT INTO messages (pk, channel_id, id, key, type, data, metadata, created_at) VALUES
+        (1, 1, 'a1', 'a', 't', '{}', '{}', 0), (2, 1, 'a2', 'a', 't', '{}', '{}', 0), (3, 1, 'b1', 'b', 't', '{}', '{}', 0), (4, 1, 'b2', 'b', 't', '{}', '{}', 0);
+      INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, epoch, available_at, updated_at) VALUES
+        (1, 1, 'a', 1, 'delivering', 1, 1, ${until}, 0), (2, 1, 'a', 2, 'ready', 0, 0, 0, 0), (3, 1, 'b', 3, 'ready', 0, 0, 0, 0), (4, 1, 'b', 4, 'ready', 0, 0, 0, 0);
+      INSERT INTO lanes (target_id, lane, state, ready_at, leased_until) VALUES (1, 'a', 'active', ${until}, ${until}), (1, 'b', 'active', 0, NULL);`);
+    const store = createSqliteStore({ path });
+    const claims = await store.claim({ target: 'f', limit: 10, owner: 'o', leaseMs: 60_000 });
+    expect(claims.map((c) => [c.lane, c.deliveries.map((d) => d.message.id)])).toEqual([['b', ['b1']]]);
+    await store.close();
     const db = new Database(path);
     try {
       expect(() => db.exec(`UPDATE lanes SET state = 'lost'`)).toThrow(/CHECK constraint failed/);
-      expect(db.prepare('SELECT COUNT(*) AS n FROM lanes').get()).toEqual({ n: 2 });
+      expect(db.prepare('SELECT lane, state FROM lanes ORDER BY lane').all()).toEqual([{ lane: 'a', state: 'active' }, { lane: 'b', state: 'active' }]);
     } finally {
       db.close();
     }
