@@ -37,13 +37,20 @@ function lease(sql: Statements, row: DueRow, owner: string, leaseUntil: number, 
  */
 function readyByPriority(sql: Statements, targetId: number, now: number, limit: number): DueRow[] {
   const due: DueRow[] = [];
-  let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
-  while (priority !== undefined) {
+  for (const priority of prioritiesOf(sql, targetId)) {
     due.push(...sql.readyAtPriority.all(targetId, priority, now, now, limit - due.length));
     if (due.length >= limit) break;
-    priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
   }
   return due;
+}
+
+/** The priorities of a plain queue's live deliveries, highest first, each found when asked for (one seek). */
+function* prioritiesOf(sql: Statements, targetId: number): Generator<number> {
+  let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
+  while (priority !== undefined) {
+    yield priority;
+    priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
+  }
 }
 
 /**
@@ -54,11 +61,9 @@ function readyByPriority(sql: Statements, targetId: number, now: number, limit: 
  */
 export function nextDueAt(sql: Statements, targetId: number, now: number): number | null {
   let first: number | null = null;
-  let priority = sql.priorityBelow.get({ targetId, below: MAX_PRIORITY + 1 })?.priority;
-  while (priority !== undefined) {
+  for (const priority of prioritiesOf(sql, targetId)) {
     const at = sql.firstDueAtPriority.get({ targetId, priority, now })?.at;
     if (at !== undefined && (first === null || at < first)) first = at;
-    priority = sql.priorityBelow.get({ targetId, below: priority })?.priority;
   }
   return first;
 }
