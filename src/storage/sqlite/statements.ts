@@ -5,7 +5,6 @@ import type { DuplicateRow, MessageRow } from '../rows.js';
 /** Columns rowToMessage reads, from `messages m`. */
 export const MESSAGE_COLUMNS = 'm.pk, m.id, m.key, m.type, m.data, m.metadata, m.created_at, m.deliver_at, m.sequence, m.priority, m.expires_at';
 
-/** A head of a lane as a claim reads it: the message with its delivery. */
 /** A delivery a claim reads with its message: what leasing it changes (status, epoch, attempts), and when it is due. */
 export type DueRow = MessageRow & { delivery_id: number; status: string; epoch: number; attempts: number; available_at: number };
 
