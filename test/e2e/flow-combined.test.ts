@@ -20,10 +20,12 @@ describe('flow control together with drain, priority and fifo delays', () => {
     expect(await client.drain({ timeout: 20_000 })).toMatchObject({ complete: true, undelivered: [] });
     const calls = receiver.records();
     expect(calls.map((r) => r.events[0]!.id)).toEqual(['urgent-1', 'urgent-2', 'bulk-0', 'bulk-1', 'bulk-2', 'bulk-3', 'bulk-4']);
-    // 7 calls with a burst of 1 at 10/s: the last at least 6 permits after the first (permits are
-    // paced at 95% of the rate, which leaves room for a first call that started late on a busy host).
+    // 7 calls with a burst of 1 at 10/s: the last 6 permits after the first, 600 ms or more (permits
+    // are paced at 95% of the rate). The span is read at the receiver, and on a busy host the first
+    // call can arrive late while the others do not: one permit of slack (without the limit the 7
+    // calls would arrive within a few ms).
     const span = calls.at(-1)!.startedAt - calls[0]!.startedAt;
-    expect(span).toBeGreaterThanOrEqual(6 * (1000 / 10) - 20);
+    expect(span).toBeGreaterThanOrEqual(5 * (1000 / 10));
   });
 
   it('a drain leaves a fifo key whose head is scheduled (deliverAt) waiting, with skipBackoff too, and delivers the other keys', async () => {
