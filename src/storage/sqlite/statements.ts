@@ -66,7 +66,9 @@ export interface DeliveryLane {
 export function prepareStatements(connection: Db) {
   const db = typed(connection);
   return {
-    nextSequence: db.prepare<[number], { last_sequence: number }>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence'),
+    /** A topic's next sequence number: counted up, then read (the writer's transaction holds it; no RETURNING, which builds a temporary table). */
+    nextSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence + 1 WHERE id = ?'),
+    lastSequence: db.prepare<[number], { last_sequence: number }>('SELECT last_sequence FROM channels WHERE id = ?'),
     undoSequence: db.prepare<[number]>('UPDATE channels SET last_sequence = last_sequence - 1 WHERE id = ?'),
     /**
      * A plain queue's ttl is applied here, from when the message is due (@availableAt), unless it
@@ -87,13 +89,15 @@ export function prepareStatements(connection: Db) {
       VALUES (?, ?, ?, ?, 'ready', 0, ?, ?, ?, (SELECT expires_at FROM messages WHERE pk = ?))`),
     insertLane: db.prepare<[number, string, number]>(`INSERT INTO lanes (target_id, lane, state, ready_at) VALUES (?, ?, 'active', ?) ON CONFLICT DO NOTHING`),
     /**
-     * A published message's deliveries, one per subscription of the topic whose filter it passes
-     * (returned, to be counted), and their lanes. A lane waiting for its batch to fill is made due now.
+     * A published message's deliveries, one per subscription of the topic whose filter it passes,
+     * and their lanes (fanOutTargets reads whom it reached, to count them: no RETURNING, which
+     * builds a temporary table). A lane waiting for its batch to fill is made due now.
      */
-    fanOut: db.prepare<FanOut, { target_id: number }>(
+    fanOut: db.prepare<FanOut>(
       `INSERT INTO deliveries (message_pk, target_id, lane, position, status, attempts, available_at, updated_at)
       SELECT @pk, c.id, CASE c.ordering WHEN 'key' THEN @lane ELSE '' END, @sequence, 'ready', 0, @availableAt, @now FROM channels c
-      WHERE c.topic_id = @topic AND ${passesFilter('c', '@type', '@key')} RETURNING target_id`),
+      WHERE c.topic_id = @topic AND ${passesFilter('c', '@type', '@key')}`),
+    fanOutTargets: db.prepare<[number], { target_id: number }>('SELECT target_id FROM deliveries WHERE message_pk = ?'),
     fanOutLanes: db.prepare<FanOut>(`INSERT INTO lanes (target_id, lane, state, ready_at)
       SELECT c.id, CASE c.ordering WHEN 'key' THEN @lane ELSE '' END, 'active', @availableAt FROM channels c
       WHERE c.topic_id = @topic AND ${passesFilter('c', '@type', '@key')}

@@ -22,7 +22,7 @@ export interface SendItem {
 export function insertMessages(st: Statements, items: readonly SendItem[], now: number): SendResult[] {
   const tally = createTally(st);
   const results = items.map(({ channel, message }): SendResult => {
-    const sequence = channel.kind === 'topic' ? st.nextSequence.get(channel.id)!.last_sequence : null;
+    const sequence = channel.kind === 'topic' ? nextSequence(st, channel.id) : null;
     const availableAt = Math.max(now, message.deliverAt ?? now);
     const inserted = st.insertMessage.run({
       channelId: channel.id, id: message.id, key: message.key, type: message.type, data: message.data, metadata: JSON.stringify(message.metadata),
@@ -35,9 +35,10 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
     const pk = Number(inserted.lastInsertRowid);
     if (sequence !== null) {
       const fan = { pk, lane: message.key ?? '', sequence, availableAt, now, topic: channel.id, type: message.type, key: message.key };
-      const targets = st.fanOut.all(fan);
-      for (const { target_id } of targets) tally.add(target_id, { depth: 1 });
-      if (targets.length > 0) st.fanOutLanes.run(fan);
+      if (st.fanOut.run(fan).changes > 0) {
+        for (const { target_id } of st.fanOutTargets.all(pk)) tally.add(target_id, { depth: 1 });
+        st.fanOutLanes.run(fan);
+      }
       return { id: message.id, status: 'queued', duplicate: false, sequence };
     }
     const lane = laneFor(channel.ordering, message.key);
@@ -48,6 +49,11 @@ export function insertMessages(st: Statements, items: readonly SendItem[], now: 
   });
   tally.flush();
   return results;
+}
+
+function nextSequence(st: Statements, topicId: number): number {
+  st.nextSequence.run(topicId);
+  return st.lastSequence.get(topicId)!.last_sequence;
 }
 
 /** A declared filter as stored: the filter itself (JSON), and its type and key patterns as JSON arrays of GLOB patterns. */
