@@ -73,7 +73,7 @@ function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest
   const leaseUntil = now + request.leaseMs;
   const claims: Claim[] = [];
   let started = 0;
-  for (const { lane } of sql.readyLanes.all(target.id, now, now, request.limit)) {
+  for (const { lane, delivered, last_id } of sql.readyLanes.all(target.id, now, now, request.limit)) {
     const rows = sql.laneHead.all(target.id, lane, batchSize);
     const head = rows[0];
     if (!head) {
@@ -93,7 +93,7 @@ function claimOrdered(sql: Statements, target: ChannelRow, request: ClaimRequest
     }
     sql.leaseLane.run(leaseUntil, leaseUntil, target.id, lane);
     started += rows.filter((r) => r.status === 'ready').length;
-    const positions = lanePositions(lane, sql.laneCursor.get(target.id, lane), rows.map((r) => r.id));
+    const positions = lanePositions(lane, delivered === null ? undefined : { delivered, last_id: last_id! }, rows.map((r) => r.id));
     const deliveries = rows.map((row, i) => ({ ...lease(sql, row, request.owner, leaseUntil, now), message: rowToMessage(row, target), lanePosition: positions[i]! }));
     claims.push({ target: target.name, lane, deliveries });
   }

@@ -136,9 +136,11 @@ export function prepareStatements(connection: Db) {
     lease: db.prepare<[string, number, number, number]>(
       `UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, epoch = epoch + 1, lease_owner = ?,
       available_at = ?, updated_at = ? WHERE id = ?`),
-    readyLanes: db.prepare<[number, number, number, number], { lane: string }>(
-      `SELECT lane FROM lanes WHERE target_id = ? AND ready_at <= ? AND (leased_until IS NULL OR leased_until <= ?)
-      ORDER BY ready_at LIMIT +?`),
+    /** Lanes due for a claim, each with its cursor (none before its first delivery), for the claimed events' positions. */
+    readyLanes: db.prepare<[number, number, number, number], { lane: string; delivered: number | null; last_id: string | null }>(
+      `SELECT l.lane, c.delivered, c.last_id FROM lanes l LEFT JOIN lane_cursors c ON c.target_id = l.target_id AND c.lane = l.lane
+      WHERE l.target_id = ? AND l.ready_at <= ? AND (l.leased_until IS NULL OR l.leased_until <= ?)
+      ORDER BY l.ready_at LIMIT +?`),
     laneHead: db.prepareRows<[number, string, number], DueRow>(
       `SELECT ${DUE_COLUMNS} FROM deliveries d JOIN messages m ON m.pk = d.message_pk
       WHERE d.target_id = ? AND d.lane = ? AND d.available_at IS NOT NULL ORDER BY d.position LIMIT +?`, dueRow),
@@ -176,7 +178,6 @@ export function prepareStatements(connection: Db) {
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
       SELECT ?, ?, ?, ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND epoch <> ?)`),
     /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
-    laneCursor: db.prepare<[number, string], { delivered: number; last_id: string }>('SELECT delivered, last_id FROM lane_cursors WHERE target_id = ? AND lane = ?'),
     advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
       ON CONFLICT (target_id, lane) DO UPDATE SET delivered = delivered + 1, last_id = excluded.last_id`),
     laneState: db.prepare<[number, string], { state: string }>('SELECT state FROM lanes WHERE target_id = ? AND lane = ?'),
