@@ -37,7 +37,8 @@ export function settleAll(sql: Statements, settlements: readonly Settlement[], n
     if (row.lane !== null && d === 'delivered') sql.advanceCursor.run(row.target_id, row.lane, row.message_pk);
     if (row.lane !== null) {
       const key = laneKey(row.target_id, row.lane);
-      if (!states.has(key)) states.set(key, sql.laneState.get(row.target_id, row.lane)?.state ?? 'active');
+      // Read with the row: no lane is written before the plan below, so every row of a lane sees the same state.
+      if (!states.has(key)) states.set(key, row.lane_state ?? 'active');
     }
     return { id: row.id, target_id: row.target_id, lane: row.lane, position: row.position };
   });

@@ -156,9 +156,15 @@ export function prepareStatements(connection: Db) {
       `UPDATE deliveries SET status = 'ready', attempts = attempts - 1, lease_owner = NULL, updated_at = ?,
         available_at = MAX(?, COALESCE((SELECT m.deliver_at FROM messages m WHERE m.pk = deliveries.message_pk), ?))
       WHERE id = ? AND epoch = ? AND status = 'delivering' RETURNING target_id, lane`),
-    /** The delivery a settlement names, as long as that attempt holds it (id, epoch): null when fenced. */
-    settling: db.prepare<[number, number], DeliveryLane & { id: number; position: number; message_pk: number }>(
-      `SELECT id, target_id, lane, position, message_pk FROM deliveries WHERE id = ? AND epoch = ? AND status = 'delivering'`),
+    /**
+     * The delivery a settlement names, as long as that attempt holds it (id, epoch): null when
+     * fenced; with its lane's state (null without a lane row, and at once without a lane: SQLite
+     * looks nothing up for a NULL key).
+     */
+    settling: db.prepare<[number, number], DeliveryLane & { id: number; position: number; message_pk: number; lane_state: string | null }>(
+      `SELECT d.id, d.target_id, d.lane, d.position, d.message_pk, l.state AS lane_state FROM deliveries d
+      LEFT JOIN lanes l ON l.target_id = d.target_id AND l.lane = d.lane
+      WHERE d.id = ? AND d.epoch = ? AND d.status = 'delivering'`),
     /**
      * One outcome of a delivery settling just found: status, availableAt, reason, delivered (1:
      * keep result), result, now, id. Positional, as this runs for every delivery and binding names
@@ -180,7 +186,6 @@ export function prepareStatements(connection: Db) {
     /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
     advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
       ON CONFLICT (target_id, lane) DO UPDATE SET delivered = delivered + 1, last_id = excluded.last_id`),
-    laneState: db.prepare<[number, string], { state: string }>('SELECT state FROM lanes WHERE target_id = ? AND lane = ?'),
     nextHead: db.prepare<[number, string], { id: number; position: number; status: string; available_at: number }>(
       `SELECT id, position, status, available_at FROM deliveries WHERE target_id = ? AND lane = ? AND available_at IS NOT NULL
       ORDER BY position LIMIT 1`),
