@@ -341,6 +341,22 @@ export function describeStoreConformance(adapter: string, open: (clock: FakeCloc
         expect(ids(await wait())).toEqual(['e1']);
       });
 
+      it('reads each lane of a settlement batch as it stands: a stalled lane stalled again beside a queue delivery and a lane stalled for the first time', async () => {
+        await store.send('t', [msg('e1', { key: 'k' })]);
+        await store.send('q', [msg('q1')]);
+        const stallAt = () => ({ kind: 'stall' as const, availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
+        expect(await settle(await claim('t/a'), stallAt())).toEqual(['blocked']);
+        clock.advance(60_000);
+        const batch = [...await claim('t/a'), ...await claim('q'), ...await claim('t/b')];
+        expect(ids(batch)).toEqual(['e1', 'q1', 'e1']);
+        const results = await store.settle(batch.flatMap((c) => c.deliveries.map((d) => ({
+          deliveryId: d.deliveryId, epoch: d.epoch, attempt: attempt(d.attempt), decision: c.target === 'q' ? { kind: 'delivered' as const } : stallAt(),
+        }))));
+        expect(results).toEqual(['ok', 'ok', 'blocked']);
+        expect(await store.getLane('t/a', '')).toMatchObject({ state: 'stalled' });
+        expect(await store.getLane('t/b', 'k')).toMatchObject({ state: 'stalled' });
+      });
+
       it('stalls a subscription once, keeps retrying at the cap, and skips on request', async () => {
         await store.send('t', [msg('e1'), msg('e2')]);
         const stallAt = () => ({ kind: 'stall' as const, availableAt: clock.now() + 60_000, reason: 'HTTP 500' });
