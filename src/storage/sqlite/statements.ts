@@ -183,7 +183,7 @@ export function prepareStatements(connection: Db) {
     insertFencedAttempt: db.prepare<[number, number, number, number, number | null, string | null, string | null, number, number]>(
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response, fenced)
       SELECT ?, ?, ?, ?, ?, ?, ?, 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND epoch <> ?)`),
-    /** How many of a lane were delivered, and the last one's id (the lane positions receivers are told). */
+    /** A lane's cursor past one more delivery: how many were delivered, and the last one's id (the lane positions receivers are told). */
     advanceCursor: db.prepare<[number, string, number]>(`INSERT INTO lane_cursors (target_id, lane, delivered, last_id) SELECT ?, ?, 1, id FROM messages WHERE pk = ?
       ON CONFLICT (target_id, lane) DO UPDATE SET delivered = delivered + 1, last_id = excluded.last_id`),
     nextHead: db.prepare<[number, string], { id: number; position: number; status: string; available_at: number }>(
